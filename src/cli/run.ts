@@ -1,0 +1,104 @@
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { basename, extname, join } from "node:path";
+import { lookupsCsv, summaryCsv, formatSummaryValue } from "../report/csv.js";
+import { type Summary, summarize } from "../report/summary.js";
+import { InputError, type LoadedScenario, loadScenarioFile } from "../scenario/load.js";
+import { runScenario } from "../scenario/run.js";
+import { Progress } from "./progress.js";
+
+export interface RunArgs {
+  paths: string[];
+  out: string;
+  seed: number | undefined;
+  quiet: boolean;
+}
+
+/** The scenario files named by the arguments: files as given, folders' *.yaml and *.yml files in name order. */
+export function collectScenarioFiles(paths: string[]): string[] {
+  const files: string[] = [];
+  for (const p of paths) {
+    if (!existsSync(p)) throw new InputError(`${p}: no such file or folder.`);
+    if (statSync(p).isDirectory()) {
+      const inDir = readdirSync(p)
+        .filter((f) => [".yaml", ".yml"].includes(extname(f)))
+        .sort()
+        .map((f) => join(p, f));
+      if (inDir.length === 0) throw new InputError(`${p}: the folder has no .yaml scenario files.`);
+      files.push(...inDir);
+    } else {
+      files.push(p);
+    }
+  }
+  return files;
+}
+
+/** dnsrace run: every input is validated before anything runs or is written. */
+export function runCommand(args: RunArgs): number {
+  const files = collectScenarioFiles(args.paths);
+  const loaded: LoadedScenario[] = files.map((f) => loadScenarioFile(f));
+  const stems = new Map<string, string>();
+  for (const l of loaded) {
+    const stem = basename(l.file, extname(l.file));
+    if (stems.has(stem)) throw new InputError(`${l.file}: its output name ${stem}.lookups.csv would overwrite that of ${stems.get(stem)}; rename one of them.`);
+    stems.set(stem, l.file);
+  }
+  const progress = new Progress(process.stderr, args.quiet);
+  const outputs: { name: string; text: string }[] = [];
+  const summaries: Summary[] = [];
+  for (const l of loaded) {
+    const stem = basename(l.file, extname(l.file));
+    progress.begin(stem);
+    const res = runScenario(l, { ...(args.seed !== undefined ? { seed: args.seed } : {}), progress: (f) => progress.update(f) });
+    progress.end();
+    outputs.push({ name: `${stem}.lookups.csv`, text: lookupsCsv(res) });
+    summaries.push(summarize(res));
+  }
+  outputs.push({ name: "summary.csv", text: summaryCsv(summaries) });
+  writeAll(args.out, outputs);
+  if (!args.quiet) {
+    process.stdout.write(summaryTable(summaries));
+    process.stdout.write(`\nwrote ${outputs.length} files to ${args.out}/\n`);
+  }
+  return 0;
+}
+
+/** Writes every file to a temporary name first, then renames: no half-written output. */
+function writeAll(dir: string, files: { name: string; text: string }[]): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new InputError(`--out ${dir}: cannot create the output folder (${(e as NodeJS.ErrnoException).code ?? String(e)}).`);
+  }
+  const tmp = files.map((f) => ({ final: join(dir, f.name), tmp: join(dir, `.${f.name}.${process.pid}.tmp`), text: f.text }));
+  for (const f of tmp) writeFileSync(f.tmp, f.text);
+  for (const f of tmp) renameSync(f.tmp, f.final);
+}
+
+const TABLE_COLUMNS: { key: keyof Summary; title: string }[] = [
+  { key: "scenario", title: "scenario" },
+  { key: "lookups", title: "lookups" },
+  { key: "p50_ms", title: "p50 ms" },
+  { key: "p99_ms", title: "p99 ms" },
+  { key: "p999_ms", title: "p99.9 ms" },
+  { key: "max_ms", title: "max ms" },
+  { key: "share_over_1s", title: ">1s" },
+  { key: "share_ge_5s", title: ">=5s" },
+  { key: "failed", title: "failed" },
+  { key: "clashes", title: "clashes" },
+  { key: "insert_failed", title: "insert_failed" },
+  { key: "drop", title: "drop" },
+  { key: "clash_resolve", title: "clash_resolve" },
+];
+
+export function summaryTable(rows: Summary[]): string {
+  const cells = rows.map((r) =>
+    TABLE_COLUMNS.map(({ key }) => {
+      const v = r[key];
+      if (key.startsWith("share_")) return `${((v as number) * 100).toFixed(2)}%`;
+      return formatSummaryValue(key, v);
+    }),
+  );
+  const widths = TABLE_COLUMNS.map((c, i) => Math.max(c.title.length, ...cells.map((row) => row[i]!.length)));
+  const line = (vals: string[]) => vals.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
+  return [line(TABLE_COLUMNS.map((c) => c.title)), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n") + "\n";
+}

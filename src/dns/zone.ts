@@ -1,0 +1,67 @@
+import type { Dist } from "../engine/dist.js";
+import type { Rng } from "../engine/random.js";
+import type { QType, Rcode } from "../net/packet.js";
+
+export interface RecordSpec {
+  /** FQDN with trailing dot, lower case. */
+  name: string;
+  a: boolean;
+  aaaa: boolean;
+}
+
+export interface Answer {
+  rcode: Rcode;
+  ancount: number;
+  /** Extra time before the answer is sent (the upstream round trip of a forwarded name). */
+  delayNs: number;
+  /** Negative-cache or record TTL, seconds (for caches). */
+  ttlS: number;
+}
+
+export interface ZoneConfig {
+  clusterDomain: string;
+  records: RecordSpec[];
+  /** Names outside the cluster domain that exist upstream. */
+  externalRecords: RecordSpec[];
+  /** Latency of CoreDNS's forward to the upstream resolver, for names outside the cluster domain. */
+  upstreamNs: Dist;
+  /** TTL of cluster answers (CoreDNS kubernetes plugin default 5 s) and upstream answers. */
+  clusterTtlS: number;
+  externalTtlS: number;
+}
+
+/**
+ * What kube-dns (CoreDNS) answers: names in the cluster domain from its
+ * records (a name that does not exist is NXDOMAIN; a record without AAAA is
+ * NOERROR with no answer, NODATA); other names are forwarded upstream
+ * (`forward . /etc/resolv.conf`) and cost the upstream round trip.
+ */
+export class Zone {
+  private readonly cluster = new Map<string, RecordSpec>();
+  private readonly external = new Map<string, RecordSpec>();
+  private readonly suffix: string;
+
+  constructor(private readonly cfg: ZoneConfig) {
+    for (const r of cfg.records) this.cluster.set(r.name, r);
+    for (const r of cfg.externalRecords) this.external.set(r.name, r);
+    this.suffix = `.${cfg.clusterDomain.replace(/\.$/, "").toLowerCase()}.`;
+  }
+
+  inClusterDomain(qname: string): boolean {
+    return qname.endsWith(this.suffix) || qname === this.suffix.slice(1);
+  }
+
+  answer(qname: string, qtype: QType, rng: Rng): Answer {
+    if (this.inClusterDomain(qname)) {
+      const r = this.cluster.get(qname);
+      if (r === undefined) return { rcode: "NXDOMAIN", ancount: 0, delayNs: 0, ttlS: this.cfg.clusterTtlS };
+      const has = qtype === "A" ? r.a : r.aaaa;
+      return { rcode: "NOERROR", ancount: has ? 1 : 0, delayNs: 0, ttlS: this.cfg.clusterTtlS };
+    }
+    const delayNs = Math.round(this.cfg.upstreamNs.sample(rng));
+    const r = this.external.get(qname);
+    if (r === undefined) return { rcode: "NXDOMAIN", ancount: 0, delayNs, ttlS: this.cfg.externalTtlS };
+    const has = qtype === "A" ? r.a : r.aaaa;
+    return { rcode: "NOERROR", ancount: has ? 1 : 0, delayNs, ttlS: this.cfg.externalTtlS };
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * A binary min-heap of event slots ordered by (time, seq).
+ *
+ * Contract: `seq` values are unique and increase in scheduling order, so two
+ * entries never compare equal and equal times pop in FIFO order. Keys live in
+ * parallel typed arrays (no object per entry); the heap moves a hole instead of
+ * swapping. Capacity grows by doubling; memory is 20 bytes per pending entry.
+ */
+export class EventHeap {
+  private times: Float64Array;
+  private seqs: Float64Array;
+  private slots: Int32Array;
+  private n = 0;
+
+  constructor(capacity = 1024) {
+    this.times = new Float64Array(capacity);
+    this.seqs = new Float64Array(capacity);
+    this.slots = new Int32Array(capacity);
+  }
+
+  get size(): number {
+    return this.n;
+  }
+
+  push(time: number, seq: number, slot: number): void {
+    if (this.n === this.times.length) this.grow();
+    const times = this.times;
+    const seqs = this.seqs;
+    const slots = this.slots;
+    let i = this.n++;
+    // Sift the hole up until the parent is smaller.
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const pt = times[p]!;
+      if (pt < time || (pt === time && seqs[p]! < seq)) break;
+      times[i] = pt;
+      seqs[i] = seqs[p]!;
+      slots[i] = slots[p]!;
+      i = p;
+    }
+    times[i] = time;
+    seqs[i] = seq;
+    slots[i] = slot;
+  }
+
+  /** Time of the smallest entry; Infinity when empty. */
+  peekTime(): number {
+    return this.n > 0 ? this.times[0]! : Infinity;
+  }
+
+  /** Removes the smallest entry and returns its slot; -1 when empty. */
+  pop(): number {
+    if (this.n === 0) return -1;
+    const times = this.times;
+    const seqs = this.seqs;
+    const slots = this.slots;
+    const top = slots[0]!;
+    const last = --this.n;
+    if (last > 0) {
+      const t = times[last]!;
+      const s = seqs[last]!;
+      const sl = slots[last]!;
+      let i = 0;
+      const half = last >> 1;
+      // Sift the hole down, moving the smaller child up.
+      while (i < half) {
+        let c = 2 * i + 1;
+        const r = c + 1;
+        if (r < last && (times[r]! < times[c]! || (times[r] === times[c] && seqs[r]! < seqs[c]!))) c = r;
+        const ct = times[c]!;
+        if (t < ct || (t === ct && s < seqs[c]!)) break;
+        times[i] = ct;
+        seqs[i] = seqs[c]!;
+        slots[i] = slots[c]!;
+        i = c;
+      }
+      times[i] = t;
+      seqs[i] = s;
+      slots[i] = sl;
+    }
+    return top;
+  }
+
+  clear(): void {
+    this.n = 0;
+  }
+
+  private grow(): void {
+    const cap = this.times.length * 2;
+    const t = new Float64Array(cap);
+    t.set(this.times);
+    const s = new Float64Array(cap);
+    s.set(this.seqs);
+    const sl = new Int32Array(cap);
+    sl.set(this.slots);
+    this.times = t;
+    this.seqs = s;
+    this.slots = sl;
+  }
+}

@@ -1,0 +1,430 @@
+import type { Rng } from "../engine/random.js";
+import type { Simulator } from "../engine/sim.js";
+import { addrPort, tupleKey } from "../net/addr.js";
+import { type Packet, packetKey } from "../net/packet.js";
+import { ConntrackTable, Counters, type Entry } from "./conntrack.js";
+import { type NatService, statisticThresholds, walkServiceChain } from "./kubeproxy.js";
+import type { RxConfig } from "./rx.js";
+import type { HopTiming, SendTiming } from "./timing.js";
+import type { KernelFeatures } from "./version.js";
+
+/** What the hop did, for traces and teaching (see trace events in the README). */
+export type HopEventKind =
+  | "notrack"
+  | "lookup-hit"
+  | "lookup-miss"
+  | "dnat"
+  | "port-realloc"
+  | "confirm"
+  | "clash-merge"
+  | "clash-nat-entry"
+  | "clash-drop"
+  | "reply-denat"
+  | "reply-orphan"
+  | "clash-entry-killed";
+
+export interface HopEvent {
+  t: number;
+  hop: string;
+  cpu: number;
+  kind: HopEventKind;
+  pkt: Packet;
+  /** Endpoint chosen, counter moved, etc. */
+  detail: string;
+}
+
+/** Where packets go when they leave the hop. */
+export interface HopWiring {
+  /** A forward-direction packet (post-NAT) leaves the node at time t. */
+  forward(pkt: Packet, t: number): void;
+  /** A reply (post reverse NAT, or untouched if no entry owned it) is handed to the pod at time t. */
+  toPod(pkt: Packet, t: number, owned: boolean): void;
+  /** The printable address of an address id (for traces). */
+  addrName(id: number): string;
+}
+
+export interface NetnsConfig {
+  name: string;
+  cpus: number;
+  features: KernelFeatures;
+  /** The namespace has a nat table (kube-proxy): every entry gets NAT done, at least a null binding. */
+  natTable: boolean;
+  services: NatService[];
+  /** Rules walked by a packet that matches no Service (the whole KUBE-SERVICES chain). */
+  totalRules: number;
+  /** raw-table NOTRACK: addrPort(addr, port) of the destinations (NodeLocal DNSCache's rules). */
+  notrack: Set<number>;
+  rx: RxConfig;
+  timing: HopTiming;
+  send: SendTiming;
+}
+
+export interface HopStats {
+  packetsIn: number;
+  forwarded: number;
+  droppedClash: number;
+  untracked: number;
+  clashes: number;
+  clashesDifferentEndpoint: number;
+  repliesIn: number;
+  repliesDelivered: number;
+  repliesOrphaned: number;
+}
+
+interface Work {
+  pkts: Packet[];
+  /** Per packet: PREROUTING-side and POSTROUTING-side times, set at its lookup. */
+  post: number[];
+  cpu: number;
+  i: number;
+}
+
+interface Cpu {
+  busy: boolean;
+  queue: Work[];
+}
+
+/** Per-packet conntrack state while the packet is inside this hop (skb->_nfct, in Packet.ct). */
+interface PacketCt {
+  entry: Entry | null;
+  isNew: boolean;
+  untracked: boolean;
+  /** Service the packet was DNATed to (for the different-endpoint statistic). */
+  svc: NatService | null;
+}
+
+/**
+ * One network namespace with conntrack on the path: its conntrack table, CPUs,
+ * receive path and nat rules. Forward packets go through PREROUTING (lookup,
+ * DNAT) and POSTROUTING (null binding, confirm) as events; replies are
+ * reverse-NATed through the entry that owns their tuple.
+ *
+ * Kernel paths are plain callbacks. A CPU processes one work item (one packet,
+ * or one GRO list) at a time, in arrival order: that is what makes a single
+ * thread's pair safe on a path that processes datagrams one by one.
+ */
+export class Netns {
+  readonly table: ConntrackTable;
+  readonly counters: Counters;
+  readonly stats: HopStats = {
+    packetsIn: 0,
+    forwarded: 0,
+    droppedClash: 0,
+    untracked: 0,
+    clashes: 0,
+    clashesDifferentEndpoint: 0,
+    repliesIn: 0,
+    repliesDelivered: 0,
+    repliesOrphaned: 0,
+  };
+  trace: ((e: HopEvent) => void) | null = null;
+
+  private readonly cpus: Cpu[];
+  private readonly byVip = new Map<number, { svc: NatService; thresholds: number[] }>();
+  private readonly stepFn = (w: Work) => this.step(w);
+  private readonly arriveFn = (w: Work) => this.arrive(w);
+
+  constructor(
+    private readonly sim: Simulator,
+    readonly cfg: NetnsConfig,
+    private readonly rng: { dnat: Rng; timing: Rng; rx: Rng },
+    private readonly wiring: HopWiring,
+  ) {
+    this.table = new ConntrackTable(cfg.features);
+    this.counters = new Counters(cfg.cpus);
+    this.cpus = Array.from({ length: cfg.cpus }, () => ({ busy: false, queue: [] }));
+    for (const svc of cfg.services) this.byVip.set(addrPort(svc.vip, svc.port), { svc, thresholds: statisticThresholds(svc.endpoints.length) });
+  }
+
+  /**
+   * A burst of datagrams handed to the kernel by one thread without blocking in
+   * between (one sendmmsg(), or back-to-back send() calls), from `senderCpu`.
+   * The receive path decides where and when each reaches PREROUTING.
+   */
+  ingress(burst: Packet[], senderCpu: number): void {
+    const { rx, send } = this.cfg;
+    const r = this.rng.timing;
+    const now = this.sim.now;
+    // Enqueue times of the datagrams at the node side of the veth.
+    const times: number[] = [];
+    let t = now;
+    for (let i = 0; i < burst.length; i++) {
+      if (i > 0) t += send.datagramGapNs.sample(r);
+      let at = t + send.txNs.sample(r);
+      if (send.stallProbability > 0 && r() < send.stallProbability) at += send.stallNs.sample(r);
+      times.push(Math.round(at));
+    }
+    this.stats.packetsIn += burst.length;
+    switch (rx.mode) {
+      case "inline":
+      case "gro":
+        for (let i = 0; i < burst.length; i++) this.schedule([burst[i]!], senderCpu % this.cfg.cpus, times[i]!);
+        break;
+      case "rps":
+        for (let i = 0; i < burst.length; i++) this.schedule([burst[i]!], this.rpsCpu(burst[i]!), times[i]! + Math.round(rx.rpsNs.sample(r)));
+        break;
+      case "gro-threaded":
+      case "rps-gro-threaded": {
+        const napiCpu = senderCpu % this.cfg.cpus;
+        // Batched: the poll thread runs only after the sender blocks, with the whole burst queued.
+        const batched = burst.length > 1 && this.rng.rx() < rx.batchProbability;
+        const batchPoll = batched ? times[times.length - 1]! + Math.round(rx.pollWakeNs.sample(r)) : 0;
+        if (batched && rx.mode === "gro-threaded") {
+          this.schedule(burst.slice(), napiCpu, batchPoll);
+          break;
+        }
+        for (let i = 0; i < burst.length; i++) {
+          const poll = batched ? batchPoll : times[i]! + Math.round(rx.pollWakeNs.sample(r));
+          if (rx.mode === "rps-gro-threaded") {
+            // RPS re-queues each datagram of the list to its flow's CPU, one by one.
+            this.schedule([burst[i]!], this.rpsCpu(burst[i]!), poll + Math.round(rx.rpsNs.sample(r)));
+          } else {
+            this.schedule([burst[i]!], napiCpu, poll);
+          }
+        }
+        break;
+      }
+    }
+  }
+
+  /** A reply arriving from the network at time now: reverse NAT through the entry that owns its tuple. */
+  reply(pkt: Packet, deliverDelayNs: number): void {
+    const now = this.sim.now;
+    this.stats.repliesIn++;
+    if (this.cfg.notrack.has(addrPort(pkt.src, pkt.sport))) {
+      // raw OUTPUT -s <localIP> --sport 53 -j NOTRACK: untouched, delivered as is.
+      this.stats.repliesDelivered++;
+      this.wiring.toPod(pkt, now + deliverDelayNs, true);
+      return;
+    }
+    const key = packetKey(pkt);
+    const e = this.table.findReply(key, now);
+    if (e === undefined) {
+      // No entry owns the reply tuple: no reverse NAT, the reply still comes from the endpoint's pod IP.
+      this.stats.repliesOrphaned++;
+      if (this.trace !== null) this.emit("reply-orphan", pkt, 0, "no entry owns the reply tuple: not reverse-NATed");
+      this.wiring.toPod(pkt, now + deliverDelayNs, false);
+      return;
+    }
+    this.table.udpPacket(e, true, now);
+    pkt.src = e.origDst;
+    pkt.sport = e.origDport;
+    this.stats.repliesDelivered++;
+    if (this.trace !== null) this.emit("reply-denat", pkt, 0, `reverse NAT: source becomes ${this.wiring.addrName(e.origDst)}:${e.origDport}`);
+    if (e.natClash && this.cfg.features.natClashEntry === "delete-on-reply") {
+      // 5.6-5.8 nf_conntrack_udp_refresh_unreplied: nf_ct_kill() on the first reply (removed by c46172147ebb).
+      this.table.remove(e);
+      if (this.trace !== null) this.emit("clash-entry-killed", pkt, 0, "NAT-clash entry deleted by its first reply");
+    }
+    this.wiring.toPod(pkt, now + deliverDelayNs, true);
+  }
+
+  private rpsCpu(p: Packet): number {
+    // get_rps_cpu: the flow hash picks the CPU; one flow always lands on the same CPU.
+    return flowHash(packetKey(p)) % this.cfg.cpus;
+  }
+
+  private schedule(pkts: Packet[], cpu: number, t: number): void {
+    const w: Work = { pkts, post: [], cpu, i: 0 };
+    this.sim.at(Math.max(t, this.sim.now), this.arriveFn, w);
+  }
+
+  private arrive(w: Work): void {
+    const cpu = this.cpus[w.cpu]!;
+    if (cpu.busy) {
+      cpu.queue.push(w); // FIFO per CPU
+      return;
+    }
+    this.start(w);
+  }
+
+  private start(w: Work): void {
+    this.cpus[w.cpu]!.busy = true;
+    w.i = 0;
+    this.pre(w);
+  }
+
+  /**
+   * Phase 1, PREROUTING for packet w.i: conntrack lookup, and DNAT for a new
+   * entry. In a list, PREROUTING runs for every packet before any is confirmed
+   * (ip_list_rcv -> ip_sublist_rcv: NF_HOOK_LIST, then routing per packet).
+   */
+  private pre(w: Work): void {
+    const n = w.pkts.length;
+    const pkt = w.pkts[w.i]!;
+    const preNs = this.lookup(pkt, w);
+    w.i++;
+    const next = this.sim.now + Math.round(preNs);
+    if (w.i < n) {
+      this.sim.at(next, this.stepFn, w);
+    } else {
+      w.i = n; // marks phase 2; step() dispatches on i >= n
+      this.sim.at(next + Math.round(w.post[0]!), this.stepFn, w);
+    }
+  }
+
+  private step(w: Work): void {
+    const n = w.pkts.length;
+    if (w.i < n) {
+      this.pre(w);
+      return;
+    }
+    // Phase 2, POSTROUTING for packet k = i - n: null binding, confirm, transmit.
+    const k = w.i - n;
+    this.post(w.pkts[k]!, w.cpu);
+    w.i++;
+    if (k + 1 < n) {
+      this.sim.at(this.sim.now + Math.round(w.post[k + 1]!), this.stepFn, w);
+      return;
+    }
+    const cpu = this.cpus[w.cpu]!;
+    cpu.busy = false;
+    const nextWork = cpu.queue.shift();
+    if (nextWork !== undefined) this.start(nextWork);
+  }
+
+  /** nf_conntrack_in (+ nf_nat_ipv4_pre_routing) for one packet; returns its PREROUTING time. */
+  private lookup(pkt: Packet, w: Work): number {
+    const now = this.sim.now;
+    const timing = this.cfg.timing;
+    if (this.cfg.notrack.has(addrPort(pkt.dst, pkt.dport))) {
+      // raw PREROUTING (-300) NOTRACK runs before conntrack (-200): IP_CT_UNTRACKED, no entry, no NAT.
+      pkt.ct = { entry: null, isNew: false, untracked: true, svc: null } satisfies PacketCt;
+      this.stats.untracked++;
+      if (this.trace !== null) this.emit("notrack", pkt, w.cpu, "raw table NOTRACK: no conntrack entry, no DNAT");
+      w.post.push(timing.hitNs / 2);
+      return timing.hitNs / 2;
+    }
+    const key = packetKey(pkt);
+    const hit = this.table.findOrig(key, now);
+    if (hit !== undefined) {
+      // A confirmed entry: "Already setup manip", its NAT binding is reused (conntrack entry reuse).
+      this.table.udpPacket(hit, false, now);
+      pkt.ct = { entry: hit, isNew: false, untracked: false, svc: null } satisfies PacketCt;
+      if (this.trace !== null) this.emit("lookup-hit", pkt, w.cpu, `found confirmed entry, reusing its DNAT to ${this.wiring.addrName(hit.natDst)}:${hit.natDport}`);
+      pkt.dst = hit.natDst;
+      pkt.dport = hit.natDport;
+      w.post.push(timing.hitNs / 2);
+      return timing.hitNs / 2;
+    }
+    // Miss: init_conntrack, an unconfirmed entry attached to this packet only.
+    const e = this.table.create(key, pkt.dst, pkt.dport, now);
+    const svcRef = this.byVip.get(addrPort(pkt.dst, pkt.dport));
+    let rules = this.cfg.totalRules;
+    let svc: NatService | null = null;
+    if (svcRef !== undefined) {
+      svc = svcRef.svc;
+      rules = svc.rulesBefore;
+      const idx = walkServiceChain(svcRef.thresholds, this.rng.dnat);
+      const ep = svc.endpoints[idx]!;
+      e.natDst = ep.addr;
+      e.natDport = ep.port;
+    }
+    // nf_conntrack_alter_reply: REPLY = inverted tuple after DNAT.
+    e.replyKey = tupleKey(pkt.proto === "tcp", e.natDst, e.natDport, pkt.src, pkt.sport);
+    pkt.ct = { entry: e, isNew: true, untracked: false, svc } satisfies PacketCt;
+    if (this.trace !== null) this.emit("lookup-miss", pkt, w.cpu, "no confirmed entry: new unconfirmed entry");
+    if (svc !== null) {
+      if (this.trace !== null) this.emit("dnat", pkt, w.cpu, `DNAT ${this.wiring.addrName(pkt.dst)}:${pkt.dport} -> ${this.wiring.addrName(e.natDst)}:${e.natDport}`);
+      pkt.dst = e.natDst;
+      pkt.dport = e.natDport;
+    }
+    const r = this.rng.timing;
+    const window = timing.window.sample(r);
+    const walk = rules > 0 ? rules * timing.ruleNs * timing.ruleSpread.sample(r) : 0;
+    const pre = window * timing.preFraction + walk;
+    w.post.push(window * (1 - timing.preFraction));
+    return pre;
+  }
+
+  /** nf_nat_ipv4_out (null binding / SNAT) then nf_confirm -> __nf_conntrack_confirm. */
+  private post(pkt: Packet, cpu: number): void {
+    const now = this.sim.now;
+    const st = pkt.ct as PacketCt;
+    pkt.ct = null;
+    const out = now + this.cfg.timing.xmitNs;
+    if (st.untracked || !st.isNew) {
+      this.stats.forwarded++;
+      this.wiring.forward(pkt, out);
+      return;
+    }
+    const e = st.entry!;
+    const f = this.cfg.features;
+    const table = this.table;
+    if (this.cfg.natTable && !f.sameOriginSkip) {
+      // get_unique_tuple for the SRC null binding, snatLeadNs before the confirm: before 4e35c1cb9460
+      // nf_nat_used_tuple sees a confirmed entry owning our REPLY tuple and picks another source port (race 2).
+      const owner = table.findReply(e.replyKey, now);
+      if (owner !== undefined && owner.confirmedAt <= now - this.cfg.timing.snatLeadNs) {
+        this.counters.bump(cpu, "found");
+        const newPort = 1024 + (e.origKey % 1000);
+        e.replyKey = tupleKey(pkt.proto === "tcp", e.natDst, e.natDport, pkt.src, newPort);
+        pkt.sport = newPort;
+        if (this.trace !== null) this.emit("port-realloc", pkt, cpu, `reply tuple taken by a confirmed entry: source port rewritten to ${newPort} (found++)`);
+      }
+    }
+    const winner = table.findOrig(e.origKey, now) ?? table.findReply(e.replyKey, now);
+    if (winner === undefined) {
+      table.insert(e, now);
+      if (this.trace !== null) this.emit("confirm", pkt, cpu, "entry confirmed (inserted in the hash table)");
+      this.stats.forwarded++;
+      this.wiring.forward(pkt, out);
+      return;
+    }
+    // The clash: another entry with our ORIGINAL or REPLY tuple was confirmed first.
+    this.stats.clashes++;
+    if (pkt.tally !== null) pkt.tally.clashes++;
+    if (winner.natDst !== e.natDst || winner.natDport !== e.natDport) this.stats.clashesDifferentEndpoint++;
+    const identical = winner.origKey === e.origKey && winner.replyKey === e.replyKey;
+    const natDone = this.cfg.natTable;
+    let resolved: "merge" | "nat-clash" | "drop";
+    if (f.clashResolution === "none") {
+      resolved = "drop";
+    } else if (!natDone || (f.clashResolution === "identical" && identical)) {
+      resolved = "merge";
+    } else if (f.clashResolution === "identical" && f.natClashEntry !== "none" && table.findReply(e.replyKey, now) === undefined) {
+      // nf_ct_resolve_clash_harder: our REPLY tuple is unique, insert reply-only.
+      resolved = "nat-clash";
+    } else {
+      resolved = "drop";
+    }
+    if (resolved === "merge") {
+      // nf_ct_resolve_clash: the skb is attached to the winner (nf_ct_set); its NAT is identical.
+      this.table.udpPacket(winner, false, now);
+      const counter = f.clashResolveCounter ? "clash_resolve" : "insert_failed";
+      this.counters.bump(cpu, counter);
+      if (this.trace !== null) this.emit("clash-merge", pkt, cpu, `insert clash, identical tuples: attached to the winner's entry (${counter}++)`);
+      this.stats.forwarded++;
+      this.wiring.forward(pkt, out);
+      return;
+    }
+    if (resolved === "nat-clash") {
+      table.insertNatClash(e, now);
+      const detail = f.clashResolveCounter ? "clash_resolve++" : "no counter moves";
+      if (this.trace !== null) this.emit("clash-nat-entry", pkt, cpu, `insert clash, different endpoint: reply-only NAT-clash entry for 1 s, query goes on to ${this.wiring.addrName(e.natDst)} (${detail})`);
+      if (f.clashResolveCounter) this.counters.bump(cpu, "clash_resolve");
+      this.stats.forwarded++;
+      this.wiring.forward(pkt, out);
+      return;
+    }
+    // NF_DROP. Before 4.7 only insert_failed moves; from 4.7 the drop counter too (71d8c47fc653).
+    this.counters.bump(cpu, "insert_failed");
+    if (f.clashResolution !== "none") this.counters.bump(cpu, "drop");
+    const moved = f.clashResolution !== "none" ? "insert_failed++, drop++" : "insert_failed++";
+    if (this.trace !== null) this.emit("clash-drop", pkt, cpu, `insert clash, not resolvable on ${f.version}: packet dropped (${moved})`);
+    this.stats.droppedClash++;
+    if (pkt.tally !== null) pkt.tally.queriesLost++;
+  }
+
+  private emit(kind: HopEventKind, pkt: Packet, cpu: number, detail: string): void {
+    if (this.trace !== null) this.trace({ t: this.sim.now, hop: this.cfg.name, cpu, kind, pkt, detail });
+  }
+}
+
+/** A stable stand-in for the kernel's flow hash (skb_get_hash): a 32-bit mix of the tuple key. */
+export function flowHash(key: number): number {
+  let h = (key % 4294967296) ^ Math.floor(key / 4294967296);
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  return (h ^ (h >>> 16)) >>> 0;
+}

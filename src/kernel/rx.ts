@@ -1,0 +1,61 @@
+import { type Dist, LogNormal } from "../engine/dist.js";
+
+/**
+ * How datagrams from a pod's veth reach the node's PREROUTING hook: the named
+ * mechanism that decides whether the two packets of one lookup can overlap in
+ * the conntrack critical section.
+ * - "inline": the veth as created: each datagram is processed to completion in
+ *   the sender's softirq, on the sender's CPU (veth_xmit -> netif_rx ->
+ *   process_backlog). One thread's pair is serialised: no clash.
+ * - "rps": RPS re-queues each datagram to the CPU its flow hash picks; one
+ *   flow, one CPU, one datagram at a time: no clash.
+ * - "gro": GRO on the veth's NAPI, polled inline in the sender's softirq:
+ *   still one datagram at a time.
+ * - "gro-threaded": GRO with threaded NAPI: a kernel thread polls the veth
+ *   later; when it finds both datagrams queued, GRO hands them on as one list
+ *   (netif_receive_skb_list -> ip_list_rcv) and PREROUTING runs for both before
+ *   either is confirmed, on ONE CPU: the second misses the first's entry.
+ * - "rps-gro-threaded": the same poll, but RPS re-queues the datagrams one by one.
+ */
+export type RxMode = "inline" | "rps" | "gro" | "gro-threaded" | "rps-gro-threaded";
+export const RX_MODES: readonly RxMode[] = ["inline", "rps", "gro", "gro-threaded", "rps-gro-threaded"];
+
+/** Node load levels of the calibration (kernel-6.18-ruleset-and-load.json, one_thread_legend). */
+export type NodeLoad = "idle" | "cpu-bound" | "udp-flood" | "cpu-bound+udp-flood" | "softirq-saturated";
+export const NODE_LOADS: readonly NodeLoad[] = ["idle", "cpu-bound", "udp-flood", "cpu-bound+udp-flood", "softirq-saturated"];
+
+/**
+ * Probability that the threaded-NAPI poll runs only after the sender has queued
+ * its whole burst (so the pair is handed on as one list), by load. Measured on
+ * 6.18 as the share of one-thread pairs that clashed with GRO + threaded NAPI
+ * (38103, 35467, 26264, 21714 and 7564 of 40,000): a busier node more often has
+ * the poll thread already running, and it takes the first datagram alone.
+ */
+export const BATCH_PROBABILITY: Record<NodeLoad, number> = {
+  idle: 38103 / 40000,
+  "cpu-bound": 35467 / 40000,
+  "udp-flood": 26264 / 40000,
+  "cpu-bound+udp-flood": 21714 / 40000,
+  "softirq-saturated": 7564 / 40000,
+};
+
+export interface RxConfig {
+  mode: RxMode;
+  load: NodeLoad;
+  /** For gro-threaded modes: probability that a burst is polled as one list (default: BATCH_PROBABILITY[load]). */
+  batchProbability: number;
+  /** Delay from the sender blocking (or the datagram being queued) to the poll thread running. */
+  pollWakeNs: Dist;
+  /** RPS: enqueue to another CPU's backlog and the IPI that wakes it. */
+  rpsNs: Dist;
+}
+
+export function defaultRx(mode: RxMode = "inline", load: NodeLoad = "idle"): RxConfig {
+  return {
+    mode,
+    load,
+    batchProbability: BATCH_PROBABILITY[load],
+    pollWakeNs: new LogNormal(5000, 30000),
+    rpsNs: new LogNormal(2000, 8000),
+  };
+}

@@ -1,0 +1,99 @@
+import { type Dist, Fixed, LogNormal, Mixture, Uniform } from "../engine/dist.js";
+
+/** Times along one packet's netfilter path at a conntrack hop, in ns. */
+export interface HopTiming {
+  /**
+   * Lookup (nf_conntrack_in miss) to confirm (__nf_conntrack_confirm) of a packet
+   * that creates an entry and walks no nat rule before its DNAT rule.
+   */
+  window: Dist;
+  /** Share of `window` before the nat PREROUTING hook is done (the rest: routing, FORWARD, POSTROUTING). */
+  preFraction: number;
+  /** Time per nat rule walked before the Service's rule (only the first packet of a new entry walks the nat table). */
+  ruleNs: number;
+  /** Multiplier on the whole rule walk (its spread: slow walks). */
+  ruleSpread: Dist;
+  /** A packet that hits a confirmed entry (no rule walk): PREROUTING to POSTROUTING. */
+  hitNs: number;
+  /** POSTROUTING nat (the null binding's get_unique_tuple) runs this long before the confirm. */
+  snatLeadNs: number;
+  /** Confirm to the packet leaving the node. */
+  xmitNs: number;
+}
+
+/** Times on the sender's side of the hop, in ns. */
+export interface SendTiming {
+  /** A datagram's path from send() to the node's PREROUTING hook (socket, pod netns, veth). */
+  txNs: Dist;
+  /** Between two datagrams of one sendmmsg() (glibc), or two back-to-back send() (musl). */
+  datagramGapNs: Dist;
+  /** Probability that a send is delayed (preemption, an interrupt), and by how much. */
+  stallProbability: number;
+  stallNs: Dist;
+}
+
+export type NatBackend = "iptables-legacy" | "iptables-nft";
+
+/**
+ * Defaults calibrated against a real 6.18 kernel on a 2-vCPU veth topology
+ * (calibration/kernel-6.18-veth.json, kernel-6.18-ruleset-and-load.json):
+ * two threads on two CPUs sharing one socket clash when their sends are closer
+ * than the window, so P(clash | gap) is the window's survival function. The
+ * measured curve (iptables-legacy, 0 rules) is above 90% to ~1.9 us, 50% at
+ * ~2.2 us, 10% at ~3 us, with a tail (1.5% at 4 us, 0.2% at 10 us): a
+ * lognormal core plus a 3% slow-path component. iptables-nft's base window is
+ * longer (50% at ~2.7 us). Rule walk: ~3.6 ns per rule (legacy), ~14.6 ns per
+ * rule (nft), the nft walk sometimes 1.2-1.9x slower (its measured tail).
+ */
+export function defaultHopTiming(backend: NatBackend): HopTiming {
+  const core = backend === "iptables-nft" ? new LogNormal(2650, 3900) : new LogNormal(2200, 3300);
+  return {
+    window: new SlowPath(core, 0.03, new LogNormal(1500, 12000)),
+    preFraction: 0.5,
+    ruleNs: backend === "iptables-nft" ? 14.6 : 3.6,
+    ruleSpread: backend === "iptables-nft" ? new Mixture(0.75, new LogNormal(1, 1.08), new Uniform(1.2, 1.9)) : new LogNormal(1, 1.05),
+    hitNs: 1200,
+    snatLeadNs: 300,
+    xmitNs: 500,
+  };
+}
+
+export function defaultSendTiming(): SendTiming {
+  return {
+    txNs: new ShiftedExp(1000, 50),
+    datagramGapNs: new ShiftedExp(300, 100),
+    stallProbability: 0.004,
+    stallNs: new Uniform(5000, 50000),
+  };
+}
+
+/** base + exponential(mean): a fixed path with a small random jitter. */
+export class ShiftedExp implements Dist {
+  constructor(readonly base: number, readonly mean: number) {}
+  get median(): number {
+    return this.base + this.mean * Math.LN2;
+  }
+  sample(rng: () => number): number {
+    return this.base - this.mean * Math.log(1 - rng());
+  }
+  describe(): string {
+    return `${this.base} + exponential(mean ${this.mean})`;
+  }
+}
+
+/** A core distribution plus, with probability p, an extra delay (a slow path). */
+export class SlowPath implements Dist {
+  constructor(readonly core: Dist, readonly p: number, readonly extra: Dist) {}
+  get median(): number {
+    return this.core.median;
+  }
+  sample(rng: () => number): number {
+    const v = this.core.sample(rng);
+    return rng() < this.p ? v + this.extra.sample(rng) : v;
+  }
+  describe(): string {
+    return `${this.core.describe()} + with p=${this.p} ${this.extra.describe()}`;
+  }
+}
+
+export const NO_DELAY: Dist = new Fixed(0);

@@ -1,0 +1,82 @@
+/**
+ * Kernel behaviour keyed on features, not on `uname -r`, because distributions
+ * backport: a version string is only a shorthand that fills in the features.
+ * Sources: net/netfilter/nf_conntrack_core.c (__nf_conntrack_confirm,
+ * nf_ct_resolve_clash, nf_ct_resolve_clash_harder), nf_nat_core.c
+ * (nf_nat_used_tuple), nf_conntrack_proto_udp.c (nf_conntrack_udp_packet);
+ * commits named per field.
+ */
+export interface KernelFeatures {
+  /** The version shorthand these features came from, e.g. "5.4". */
+  version: string;
+  /**
+   * What __nf_conntrack_confirm does with a clashing UDP entry:
+   * - "none": no clash resolution (< 4.7): drop, insert_failed++ only;
+   * - "nat-free-only": 71d8c47fc653 (4.7) then 590b52e10d41: merge only if the
+   *   winner has no NAT done; on a node with a nat table (every k8s node) never;
+   * - "identical": ed07d9a021df (4.19, 4.14.173): also merge when ORIGINAL and
+   *   REPLY tuples are identical (nf_ct_match).
+   */
+  clashResolution: "none" | "nat-free-only" | "identical";
+  /**
+   * 4e35c1cb9460 (5.0): nf_conntrack_tuple_taken ignores an entry with the same
+   * ORIGINAL tuple, so the loser keeps its source port (race 2 cannot happen).
+   */
+  sameOriginSkip: boolean;
+  /**
+   * 6a757c07e51f (5.6): an unresolvable clash whose REPLY tuple is unique is
+   * inserted reply-only with IPS_NAT_CLASH and a 1 s fixed timeout.
+   * "delete-on-reply": 5.6-5.8, the first reply kills it;
+   * "fixed-timeout": c46172147ebb (5.9), it lives out its 1 s.
+   */
+  natClashEntry: "none" | "delete-on-reply" | "fixed-timeout";
+  /** bc92470413f3 (5.10): clash_resolve counter; insert_failed only for unresolved clashes. */
+  clashResolveCounter: boolean;
+  /** UDP stream timeout: 180 s before 294304e4c522 (5.0), 120 s after. */
+  udpStreamTimeoutS: number;
+  /** d535c8a69c19 (5.0): a reply within 2 s of creation keeps the 30 s timeout. */
+  udpStreamAfter2s: boolean;
+  /** b7b1d02fc439 (5.16): ASSURED only once in stream mode. */
+  assuredOnlyInStream: boolean;
+}
+
+export interface ParsedVersion {
+  major: number;
+  minor: number;
+  patch: number;
+}
+
+export function parseKernelVersion(v: string): ParsedVersion | null {
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?$/.exec(v.trim());
+  if (!m) return null;
+  return { major: Number(m[1]), minor: Number(m[2]), patch: m[3] === undefined ? 0 : Number(m[3]) };
+}
+
+function atLeast(v: ParsedVersion, major: number, minor: number, patch = 0): boolean {
+  if (v.major !== major) return v.major > major;
+  if (v.minor !== minor) return v.minor > minor;
+  return v.patch >= patch;
+}
+
+/** Features of a mainline (or stable) kernel version; null if the string is not a version. */
+export function kernelFeatures(version: string): KernelFeatures | null {
+  const v = parseKernelVersion(version);
+  if (v === null) return null;
+  // ed07d9a021df was backported to 4.14.173 (stable).
+  const identical = atLeast(v, 4, 19) || (v.major === 4 && v.minor === 14 && v.patch >= 173);
+  return {
+    version,
+    clashResolution: identical ? "identical" : atLeast(v, 4, 7) ? "nat-free-only" : "none",
+    sameOriginSkip: atLeast(v, 5, 0),
+    natClashEntry: atLeast(v, 5, 9) ? "fixed-timeout" : atLeast(v, 5, 6) ? "delete-on-reply" : "none",
+    clashResolveCounter: atLeast(v, 5, 10),
+    udpStreamTimeoutS: atLeast(v, 5, 0) ? 120 : 180,
+    udpStreamAfter2s: atLeast(v, 5, 0),
+    assuredOnlyInStream: atLeast(v, 5, 16),
+  };
+}
+
+/** What a loser of race 3 (different endpoints) suffers on this kernel, in one phrase. */
+export function race3Fate(f: KernelFeatures): "dropped" | "clash entry" {
+  return f.natClashEntry === "none" ? "dropped" : "clash entry";
+}

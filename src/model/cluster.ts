@@ -1,0 +1,224 @@
+import type { Dist } from "../engine/dist.js";
+import type { Rng } from "../engine/random.js";
+import { Streams } from "../engine/random.js";
+import { Simulator } from "../engine/sim.js";
+import type { Endpoint } from "../dns/server.js";
+import { Zone, type ZoneConfig } from "../dns/zone.js";
+import { Netns, type NetnsConfig } from "../kernel/netns.js";
+import { AddressBook, addrPort } from "../net/addr.js";
+import type { DnsMessage, LookupTally, Packet } from "../net/packet.js";
+import type { NodeLocalConfig } from "./nodelocal.js";
+import { NodeLocalCache } from "./nodelocal.js";
+import type { TcpConnection } from "./tcp.js";
+
+export interface ClusterConfig {
+  seed: number;
+  /** The client node's host network namespace (the race site with DNAT). */
+  node: Omit<NetnsConfig, "services" | "notrack">;
+  nodeIp: string;
+  /** Rules walked in KUBE-SERVICES before the DNS Service's rule. */
+  rulesBeforeDns: number;
+  /** Delay from the node's reply hook to the pod's socket (veth). */
+  podDeliverNs: number;
+  dnsVip: string;
+  endpoints: { addr: string; rttNs: Dist; serviceNs: Dist }[];
+  zone: ZoneConfig;
+  nodelocal: NodeLocalConfig | null;
+}
+
+/** Something on the node that receives packets addressed to it: a pod, or the node-local cache. */
+export interface LocalReceiver {
+  deliver(pkt: Packet, owned: boolean): void;
+}
+
+interface InFlight {
+  pkt: Packet;
+  ep: Endpoint;
+}
+
+export interface NetworkStats {
+  /** Packets routed to an address nobody serves. */
+  blackholed: number;
+  /** Answers that reached a pod whose socket was already closed, or was never there. */
+  toClosedPort: number;
+  /** Answers a socket ignored (source not the peer it talks to). */
+  ignoredBySocket: number;
+  answersDelivered: number;
+}
+
+/**
+ * The whole path: pods on one client node, the node's conntrack namespace with
+ * kube-proxy's DNAT, the kube-dns endpoints, and optionally NodeLocal DNSCache.
+ * It routes packets between them with the network delays of the scenario.
+ */
+export class Cluster {
+  readonly sim = new Simulator();
+  readonly streams: Streams;
+  readonly node: Netns;
+  readonly endpoints: Endpoint[];
+  readonly zone: Zone;
+  readonly cache: NodeLocalCache | null;
+  readonly net: NetworkStats = { blackholed: 0, toClosedPort: 0, ignoredBySocket: 0, answersDelivered: 0 };
+  readonly addrs = new AddressBook();
+  readonly nodeIp: number;
+  readonly dnsVip: number;
+  private readonly endpointByAddr = new Map<number, Endpoint>();
+  private readonly receivers = new Map<number, LocalReceiver>();
+  private readonly tcpByKey = new Map<number, TcpConnection>();
+  private readonly netRng: Rng;
+  private readonly serverRng: Rng;
+  private uid = 1;
+  private readonly endpointArriveFn = (f: InFlight) => this.endpointArrive(f);
+  private readonly replyArriveFn = (p: Packet) => this.replyArrive(p);
+
+  constructor(readonly cfg: ClusterConfig) {
+    this.streams = new Streams(cfg.seed);
+    this.netRng = this.streams.get("network");
+    this.serverRng = this.streams.get("kube-dns");
+    this.nodeIp = this.addrs.id(cfg.nodeIp);
+    this.dnsVip = this.addrs.id(cfg.dnsVip);
+    this.endpoints = cfg.endpoints.map((e, index) => ({ index, addr: this.addrs.id(e.addr), rttNs: e.rttNs, serviceNs: e.serviceNs, queries: 0 }));
+    for (const e of this.endpoints) this.endpointByAddr.set(e.addr, e);
+    this.zone = new Zone(cfg.zone);
+    const eps = this.endpoints.map((e) => ({ addr: e.addr, port: 53 }));
+    const services = [{ name: "kube-system/kube-dns:dns", vip: this.dnsVip, port: 53, endpoints: eps, rulesBefore: cfg.rulesBeforeDns }];
+    const notrack = new Set<number>();
+    if (cfg.nodelocal !== null) {
+      // kube-dns-upstream: the same endpoints behind another ClusterIP, for the cache's TCP misses.
+      services.push({ name: "kube-system/kube-dns-upstream:dns-tcp", vip: this.addrs.id(cfg.nodelocal.upstreamVip), port: 53, endpoints: eps, rulesBefore: cfg.rulesBeforeDns });
+      // cmd/node-cache/app/cache_app.go initIptables: raw NOTRACK for every local IP, port 53.
+      for (const ip of cfg.nodelocal.localIps) notrack.add(addrPort(this.addrs.id(ip), 53));
+    }
+    this.node = new Netns(
+      this.sim,
+      { ...cfg.node, services, notrack },
+      { dnat: this.streams.get("node/dnat"), timing: this.streams.get("node/timing"), rx: this.streams.get("node/rx") },
+      {
+        forward: (pkt, t) => this.forward(pkt, t),
+        toPod: (pkt, _t, owned) => this.toLocal(pkt, owned),
+        addrName: (id) => this.addrs.name(id),
+      },
+    );
+    this.cache = cfg.nodelocal === null ? null : new NodeLocalCache(this, cfg.nodelocal, this.streams.get("nodelocal"));
+    if (this.cache !== null) this.receivers.set(this.nodeIp, this.cache);
+  }
+
+  nextUid(): number {
+    return this.uid++;
+  }
+
+  registerReceiver(addr: number, r: LocalReceiver): void {
+    this.receivers.set(addr, r);
+  }
+
+  /** A UDP packet sent from a local receiver (pod or node) into the node's netfilter path. */
+  udpPacket(src: number, sport: number, dst: number, dport: number, dns: DnsMessage, tally: LookupTally | null): Packet {
+    return { uid: this.uid++, proto: "udp", src, sport, dst, dport, dns, flags: "", tally, sentAt: this.sim.now, ct: null };
+  }
+
+  /** A packet leaves the client node's conntrack hop at time t. */
+  private forward(pkt: Packet, t: number): void {
+    const ep = this.endpointByAddr.get(pkt.dst);
+    if (ep !== undefined) {
+      this.sim.at(t + this.oneWay(ep), this.endpointArriveFn, { pkt, ep });
+      return;
+    }
+    if (this.cache !== null && this.cache.serves(pkt.dst)) {
+      this.cache.query(pkt, t);
+      return;
+    }
+    this.net.blackholed++;
+    if (pkt.tally !== null && pkt.dns !== null) pkt.tally.queriesLost++;
+  }
+
+  oneWay(ep: Endpoint): number {
+    return Math.round(ep.rttNs.sample(this.netRng) / 2);
+  }
+
+  /** A query (or SYN) reaches a kube-dns endpoint; its answer leaves after the service time. */
+  private endpointArrive(f: InFlight): void {
+    const { pkt, ep } = f;
+    const now = this.sim.now;
+    if (pkt.flags === "SYN") {
+      // The SYN's DNAT chose this endpoint; the connection's data follows it.
+      const c = this.tcpByKey.get(addrPort(pkt.src, pkt.sport));
+      if (c !== undefined) c.endpointAddr = ep.addr;
+      const synAck: Packet = { ...pkt, uid: this.uid++, src: pkt.dst, sport: pkt.dport, dst: pkt.src, dport: pkt.sport, flags: "SYN-ACK", sentAt: now, ct: null };
+      this.sim.at(now + this.oneWay(ep), this.replyArriveFn, synAck);
+      return;
+    }
+    const q = pkt.dns!;
+    ep.queries++;
+    const a = this.zone.answer(q.qname, q.qtype, this.serverRng);
+    const reply: Packet = {
+      uid: this.uid++,
+      proto: pkt.proto,
+      src: pkt.dst,
+      sport: pkt.dport,
+      dst: pkt.src,
+      dport: pkt.sport,
+      dns: { id: q.id, qname: q.qname, qtype: q.qtype, response: true, rcode: a.rcode, ancount: a.ancount, tc: false, from: "", sends: 0 },
+      flags: "",
+      tally: pkt.tally,
+      sentAt: now,
+      ct: null,
+    };
+    const t = now + Math.round(ep.serviceNs.sample(this.serverRng)) + a.delayNs + this.oneWay(ep);
+    this.sim.at(t, this.replyArriveFn, reply);
+  }
+
+  /** A reply reaches the client node: through conntrack (reverse NAT), then to the pod. */
+  private replyArrive(pkt: Packet): void {
+    if (pkt.proto === "tcp" && pkt.flags === "") {
+      // Data of an established connection: delivered to it directly (see model/tcp.ts).
+      const c = this.tcpByKey.get(addrPort(pkt.dst, pkt.dport));
+      if (c !== undefined && !c.closed) c.onMessage(c, pkt.dns!);
+      else this.net.toClosedPort++;
+      return;
+    }
+    this.node.reply(pkt, this.cfg.podDeliverNs);
+  }
+
+  /** The hop hands a reply to whatever lives at its destination address. */
+  private toLocal(pkt: Packet, owned: boolean): void {
+    if (pkt.proto === "tcp") {
+      const c = this.tcpByKey.get(addrPort(pkt.dst, pkt.dport));
+      if (c !== undefined && pkt.flags === "SYN-ACK" && owned && !c.established) {
+        c.established = true;
+        c.onEstablished(c);
+      }
+      return;
+    }
+    const r = this.receivers.get(pkt.dst);
+    if (r === undefined) {
+      this.net.blackholed++;
+      return;
+    }
+    r.deliver(pkt, owned);
+  }
+
+  /**
+   * connect(): a SYN through the node's conntrack hop (DNAT picks the endpoint),
+   * the SYN-ACK back through reverse NAT; then onEstablished.
+   */
+  tcpConnect(c: TcpConnection, cpu: number): void {
+    this.tcpByKey.set(addrPort(c.localAddr, c.port), c);
+    const syn: Packet = { uid: this.uid++, proto: "tcp", src: c.localAddr, sport: c.port, dst: this.addrs.id(c.peer), dport: c.peerPort, dns: null, flags: "SYN", tally: null, sentAt: this.sim.now, ct: null };
+    this.node.ingress([syn], cpu);
+  }
+
+  /** Data on an established connection: each message reaches the endpoint after the one-way delay. */
+  tcpSend(c: TcpConnection, msgs: DnsMessage[], tally: LookupTally | null): void {
+    const ep = this.endpointByAddr.get(c.endpointAddr)!;
+    const t = this.sim.now + this.oneWay(ep);
+    for (const m of msgs) {
+      const pkt: Packet = { uid: this.uid++, proto: "tcp", src: c.localAddr, sport: c.port, dst: ep.addr, dport: 53, dns: m, flags: "", tally, sentAt: this.sim.now, ct: null };
+      this.sim.at(t, this.endpointArriveFn, { pkt, ep });
+    }
+  }
+
+  tcpClose(c: TcpConnection): void {
+    c.closed = true;
+    this.tcpByKey.delete(addrPort(c.localAddr, c.port));
+  }
+}

@@ -1,0 +1,299 @@
+import type { Dist } from "../engine/dist.js";
+import { Process, TIMEOUT } from "../engine/process.js";
+import type { Rng } from "../engine/random.js";
+import type { DnsMessage, LookupTally, Packet } from "../net/packet.js";
+import { type GlibcConf, glibcGetaddrinfo, glibcConf } from "../resolver/glibc.js";
+import {
+  type LookupResult,
+  type ResolverHost,
+  type TcpConn,
+  type ThreadCtx,
+  type UdpSocket,
+  type Wait,
+  outcomeLabel,
+  sleepUntil,
+} from "../resolver/host.js";
+import { type MuslConf, muslConf, muslGetaddrinfo } from "../resolver/musl.js";
+import type { ResolvConf } from "../resolver/resolvconf.js";
+import type { Cluster, LocalReceiver } from "./cluster.js";
+import type { TcpConnection } from "./tcp.js";
+
+export type Libc = "glibc" | "musl";
+export type Family = "unspec" | "inet" | "inet6";
+
+export type Workload =
+  | { kind: "closed"; lookups: number; thinkNs: Dist }
+  | { kind: "open"; ratePerS: number; durationNs: number };
+
+export interface PodConfig {
+  name: string;
+  ip: string;
+  libc: Libc;
+  resolvConf: ResolvConf;
+  family: Family;
+  threads: number;
+  /** CPU of thread k is (firstCpu + k) mod cpus. */
+  firstCpu: number;
+  workload: Workload;
+  names: { name: string; weight: number }[];
+}
+
+/** One getaddrinfo() call, as the lookups CSV reports it. */
+export interface LookupRecord {
+  pod: string;
+  lookup: number;
+  thread: number;
+  name: string;
+  startNs: number;
+  endNs: number;
+  outcome: string;
+  result: LookupResult;
+  tally: LookupTally;
+}
+
+/** ip_local_port_range default: 32768-60999. */
+const PORT_MIN = 32768;
+const PORT_MAX = 60999;
+
+interface PodSocket extends UdpSocket {
+  peerIds: number[];
+}
+
+interface Thread extends ThreadCtx {
+  proc: Process<unknown>;
+}
+
+/**
+ * A pod: application threads that call getaddrinfo() through the pod's libc,
+ * its sockets (ephemeral ports), and its end of the veth into the node.
+ */
+export class Pod implements LocalReceiver {
+  private readonly udp = new Map<number, PodSocket>();
+  private readonly ip: number;
+  private readonly tcp = new Map<number, TcpConnection>();
+  private readonly inUse = new Set<number>();
+  private readonly threads: Thread[] = [];
+  private readonly idle: Thread[] = [];
+  private readonly pending: string[] = [];
+  private arrivalsDone = false;
+  private remaining = 0;
+  private tcpCount = 0;
+  private nextId = 1;
+  private readonly glibc: GlibcConf | null;
+  private readonly musl: MuslConf | null;
+  private readonly nameCum: number[];
+  private readonly portRng: Rng;
+  private readonly workRng: Rng;
+  private readonly nameRng: Rng;
+
+  constructor(
+    private readonly cluster: Cluster,
+    readonly cfg: PodConfig,
+    private readonly record: (r: LookupRecord) => void,
+    private readonly nextLookupNumber: () => number,
+  ) {
+    const s = cluster.streams;
+    this.portRng = s.get(`pod/${cfg.name}/ports`);
+    this.workRng = s.get(`workload/${cfg.name}`);
+    this.nameRng = s.get(`names/${cfg.name}`);
+    this.glibc = cfg.libc === "glibc" ? glibcConf(cfg.resolvConf) : null;
+    this.musl = cfg.libc === "musl" ? muslConf(cfg.resolvConf) : null;
+    let c = 0;
+    this.nameCum = cfg.names.map((n) => (c += n.weight));
+    this.ip = cluster.addrs.id(cfg.ip);
+    cluster.registerReceiver(this.ip, this);
+  }
+
+  /** Schedules the threads (and, for an open workload, the arrivals). */
+  start(): void {
+    const sim = this.cluster.sim;
+    const cpus = this.cluster.cfg.node.cpus;
+    const w = this.cfg.workload;
+    if (w.kind === "closed") this.remaining = w.lookups;
+    for (let k = 0; k < this.cfg.threads; k++) {
+      const host = this.hostFor(k, (this.cfg.firstCpu + k) % cpus);
+      const th = {
+        id: k,
+        cpu: (this.cfg.firstCpu + k) % cpus,
+        host,
+        rng: this.cluster.streams.get(`pod/${this.cfg.name}/thread${k}`),
+        tally: newTally(),
+        glibcSticky: { singleRequest: false, singleRequestReopen: false },
+      } as Thread;
+      th.proc = new Process<unknown>(sim, w.kind === "closed" ? this.closedLoop(th, w.thinkNs) : this.openLoop(th));
+      this.threads.push(th);
+      // Threads start spread over the first millisecond (from the workload stream).
+      sim.at(Math.round(this.workRng() * 1_000_000), startProcess, th.proc);
+    }
+    if (w.kind === "open") {
+      const meanGapNs = 1e9 / w.ratePerS;
+      const arrive = (name: string) => {
+        const th = this.idle.shift();
+        if (th !== undefined) th.proc.wake(name);
+        else this.pending.push(name);
+      };
+      const scheduleNext = (t: number) => {
+        const next = t + Math.round(-meanGapNs * Math.log(1 - this.workRng()));
+        if (next >= w.durationNs) {
+          this.arrivalsDone = true;
+          return;
+        }
+        sim.at(next, () => {
+          arrive(this.pickName());
+          scheduleNext(next);
+        }, undefined);
+      };
+      scheduleNext(0);
+    }
+  }
+
+  private *closedLoop(th: Thread, think: Dist): Wait<void> {
+    while (this.remaining > 0) {
+      this.remaining--;
+      yield* this.lookup(th, this.pickName());
+      yield* sleepUntil(th, this.cluster.sim.now + Math.round(think.sample(this.workRng)));
+    }
+  }
+
+  private *openLoop(th: Thread): Wait<void> {
+    for (;;) {
+      let name = this.pending.shift();
+      if (name === undefined) {
+        if (this.arrivalsDone) return;
+        this.idle.push(th);
+        const v: unknown = yield;
+        if (v === TIMEOUT) continue;
+        name = v as string;
+      }
+      yield* this.lookup(th, name);
+    }
+  }
+
+  private *lookup(th: Thread, name: string): Wait<void> {
+    const tally = newTally();
+    th.tally = tally;
+    const startNs = this.cluster.sim.now;
+    const lookup = this.nextLookupNumber();
+    const result =
+      this.glibc !== null ? yield* glibcGetaddrinfo(th, this.glibc, name, this.cfg.family) : yield* muslGetaddrinfo(th, this.musl!, name, this.cfg.family);
+    this.record({ pod: this.cfg.name, lookup, thread: th.id, name, startNs, endNs: this.cluster.sim.now, outcome: outcomeLabel(result), result, tally });
+  }
+
+  private pickName(): string {
+    const total = this.nameCum[this.nameCum.length - 1]!;
+    const u = this.nameRng() * total;
+    let i = 0;
+    while (this.nameCum[i]! <= u) i++;
+    return this.cfg.names[i]!.name;
+  }
+
+  private ephemeralPort(): number {
+    // udp_lib_get_port / inet_hash_connect: a random free port in ip_local_port_range.
+    for (;;) {
+      const p = PORT_MIN + Math.floor(this.portRng() * (PORT_MAX - PORT_MIN + 1));
+      if (!this.inUse.has(p)) {
+        this.inUse.add(p);
+        return p;
+      }
+    }
+  }
+
+  private hostFor(threadId: number, cpu: number): ResolverHost {
+    const cluster = this.cluster;
+    const pod = this;
+    const tallyOf = () => pod.threads[threadId]!.tally;
+    return {
+      sim: cluster.sim,
+      openUdp(peers: string[], peerPort: number): UdpSocket {
+        const s: PodSocket = { port: pod.ephemeralPort(), peers, peerPort, queue: [], waiter: null, closed: false, peerIds: peers.map((p) => cluster.addrs.id(p)) };
+        pod.udp.set(s.port, s);
+        return s;
+      },
+      closeUdp(s: UdpSocket): void {
+        s.closed = true;
+        pod.udp.delete(s.port);
+        pod.inUse.delete(s.port);
+      },
+      sendUdp(s: UdpSocket, msgs: DnsMessage[], to?: string[]): void {
+        const tally = tallyOf();
+        const peer = (s as PodSocket).peerIds[0]!;
+        const burst: Packet[] = [];
+        for (let i = 0; i < msgs.length; i++) {
+          const dst = to === undefined ? peer : cluster.addrs.id(to[i]!);
+          burst.push(cluster.udpPacket(pod.ip, s.port, dst, s.peerPort, msgs[i]!, tally));
+        }
+        cluster.node.ingress(burst, cpu);
+      },
+      openTcp(peer: string, peerPort: number): TcpConn {
+        pod.tcpCount++;
+        const c: TcpConnection = {
+          label: `t${pod.tcpCount}`,
+          localAddr: pod.ip,
+          port: pod.ephemeralPort(),
+          peer,
+          peerPort,
+          endpointAddr: -1,
+          established: false,
+          closed: false,
+          queue: [],
+          waiter: null,
+          onEstablished: (conn) => {
+            if (conn.waiter !== null) conn.waiter.wake(conn);
+          },
+          onMessage: (conn, m) => {
+            m.from = conn.peer;
+            if (conn.waiter !== null) conn.waiter.wake(m);
+            else conn.queue.push(m);
+          },
+        };
+        pod.tcp.set(c.port, c);
+        cluster.tcpConnect(c, cpu);
+        return c;
+      },
+      sendTcp(c: TcpConn, msgs: DnsMessage[]): void {
+        cluster.tcpSend(c as TcpConnection, msgs, tallyOf());
+      },
+      closeTcp(c: TcpConn): void {
+        const conn = c as TcpConnection;
+        cluster.tcpClose(conn);
+        pod.tcp.delete(conn.port);
+        pod.inUse.delete(conn.port);
+      },
+      newId(): number {
+        const id = pod.nextId;
+        pod.nextId = (pod.nextId % 65535) + 1;
+        return id;
+      },
+    };
+  }
+
+  /** An answer reaches the pod's veth. */
+  deliver(pkt: Packet, owned: boolean): void {
+    const net = this.cluster.net;
+    const s = this.udp.get(pkt.dport);
+    if (s === undefined || s.closed) {
+      net.toClosedPort++;
+      return;
+    }
+    // A connected socket only matches datagrams from its peer (udp4_lib_lookup); musl's
+    // unconnected socket receives them, and res_msend ignores "replies from addresses we didn't send to".
+    if (!owned || !s.peerIds.includes(pkt.src) || pkt.sport !== s.peerPort) {
+      net.ignoredBySocket++;
+      if (pkt.tally !== null) pkt.tally.queriesLost++;
+      return;
+    }
+    const m = pkt.dns!;
+    m.from = this.cluster.addrs.name(pkt.src);
+    net.answersDelivered++;
+    if (s.waiter !== null) s.waiter.wake(m);
+    else s.queue.push(m);
+  }
+}
+
+function newTally(): LookupTally {
+  return { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 };
+}
+
+function startProcess(p: Process<unknown>): void {
+  p.start();
+}

@@ -1,0 +1,69 @@
+import { tupleKey } from "./addr.js";
+
+/** DNS query types the resolvers send. */
+export type QType = "A" | "AAAA";
+
+/** DNS response codes the model distinguishes (RFC 1035 4.1.1). */
+export type Rcode = "NOERROR" | "FORMERR" | "SERVFAIL" | "NXDOMAIN" | "NOTIMP" | "REFUSED";
+
+export type Proto = "udp" | "tcp";
+
+/** The DNS part of a datagram: a query, or the answer to one. */
+export interface DnsMessage {
+  id: number;
+  qname: string; // fully qualified, with the trailing dot
+  qtype: QType;
+  response: boolean;
+  rcode: Rcode;
+  /** Number of answer records (0 with NOERROR is NODATA). */
+  ancount: number;
+  /** Truncated (TC bit). */
+  tc: boolean;
+  /** Source address of a received answer (set on delivery). */
+  from: string;
+  /** Times this query object has been sent (a resend of the same ID is a retransmission). */
+  sends: number;
+}
+
+/**
+ * Per-lookup accounting that travels with the packets of one lookup, so the
+ * kernel and servers can say what happened to them without knowing the resolver.
+ */
+export interface LookupTally {
+  queriesSent: number;
+  retransmits: number;
+  /** Queries dropped in conntrack, or whose answer the socket ignored. */
+  queriesLost: number;
+  /** Conntrack insert clashes suffered by this lookup's packets. */
+  clashes: number;
+}
+
+/** One datagram or TCP segment. Header fields are rewritten in place by NAT; addresses are AddressBook ids. */
+export interface Packet {
+  uid: number;
+  proto: Proto;
+  src: number;
+  sport: number;
+  dst: number;
+  dport: number;
+  /** The DNS message carried; null for a bare TCP handshake segment. */
+  dns: DnsMessage | null;
+  /** TCP handshake segments ("SYN", "SYN-ACK"); "" for data and UDP. */
+  flags: "" | "SYN" | "SYN-ACK";
+  tally: LookupTally | null;
+  /** Time the sender handed it to the kernel (ns). */
+  sentAt: number;
+  /** skb->_nfct: conntrack state owned by the hop the packet is in (opaque elsewhere). */
+  ct: object | null;
+}
+
+/** The ORIGINAL-direction conntrack key of a packet as it is now. */
+export function packetKey(p: Packet): number {
+  return tupleKey(p.proto === "tcp", p.src, p.sport, p.dst, p.dport);
+}
+
+/** The normalised FQDN of a name: lower case, with exactly one trailing dot. */
+export function fqdn(name: string): string {
+  const n = name.toLowerCase();
+  return n.endsWith(".") ? n : `${n}.`;
+}

@@ -1,0 +1,81 @@
+import { stringify } from "csv-stringify/sync";
+import type { RunResult } from "../scenario/run.js";
+import { latencyMs, type Summary } from "./summary.js";
+
+const MS = 1_000_000;
+
+/** Fixed-point text for ms values: exact to the microsecond, the same bytes on every machine. */
+export function ms3(v: number): string {
+  return v.toFixed(3);
+}
+
+export const LOOKUP_COLUMNS = [
+  "scenario",
+  "seed",
+  "lookup",
+  "pod",
+  "thread",
+  "name",
+  "start_ms",
+  "latency_ms",
+  "outcome",
+  "queries_sent",
+  "queries_lost",
+  "retransmits",
+  "clashes",
+] as const;
+
+export function lookupsCsv(res: RunResult): string {
+  const rows = res.lookups.map((r) => [
+    res.name,
+    res.seed,
+    r.lookup,
+    r.pod,
+    r.thread,
+    r.name,
+    ms3(r.startNs / MS),
+    ms3(latencyMs(r)),
+    r.outcome,
+    r.tally.queriesSent,
+    r.tally.queriesLost,
+    r.tally.retransmits,
+    r.tally.clashes,
+  ]);
+  return stringify(rows, { header: true, columns: [...LOOKUP_COLUMNS] });
+}
+
+export const SUMMARY_COLUMNS: (keyof Summary)[] = [
+  "scenario",
+  "seed",
+  "kernel",
+  "lookups",
+  "p50_ms",
+  "p90_ms",
+  "p99_ms",
+  "p999_ms",
+  "max_ms",
+  "mean_ms",
+  "share_over_1s",
+  "share_ge_5s",
+  "failed",
+  "queries_sent",
+  "queries_lost",
+  "clashes",
+  "insert_failed",
+  "drop",
+  "clash_resolve",
+];
+
+export function formatSummaryValue(k: keyof Summary, v: Summary[keyof Summary]): string {
+  if (typeof v === "string") return v;
+  if (k.endsWith("_ms")) return ms3(v);
+  if (k.startsWith("share_")) return v.toFixed(6);
+  return String(v);
+}
+
+export function summaryCsv(rows: Summary[]): string {
+  return stringify(
+    rows.map((s) => SUMMARY_COLUMNS.map((k) => formatSummaryValue(k, s[k]))),
+    { header: true, columns: SUMMARY_COLUMNS as string[] },
+  );
+}

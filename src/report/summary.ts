@@ -1,0 +1,69 @@
+import { max, mean, quantileSorted } from "d3-array";
+import type { RunResult } from "../scenario/run.js";
+
+const MS = 1_000_000;
+
+export interface Summary {
+  scenario: string;
+  seed: number;
+  kernel: string;
+  lookups: number;
+  p50_ms: number;
+  p90_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+  max_ms: number;
+  mean_ms: number;
+  share_over_1s: number;
+  share_ge_5s: number;
+  failed: number;
+  queries_sent: number;
+  queries_lost: number;
+  clashes: number;
+  insert_failed: number;
+  drop: number;
+  clash_resolve: number;
+}
+
+/** Latency of a lookup in ms, rounded to the ns the clock counts. */
+export function latencyMs(r: { startNs: number; endNs: number }): number {
+  return (r.endNs - r.startNs) / MS;
+}
+
+/** The distribution of one run: quantiles (d3 quantileSorted, R-7), shares over thresholds, and the counters. */
+export function summarize(res: RunResult): Summary {
+  const lat = res.lookups.map(latencyMs).sort((a, b) => a - b);
+  const n = lat.length;
+  const q = (p: number) => (n === 0 ? 0 : quantileSorted(lat, p)!);
+  const over1 = lat.filter((v) => v > 1000).length;
+  const ge5 = lat.filter((v) => v >= 5000).length;
+  let sent = 0;
+  let lost = 0;
+  let failed = 0;
+  for (const r of res.lookups) {
+    sent += r.tally.queriesSent;
+    lost += r.tally.queriesLost;
+    if (r.result.status !== "OK") failed++;
+  }
+  return {
+    scenario: res.name,
+    seed: res.seed,
+    kernel: res.kernel,
+    lookups: n,
+    p50_ms: q(0.5),
+    p90_ms: q(0.9),
+    p99_ms: q(0.99),
+    p999_ms: q(0.999),
+    max_ms: n === 0 ? 0 : max(lat)!,
+    mean_ms: n === 0 ? 0 : mean(lat)!,
+    share_over_1s: n === 0 ? 0 : over1 / n,
+    share_ge_5s: n === 0 ? 0 : ge5 / n,
+    failed,
+    queries_sent: sent,
+    queries_lost: lost,
+    clashes: res.hop.clashes,
+    insert_failed: res.counters.insert_failed,
+    drop: res.counters.drop,
+    clash_resolve: res.counters.clash_resolve,
+  };
+}

@@ -1,0 +1,383 @@
+import type { DnsMessage, QType } from "../net/packet.js";
+import {
+  type LookupResult,
+  type TcpConn,
+  type ThreadCtx,
+  type UdpSocket,
+  type Wait,
+  countSends,
+  query,
+  recvTcp,
+  recvUdp,
+  waitEstablished,
+} from "./host.js";
+import type { ResolvConf } from "./resolvconf.js";
+
+/** glibc's _res after res_vinit (resolv/res_init.c, resolv_conf.c), with its clamps. */
+export interface GlibcConf {
+  nameservers: string[];
+  search: string[];
+  ndots: number;
+  /** RES_TIMEOUT, options timeout: (retrans, seconds). */
+  retrans: number;
+  /** RES_DFLRETRY, options attempts: (retry). */
+  retry: number;
+  rotate: boolean;
+  singleRequest: boolean;
+  singleRequestReopen: boolean;
+  useVc: boolean;
+  noAaaa: boolean;
+  noTldQuery: boolean;
+}
+
+/** res_setoptions clamps: ndots <= RES_MAXNDOTS 15, timeout <= RES_MAXRETRANS 30, attempts <= RES_MAXRETRY 5; MAXNS 3. */
+export function glibcConf(rc: ResolvConf): GlibcConf {
+  const o = rc.options;
+  return {
+    nameservers: rc.nameservers.slice(0, 3),
+    search: rc.search,
+    ndots: Math.min(o.ndots ?? 1, 15),
+    retrans: Math.min(o.timeout ?? 5, 30),
+    retry: Math.min(o.attempts ?? 2, 5),
+    rotate: o.rotate ?? false,
+    singleRequest: o.singleRequest ?? false,
+    singleRequestReopen: o.singleRequestReopen ?? false,
+    useVc: o.useVc ?? false,
+    noAaaa: o.noAaaa ?? false,
+    noTldQuery: o.noTldQuery ?? false,
+  };
+}
+
+type Herrno = "HOST_NOT_FOUND" | "TRY_AGAIN" | "NO_RECOVERY" | "NO_DATA";
+
+const SEC = 1_000_000_000;
+/** A received answer's length, only compared with 0, 1 and sizeof(HEADER) = 12 below. */
+const ANSLEN = 100;
+const HFIXEDSZ = 12;
+
+/** State shared by __res_context_send and send_dg/send_vc for one search step (one call). */
+interface SendState {
+  /** EXT(statp).nssocks[ns]: kept across attempts, closed by __res_iclose. */
+  socks: (UdpSocket | null)[];
+  vc: TcpConn | null;
+  /** The two answer buffers and their lengths (resplen, *resplen2). */
+  ans1: DnsMessage | null;
+  ans2: DnsMessage | null;
+  resplen2: number;
+  vCircuit: boolean;
+  gotsomewhere: boolean;
+}
+
+/**
+ * getaddrinfo(name, AF_UNSPEC) through nss_dns: _nss_dns_gethostbyname4_r ->
+ * __res_context_search(T_QUERY_A_AND_AAAA), or T_A with `no-aaaa`
+ * (glibc 2.36, resolv/nss_dns/dns-host.c). The error mapping is gaih_inet's
+ * (nss/getaddrinfo.c): TRY_AGAIN -> EAI_AGAIN, NO_DATA -> EAI_NODATA, else EAI_NONAME.
+ */
+export function* glibcGetaddrinfo(t: ThreadCtx, conf: GlibcConf, name: string, family: "unspec" | "inet" | "inet6" = "unspec"): Wait<LookupResult> {
+  let types: QType[];
+  if (family === "inet") types = ["A"];
+  else if (family === "inet6") types = ["AAAA"];
+  else types = conf.noAaaa ? ["A"] : ["A", "AAAA"];
+  if (conf.retry <= 0 || conf.nameservers.length === 0) return { status: "EAI_AGAIN", v4: false, v6: false };
+  const r = yield* resContextSearch(t, conf, name, types);
+  if (r.ok) return { status: "OK", v4: r.v4, v6: r.v6 };
+  const status = r.herrno === "TRY_AGAIN" ? "EAI_AGAIN" : r.herrno === "NO_DATA" ? "EAI_NODATA" : "EAI_NONAME";
+  return { status, v4: false, v6: false };
+}
+
+interface QueryOutcome {
+  ok: boolean;
+  v4: boolean;
+  v6: boolean;
+  herrno: Herrno;
+  /** hp->rcode as __res_context_search reads it (the first answer buffer). */
+  rcode1: string;
+  econnrefused: boolean;
+}
+
+/** __res_context_search (resolv/res_query.c): the search list walk. */
+function* resContextSearch(t: ThreadCtx, conf: GlibcConf, name: string, types: QType[]): Wait<QueryOutcome> {
+  const dots = [...name].filter((c) => c === ".").length;
+  const trailingDot = name.endsWith(".");
+  let herrno: Herrno = "HOST_NOT_FOUND"; // "True if we never query."
+  let savedHerrno: Herrno | null = null;
+  let gotNodata = false;
+  let gotServfail = false;
+  let triedAsIs = false;
+  let searched = false;
+  if (dots >= conf.ndots || trailingDot) {
+    const r = yield* resContextQuery(t, conf, name, types);
+    if (r.ok || trailingDot) return r;
+    savedHerrno = r.herrno;
+    triedAsIs = true;
+  }
+  // RES_DEFNAMES and RES_DNSRCH are in RES_DEFAULT.
+  if (!dots || (dots && !trailingDot)) {
+    for (const domain of conf.search) {
+      searched = true;
+      const r = yield* resContextQuery(t, conf, `${name}.${domain}`, types);
+      if (r.ok) return r;
+      if (r.econnrefused) return { ...r, herrno: "TRY_AGAIN" };
+      herrno = r.herrno;
+      if (r.herrno === "NO_DATA") {
+        gotNodata = true;
+        continue;
+      }
+      if (r.herrno === "HOST_NOT_FOUND") continue;
+      if (r.herrno === "TRY_AGAIN" && r.rcode1 === "SERVFAIL") {
+        gotServfail = true;
+        continue;
+      }
+      break; // "anything else implies that we're done" (a timeout: TRY_AGAIN with rcode NOERROR)
+    }
+  }
+  if ((dots || !searched || !conf.noTldQuery) && !triedAsIs) {
+    const r = yield* resContextQuery(t, conf, name, types);
+    if (r.ok) return r;
+    herrno = r.herrno;
+  }
+  if (savedHerrno !== null) herrno = savedHerrno;
+  else if (gotNodata) herrno = "NO_DATA";
+  else if (gotServfail) herrno = "TRY_AGAIN";
+  return { ok: false, v4: false, v6: false, herrno, rcode1: "NOERROR", econnrefused: false };
+}
+
+/** __res_context_query: send the pair, then judge the two answer buffers (hp, hp2). */
+function* resContextQuery(t: ThreadCtx, conf: GlibcConf, name: string, types: QType[]): Wait<QueryOutcome> {
+  const qname = name.endsWith(".") ? name.toLowerCase() : `${name.toLowerCase()}.`;
+  const q1 = query(t.host, qname, types[0]!);
+  const q2 = types.length > 1 ? query(t.host, qname, types[1]!) : null;
+  const st: SendState = { socks: conf.nameservers.map(() => null), vc: null, ans1: null, ans2: null, resplen2: 0, vCircuit: false, gotsomewhere: false };
+  const n = yield* resContextSend(t, conf, st, q1, q2);
+  const fail = (herrno: Herrno, rcode1: string, econnrefused = false): QueryOutcome => ({ ok: false, v4: false, v6: false, herrno, rcode1, econnrefused });
+  if (n < 0) return fail("TRY_AGAIN", st.ans1?.rcode ?? "NOERROR", !st.gotsomewhere && !st.vCircuit);
+  // "We simplify the following tests by assigning HP to HP2 or vice versa."
+  let hp = st.ans1;
+  let hp2: DnsMessage | null;
+  if (q2 === null || st.resplen2 < HFIXEDSZ) hp2 = hp;
+  else {
+    hp2 = st.ans2;
+    if (n < HFIXEDSZ) hp = hp2;
+  }
+  if (hp === null || hp2 === null) return fail("TRY_AGAIN", "NOERROR");
+  const has = (m: DnsMessage) => m.rcode === "NOERROR" && m.ancount > 0;
+  if (!has(hp) && !has(hp2)) {
+    const rc = hp.rcode === "NOERROR" ? hp2.rcode : hp.rcode;
+    const herrno: Herrno = rc === "NXDOMAIN" ? "HOST_NOT_FOUND" : rc === "SERVFAIL" ? "TRY_AGAIN" : rc === "NOERROR" ? "NO_DATA" : "NO_RECOVERY";
+    return fail(herrno, st.ans1?.rcode ?? "NOERROR");
+  }
+  // gaih_getanswer parses both buffers (only the first when *resplen2 < sizeof(HEADER)).
+  const parsed = hp2 === hp ? [hp] : [hp, hp2];
+  return {
+    ok: true,
+    v4: parsed.some((m) => m.qtype === "A" && has(m)),
+    v6: parsed.some((m) => m.qtype === "AAAA" && has(m)),
+    herrno: "HOST_NOT_FOUND",
+    rcode1: hp.rcode,
+    econnrefused: false,
+  };
+}
+
+/** __res_context_send (resolv/res_send.c): attempts x nameservers, UDP or TCP. Returns resplen, or -1. */
+function* resContextSend(t: ThreadCtx, conf: GlibcConf, st: SendState, q1: DnsMessage, q2: DnsMessage | null): Wait<number> {
+  const nscount = conf.nameservers.length;
+  st.vCircuit = conf.useVc;
+  // RES_ROTATE: the nameserver the loop starts from is random (random_bits() % nscount).
+  const nsOffset = conf.rotate ? Math.floor(t.rng() * nscount) : 0;
+  try {
+    for (let attempt = 0; attempt < conf.retry; attempt++) {
+      for (let shift = 0; shift < nscount; shift++) {
+        let ns = shift + nsOffset;
+        if (ns >= nscount) ns -= nscount;
+        for (;;) {
+          // same_ns:
+          let n: number;
+          if (st.vCircuit) {
+            attempt = conf.retry; // "Use VC; at most one attempt per server."
+            n = yield* sendVc(t, conf, st, q1, q2, ns);
+            if (n === 0 && (q2 === null || st.resplen2 === 0)) break;
+          } else {
+            n = yield* sendDg(t, conf, st, q1, q2, ns);
+            if (n === 0 && (q2 === null || st.resplen2 === 0)) break;
+            if (st.vCircuit) continue; // truncated: same server over TCP
+          }
+          return n;
+        }
+      }
+    }
+    return -1;
+  } finally {
+    iclose(t, st);
+  }
+}
+
+/** __res_iclose: close every UDP socket and the TCP connection. */
+function iclose(t: ThreadCtx, st: SendState): void {
+  for (let i = 0; i < st.socks.length; i++) {
+    const s = st.socks[i];
+    if (s) t.host.closeUdp(s);
+    st.socks[i] = null;
+  }
+  if (st.vc) t.host.closeTcp(st.vc);
+  st.vc = null;
+}
+
+/** reopen(): a connected UDP socket for nameserver ns, created only if there is none. */
+function reopen(t: ThreadCtx, conf: GlibcConf, st: SendState, ns: number): UdpSocket {
+  let s = st.socks[ns];
+  if (!s) {
+    s = t.host.openUdp([conf.nameservers[ns]!], 53);
+    st.socks[ns] = s;
+  }
+  return s;
+}
+
+/**
+ * send_dg (resolv/res_send.c, glibc 2.36): one window of `seconds` per call; A
+ * and AAAA in one sendmmsg() unless single-request; on a window that expires
+ * with one answer, the sticky fallback to single-request (same socket, fresh
+ * window), then to single-request-reopen (new socket per query).
+ */
+function* sendDg(t: ThreadCtx, conf: GlibcConf, st: SendState, q1: DnsMessage, q2: DnsMessage | null, ns: number): Wait<number> {
+  let seconds = conf.retrans << ns;
+  if (ns > 0) seconds = Math.trunc(seconds / conf.nameservers.length);
+  if (seconds <= 0) seconds = 1;
+  let singleRequestReopen = conf.singleRequestReopen || t.glibcSticky.singleRequestReopen;
+  let singleRequest = conf.singleRequest || t.glibcSticky.singleRequest || singleRequestReopen;
+  const saveGotsomewhere = st.gotsomewhere;
+  let resplen = 0;
+  const tally = t.tally;
+  let sock = reopen(t, conf, st, ns); // retry_reopen:
+  for (;;) {
+    // retry:
+    const finish = t.host.sim.now + seconds * SEC;
+    let nwritten = 0;
+    let recv1 = false;
+    let recv2 = q2 === null;
+    st.resplen2 = 0;
+    let wantWrite = true; // pfd[0].events = POLLOUT
+    let restart: "none" | "retry" | "reopen" = "none";
+    while (restart === "none") {
+      if (wantWrite) {
+        if (nwritten === 0 && q2 !== null && !singleRequest) {
+          t.host.sendUdp(sock, [q1, q2]); // __sendmmsg(fd, reqs, 2, MSG_NOSIGNAL)
+          countSends(tally, [q1, q2]);
+          nwritten += 2;
+          wantWrite = false;
+        } else {
+          const q = nwritten !== 0 ? q2! : q1;
+          t.host.sendUdp(sock, [q]);
+          countSends(tally, [q]);
+          wantWrite = !(nwritten !== 0 || q2 === null || singleRequest);
+          nwritten++;
+        }
+        continue;
+      }
+      const msg = yield* recvUdp(t, sock, finish);
+      if (msg === null) {
+        // poll() timed out.
+        if (resplen > 1 && (recv1 || (q2 !== null && recv2))) {
+          // "If we time out after having received one answer switch to the mode
+          //  where we send the second request only once we have received the first answer."
+          if (!singleRequest) {
+            t.glibcSticky.singleRequest = true; // statp->options |= RES_SNGLKUP (per-thread _res)
+            singleRequest = true;
+            st.gotsomewhere = saveGotsomewhere;
+            restart = "retry";
+            continue;
+          } else if (!singleRequestReopen) {
+            t.glibcSticky.singleRequestReopen = true; // statp->options |= RES_SNGLKUPREOP
+            singleRequestReopen = true;
+            st.gotsomewhere = saveGotsomewhere;
+            iclose(t, st);
+            restart = "reopen";
+            continue;
+          }
+          st.resplen2 = 1;
+          return resplen;
+        }
+        st.gotsomewhere = true;
+        return 0;
+      }
+      st.gotsomewhere = true;
+      // "response from old query, ignore it"
+      if ((recv1 || msg.id !== q1.id) && (recv2 || q2 === null || msg.id !== q2.id)) continue;
+      // recvfrom() into the first buffer until one answer is in, then the second.
+      const intoFirst = (!recv1 && !recv2) || q2 === null;
+      if (intoFirst) {
+        st.ans1 = msg;
+        resplen = ANSLEN;
+      } else {
+        st.ans2 = msg;
+        st.resplen2 = ANSLEN;
+      }
+      if (msg.rcode === "SERVFAIL" || msg.rcode === "NOTIMP" || msg.rcode === "REFUSED") {
+        if (recv1 || (q2 !== null && recv2)) {
+          st.resplen2 = 0;
+          return resplen;
+        }
+        if (q2 !== null) {
+          resplen = 0; // "No data from the first reply."
+          if (msg.id === q1.id) recv1 = true;
+          else recv2 = true;
+          continue; // "We are waiting for a possible second reply."
+        }
+        iclose(t, st); // next_ns
+        return 0;
+      }
+      if (msg.tc) {
+        // "To get the rest of answer, use TCP with same server."
+        st.vCircuit = true;
+        iclose(t, st);
+        return 1;
+      }
+      if (!recv1 && msg.id === q1.id) recv1 = true;
+      else recv2 = true;
+      if (!(recv1 && recv2)) {
+        if (singleRequest) {
+          wantWrite = true;
+          if (singleRequestReopen) {
+            iclose(t, st);
+            sock = reopen(t, conf, st, ns);
+          }
+        }
+        continue;
+      }
+      return resplen;
+    }
+    if (restart === "reopen") sock = reopen(t, conf, st, ns);
+  }
+}
+
+/**
+ * send_vc (resolv/res_send.c): one TCP connection, both queries in one writev(),
+ * answers read in any order. No timeout of its own: loss recovery is TCP's.
+ */
+function* sendVc(t: ThreadCtx, conf: GlibcConf, st: SendState, q1: DnsMessage, q2: DnsMessage | null, ns: number): Wait<number> {
+  if (st.vc === null) {
+    st.vc = t.host.openTcp(conf.nameservers[ns]!, 53);
+    yield* waitEstablished(t, st.vc);
+  }
+  const qs = q2 === null ? [q1] : [q1, q2];
+  t.host.sendTcp(st.vc, qs);
+  countSends(t.tally, qs);
+  let recv1 = false;
+  let recv2 = q2 === null;
+  st.resplen2 = 0;
+  let resplen = 0;
+  while (!(recv1 && recv2)) {
+    const msg = yield* recvTcp(t, st.vc);
+    if ((recv1 || msg.id !== q1.id) && (recv2 || q2 === null || msg.id !== q2.id)) continue;
+    if ((!recv1 && !recv2) || q2 === null) {
+      st.ans1 = msg;
+      resplen = ANSLEN;
+    } else {
+      st.ans2 = msg;
+      st.resplen2 = ANSLEN;
+    }
+    if (!recv1 && msg.id === q1.id) recv1 = true;
+    else recv2 = true;
+  }
+  return resplen;
+}

@@ -1,0 +1,133 @@
+import { type Process, TIMEOUT } from "../engine/process.js";
+import type { Rng } from "../engine/random.js";
+import type { Simulator } from "../engine/sim.js";
+import type { DnsMessage, LookupTally, QType } from "../net/packet.js";
+
+/** A UDP socket of the pod: one ephemeral port, the nameserver it talks to. */
+export interface UdpSocket {
+  port: number;
+  /** connect()ed peer (glibc), or the nameservers an unconnected socket accepts answers from (musl). */
+  peers: string[];
+  peerPort: number;
+  /** Datagrams received and not yet read. */
+  queue: DnsMessage[];
+  waiter: Process<unknown> | null;
+  closed: boolean;
+}
+
+/** A TCP connection of the pod (glibc send_vc, Go use-vc). */
+export interface TcpConn {
+  label: string;
+  peer: string;
+  peerPort: number;
+  established: boolean;
+  queue: DnsMessage[];
+  waiter: Process<unknown> | null;
+  closed: boolean;
+}
+
+/** What a resolver asks of the pod's kernel. */
+export interface ResolverHost {
+  readonly sim: Simulator;
+  /** socket() + bind/connect: a new ephemeral source port (inet_csk/udp_lib_get_port pick at random). */
+  openUdp(peers: string[], peerPort: number): UdpSocket;
+  closeUdp(s: UdpSocket): void;
+  /**
+   * Datagrams handed to the kernel without blocking in between: one sendmmsg()
+   * (glibc) or back-to-back sendto() (musl). Datagram i goes to to[i], or to s.peers[0].
+   */
+  sendUdp(s: UdpSocket, msgs: DnsMessage[], to?: string[]): void;
+  /** connect() on a new TCP socket; a thread waiting on it is woken when it is established. */
+  openTcp(peer: string, peerPort: number): TcpConn;
+  /** writev() of DNS messages (each with its 2-byte length) on an established connection. */
+  sendTcp(c: TcpConn, msgs: DnsMessage[]): void;
+  closeTcp(c: TcpConn): void;
+  /** A fresh query ID (res_mkquery's random_bits, here a counter: IDs only need to differ). */
+  newId(): number;
+}
+
+/** The thread a resolver runs on: its process, CPU, and the per-thread resolver state (glibc's _res). */
+export interface ThreadCtx {
+  readonly id: number;
+  readonly cpu: number;
+  readonly proc: Process<unknown>;
+  readonly host: ResolverHost;
+  /** The thread's random stream (glibc RES_ROTATE's random_bits()). */
+  readonly rng: Rng;
+  /** Accounting for the lookup in progress. */
+  tally: LookupTally;
+  /** glibc's per-thread _res options that the send_dg fallback ORs in (RES_SNGLKUP, RES_SNGLKUPREOP). */
+  glibcSticky: { singleRequest: boolean; singleRequestReopen: boolean };
+}
+
+/** A resolver step that waits: yields to the simulator, resumed with a message or TIMEOUT. */
+export type Wait<T> = Generator<void, T, unknown>;
+
+/** Read one datagram, waiting at most until `deadline` (poll() with a timeout, then recvfrom()). */
+export function* recvUdp(t: ThreadCtx, s: UdpSocket, deadline: number): Wait<DnsMessage | null> {
+  const ready = s.queue.shift();
+  if (ready !== undefined) return ready;
+  if (t.host.sim.now >= deadline) return null;
+  s.waiter = t.proc;
+  t.proc.deadline(deadline);
+  const v = yield;
+  s.waiter = null;
+  return v === TIMEOUT ? null : (v as DnsMessage);
+}
+
+/** Wait for a TCP connection to be established (blocking connect()). */
+export function* waitEstablished(t: ThreadCtx, c: TcpConn): Wait<void> {
+  while (!c.established) {
+    c.waiter = t.proc;
+    yield;
+    c.waiter = null;
+  }
+}
+
+/** Blocking read of one DNS message from a TCP connection (no timeout: glibc send_vc sets none). */
+export function* recvTcp(t: ThreadCtx, c: TcpConn): Wait<DnsMessage> {
+  for (;;) {
+    const ready = c.queue.shift();
+    if (ready !== undefined) return ready;
+    c.waiter = t.proc;
+    const v: unknown = yield;
+    c.waiter = null;
+    if (v !== TIMEOUT && v !== undefined && v !== null && typeof v === "object" && "qname" in v) return v as DnsMessage;
+  }
+}
+
+/** Sleep until absolute time t. */
+export function* sleepUntil(t: ThreadCtx, until: number): Wait<void> {
+  if (until <= t.host.sim.now) return;
+  t.proc.deadline(until);
+  let v: unknown;
+  do v = yield;
+  while (v !== TIMEOUT);
+}
+
+export function query(host: ResolverHost, qname: string, qtype: QType): DnsMessage {
+  return { id: host.newId(), qname, qtype, response: false, rcode: "NOERROR", ancount: 0, tc: false, from: "", sends: 0 };
+}
+
+/** getaddrinfo()'s answer, in the words users see. */
+export type GaiStatus = "OK" | "EAI_NONAME" | "EAI_AGAIN" | "EAI_NODATA" | "EAI_FAIL";
+
+export interface LookupResult {
+  status: GaiStatus;
+  v4: boolean;
+  v6: boolean;
+}
+
+export function outcomeLabel(r: LookupResult): string {
+  if (r.status !== "OK") return r.status;
+  return r.v4 && r.v6 ? "OK v4+v6" : r.v4 ? "OK v4" : "OK v6";
+}
+
+/** Account for queries handed to the kernel: a query sent again with the same ID is a retransmission. */
+export function countSends(tally: LookupTally, qs: readonly DnsMessage[]): void {
+  for (const q of qs) {
+    if (q.sends > 0) tally.retransmits++;
+    q.sends++;
+    tally.queriesSent++;
+  }
+}

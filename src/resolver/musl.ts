@@ -1,0 +1,140 @@
+import type { DnsMessage, QType } from "../net/packet.js";
+import { type LookupResult, type ThreadCtx, type Wait, countSends, query, recvUdp } from "./host.js";
+import type { ResolvConf } from "./resolvconf.js";
+
+/** musl's struct resolvconf as __get_resolv_conf fills it (src/network/resolvconf.c, 1.2.3). */
+export interface MuslConf {
+  nameservers: string[];
+  search: string[];
+  ndots: number;
+  /** Seconds (options timeout:, at most 60). */
+  timeout: number;
+  /** options attempts:, at most 10. */
+  attempts: number;
+}
+
+/**
+ * resolvconf.c reads only nameserver (MAXNS 3), search/domain and the ndots:,
+ * attempts:, timeout: options (clamped to 15, 10 and 60); every other option is
+ * ignored. A line of 256 characters or more does not fit its line buffer and is
+ * skipped whole ("Ignore lines that get truncated").
+ */
+export function muslConf(rc: ResolvConf): MuslConf {
+  const o = rc.options;
+  const searchIgnored = rc.longLines.includes(rc.searchLine);
+  return {
+    nameservers: rc.nameservers.slice(0, 3),
+    search: searchIgnored ? [] : rc.search,
+    ndots: Math.min(o.ndots ?? 1, 15),
+    timeout: Math.min(o.timeout ?? 5, 60),
+    attempts: Math.min(o.attempts ?? 2, 10),
+  };
+}
+
+/**
+ * getaddrinfo(name, AF_UNSPEC) in musl 1.2.3: __lookup_name -> name_from_dns_search
+ * (src/network/lookup_name.c). The search list is used only when dots < ndots and
+ * there is no trailing dot, and the walk goes on only when name_from_dns returns 0
+ * (NXDOMAIN); NODATA, SERVFAIL and a timeout stop it.
+ */
+export function* muslGetaddrinfo(t: ThreadCtx, conf: MuslConf, name: string, family: "unspec" | "inet" | "inet6" = "unspec"): Wait<LookupResult> {
+  let dots = 0;
+  for (const c of name) if (c === ".") dots++;
+  const trailing = name.endsWith(".");
+  const search = dots >= conf.ndots || trailing ? [] : conf.search;
+  const base = (trailing ? name.slice(0, -1) : name).toLowerCase();
+  if (base === "" || base.endsWith(".")) return { status: "EAI_NONAME", v4: false, v6: false };
+  for (const domain of search) {
+    const r = yield* nameFromDns(t, conf, `${base}.${domain}.`, family);
+    if (r !== 0) return r;
+  }
+  const r = yield* nameFromDns(t, conf, `${base}.`, family);
+  return r === 0 ? { status: "EAI_NONAME", v4: false, v6: false } : r;
+}
+
+/** name_from_dns: A then AAAA through one __res_msend_rc; 0 means NXDOMAIN (try the next name). */
+function* nameFromDns(t: ThreadCtx, conf: MuslConf, qname: string, family: "unspec" | "inet" | "inet6"): Wait<LookupResult | 0> {
+  const types: QType[] = [];
+  if (family !== "inet6") types.push("A");
+  if (family !== "inet") types.push("AAAA");
+  const qs = types.map((qt) => query(t.host, qname, qt));
+  const answers = yield* resMsendRc(t, conf, qs);
+  for (const a of answers) {
+    if (a === null || a.rcode === "SERVFAIL") return { status: "EAI_AGAIN", v4: false, v6: false };
+    if (a.rcode === "NXDOMAIN") return 0;
+    if (a.rcode !== "NOERROR") return { status: "EAI_FAIL", v4: false, v6: false };
+  }
+  const v4 = answers.some((a) => a!.qtype === "A" && a!.ancount > 0);
+  const v6 = answers.some((a) => a!.qtype === "AAAA" && a!.ancount > 0);
+  // 1.2.3 returns EAI_NONAME for a name with no address (1.2.4 made it EAI_NODATA, 85050ac5).
+  if (!v4 && !v6) return { status: "EAI_NONAME", v4, v6 };
+  return { status: "OK", v4, v6 };
+}
+
+/**
+ * __res_msend_rc (src/network/res_msend.c, 1.2.3): one socket; every unanswered
+ * query is sent to every nameserver at once and again every
+ * retry_interval = timeout/attempts; the whole exchange gives up after `timeout`
+ * (not timeout x attempts). SERVFAIL triggers an immediate, bounded resend;
+ * other rcodes than NOERROR and NXDOMAIN are ignored.
+ */
+function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsMessage | null)[]> {
+  const host = t.host;
+  const sim = host.sim;
+  const MS = 1_000_000;
+  const timeout = 1000 * conf.timeout;
+  const retryInterval = Math.trunc(timeout / conf.attempts);
+  const answers: (DnsMessage | null)[] = qs.map(() => null);
+  // socket() + bind() to port 0: unconnected; answers from addresses not in the list are ignored.
+  const sock = host.openUdp(conf.nameservers, 53);
+  // mtime() in ms, counted from the start of the exchange.
+  const start = sim.now;
+  const elapsed = () => Math.floor((sim.now - start) / MS);
+  const t0 = 0;
+  let t2 = t0;
+  let t1 = t2 - retryInterval;
+  let servfailRetry = 0;
+  try {
+    for (; t2 - t0 < timeout; t2 = elapsed()) {
+      if (t2 - t1 >= retryInterval) {
+        // "Query all configured nameservers in parallel"
+        const burst: DnsMessage[] = [];
+        const to: string[] = [];
+        for (let i = 0; i < qs.length; i++) {
+          if (answers[i] !== null) continue;
+          for (const ns of conf.nameservers) {
+            burst.push(qs[i]!);
+            to.push(ns);
+          }
+        }
+        host.sendUdp(sock, burst, to);
+        countSends(t.tally, burst);
+        t1 = t2;
+        servfailRetry = 2 * qs.length;
+      }
+      // "Wait for a response, or until time to retry"
+      const deadline = start + (t1 + retryInterval) * MS;
+      let msg = yield* recvUdp(t, sock, Math.min(deadline, start + timeout * MS));
+      while (msg !== null) {
+        const i = qs.findIndex((q) => q.id === msg!.id);
+        if (i >= 0 && answers[i] === null) {
+          if (msg.rcode === "NOERROR" || msg.rcode === "NXDOMAIN") {
+            answers[i] = msg;
+          } else if (msg.rcode === "SERVFAIL") {
+            if (servfailRetry > 0) {
+              servfailRetry--;
+              host.sendUdp(sock, [qs[i]!], [msg.from]);
+              countSends(t.tally, [qs[i]!]);
+            }
+          }
+        }
+        // Drain what is already queued (recvmsg until EAGAIN).
+        msg = sock.queue.shift() ?? null;
+      }
+      if (answers.every((a) => a !== null)) break;
+    }
+    return answers;
+  } finally {
+    host.closeUdp(sock);
+  }
+}

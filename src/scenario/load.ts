@@ -1,0 +1,198 @@
+import { readFileSync } from "node:fs";
+import { type Document, LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from "yaml";
+import type { z } from "zod";
+import { kernelFeatures } from "../kernel/version.js";
+import { type ResolvConf, ResolvConfError, parseResolvConf } from "../resolver/resolvconf.js";
+import { type Scenario, scenarioSchema } from "./schema.js";
+
+/** Bad input: a message for people, naming the file, the field or line, and what is allowed. Exit code 2. */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InputError";
+  }
+}
+
+export interface LoadedScenario {
+  file: string;
+  scenario: Scenario;
+  /** Parsed resolv.conf per pod, in pod order. */
+  resolvConfs: ResolvConf[];
+}
+
+type PathKey = string | number;
+
+/** Reads, parses and validates a scenario file; throws InputError on anything wrong. */
+export function loadScenarioFile(file: string): LoadedScenario {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new InputError(`${file}: cannot read the scenario file (${(e as NodeJS.ErrnoException).code ?? String(e)}).`);
+  }
+  return loadScenarioText(text, file);
+}
+
+export function loadScenarioText(text: string, file: string): LoadedScenario {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const err = doc.errors[0]!;
+    const pos = err.linePos?.[0];
+    const where = pos ? `line ${pos.line}, column ${pos.col}` : "somewhere";
+    throw new InputError(`${file}: ${where}: this is not valid YAML: ${firstLine(err.message)}.`);
+  }
+  const data: unknown = doc.toJS();
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    throw new InputError(`${file}: a scenario is a YAML mapping with at least name, description, kernel, kube_dns and pods; found ${data === null ? "an empty file" : typeof data}.`);
+  }
+  const parsed = scenarioSchema.safeParse(data);
+  if (!parsed.success) throw new InputError(describeIssue(parsed.error.issues[0]!, doc, lineCounter, file));
+  const scenario = parsed.data;
+  const at = (path: PathKey[]) => locate(doc, lineCounter, path);
+
+  if (kernelFeatures(scenario.kernel) === null) throw new InputError(`${file}: ${at(["kernel"])}field "kernel": "${scenario.kernel}" is not a kernel version such as "5.4".`);
+
+  const known = new Set([scenario.cluster.dns_service_ip]);
+  if (scenario.nodelocal?.enabled) {
+    known.add(scenario.nodelocal.ip);
+  }
+  const names = new Set<string>();
+  const resolvConfs = scenario.pods.map((pod, i) => {
+    if (names.has(pod.name)) throw new InputError(`${file}: ${at(["pods", i, "name"])}field "pods[${i}].name": pod name "${pod.name}" is used twice.`);
+    names.add(pod.name);
+    const field = `pods[${i}].resolv_conf`;
+    const base = resolvConfLineOffset(doc, lineCounter, ["pods", i, "resolv_conf"]);
+    let rc: ResolvConf;
+    try {
+      rc = parseResolvConf(pod.resolv_conf);
+    } catch (e) {
+      if (!(e instanceof ResolvConfError)) throw e;
+      const fileLine = base === null ? "" : ` (file line ${base + e.line})`;
+      throw new InputError(`${file}: field "${field}", resolv.conf line ${e.line}${fileLine}: ${e.reason}.`);
+    }
+    if (rc.nameservers.length === 0) throw new InputError(`${file}: ${at(["pods", i, "resolv_conf"])}field "${field}": the resolv.conf has no "nameserver" line.`);
+    for (const ns of rc.nameservers.slice(0, 3)) {
+      if (!known.has(ns)) {
+        throw new InputError(
+          `${file}: ${at(["pods", i, "resolv_conf"])}field "${field}": nameserver ${ns} is not served in this cluster; use the kube-dns ClusterIP ${scenario.cluster.dns_service_ip}` +
+            (scenario.nodelocal?.enabled ? ` or the NodeLocal DNSCache address ${scenario.nodelocal.ip}` : "") +
+            ".",
+        );
+      }
+    }
+    if (pod.libc === "musl" && rc.options.attempts === 0) {
+      throw new InputError(`${file}: ${at(["pods", i, "resolv_conf"])}field "${field}": "options attempts:0" makes musl divide by zero (res_msend.c: timeout/attempts, SIGFPE); use attempts:1 or more.`);
+    }
+    return rc;
+  });
+  return { file, scenario, resolvConfs };
+}
+
+function firstLine(s: string): string {
+  return s.split("\n")[0]!.replace(/\.$/, "");
+}
+
+/** "line N: " for a path in the document, or "" if it is not there. */
+function locate(doc: Document, lc: LineCounter, path: PathKey[]): string {
+  const node = nodeAt(doc, path);
+  if (!node?.range) return "";
+  return `line ${lc.linePos(node.range[0]).line}: `;
+}
+
+function nodeAt(doc: Document, path: PathKey[]): Node | null {
+  let node: unknown = doc.contents;
+  let lastKey: Node | null = null;
+  for (const k of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === k);
+      if (!pair) return lastKey ?? (node as Node);
+      lastKey = pair.key as Node;
+      node = pair.value ?? pair.key;
+    } else if (isSeq(node) && typeof k === "number") {
+      const item = node.items[k];
+      if (item === undefined) return node as Node;
+      node = item;
+      lastKey = null;
+    } else {
+      return (node as Node) ?? null;
+    }
+  }
+  return (node as Node) ?? null;
+}
+
+/** The file line just before a block scalar's first content line (so resolv.conf line n is file line base+n). */
+function resolvConfLineOffset(doc: Document, lc: LineCounter, path: PathKey[]): number | null {
+  const node = nodeAt(doc, path);
+  if (!node?.range || !isScalar(node)) return null;
+  const line = lc.linePos(node.range[0]).line;
+  return node.type === "BLOCK_LITERAL" || node.type === "BLOCK_FOLDED" ? line : line - 1;
+}
+
+function pathLabel(path: PathKey[]): string {
+  let s = "";
+  for (const k of path) s += typeof k === "number" ? `[${k}]` : s === "" ? k : `.${k}`;
+  return s;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, doc: Document, lc: LineCounter, file: string): string {
+  const path = issue.path.filter((k): k is PathKey => typeof k === "string" || typeof k === "number");
+  if (issue.code === "unrecognized_keys") {
+    const keys = issue.keys;
+    const full = [...path, keys[0]!];
+    const parent = path.length === 0 ? "the top level" : `"${pathLabel(path)}"`;
+    const allowed = allowedKeys(path);
+    return `${file}: ${locate(doc, lc, full)}unknown field "${pathLabel(full)}" in ${parent}${allowed ? ` (allowed: ${allowed})` : ""}.`;
+  }
+  const found = valueAt(doc.toJS(), path);
+  const foundText = found === undefined ? "nothing" : JSON.stringify(found);
+  let what = issue.message;
+  if (issue.code === "invalid_value" && "values" in issue) {
+    what = `expected one of ${(issue.values as unknown[]).map((v) => String(v)).join(", ")}`;
+  } else if (issue.code === "invalid_type" && found === undefined) {
+    what = `this field is required (${issue.message.replace(/^Invalid input: /, "")})`;
+  }
+  const label = path.length === 0 ? "the scenario" : `field "${pathLabel(path)}"`;
+  const foundPart = found === undefined ? "" : `, found ${foundText}`;
+  return `${file}: ${locate(doc, lc, path)}${label}: ${what}${foundPart}.`;
+}
+
+function valueAt(data: unknown, path: PathKey[]): unknown {
+  let v = data;
+  for (const k of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<string | number, unknown>)[k];
+  }
+  return v;
+}
+
+function allowedKeys(path: PathKey[]): string | null {
+  let schema: unknown = scenarioSchema;
+  for (const k of path) {
+    schema = unwrap(schema);
+    const shape = (schema as { shape?: Record<string, unknown> }).shape;
+    if (typeof k === "number") {
+      const el = (schema as { element?: unknown }).element;
+      if (el === undefined) return null;
+      schema = el;
+    } else if (shape && k in shape) {
+      schema = shape[k];
+    } else {
+      return null;
+    }
+  }
+  schema = unwrap(schema);
+  const shape = (schema as { shape?: Record<string, unknown> }).shape;
+  return shape ? Object.keys(shape).join(", ") : null;
+}
+
+function unwrap(schema: unknown): unknown {
+  let s = schema as { def?: { innerType?: unknown; in?: unknown; schema?: unknown; type?: string } };
+  for (let i = 0; i < 10 && s?.def; i++) {
+    const d = s.def;
+    if (d.innerType !== undefined) s = d.innerType as typeof s;
+    else if (d.type === "pipe" && d.in !== undefined) s = d.in as typeof s;
+    else break;
+  }
+  return s;
+}

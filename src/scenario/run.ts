@@ -1,0 +1,152 @@
+import { fqdn } from "../net/packet.js";
+import type { CounterName } from "../kernel/conntrack.js";
+import { type NodeLoad, type RxMode, defaultRx } from "../kernel/rx.js";
+import { type NatBackend, defaultHopTiming, defaultSendTiming } from "../kernel/timing.js";
+import { kernelFeatures } from "../kernel/version.js";
+import type { HopEvent, HopStats } from "../kernel/netns.js";
+import type { RecordSpec } from "../dns/zone.js";
+import { Cluster, type ClusterConfig, type NetworkStats } from "../model/cluster.js";
+import { type LookupRecord, Pod } from "../model/pod.js";
+import { buildDist } from "./dist.js";
+import type { LoadedScenario } from "./load.js";
+
+const MS = 1_000_000;
+const SEC = 1_000_000_000;
+
+export interface RunResult {
+  name: string;
+  file: string;
+  seed: number;
+  kernel: string;
+  lookups: LookupRecord[];
+  counters: Record<CounterName, number>;
+  perCpuCounters: Record<CounterName, number>[];
+  hop: HopStats;
+  net: NetworkStats;
+  events: number;
+  simulatedNs: number;
+}
+
+export interface RunOptions {
+  seed?: number;
+  /** Called now and then with the share of lookups done (0..1). */
+  progress?: (done: number) => void;
+  /** Receives every conntrack hop event (for traces). */
+  trace?: (e: HopEvent) => void;
+  /** Stop the simulation at this simulated time (safety net), ns. */
+  maxSimNs?: number;
+}
+
+/** Turns a validated scenario into the model of section 2 of MODEL.md. */
+export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: Cluster; pods: Pod[]; records: LookupRecord[]; expected: number } {
+  const s = loaded.scenario;
+  const features = kernelFeatures(s.kernel)!;
+  const rx = defaultRx(s.node.rx as RxMode, s.node.load as NodeLoad);
+  if (s.node.batch_probability !== undefined) rx.batchProbability = s.node.batch_probability;
+  const record = (r: string | { name: string; a?: boolean | undefined; aaaa?: boolean | undefined }, ipv6: boolean): RecordSpec =>
+    typeof r === "string" ? { name: fqdn(r), a: true, aaaa: ipv6 } : { name: fqdn(r.name), a: r.a ?? true, aaaa: r.aaaa ?? ipv6 };
+  const nl = s.nodelocal?.enabled ? s.nodelocal : null;
+  const cfg: ClusterConfig = {
+    seed,
+    node: {
+      name: "client-node",
+      cpus: s.node.cpus,
+      features,
+      natTable: true,
+      totalRules: s.node.rules_before_dns,
+      rx,
+      timing: defaultHopTiming(s.node.nat_backend as NatBackend),
+      send: defaultSendTiming(),
+    },
+    nodeIp: s.cluster.node_ip,
+    rulesBeforeDns: s.node.rules_before_dns,
+    podDeliverNs: 2000,
+    dnsVip: s.cluster.dns_service_ip,
+    endpoints: Array.from({ length: s.kube_dns.endpoints }, (_, i) => ({
+      addr: `10.244.${1 + i}.10`,
+      rttNs: buildDist(s.kube_dns.rtt_ms, MS),
+      serviceNs: buildDist(s.kube_dns.service_ms, MS),
+    })),
+    zone: {
+      clusterDomain: s.cluster.domain,
+      records: s.kube_dns.records.map((r) => record(r, s.kube_dns.ipv6)),
+      externalRecords: s.kube_dns.external_records.map((r) => record(r, true)),
+      upstreamNs: buildDist(s.kube_dns.upstream_ms, MS),
+      clusterTtlS: 5,
+      externalTtlS: 30,
+    },
+    nodelocal:
+      nl === null
+        ? null
+        : {
+            localIps: nl.listen_on_cluster_ip ? [nl.ip, s.cluster.dns_service_ip] : [nl.ip],
+            upstreamVip: nl.upstream_service_ip,
+            cacheNs: buildDist(nl.cache_ms, MS),
+            successTtlS: 30,
+            denialTtlS: 5,
+            externalTtlS: 30,
+            connExpireNs: 10 * SEC,
+            cpu: 0,
+          },
+  };
+  const cluster = new Cluster(cfg);
+  const records: LookupRecord[] = [];
+  let lookupNo = 0;
+  let expected = 0;
+  const pods = s.pods.map((p, i) => {
+    const workload =
+      p.lookups !== undefined
+        ? { kind: "closed" as const, lookups: p.lookups, thinkNs: buildDist(p.think_ms, MS) }
+        : { kind: "open" as const, ratePerS: p.rate_per_s!, durationNs: Math.round(p.duration_s! * SEC) };
+    expected += p.lookups ?? Math.round(p.rate_per_s! * p.duration_s!);
+    return new Pod(
+      cluster,
+      {
+        name: p.name,
+        ip: `10.244.0.${10 + i}`,
+        libc: p.libc,
+        resolvConf: loaded.resolvConfs[i]!,
+        family: p.family,
+        threads: p.threads,
+        firstCpu: i,
+        workload,
+        names: p.names.map((n) => (typeof n === "string" ? { name: n, weight: 1 } : n)),
+      },
+      (r) => records.push(r),
+      () => ++lookupNo,
+    );
+  });
+  return { cluster, pods, records, expected };
+}
+
+/** Runs one scenario to completion. Deterministic: the same scenario and seed give the same result. */
+export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunResult {
+  const seed = opts.seed ?? loaded.scenario.seed;
+  const { cluster, pods, records, expected } = buildCluster(loaded, seed);
+  if (opts.trace) cluster.node.trace = opts.trace;
+  for (const p of pods) p.start();
+  const sim = cluster.sim;
+  const maxSim = opts.maxSimNs ?? 24 * 3600 * SEC;
+  // Run in slices of simulated time so progress can be reported.
+  const slice = 1 * SEC;
+  let t = 0;
+  while (sim.pending > 0 && t < maxSim) {
+    t += slice;
+    sim.run(t);
+    if (opts.progress) opts.progress(expected > 0 ? Math.min(1, records.length / expected) : 1);
+  }
+  records.sort((a, b) => a.lookup - b.lookup);
+  return {
+    name: loaded.scenario.name,
+    file: loaded.file,
+    seed,
+    kernel: loaded.scenario.kernel,
+    lookups: records,
+    counters: cluster.node.counters.sum(),
+    perCpuCounters: cluster.node.counters.perCpu,
+    hop: cluster.node.stats,
+    net: cluster.net,
+    events: sim.executed,
+    simulatedNs: sim.now,
+  };
+}

@@ -1,0 +1,86 @@
+import { z } from "zod";
+import { RX_MODES, NODE_LOADS } from "../kernel/rx.js";
+import { type DistSpec, checkDist } from "./dist.js";
+
+/** A distribution field; its unit is in the field's name. */
+const dist = z.custom<DistSpec>((v) => checkDist(v) === null, { error: (iss) => checkDist(iss.input) ?? "invalid distribution" });
+
+const positiveInt = z.number().int().min(1);
+const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, { error: "expected an IPv4 address such as 10.96.0.10" });
+const dnsName = z.string().regex(/^[A-Za-z0-9_*]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?$/, { error: "expected a DNS name such as redis.default.svc.cluster.local" });
+
+const record = z.union([dnsName, z.strictObject({ name: dnsName, a: z.boolean().optional(), aaaa: z.boolean().optional() })], {
+  error: "expected a name, or {name, a: true|false, aaaa: true|false}",
+});
+
+const name = z.union([dnsName, z.strictObject({ name: dnsName, weight: z.number().positive() })], { error: "expected a name, or {name, weight}" });
+
+export const podSchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: "expected a lower-case pod name (letters, digits, dashes)" }),
+    libc: z.enum(["glibc", "musl"]),
+    resolv_conf: z.string(),
+    family: z.enum(["unspec", "inet", "inet6"]).default("unspec"),
+    threads: positiveInt.default(1),
+    lookups: positiveInt.optional(),
+    think_ms: dist.default(0),
+    rate_per_s: z.number().positive().optional(),
+    duration_s: z.number().positive().optional(),
+    names: z.array(name).min(1),
+  })
+  .superRefine((p, ctx) => {
+    const closed = p.lookups !== undefined;
+    const open = p.rate_per_s !== undefined || p.duration_s !== undefined;
+    if (closed === open) {
+      ctx.addIssue({ code: "custom", message: "give either lookups (each thread looks up back to back) or rate_per_s with duration_s (Poisson arrivals)", path: closed ? ["rate_per_s"] : [] });
+    } else if (open && (p.rate_per_s === undefined || p.duration_s === undefined)) {
+      ctx.addIssue({ code: "custom", message: "rate_per_s and duration_s go together", path: [p.rate_per_s === undefined ? "duration_s" : "rate_per_s"] });
+    }
+  });
+
+export const scenarioSchema = z.strictObject({
+  name: z.string().min(1),
+  description: z.string().min(1),
+  seed: z.number().int().min(0).default(1),
+  kernel: z.string().regex(/^\d+\.\d+(\.\d+)?$/, { error: 'expected a kernel version such as "5.4" or "4.14.173" (quote it in YAML)' }),
+  node: z
+    .strictObject({
+      cpus: positiveInt.max(256).default(2),
+      rx: z.enum(RX_MODES as [string, ...string[]]).default("inline"),
+      load: z.enum(NODE_LOADS as [string, ...string[]]).default("idle"),
+      batch_probability: z.number().min(0).max(1).optional(),
+      nat_backend: z.enum(["iptables-legacy", "iptables-nft"]).default("iptables-nft"),
+      rules_before_dns: z.number().int().min(0).default(0),
+    })
+    .prefault({}),
+  cluster: z
+    .strictObject({
+      domain: dnsName.default("cluster.local"),
+      dns_service_ip: ipv4.default("10.96.0.10"),
+      node_ip: ipv4.default("10.0.0.1"),
+    })
+    .prefault({}),
+  kube_dns: z.strictObject({
+    endpoints: positiveInt.max(250),
+    rtt_ms: dist.default({ lognormal: { median: 0.2, p99: 1 } }),
+    service_ms: dist.default({ lognormal: { median: 0.05, p99: 0.5 } }),
+    upstream_ms: dist.default({ lognormal: { median: 5, p99: 40 } }),
+    ipv6: z.boolean().default(false),
+    records: z.array(record).default([]),
+    external_records: z.array(record).default([]),
+  }),
+  nodelocal: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      ip: ipv4.default("169.254.20.10"),
+      listen_on_cluster_ip: z.boolean().default(true),
+      upstream_service_ip: ipv4.default("10.96.0.11"),
+      cache_ms: dist.default({ lognormal: { median: 0.03, p99: 0.2 } }),
+    })
+    .optional(),
+  pods: z.array(podSchema).min(1),
+});
+
+export type ScenarioInput = z.input<typeof scenarioSchema>;
+export type Scenario = z.output<typeof scenarioSchema>;
+export type PodSpec = z.output<typeof podSchema>;
