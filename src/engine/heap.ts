@@ -85,6 +85,57 @@ export class EventHeap {
     this.n = 0;
   }
 
+  /**
+   * Removes every entry whose slot fails `keep` (calling `drop` for it), then
+   * rebuilds the heap bottom-up (Floyd), O(n). (time, seq) order is unchanged.
+   */
+  compact(keep: (slot: number) => boolean, drop: (slot: number) => void): void {
+    const times = this.times;
+    const seqs = this.seqs;
+    const slots = this.slots;
+    let m = 0;
+    for (let i = 0; i < this.n; i++) {
+      const sl = slots[i]!;
+      if (!keep(sl)) {
+        drop(sl);
+        continue;
+      }
+      times[m] = times[i]!;
+      seqs[m] = seqs[i]!;
+      slots[m] = sl;
+      m++;
+    }
+    this.n = m;
+    for (let i = (m >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  }
+
+  /** Moves the entry at `start` down to its place, moving the smaller child up into the hole. */
+  private siftDown(start: number): void {
+    const times = this.times;
+    const seqs = this.seqs;
+    const slots = this.slots;
+    const n = this.n;
+    const t = times[start]!;
+    const s = seqs[start]!;
+    const sl = slots[start]!;
+    let i = start;
+    const half = n >> 1;
+    while (i < half) {
+      let c = 2 * i + 1;
+      const r = c + 1;
+      if (r < n && (times[r]! < times[c]! || (times[r] === times[c] && seqs[r]! < seqs[c]!))) c = r;
+      const ct = times[c]!;
+      if (t < ct || (t === ct && s < seqs[c]!)) break;
+      times[i] = ct;
+      seqs[i] = seqs[c]!;
+      slots[i] = slots[c]!;
+      i = c;
+    }
+    times[i] = t;
+    seqs[i] = s;
+    slots[i] = sl;
+  }
+
   private grow(): void {
     const cap = this.times.length * 2;
     const t = new Float64Array(cap);

@@ -28,6 +28,10 @@ export class Simulator {
   private gens: number[] = [];
   private free: number[] = [];
   private stopped = false;
+  /** Cancelled entries still in the heap. */
+  private cancelled = 0;
+  private readonly keepFn = (slot: number) => this.fns[slot] !== null;
+  private readonly dropFn = (slot: number) => this.retire(slot);
 
   /** Schedules fn(arg) at absolute time t (integer ns, not in the past). */
   at<A>(t: number, fn: Handler<A>, arg: A): EventHandle {
@@ -63,7 +67,20 @@ export class Simulator {
     // The heap entry stays; pop() sees the empty slot and skips it.
     this.fns[slot] = null;
     this.args[slot] = undefined;
+    // Most resolver timeouts are cancelled: once they are half the heap, sweep them
+    // out so the heap stays as small as the live events (amortised O(1) per cancel).
+    if (++this.cancelled > 256 && this.cancelled * 2 > this.heap.size) {
+      this.heap.compact(this.keepFn, this.dropFn);
+      this.cancelled = 0;
+    }
     return true;
+  }
+
+  private retire(slot: number): void {
+    this.fns[slot] = null;
+    this.args[slot] = undefined;
+    this.gens[slot] = this.gens[slot]! + 1;
+    this.free.push(slot);
   }
 
   /** Stops run() after the current event. */
@@ -98,7 +115,10 @@ export class Simulator {
       args[slot] = undefined;
       gens[slot] = gens[slot]! + 1;
       free.push(slot);
-      if (fn === null) continue;
+      if (fn === null) {
+        this.cancelled--;
+        continue;
+      }
       this.now = t;
       this.executed++;
       fn(arg);

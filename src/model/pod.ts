@@ -72,6 +72,7 @@ export class Pod implements LocalReceiver {
   private readonly ip: number;
   private readonly tcp = new Map<number, TcpConnection>();
   private readonly inUse = new Set<number>();
+  private readonly peerIdCache = new Map<string[], number[]>();
   private readonly threads: Thread[] = [];
   private readonly idle: Thread[] = [];
   private readonly pending: string[] = [];
@@ -205,7 +206,12 @@ export class Pod implements LocalReceiver {
     return {
       sim: cluster.sim,
       openUdp(peers: string[], peerPort: number): UdpSocket {
-        const s: PodSocket = { port: pod.ephemeralPort(), peers, peerPort, queue: [], waiter: null, closed: false, peerIds: peers.map((p) => cluster.addrs.id(p)) };
+        let peerIds = pod.peerIdCache.get(peers);
+        if (peerIds === undefined) {
+          peerIds = peers.map((p) => cluster.addrs.id(p));
+          pod.peerIdCache.set(peers, peerIds);
+        }
+        const s: PodSocket = { port: pod.ephemeralPort(), peers, peerPort, queue: [], waiter: null, closed: false, peerIds };
         pod.udp.set(s.port, s);
         return s;
       },
@@ -214,12 +220,12 @@ export class Pod implements LocalReceiver {
         pod.udp.delete(s.port);
         pod.inUse.delete(s.port);
       },
-      sendUdp(s: UdpSocket, msgs: DnsMessage[], to?: string[]): void {
+      sendUdp(s: UdpSocket, msgs: DnsMessage[], to?: number[]): void {
         const tally = tallyOf();
-        const peer = (s as PodSocket).peerIds[0]!;
+        const peerIds = (s as PodSocket).peerIds;
         const burst: Packet[] = [];
         for (let i = 0; i < msgs.length; i++) {
-          const dst = to === undefined ? peer : cluster.addrs.id(to[i]!);
+          const dst = peerIds[to === undefined ? 0 : to[i]!]!;
           burst.push(cluster.udpPacket(pod.ip, s.port, dst, s.peerPort, msgs[i]!, tally));
         }
         cluster.node.ingress(burst, cpu);

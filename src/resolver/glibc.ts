@@ -5,6 +5,7 @@ import {
   type ThreadCtx,
   type UdpSocket,
   type Wait,
+  countDots,
   countSends,
   query,
   recvTcp,
@@ -28,6 +29,8 @@ export interface GlibcConf {
   useVc: boolean;
   noAaaa: boolean;
   noTldQuery: boolean;
+  /** [nameserver] per index, for connect()ed sockets. */
+  nsPeers: string[][];
 }
 
 /** res_setoptions clamps: ndots <= RES_MAXNDOTS 15, timeout <= RES_MAXRETRANS 30, attempts <= RES_MAXRETRY 5; MAXNS 3. */
@@ -45,6 +48,7 @@ export function glibcConf(rc: ResolvConf): GlibcConf {
     useVc: o.useVc ?? false,
     noAaaa: o.noAaaa ?? false,
     noTldQuery: o.noTldQuery ?? false,
+    nsPeers: rc.nameservers.slice(0, 3).map((n) => [n]),
   };
 }
 
@@ -98,7 +102,7 @@ interface QueryOutcome {
 
 /** __res_context_search (resolv/res_query.c): the search list walk. */
 function* resContextSearch(t: ThreadCtx, conf: GlibcConf, name: string, types: QType[]): Wait<QueryOutcome> {
-  const dots = [...name].filter((c) => c === ".").length;
+  const dots = countDots(name);
   const trailingDot = name.endsWith(".");
   let herrno: Herrno = "HOST_NOT_FOUND"; // "True if we never query."
   let savedHerrno: Herrno | null = null;
@@ -227,7 +231,7 @@ function iclose(t: ThreadCtx, st: SendState): void {
 function reopen(t: ThreadCtx, conf: GlibcConf, st: SendState, ns: number): UdpSocket {
   let s = st.socks[ns];
   if (!s) {
-    s = t.host.openUdp([conf.nameservers[ns]!], 53);
+    s = t.host.openUdp(conf.nsPeers[ns]!, 53);
     st.socks[ns] = s;
   }
   return s;

@@ -34,9 +34,9 @@ export interface ResolverHost {
   closeUdp(s: UdpSocket): void;
   /**
    * Datagrams handed to the kernel without blocking in between: one sendmmsg()
-   * (glibc) or back-to-back sendto() (musl). Datagram i goes to to[i], or to s.peers[0].
+   * (glibc) or back-to-back sendto() (musl). Datagram i goes to s.peers[to[i]], or to s.peers[0].
    */
-  sendUdp(s: UdpSocket, msgs: DnsMessage[], to?: string[]): void;
+  sendUdp(s: UdpSocket, msgs: DnsMessage[], to?: number[]): void;
   /** connect() on a new TCP socket; a thread waiting on it is woken when it is established. */
   openTcp(peer: string, peerPort: number): TcpConn;
   /** writev() of DNS messages (each with its 2-byte length) on an established connection. */
@@ -94,6 +94,13 @@ export function* recvTcp(t: ThreadCtx, c: TcpConn): Wait<DnsMessage> {
     c.waiter = null;
     if (v !== TIMEOUT && v !== undefined && v !== null && typeof v === "object" && "qname" in v) return v as DnsMessage;
   }
+}
+
+/** Number of dots in a name (both libcs count every '.', the trailing one included). */
+export function countDots(name: string): number {
+  let dots = 0;
+  for (let i = 0; i < name.length; i++) if (name.charCodeAt(i) === 46) dots++;
+  return dots;
 }
 
 /** Sleep until absolute time t. */

@@ -1,5 +1,5 @@
-import type { DnsMessage, QType } from "../net/packet.js";
-import { type LookupResult, type ThreadCtx, type Wait, countSends, query, recvUdp } from "./host.js";
+import type { DnsMessage } from "../net/packet.js";
+import { type LookupResult, type ThreadCtx, type Wait, countDots, countSends, query, recvUdp } from "./host.js";
 import type { ResolvConf } from "./resolvconf.js";
 
 /** musl's struct resolvconf as __get_resolv_conf fills it (src/network/resolvconf.c, 1.2.3). */
@@ -38,8 +38,7 @@ export function muslConf(rc: ResolvConf): MuslConf {
  * (NXDOMAIN); NODATA, SERVFAIL and a timeout stop it.
  */
 export function* muslGetaddrinfo(t: ThreadCtx, conf: MuslConf, name: string, family: "unspec" | "inet" | "inet6" = "unspec"): Wait<LookupResult> {
-  let dots = 0;
-  for (const c of name) if (c === ".") dots++;
+  const dots = countDots(name);
   const trailing = name.endsWith(".");
   const search = dots >= conf.ndots || trailing ? [] : conf.search;
   const base = (trailing ? name.slice(0, -1) : name).toLowerCase();
@@ -54,18 +53,22 @@ export function* muslGetaddrinfo(t: ThreadCtx, conf: MuslConf, name: string, fam
 
 /** name_from_dns: A then AAAA through one __res_msend_rc; 0 means NXDOMAIN (try the next name). */
 function* nameFromDns(t: ThreadCtx, conf: MuslConf, qname: string, family: "unspec" | "inet" | "inet6"): Wait<LookupResult | 0> {
-  const types: QType[] = [];
-  if (family !== "inet6") types.push("A");
-  if (family !== "inet") types.push("AAAA");
-  const qs = types.map((qt) => query(t.host, qname, qt));
+  // afrr[]: A first, then AAAA, each unless the family excludes it.
+  const qs: DnsMessage[] = [];
+  if (family !== "inet6") qs.push(query(t.host, qname, "A"));
+  if (family !== "inet") qs.push(query(t.host, qname, "AAAA"));
   const answers = yield* resMsendRc(t, conf, qs);
+  let v4 = false;
+  let v6 = false;
   for (const a of answers) {
     if (a === null || a.rcode === "SERVFAIL") return { status: "EAI_AGAIN", v4: false, v6: false };
     if (a.rcode === "NXDOMAIN") return 0;
     if (a.rcode !== "NOERROR") return { status: "EAI_FAIL", v4: false, v6: false };
+    if (a.ancount > 0) {
+      if (a.qtype === "A") v4 = true;
+      else v6 = true;
+    }
   }
-  const v4 = answers.some((a) => a!.qtype === "A" && a!.ancount > 0);
-  const v6 = answers.some((a) => a!.qtype === "AAAA" && a!.ancount > 0);
   // 1.2.3 returns EAI_NONAME for a name with no address (1.2.4 made it EAI_NODATA, 85050ac5).
   if (!v4 && !v6) return { status: "EAI_NONAME", v4, v6 };
   return { status: "OK", v4, v6 };
@@ -99,12 +102,12 @@ function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsM
       if (t2 - t1 >= retryInterval) {
         // "Query all configured nameservers in parallel"
         const burst: DnsMessage[] = [];
-        const to: string[] = [];
+        const to: number[] = [];
         for (let i = 0; i < qs.length; i++) {
           if (answers[i] !== null) continue;
-          for (const ns of conf.nameservers) {
+          for (let j = 0; j < conf.nameservers.length; j++) {
             burst.push(qs[i]!);
-            to.push(ns);
+            to.push(j);
           }
         }
         host.sendUdp(sock, burst, to);
@@ -116,14 +119,16 @@ function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsM
       const deadline = start + (t1 + retryInterval) * MS;
       let msg = yield* recvUdp(t, sock, Math.min(deadline, start + timeout * MS));
       while (msg !== null) {
-        const i = qs.findIndex((q) => q.id === msg!.id);
-        if (i >= 0 && answers[i] === null) {
+        // "Find which query this answer goes with, if any"
+        let i = 0;
+        while (i < qs.length && qs[i]!.id !== msg.id) i++;
+        if (i < qs.length && answers[i] === null) {
           if (msg.rcode === "NOERROR" || msg.rcode === "NXDOMAIN") {
             answers[i] = msg;
           } else if (msg.rcode === "SERVFAIL") {
             if (servfailRetry > 0) {
               servfailRetry--;
-              host.sendUdp(sock, [qs[i]!], [msg.from]);
+              host.sendUdp(sock, [qs[i]!], [Math.max(0, conf.nameservers.indexOf(msg.from))]);
               countSends(t.tally, [qs[i]!]);
             }
           }
@@ -131,7 +136,9 @@ function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsM
         // Drain what is already queued (recvmsg until EAGAIN).
         msg = sock.queue.shift() ?? null;
       }
-      if (answers.every((a) => a !== null)) break;
+      let all = true;
+      for (const a of answers) if (a === null) all = false;
+      if (all) break;
     }
     return answers;
   } finally {
