@@ -32,26 +32,36 @@ export interface SendTiming {
   stallNs: Dist;
 }
 
-export type NatBackend = "iptables-legacy" | "iptables-nft";
+/**
+ * The nat ruleset's implementation: kube-proxy's iptables rules loaded through
+ * iptables-legacy or iptables-nft, or a native nftables ruleset (kube-proxy's
+ * nftables mode; the calibration's "short ruleset" with numgen random).
+ */
+export type NatBackend = "iptables-legacy" | "iptables-nft" | "nftables";
+export const NAT_BACKENDS: readonly NatBackend[] = ["iptables-legacy", "iptables-nft", "nftables"];
 
 /**
  * Defaults calibrated against a real 6.18 kernel on a 2-vCPU veth topology
- * (calibration/kernel-6.18-veth.json, kernel-6.18-ruleset-and-load.json):
- * two threads on two CPUs sharing one socket clash when their sends are closer
- * than the window, so P(clash | gap) is the window's survival function. The
- * measured curve (iptables-legacy, 0 rules) is above 90% to ~1.9 us, 50% at
- * ~2.2 us, 10% at ~3 us, with a tail (1.5% at 4 us, 0.2% at 10 us): a
- * lognormal core plus a 3% slow-path component. iptables-nft's base window is
- * longer (50% at ~2.7 us). Rule walk: ~3.6 ns per rule (legacy), ~14.6 ns per
- * rule (nft), the nft walk sometimes 1.2-1.9x slower (its measured tail).
+ * (calibration/kernel-6.18-veth.json, kernel-6.18-ruleset-and-load.json).
+ * Two threads on two CPUs sharing one socket clash when their sends are closer
+ * than the window, so P(clash | gap) is the window's survival function: a
+ * lognormal core (where P(clash) falls from 90% to 10%) plus a 3% slow path
+ * (the measured tail: about 1.5% at 4 us, 0.2% at 10 us).
+ * - iptables-legacy, 0 rules: 90% / 50% / 10% at 1.9 / 2.2 / 2.6-3.0 us;
+ * - iptables-nft, 0 rules: 2.1 / 2.7 / 3.4-4.5 us;
+ * - nftables (the "short ruleset" of kernel-6.18-veth.json): 50% at ~2.4 us.
+ * Each rule walked before the DNS Service's rule adds ~3.55 ns (legacy: 50%
+ * point +3.3 us at 1,000 rules, +36 us at 10,000) or ~14.6 ns (nft, +14.6 us at
+ * 1,000), and about 30% of nft walks are 1.15-1.75x slower (its measured tail).
  */
 export function defaultHopTiming(backend: NatBackend): HopTiming {
-  const core = backend === "iptables-nft" ? new LogNormal(2650, 3900) : new LogNormal(2200, 3300);
+  const core = backend === "iptables-nft" ? new LogNormal(2680, 4250) : backend === "nftables" ? new LogNormal(2350, 3400) : new LogNormal(2170, 3000);
+  const nft = backend !== "iptables-legacy";
   return {
     window: new SlowPath(core, 0.03, new LogNormal(1500, 12000)),
     preFraction: 0.5,
-    ruleNs: backend === "iptables-nft" ? 14.6 : 3.6,
-    ruleSpread: backend === "iptables-nft" ? new Mixture(0.75, new LogNormal(1, 1.08), new Uniform(1.2, 1.9)) : new LogNormal(1, 1.05),
+    ruleNs: nft ? 14.6 : 3.55,
+    ruleSpread: nft ? new Mixture(0.7, new LogNormal(1, 1.08), new Uniform(1.15, 1.75)) : new LogNormal(1, 1.05),
     hitNs: 1200,
     snatLeadNs: 300,
     xmitNs: 500,

@@ -49,7 +49,7 @@ export const scenarioSchema = z.strictObject({
       rx: z.enum(RX_MODES as [string, ...string[]]).default("inline"),
       load: z.enum(NODE_LOADS as [string, ...string[]]).default("idle"),
       batch_probability: z.number().min(0).max(1).optional(),
-      nat_backend: z.enum(["iptables-legacy", "iptables-nft"]).default("iptables-nft"),
+      nat_backend: z.enum(["iptables-legacy", "iptables-nft", "nftables"]).default("iptables-nft"),
       rules_before_dns: z.number().int().min(0).default(0),
     })
     .prefault({}),

@@ -1,0 +1,189 @@
+import { Process } from "../engine/process.js";
+import { stream } from "../engine/random.js";
+import { Simulator } from "../engine/sim.js";
+import type { DnsMessage, LookupTally, QType, Rcode } from "../net/packet.js";
+import { glibcConf, glibcGetaddrinfo } from "../resolver/glibc.js";
+import { type LookupResult, type ResolverHost, type TcpConn, type ThreadCtx, type UdpSocket, outcomeLabel } from "../resolver/host.js";
+import { muslConf, muslGetaddrinfo } from "../resolver/musl.js";
+import type { ResolvConf } from "../resolver/resolvconf.js";
+
+/** What a scripted server does with a query. */
+export type FaultAction = "answer" | "drop" | "nxdomain" | "nodata" | "servfail" | "refused" | "truncate";
+export const FAULT_ACTIONS: readonly FaultAction[] = ["answer", "drop", "nxdomain", "nodata", "servfail", "refused", "truncate"];
+
+export interface FaultRule {
+  action: FaultAction;
+  qtype?: QType;
+  /** A name pattern: case-insensitive, trailing dot optional, "*" standing for one or more labels. */
+  name?: string;
+  /** Arrivals of this (qtype, name) at the server that the rule applies to, counted from 1. */
+  nth?: number[];
+  transport?: "udp" | "tcp";
+  delayMs?: number;
+}
+
+export interface DirectOptions {
+  libc: "glibc" | "musl";
+  resolvConf: ResolvConf;
+  name: string;
+  family: "unspec" | "inet" | "inet6";
+  rules: FaultRule[];
+  /** Round trip between the resolver and the server. */
+  rttMs: number;
+  /** A lookup still running then is reported as HANG. */
+  maxMs: number;
+}
+
+export interface ServerLogEntry {
+  t_ms: number;
+  transport: "udp" | "tcp";
+  port: string;
+  qtype: QType;
+  qname: string;
+  fate: FaultAction;
+}
+
+export interface DirectResult {
+  latencyMs: number;
+  /** An outcome label ("OK v4+v6", "EAI_AGAIN", ...) or "HANG". */
+  result: string;
+  lookup: LookupResult | null;
+  packets: ServerLogEntry[];
+  tally: LookupTally;
+}
+
+const MS = 1_000_000;
+
+/** Compiles a name pattern to a matcher on FQDNs (with trailing dot). */
+export function nameMatcher(pattern: string): (fqdn: string) => boolean {
+  const p = pattern.toLowerCase().replace(/\.$/, "");
+  const parts = p.split(".").map((label) => (label === "*" ? "[^.]+(?:\\.[^.]+)*" : label.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&")));
+  const re = new RegExp(`^${parts.join("\\.")}\\.$`);
+  return (fqdn) => re.test(fqdn.toLowerCase());
+}
+
+interface CompiledRule extends FaultRule {
+  match: (fqdn: string) => boolean;
+}
+
+/**
+ * One lookup by one resolver against one scripted DNS server, with no cluster
+ * around it: the resolver behaviour alone, as the libc calibration measured it.
+ * Every query that reaches the server is logged with what the server did.
+ */
+export function runDirectLookup(opts: DirectOptions): DirectResult {
+  const sim = new Simulator();
+  const oneWay = Math.round((opts.rttMs * MS) / 2);
+  const rules: CompiledRule[] = opts.rules.map((r) => ({ ...r, match: r.name === undefined ? () => true : nameMatcher(r.name) }));
+  const arrivals = new Map<string, number>();
+  const packets: ServerLogEntry[] = [];
+  const labels = new Map<object, string>();
+  let udpCount = 0;
+  let tcpCount = 0;
+  let nextPort = 40000;
+  let nextId = 1;
+  let done = false;
+  const label = (sock: object, transport: "udp" | "tcp") => {
+    let l = labels.get(sock);
+    if (l === undefined) {
+      l = transport === "udp" ? `p${++udpCount}` : `t${++tcpCount}`;
+      labels.set(sock, l);
+    }
+    return l;
+  };
+
+  /** The server: log the arrival, pick the first matching rule, answer (or not) after its delay. */
+  const serve = (q: DnsMessage, transport: "udp" | "tcp", sock: object, reply: (m: DnsMessage) => void) => {
+    if (done) return;
+    const key = `${q.qtype}|${q.qname}`;
+    const nth = (arrivals.get(key) ?? 0) + 1;
+    arrivals.set(key, nth);
+    const rule = rules.find(
+      (r) => (r.qtype === undefined || r.qtype === q.qtype) && (r.transport === undefined || r.transport === transport) && (r.nth === undefined || r.nth.includes(nth)) && r.match(q.qname),
+    );
+    let fate: FaultAction = rule?.action ?? "answer";
+    if (fate === "truncate" && transport === "tcp") fate = "answer"; // nothing to truncate over TCP
+    packets.push({ t_ms: sim.now / MS, transport, port: label(sock, transport), qtype: q.qtype, qname: q.qname, fate });
+    if (fate === "drop") return;
+    const rcode: Rcode = fate === "nxdomain" ? "NXDOMAIN" : fate === "servfail" ? "SERVFAIL" : fate === "refused" ? "REFUSED" : "NOERROR";
+    const ancount = fate === "answer" ? 1 : 0;
+    const answer: DnsMessage = { id: q.id, qname: q.qname, qtype: q.qtype, response: true, rcode, ancount, tc: fate === "truncate", from: "", sends: 0 };
+    sim.at(sim.now + Math.round((rule?.delayMs ?? 0) * MS) + oneWay, reply, answer);
+  };
+
+  const host: ResolverHost = {
+    sim,
+    openUdp(peers: string[], peerPort: number): UdpSocket {
+      return { port: nextPort++, peers, peerPort, queue: [], waiter: null, closed: false };
+    },
+    closeUdp(s: UdpSocket): void {
+      s.closed = true;
+    },
+    sendUdp(s: UdpSocket, msgs: DnsMessage[], to?: number[]): void {
+      msgs.forEach((m, i) => {
+        const dest = s.peers[to === undefined ? 0 : to[i]!]!;
+        sim.at(sim.now + oneWay + i * 1000, (q: DnsMessage) =>
+          serve(q, "udp", s, (a) => {
+            if (s.closed) return;
+            a.from = dest;
+            if (s.waiter !== null) s.waiter.wake(a);
+            else s.queue.push(a);
+          }), m);
+      });
+    },
+    openTcp(peer: string, peerPort: number): TcpConn {
+      const c: TcpConn = { label: "", peer, peerPort, established: false, queue: [], waiter: null, closed: false };
+      sim.at(sim.now + 2 * oneWay, (conn: TcpConn) => {
+        conn.established = true;
+        if (conn.waiter !== null) conn.waiter.wake(conn);
+      }, c);
+      return c;
+    },
+    sendTcp(c: TcpConn, msgs: DnsMessage[]): void {
+      for (const m of msgs) {
+        sim.at(sim.now + oneWay, (q: DnsMessage) =>
+          serve(q, "tcp", c, (a) => {
+            if (c.closed) return;
+            a.from = c.peer;
+            if (c.waiter !== null) c.waiter.wake(a);
+            else c.queue.push(a);
+          }), m);
+      }
+    },
+    closeTcp(c: TcpConn): void {
+      c.closed = true;
+    },
+    newId(): number {
+      return nextId++;
+    },
+  };
+
+  const tally: LookupTally = { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 };
+  let lookup: LookupResult | null = null;
+  const ctx = {
+    id: 0,
+    cpu: 0,
+    host,
+    rng: stream(1, "direct/thread0"),
+    tally,
+    glibcSticky: { singleRequest: false, singleRequestReopen: false },
+  } as ThreadCtx & { proc: Process<unknown> };
+  function* body() {
+    lookup =
+      opts.libc === "glibc"
+        ? yield* glibcGetaddrinfo(ctx, glibcConf(opts.resolvConf), opts.name, opts.family)
+        : yield* muslGetaddrinfo(ctx, muslConf(opts.resolvConf), opts.name, opts.family);
+    done = true;
+  }
+  (ctx as { proc: Process<unknown> }).proc = new Process<unknown>(sim, body());
+  ctx.proc.start();
+  sim.run(opts.maxMs * MS);
+  const finished = lookup as LookupResult | null;
+  return {
+    latencyMs: finished === null ? opts.maxMs : sim.now / MS,
+    result: finished === null ? "HANG" : outcomeLabel(finished),
+    lookup: finished,
+    packets,
+    tally,
+  };
+}

@@ -1,0 +1,168 @@
+import { Streams } from "../engine/random.js";
+import { Simulator } from "../engine/sim.js";
+import type { CounterName } from "../kernel/conntrack.js";
+import { type HopEvent, Netns } from "../kernel/netns.js";
+import { type NodeLoad, type RxMode, defaultRx } from "../kernel/rx.js";
+import { type NatBackend, defaultHopTiming, defaultSendTiming } from "../kernel/timing.js";
+import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
+import { AddressBook } from "../net/addr.js";
+import type { DnsMessage, Packet, QType } from "../net/packet.js";
+
+export type SendMode = "two-threads" | "sendmmsg" | "two-sockets";
+
+export interface RaceOptions {
+  kernel: string | KernelFeatures;
+  endpoints: number;
+  /** AAAA send time minus A send time, microseconds (negative: AAAA first). */
+  gapUs: number;
+  send: SendMode;
+  pairs: number;
+  rules: number;
+  backend: NatBackend;
+  rx: RxMode;
+  load: NodeLoad;
+  cpus: number;
+  seed: number;
+  trace?: (e: HopEvent) => void;
+}
+
+export interface RaceResult {
+  pairs: number;
+  clashes: number;
+  /** Pairs in which at least one query got no reply. */
+  lost_pairs: number;
+  both_replied: number;
+  insert_failed: number;
+  drop: number;
+  clash_resolve: number;
+  found: number;
+  different_endpoint_clashes: number;
+  /** Packets: sent, forwarded, dropped in the clash, replies delivered, replies orphaned. */
+  conservation: { sent: number; forwarded: number; dropped: number; untracked: number; repliesDelivered: number; repliesOrphaned: number };
+  counters: Record<CounterName, number>;
+  perCpu: Record<CounterName, number>[];
+}
+
+export const RACE_DEFAULTS: Omit<RaceOptions, "kernel"> = {
+  endpoints: 2,
+  gapUs: 0,
+  send: "two-threads",
+  pairs: 10000,
+  rules: 0,
+  backend: "iptables-nft",
+  rx: "inline",
+  load: "idle",
+  cpus: 2,
+  seed: 1,
+};
+
+const US = 1000;
+/**
+ * Pairs are this far apart, so one pair's packets are long gone before the
+ * next, and with ports taken in turn from the 28,232 of ip_local_port_range a
+ * port comes back only after 31 s (two-sockets: 15.5 s for the second socket's port, which only
+ * ever carries AAAA queries of its own pair), when its old entry (30 s unreplied, 30 s
+ * after a reply within 2 s) has expired: every pair starts with no entry.
+ */
+const PAIR_SPACING_NS = 1100 * US;
+const PORTS = 28232;
+
+/**
+ * The classic reproducer in simulation: a pair of queries (A then AAAA) on one
+ * connected UDP socket, a fresh source port per pair, through one node hop that
+ * DNATs a ClusterIP to N endpoints; replies come back through reverse NAT.
+ */
+export function runRace(o: RaceOptions): RaceResult {
+  const features = typeof o.kernel === "string" ? kernelFeatures(o.kernel) : o.kernel;
+  if (features === null) throw new RangeError(`not a kernel version: ${String(o.kernel)}`);
+  const sim = new Simulator();
+  const streams = new Streams(o.seed);
+  const addrs = new AddressBook();
+  const client = addrs.id("10.244.0.10");
+  const vip = addrs.id("10.96.0.10");
+  const eps = Array.from({ length: o.endpoints }, (_, i) => addrs.id(`10.244.${1 + i}.10`));
+  const oneWay = 50 * US;
+  const replied = new Map<number, number>(); // pair index -> replies received
+  const net = new Netns(
+    sim,
+    {
+      name: "node",
+      cpus: o.cpus,
+      features,
+      natTable: true,
+      services: [{ name: "dns", vip, port: 53, endpoints: eps.map((addr) => ({ addr, port: 53 })), rulesBefore: o.rules }],
+      totalRules: o.rules,
+      notrack: new Set(),
+      rx: defaultRx(o.rx, o.load),
+      timing: defaultHopTiming(o.backend),
+      send: defaultSendTiming(),
+    },
+    { dnat: streams.get("node/dnat"), timing: streams.get("node/timing"), rx: streams.get("node/rx") },
+    {
+      forward: (pkt, t) => {
+        // The endpoint answers at once; the reply comes back to the node.
+        const reply: Packet = { ...pkt, uid: -pkt.uid, src: pkt.dst, sport: pkt.dport, dst: pkt.src, dport: pkt.sport, ct: null };
+        sim.at(t + 2 * oneWay, (p: Packet) => net.reply(p, 0), reply);
+      },
+      toPod: (pkt, _t, owned) => {
+        // The client's connected socket accepts only replies from the VIP on port 53 (and to its port).
+        if (owned && pkt.src === vip && pkt.sport === 53) {
+          const pair = pkt.tally!.queriesSent;
+          replied.set(pair, (replied.get(pair) ?? 0) + 1);
+        }
+      },
+      addrName: (id) => addrs.name(id),
+    },
+  );
+  if (o.trace) net.trace = o.trace;
+  const firstPort = Math.floor(streams.get("client/ports")() * PORTS);
+  let uid = 1;
+  const mk = (sport: number, qtype: QType, pair: number): Packet => {
+    const dns: DnsMessage = { id: uid, qname: "kube-dns.kube-system.svc.cluster.local.", qtype, response: false, rcode: "NOERROR", ancount: 0, tc: false, from: "", sends: 1 };
+    // The tally's queriesSent carries the pair index back through the reply.
+    return { uid: uid++, proto: "udp", src: client, sport, dst: vip, dport: 53, dns, flags: "", tally: { queriesSent: pair, retransmits: 0, queriesLost: 0, clashes: 0 }, sentAt: 0, ct: null };
+  };
+  const gapNs = Math.round(o.gapUs * US);
+  const lead = Math.max(0, -gapNs);
+  for (let i = 0; i < o.pairs; i++) {
+    const t0 = i * PAIR_SPACING_NS + lead;
+    const sport = 32768 + ((firstPort + i) % PORTS);
+    const a = mk(sport, "A", i);
+    // two-sockets: the AAAA's socket has a port half the range away (free for the same 31 s).
+    const aaaa = mk(o.send === "two-sockets" ? 32768 + ((firstPort + i + PORTS / 2) % PORTS) : sport, "AAAA", i);
+    if (o.send === "sendmmsg") {
+      sim.at(t0, () => net.ingress([a, aaaa], 0), undefined);
+    } else {
+      // Two threads pinned to CPU 0 (A) and CPU 1 (AAAA).
+      sim.at(t0, () => net.ingress([a], 0), undefined);
+      sim.at(t0 + gapNs, () => net.ingress([aaaa], 1 % o.cpus), undefined);
+    }
+  }
+  sim.run();
+  let both = 0;
+  for (let i = 0; i < o.pairs; i++) if ((replied.get(i) ?? 0) >= 2) both++;
+  const c = net.counters.sum();
+  const st = net.stats;
+  return {
+    pairs: o.pairs,
+    clashes: st.clashes,
+    lost_pairs: o.pairs - both,
+    both_replied: both,
+    insert_failed: c.insert_failed,
+    drop: c.drop,
+    clash_resolve: c.clash_resolve,
+    found: c.found,
+    different_endpoint_clashes: st.clashesDifferentEndpoint,
+    conservation: {
+      sent: st.packetsIn,
+      forwarded: st.forwarded,
+      dropped: st.droppedClash,
+      untracked: st.untracked,
+      repliesDelivered: st.repliesDelivered,
+      repliesOrphaned: st.repliesOrphaned,
+    },
+    counters: c,
+    perCpu: net.counters.perCpu,
+  };
+}
+
