@@ -72,6 +72,14 @@ interface CompiledRule extends FaultRule {
  * Every query that reaches the server is logged with what the server did.
  */
 export function runDirectLookup(opts: DirectOptions): DirectResult {
+  return runDirectLookups(opts, [opts.name])[0]!;
+}
+
+/**
+ * Several lookups one after the other in the same thread (so per-thread state,
+ * such as glibc's single-request fallback, carries over), each with its own log.
+ */
+export function runDirectLookups(opts: DirectOptions, names: string[]): DirectResult[] {
   const sim = new Simulator();
   const oneWay = Math.round((opts.rttMs * MS) / 2);
   const rules: CompiledRule[] = opts.rules.map((r) => ({ ...r, match: r.name === undefined ? () => true : nameMatcher(r.name) }));
@@ -158,32 +166,40 @@ export function runDirectLookup(opts: DirectOptions): DirectResult {
     },
   };
 
-  const tally: LookupTally = { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 };
-  let lookup: LookupResult | null = null;
+  const results: DirectResult[] = [];
   const ctx = {
     id: 0,
     cpu: 0,
     host,
     rng: stream(1, "direct/thread0"),
-    tally,
+    tally: { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 } as LookupTally,
     glibcSticky: { singleRequest: false, singleRequestReopen: false },
   } as ThreadCtx & { proc: Process<unknown> };
+  const glibc = glibcConf(opts.resolvConf);
+  const musl = muslConf(opts.resolvConf);
+  let started = 0;
+  let firstPacket = 0;
   function* body() {
-    lookup =
-      opts.libc === "glibc"
-        ? yield* glibcGetaddrinfo(ctx, glibcConf(opts.resolvConf), opts.name, opts.family)
-        : yield* muslGetaddrinfo(ctx, muslConf(opts.resolvConf), opts.name, opts.family);
+    for (const name of names) {
+      started = sim.now;
+      firstPacket = packets.length;
+      const tally: LookupTally = { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 };
+      ctx.tally = tally;
+      const r = opts.libc === "glibc" ? yield* glibcGetaddrinfo(ctx, glibc, name, opts.family) : yield* muslGetaddrinfo(ctx, musl, name, opts.family);
+      results.push({ latencyMs: (sim.now - started) / MS, result: outcomeLabel(r), lookup: r, packets: rebase(packets.slice(firstPacket), started), tally });
+    }
     done = true;
   }
   (ctx as { proc: Process<unknown> }).proc = new Process<unknown>(sim, body());
   ctx.proc.start();
-  sim.run(opts.maxMs * MS);
-  const finished = lookup as LookupResult | null;
-  return {
-    latencyMs: finished === null ? opts.maxMs : sim.now / MS,
-    result: finished === null ? "HANG" : outcomeLabel(finished),
-    lookup: finished,
-    packets,
-    tally,
-  };
+  sim.run(opts.maxMs * MS * names.length);
+  if (!done) {
+    // The lookup in progress never finished: report it as HANG.
+    results.push({ latencyMs: opts.maxMs, result: "HANG", lookup: null, packets: rebase(packets.slice(firstPacket), started), tally: ctx.tally });
+  }
+  return results;
+}
+
+function rebase(log: ServerLogEntry[], startNs: number): ServerLogEntry[] {
+  return log.map((p) => ({ ...p, t_ms: p.t_ms - startNs / MS }));
 }

@@ -36,6 +36,12 @@ export interface PodConfig {
   firstCpu: number;
   workload: Workload;
   names: { name: string; weight: number }[];
+  /**
+   * A thread is a fresh process after this many lookups (curl in a shell loop: 1;
+   * PHP-FPM pm.max_requests, gunicorn max_requests): glibc's per-thread
+   * single-request fallback does not outlive the process. Infinity: never.
+   */
+  lookupsPerProcess: number;
 }
 
 /** One getaddrinfo() call, as the lookups CSV reports it. */
@@ -61,6 +67,7 @@ interface PodSocket extends UdpSocket {
 
 interface Thread extends ThreadCtx {
   proc: Process<unknown>;
+  lookupsDone: number;
 }
 
 /**
@@ -120,6 +127,7 @@ export class Pod implements LocalReceiver {
         rng: this.cluster.streams.get(`pod/${this.cfg.name}/thread${k}`),
         tally: newTally(),
         glibcSticky: { singleRequest: false, singleRequestReopen: false },
+        lookupsDone: 0,
       } as Thread;
       th.proc = new Process<unknown>(sim, w.kind === "closed" ? this.closedLoop(th, w.thinkNs) : this.openLoop(th));
       this.threads.push(th);
@@ -171,6 +179,12 @@ export class Pod implements LocalReceiver {
   }
 
   private *lookup(th: Thread, name: string): Wait<void> {
+    if (th.lookupsDone > 0 && th.lookupsDone % this.cfg.lookupsPerProcess === 0) {
+      // A new process: a fresh _res, without the fallback flags the old one ORed in.
+      th.glibcSticky.singleRequest = false;
+      th.glibcSticky.singleRequestReopen = false;
+    }
+    th.lookupsDone++;
     const tally = newTally();
     th.tally = tally;
     const startNs = this.cluster.sim.now;

@@ -35,6 +35,8 @@ export interface RunOptions {
   trace?: (e: HopEvent) => void;
   /** Stop the simulation at this simulated time (safety net), ns. */
   maxSimNs?: number;
+  /** Called with the assembled model just before it runs (tests add events here). */
+  beforeRun?: (cluster: Cluster) => void;
 }
 
 /** Turns a validated scenario into the model of section 2 of MODEL.md. */
@@ -111,6 +113,7 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
         firstCpu: i,
         workload,
         names: p.names.map((n) => (typeof n === "string" ? { name: n, weight: 1 } : n)),
+        lookupsPerProcess: p.lookups_per_process ?? Infinity,
       },
       (r) => records.push(r),
       () => ++lookupNo,
@@ -125,6 +128,7 @@ export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunR
   const { cluster, pods, records, expected } = buildCluster(loaded, seed);
   if (opts.trace) cluster.node.trace = opts.trace;
   for (const p of pods) p.start();
+  opts.beforeRun?.(cluster);
   const sim = cluster.sim;
   const maxSim = opts.maxSimNs ?? 24 * 3600 * SEC;
   // Run in slices of simulated time so progress can be reported.

@@ -22,6 +22,7 @@ export const podSchema = z
     resolv_conf: z.string(),
     family: z.enum(["unspec", "inet", "inet6"]).default("unspec"),
     threads: positiveInt.default(1),
+    lookups_per_process: positiveInt.optional(),
     lookups: positiveInt.optional(),
     think_ms: dist.default(0),
     rate_per_s: z.number().positive().optional(),
