@@ -66,6 +66,8 @@ export interface HopStats {
   untracked: number;
   clashes: number;
   clashesDifferentEndpoint: number;
+  /** Losers inserted reply-only as NAT-clash entries (5.6+). */
+  natClashEntries: number;
   repliesIn: number;
   repliesDelivered: number;
   repliesOrphaned: number;
@@ -113,6 +115,7 @@ export class Netns {
     untracked: 0,
     clashes: 0,
     clashesDifferentEndpoint: 0,
+    natClashEntries: 0,
     repliesIn: 0,
     repliesDelivered: 0,
     repliesOrphaned: 0,
@@ -400,6 +403,7 @@ export class Netns {
     }
     if (resolved === "nat-clash") {
       table.insertNatClash(e, now);
+      this.stats.natClashEntries++;
       const detail = f.clashResolveCounter ? "clash_resolve++" : "no counter moves";
       if (this.trace !== null) this.emit("clash-nat-entry", pkt, cpu, `insert clash, different endpoint: reply-only NAT-clash entry for 1 s, query goes on to ${this.wiring.addrName(e.natDst)} (${detail})`);
       if (f.clashResolveCounter) this.counters.bump(cpu, "clash_resolve");

@@ -23,6 +23,8 @@ export interface RaceOptions {
   load: NodeLoad;
   cpus: number;
   seed: number;
+  /** Extra time each endpoint takes to answer, ms (a slow server). */
+  replyDelayMs: number;
   trace?: (e: HopEvent) => void;
 }
 
@@ -37,6 +39,8 @@ export interface RaceResult {
   clash_resolve: number;
   found: number;
   different_endpoint_clashes: number;
+  /** Losers inserted as reply-only NAT-clash entries (5.6+). */
+  nat_clash_entries: number;
   /** Packets: sent, forwarded, dropped in the clash, replies delivered, replies orphaned. */
   conservation: { sent: number; forwarded: number; dropped: number; untracked: number; repliesDelivered: number; repliesOrphaned: number };
   counters: Record<CounterName, number>;
@@ -54,6 +58,7 @@ export const RACE_DEFAULTS: Omit<RaceOptions, "kernel"> = {
   load: "idle",
   cpus: 2,
   seed: 1,
+  replyDelayMs: 0,
 };
 
 const US = 1000;
@@ -102,7 +107,7 @@ export function runRace(o: RaceOptions): RaceResult {
       forward: (pkt, t) => {
         // The endpoint answers at once; the reply comes back to the node.
         const reply: Packet = { ...pkt, uid: -pkt.uid, src: pkt.dst, sport: pkt.dport, dst: pkt.src, dport: pkt.sport, ct: null };
-        sim.at(t + 2 * oneWay, (p: Packet) => net.reply(p, 0), reply);
+        sim.at(t + 2 * oneWay + Math.round(o.replyDelayMs * 1e6), (p: Packet) => net.reply(p, 0), reply);
       },
       toPod: (pkt, _t, owned) => {
         // The client's connected socket accepts only replies from the VIP on port 53 (and to its port).
@@ -153,6 +158,7 @@ export function runRace(o: RaceOptions): RaceResult {
     clash_resolve: c.clash_resolve,
     found: c.found,
     different_endpoint_clashes: st.clashesDifferentEndpoint,
+    nat_clash_entries: st.natClashEntries,
     conservation: {
       sent: st.packetsIn,
       forwarded: st.forwarded,

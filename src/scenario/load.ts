@@ -38,8 +38,8 @@ export function loadScenarioText(text: string, file: string): LoadedScenario {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const err = doc.errors[0]!;
-    const pos = err.linePos?.[0];
-    const where = pos ? `line ${pos.line}, column ${pos.col}` : "somewhere";
+    const pos = lineCounter.linePos(err.pos[0]);
+    const where = `line ${pos.line}, column ${pos.col}`;
     throw new InputError(`${file}: ${where}: this is not valid YAML: ${firstLine(err.message)}.`);
   }
   const data: unknown = doc.toJS();

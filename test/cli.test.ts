@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ROOT, scenarioPath } from "./helpers.js";
+
+const cli = (args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), ...args], { encoding: "utf8" });
+
+describe("cli: dnsrace run", () => {
+  it("writes <scenario>.lookups.csv and summary.csv with the documented columns", () => {
+    const out = mkdtempSync(join(tmpdir(), "dnsrace-"));
+    const r = cli(["run", scenarioPath("repro-musl-2500ms.yaml"), scenarioPath("repro-glibc-5s.yaml"), "--out", out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(readdirSync(out).sort(), ["repro-glibc-5s.lookups.csv", "repro-musl-2500ms.lookups.csv", "summary.csv"]);
+    const header = readFileSync(join(out, "summary.csv"), "utf8").split("\n")[0]!;
+    for (const col of ["scenario", "seed", "lookups", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms", "share_over_1s", "share_ge_5s", "clashes", "insert_failed", "drop", "clash_resolve"]) {
+      assert.ok(header.split(",").includes(col), col);
+    }
+    const lookups = readFileSync(join(out, "repro-glibc-5s.lookups.csv"), "utf8").split("\n");
+    assert.equal(lookups[0], "scenario,seed,lookup,pod,thread,name,start_ms,latency_ms,outcome,queries_sent,queries_lost,retransmits,clashes");
+    assert.match(r.stdout, /repro-glibc-5s/);
+  });
+
+  it("a bad scenario: exit 2, one message naming the file and field, no stack trace, no output file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dnsrace-"));
+    const bad = join(dir, "bad.yaml");
+    writeFileSync(bad, readFileSync(scenarioPath("glibc.yaml"), "utf8").replace("libc: glibc", "libc: glibcc"));
+    const out = join(dir, "out");
+    const r = cli(["run", scenarioPath("repro-glibc-5s.yaml"), bad, "--out", out]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /bad\.yaml: line \d+: field "pods\[0\]\.libc": expected one of glibc, musl/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.deepEqual(readdirSync(dir), ["bad.yaml"]);
+  });
+
+  it("a bad flag or value: exit 2 with a usage hint", () => {
+    const r1 = cli(["run", scenarioPath("repro-glibc-5s.yaml"), "--sed", "3"]);
+    assert.equal(r1.status, 2);
+    assert.match(r1.stderr, /Unknown argument: sed/);
+    const r2 = cli(["run", scenarioPath("repro-glibc-5s.yaml"), "--seed", "-1"]);
+    assert.equal(r2.status, 2);
+    assert.match(r2.stderr, /--seed: expected a whole number/);
+    const r3 = cli(["run", "no/such/file.yaml"]);
+    assert.equal(r3.status, 2);
+    assert.match(r3.stderr, /no such file or folder/);
+  });
+
+  it("--seed overrides the scenario's seed and is written in the output", () => {
+    const out = mkdtempSync(join(tmpdir(), "dnsrace-"));
+    const r = cli(["run", scenarioPath("repro-glibc-5s.yaml"), "--out", out, "--seed", "11", "--quiet"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "");
+    assert.match(readFileSync(join(out, "summary.csv"), "utf8"), /\nrepro-glibc-5s,11,/);
+  });
+});

@@ -1,0 +1,139 @@
+import assert from "node:assert/strict";
+import { lookupsCsv, summaryCsv } from "../src/report/csv.js";
+import { summarize } from "../src/report/summary.js";
+import { InputError, loadScenarioFile, loadScenarioText } from "../src/scenario/load.js";
+import { runScenario } from "../src/scenario/run.js";
+import { scenarioPath } from "./helpers.js";
+
+const run = (file: string, seed?: number) => runScenario(loadScenarioFile(scenarioPath(file)), seed === undefined ? {} : { seed });
+
+describe("scenarios: the bundled files", () => {
+  it("repro-glibc-5s: the first lookup loses a query in the race and takes 5000 ms plus the round trip", () => {
+    const r = run("repro-glibc-5s.yaml");
+    const first = r.lookups[0]!;
+    const ms = (first.endNs - first.startNs) / 1e6;
+    assert.ok(ms >= 5000 && ms <= 5100, `${ms} ms`);
+    assert.equal(first.tally.clashes, 1);
+    assert.equal(first.tally.queriesLost, 1);
+    assert.equal(r.counters.drop, 1);
+  });
+
+  it("repro-musl-2500ms: the first lookup loses a query in the race and takes 2500 ms plus the round trip", () => {
+    const r = run("repro-musl-2500ms.yaml");
+    const first = r.lookups[0]!;
+    const ms = (first.endNs - first.startNs) / 1e6;
+    assert.ok(ms >= 2500 && ms <= 2600, `${ms} ms`);
+    assert.equal(first.tally.queriesLost, 1);
+  });
+
+  it("glibc.yaml and musl.yaml show lookups over 1 s (max at least 5000 ms, resp. 2500 ms); tcp.yaml and nodelocal.yaml none", () => {
+    const g = summarize(run("glibc.yaml"));
+    const m = summarize(run("musl.yaml"));
+    const t = summarize(run("tcp.yaml"));
+    const n = summarize(run("nodelocal.yaml"));
+    assert.ok(g.share_over_1s > 0.01 && g.max_ms >= 5000, `glibc ${g.share_over_1s} ${g.max_ms}`);
+    assert.ok(m.share_over_1s > 0.01 && m.max_ms >= 2500, `musl ${m.share_over_1s} ${m.max_ms}`);
+    assert.equal(t.share_over_1s, 0);
+    assert.equal(n.share_over_1s, 0);
+    assert.equal(t.clashes + n.clashes, 0);
+    // kernel 5.4: race 3 drops; every clash counts insert_failed.
+    assert.ok(g.drop > 0 && g.insert_failed === g.clashes);
+  });
+
+  it("the same scenario and seed give byte-identical CSV; another seed does not", () => {
+    const a = run("musl.yaml");
+    const b = run("musl.yaml");
+    assert.equal(lookupsCsv(a), lookupsCsv(b));
+    assert.equal(summaryCsv([summarize(a)]), summaryCsv([summarize(b)]));
+    assert.notEqual(lookupsCsv(run("musl.yaml", 99)), lookupsCsv(a));
+  });
+
+  it("inserting no-op events does not change a seeded run's output", () => {
+    const loaded = loadScenarioFile(scenarioPath("glibc.yaml"));
+    const plain = lookupsCsv(runScenario(loaded));
+    const noisy = lookupsCsv(
+      runScenario(loaded, {
+        beforeRun: (c) => {
+          for (let i = 0; i < 2000; i++) c.sim.at(i * 1_000_003, () => {}, undefined);
+        },
+      }),
+    );
+    assert.equal(noisy, plain);
+  });
+
+  it("every query is answered, lost in a counted clash, or its answer ignored (conservation)", () => {
+    for (const f of ["glibc.yaml", "musl.yaml", "nodelocal.yaml"]) {
+      const r = run(f);
+      const lost = r.lookups.reduce((s, l) => s + l.tally.queriesLost, 0);
+      assert.equal(lost, r.hop.droppedClash + r.net.ignoredBySocket + r.net.blackholed, f);
+    }
+  });
+});
+
+describe("scenarios: bad input names the file, the field or line, and what is allowed", () => {
+  const base = `name: t
+description: d
+kernel: "5.4"
+kube_dns:
+  endpoints: 2
+pods:
+  - name: app
+    libc: glibc
+    lookups: 1
+    names: [redis]
+    resolv_conf: |
+      nameserver 10.96.0.10
+`;
+  const err = (text: string): string => {
+    try {
+      loadScenarioText(text, "bad.yaml");
+    } catch (e) {
+      assert.ok(e instanceof InputError, String(e));
+      return e.message;
+    }
+    assert.fail("no error");
+  };
+
+  it("accepts the minimal scenario", () => {
+    assert.equal(loadScenarioText(base, "ok.yaml").scenario.pods[0]!.libc, "glibc");
+  });
+
+  it("a wrong value: libc: glibcc -> the field, its line and the allowed values", () => {
+    const m = err(base.replace("libc: glibc", "libc: glibcc"));
+    assert.match(m, /^bad\.yaml: line 8: field "pods\[0\]\.libc": expected one of glibc, musl, found "glibcc"\.$/);
+  });
+
+  it("an unknown field -> its name, line and the allowed fields", () => {
+    const m = err(base.replace("  endpoints: 2", "  endpoints: 2\n  endpionts: 3"));
+    assert.match(m, /line 6: unknown field "kube_dns\.endpionts" in "kube_dns" \(allowed: endpoints, /);
+  });
+
+  it("a wrong type -> the field and what was found", () => {
+    assert.match(err(base.replace("endpoints: 2", "endpoints: two")), /field "kube_dns\.endpoints": .*found "two"/);
+  });
+
+  it("a missing field -> says it is required", () => {
+    assert.match(err(base.replace('kernel: "5.4"\n', "")), /field "kernel": this field is required/);
+  });
+
+  it("a malformed resolv.conf -> the resolv.conf line and the file line", () => {
+    const m = err(base.replace("      nameserver 10.96.0.10\n", "      nameserver 10.96.0.10\n      options ndots:five\n"));
+    assert.match(m, /field "pods\[0\]\.resolv_conf", resolv\.conf line 2 \(file line 13\): option "ndots" needs a whole number, found "five"\./);
+  });
+
+  it("a nameserver nobody serves -> says which addresses are served", () => {
+    assert.match(err(base.replace("nameserver 10.96.0.10", "nameserver 10.0.0.99")), /nameserver 10\.0\.0\.99 is not served in this cluster; use the kube-dns ClusterIP 10\.96\.0\.10/);
+  });
+
+  it("malformed YAML -> the line and column", () => {
+    assert.match(err(base.replace("  endpoints: 2", "  endpoints: [2")), /^bad\.yaml: line \d+, column \d+: this is not valid YAML/);
+  });
+
+  it("a bad distribution -> what a distribution can be", () => {
+    assert.match(err(base.replace("  endpoints: 2", "  endpoints: 2\n  rtt_ms: {lognormal: {median: 2}}")), /field "kube_dns\.rtt_ms": "lognormal" is missing "p99"/);
+  });
+
+  it("musl with attempts:0 -> explains the division by zero", () => {
+    assert.match(err(base.replace("libc: glibc", "libc: musl").replace("nameserver 10.96.0.10\n", "nameserver 10.96.0.10\n      options attempts:0\n")), /divide by zero/);
+  });
+});
