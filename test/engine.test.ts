@@ -32,8 +32,8 @@ describe("engine: Simulator", () => {
   it("cancel() removes a pending event, and is false once it ran or was cancelled", () => {
     const sim = new Simulator();
     const ran: number[] = [];
-    const h1 = sim.at(10, (k: number) => ran.push(k), 1);
-    const h2 = sim.at(20, (k: number) => ran.push(k), 2);
+    const h1 = sim.atCancellable(10, (k: number) => ran.push(k), 1);
+    const h2 = sim.atCancellable(20, (k: number) => ran.push(k), 2);
     assert.equal(sim.cancel(h1), true);
     assert.equal(sim.cancel(h1), false);
     sim.run();
@@ -45,7 +45,7 @@ describe("engine: Simulator", () => {
   it("a handle of a recycled slot does not cancel the slot's new event", () => {
     const sim = new Simulator();
     const ran: string[] = [];
-    const old = sim.at(1, () => ran.push("old"), undefined);
+    const old = sim.atCancellable(1, () => ran.push("old"), undefined);
     sim.run();
     sim.at(2, () => ran.push("new"), undefined); // reuses the slot
     assert.equal(sim.cancel(old), false);
@@ -60,7 +60,7 @@ describe("engine: Simulator", () => {
     const expected: [number, number][] = [];
     for (let i = 0; i < 5000; i++) {
       const t = Math.floor(rng() * 100);
-      const h = sim.at(t, (x: [number, number]) => ran.push(x), [t, i] as [number, number]);
+      const h = sim.atCancellable(t, (x: [number, number]) => ran.push(x), [t, i] as [number, number]);
       if (rng() < 0.8) sim.cancel(h);
       else expected.push([t, i]);
     }

@@ -7,6 +7,12 @@ export type Handler<A> = (arg: A) => void;
 export type EventHandle = number;
 
 const SLOT_BITS = 2 ** 24; // at most 16.7 million events pending at once
+const MAX_TIME = Number.MAX_SAFE_INTEGER;
+
+function badTime(t: number, now: number): never {
+  if (!(t >= now)) throw new RangeError(`event time ${t} is before now (${now})`);
+  throw new RangeError(`event time ${t} is not an integer number of ns below 2^53`);
+}
 
 /**
  * The discrete-event core: an integer-nanosecond clock and a (time, seq) event queue.
@@ -34,9 +40,19 @@ export class Simulator {
   private readonly dropFn = (slot: number) => this.retire(slot);
 
   /** Schedules fn(arg) at absolute time t (integer ns, not in the past). */
-  at<A>(t: number, fn: Handler<A>, arg: A): EventHandle {
-    if (!(t >= this.now)) throw new RangeError(`event time ${t} is before now (${this.now})`);
-    if (!Number.isSafeInteger(t)) throw new RangeError(`event time ${t} is not an integer number of ns`);
+  at<A>(t: number, fn: Handler<A>, arg: A): void {
+    this.insert(t, fn, arg);
+  }
+
+  /** Like at(), and returns a handle for cancel(). */
+  atCancellable<A>(t: number, fn: Handler<A>, arg: A): EventHandle {
+    const slot = this.insert(t, fn, arg);
+    return this.gens[slot]! * SLOT_BITS + slot;
+  }
+
+  private insert<A>(t: number, fn: Handler<A>, arg: A): number {
+    // Integer ns, not in the past (the message is built in a cold function, so this one stays small).
+    if (!(t >= this.now && t <= MAX_TIME) || Math.floor(t) !== t) badTime(t, this.now);
     let slot: number;
     if (this.free.length > 0) {
       slot = this.free.pop()!;
@@ -49,14 +65,13 @@ export class Simulator {
     }
     this.fns[slot] = fn;
     this.args[slot] = arg;
-    const gen = this.gens[slot]!;
     this.heap.push(t, this.seq++, slot);
-    return gen * SLOT_BITS + slot;
+    return slot;
   }
 
   /** Schedules fn(arg) after a delay of dt ns. */
-  after<A>(dt: number, fn: Handler<A>, arg: A): EventHandle {
-    return this.at(this.now + dt, fn, arg);
+  after<A>(dt: number, fn: Handler<A>, arg: A): void {
+    this.insert(this.now + dt, fn, arg);
   }
 
   /** Cancels a pending event; returns false if it already ran or was cancelled. */

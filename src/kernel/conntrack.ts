@@ -1,3 +1,4 @@
+import { TupleMap } from "./tuplemap.js";
 import type { KernelFeatures } from "./version.js";
 
 /**
@@ -77,8 +78,8 @@ export const UDP_STREAM_DELAY_NS = 2 * SEC;
  * which is the whole race: nf_ct_key_equal() only matches confirmed entries.
  */
 export class ConntrackTable {
-  private readonly byOrig = new Map<number, Entry>();
-  private readonly byReply = new Map<number, Entry>();
+  private readonly byOrig = new TupleMap<Entry>();
+  private readonly byReply = new TupleMap<Entry>();
   private insertsSinceSweep = 0;
 
   constructor(readonly features: KernelFeatures) {}
@@ -184,7 +185,11 @@ export class ConntrackTable {
   private maybeSweep(now: number): void {
     if (++this.insertsSinceSweep < 4096 + (this.byReply.size >> 1)) return;
     this.insertsSinceSweep = 0;
-    for (const e of this.byReply.values()) if (now >= e.timeoutAt) this.remove(e);
-    for (const e of this.byOrig.values()) if (now >= e.timeoutAt) this.remove(e);
+    this.byReply.forEach((e) => {
+      if (now >= e.timeoutAt) this.remove(e);
+    });
+    this.byOrig.forEach((e) => {
+      if (now >= e.timeoutAt) this.remove(e);
+    });
   }
 }

@@ -75,8 +75,6 @@ export interface HopStats {
 
 interface Work {
   pkts: Packet[];
-  /** Per packet: PREROUTING-side and POSTROUTING-side times, set at its lookup. */
-  post: number[];
   cpu: number;
   i: number;
 }
@@ -86,14 +84,9 @@ interface Cpu {
   queue: Work[];
 }
 
-/** Per-packet conntrack state while the packet is inside this hop (skb->_nfct, in Packet.ct). */
-interface PacketCt {
-  entry: Entry | null;
-  isNew: boolean;
-  untracked: boolean;
-  /** Service the packet was DNATed to (for the different-endpoint statistic). */
-  svc: NatService | null;
-}
+const CT_UNTRACKED = 1;
+const CT_ESTABLISHED = 2;
+const CT_NEW = 3;
 
 /**
  * One network namespace with conntrack on the path: its conntrack table, CPUs,
@@ -228,7 +221,7 @@ export class Netns {
   }
 
   private schedule(pkts: Packet[], cpu: number, t: number): void {
-    const w: Work = { pkts, post: [], cpu, i: 0 };
+    const w: Work = { pkts, cpu, i: 0 };
     this.sim.at(Math.max(t, this.sim.now), this.arriveFn, w);
   }
 
@@ -262,7 +255,7 @@ export class Netns {
       this.sim.at(next, this.stepFn, w);
     } else {
       w.i = n; // marks phase 2; step() dispatches on i >= n
-      this.sim.at(next + Math.round(w.post[0]!), this.stepFn, w);
+      this.sim.at(next + Math.round(w.pkts[0]!.ctPost), this.stepFn, w);
     }
   }
 
@@ -277,7 +270,7 @@ export class Netns {
     this.post(w.pkts[k]!, w.cpu);
     w.i++;
     if (k + 1 < n) {
-      this.sim.at(this.sim.now + Math.round(w.post[k + 1]!), this.stepFn, w);
+      this.sim.at(this.sim.now + Math.round(w.pkts[k + 1]!.ctPost), this.stepFn, w);
       return;
     }
     const cpu = this.cpus[w.cpu]!;
@@ -292,10 +285,11 @@ export class Netns {
     const timing = this.cfg.timing;
     if (this.cfg.notrack.has(addrPort(pkt.dst, pkt.dport))) {
       // raw PREROUTING (-300) NOTRACK runs before conntrack (-200): IP_CT_UNTRACKED, no entry, no NAT.
-      pkt.ct = { entry: null, isNew: false, untracked: true, svc: null } satisfies PacketCt;
+      pkt.ct = null;
+      pkt.ctState = CT_UNTRACKED;
       this.stats.untracked++;
       if (this.trace !== null) this.emit("notrack", pkt, w.cpu, "raw table NOTRACK: no conntrack entry, no DNAT");
-      w.post.push(timing.hitNs / 2);
+      pkt.ctPost = timing.hitNs / 2;
       return timing.hitNs / 2;
     }
     const key = packetKey(pkt);
@@ -303,11 +297,12 @@ export class Netns {
     if (hit !== undefined) {
       // A confirmed entry: "Already setup manip", its NAT binding is reused (conntrack entry reuse).
       this.table.udpPacket(hit, false, now);
-      pkt.ct = { entry: hit, isNew: false, untracked: false, svc: null } satisfies PacketCt;
+      pkt.ct = hit;
+      pkt.ctState = CT_ESTABLISHED;
       if (this.trace !== null) this.emit("lookup-hit", pkt, w.cpu, `found confirmed entry, reusing its DNAT to ${this.wiring.addrName(hit.natDst)}:${hit.natDport}`);
       pkt.dst = hit.natDst;
       pkt.dport = hit.natDport;
-      w.post.push(timing.hitNs / 2);
+      pkt.ctPost = timing.hitNs / 2;
       return timing.hitNs / 2;
     }
     // Miss: init_conntrack, an unconfirmed entry attached to this packet only.
@@ -325,7 +320,8 @@ export class Netns {
     }
     // nf_conntrack_alter_reply: REPLY = inverted tuple after DNAT.
     e.replyKey = tupleKey(pkt.proto === "tcp", e.natDst, e.natDport, pkt.src, pkt.sport);
-    pkt.ct = { entry: e, isNew: true, untracked: false, svc } satisfies PacketCt;
+    pkt.ct = e;
+    pkt.ctState = CT_NEW;
     if (this.trace !== null) this.emit("lookup-miss", pkt, w.cpu, "no confirmed entry: new unconfirmed entry");
     if (svc !== null) {
       if (this.trace !== null) this.emit("dnat", pkt, w.cpu, `DNAT ${this.wiring.addrName(pkt.dst)}:${pkt.dport} -> ${this.wiring.addrName(e.natDst)}:${e.natDport}`);
@@ -336,22 +332,23 @@ export class Netns {
     const window = timing.window.sample(r);
     const walk = rules > 0 ? rules * timing.ruleNs * timing.ruleSpread.sample(r) : 0;
     const pre = window * timing.preFraction + walk;
-    w.post.push(window * (1 - timing.preFraction));
+    pkt.ctPost = window * (1 - timing.preFraction);
     return pre;
   }
 
   /** nf_nat_ipv4_out (null binding / SNAT) then nf_confirm -> __nf_conntrack_confirm. */
   private post(pkt: Packet, cpu: number): void {
     const now = this.sim.now;
-    const st = pkt.ct as PacketCt;
+    const state = pkt.ctState;
+    const e = pkt.ct as Entry;
     pkt.ct = null;
+    pkt.ctState = 0;
     const out = now + this.cfg.timing.xmitNs;
-    if (st.untracked || !st.isNew) {
+    if (state !== CT_NEW) {
       this.stats.forwarded++;
       this.wiring.forward(pkt, out);
       return;
     }
-    const e = st.entry!;
     const f = this.cfg.features;
     const table = this.table;
     if (this.cfg.natTable && !f.sameOriginSkip) {

@@ -6,7 +6,7 @@ import type { Endpoint } from "../dns/server.js";
 import { Zone, type ZoneConfig } from "../dns/zone.js";
 import { Netns, type NetnsConfig } from "../kernel/netns.js";
 import { AddressBook, addrPort } from "../net/addr.js";
-import type { DnsMessage, LookupTally, Packet } from "../net/packet.js";
+import { type DnsMessage, type LookupTally, type Packet, answerTo, makePacket, replyPacket } from "../net/packet.js";
 import type { NodeLocalConfig } from "./nodelocal.js";
 import { NodeLocalCache } from "./nodelocal.js";
 import type { TcpConnection } from "./tcp.js";
@@ -113,7 +113,7 @@ export class Cluster {
 
   /** A UDP packet sent from a local receiver (pod or node) into the node's netfilter path. */
   udpPacket(src: number, sport: number, dst: number, dport: number, dns: DnsMessage, tally: LookupTally | null): Packet {
-    return { uid: this.uid++, proto: "udp", src, sport, dst, dport, dns, flags: "", tally, sentAt: this.sim.now, ct: null };
+    return makePacket(this.uid++, "udp", src, sport, dst, dport, dns, "", tally, this.sim.now);
   }
 
   /** A packet leaves the client node's conntrack hop at time t. */
@@ -143,26 +143,14 @@ export class Cluster {
       // The SYN's DNAT chose this endpoint; the connection's data follows it.
       const c = this.tcpByKey.get(addrPort(pkt.src, pkt.sport));
       if (c !== undefined) c.endpointAddr = ep.addr;
-      const synAck: Packet = { ...pkt, uid: this.uid++, src: pkt.dst, sport: pkt.dport, dst: pkt.src, dport: pkt.sport, flags: "SYN-ACK", sentAt: now, ct: null };
+      const synAck = replyPacket(this.uid++, pkt, null, "SYN-ACK", now);
       this.sim.at(now + this.oneWay(ep), this.replyArriveFn, synAck);
       return;
     }
     const q = pkt.dns!;
     ep.queries++;
     const a = this.zone.answer(q.qname, q.qtype, this.serverRng);
-    const reply: Packet = {
-      uid: this.uid++,
-      proto: pkt.proto,
-      src: pkt.dst,
-      sport: pkt.dport,
-      dst: pkt.src,
-      dport: pkt.sport,
-      dns: { id: q.id, qname: q.qname, qtype: q.qtype, response: true, rcode: a.rcode, ancount: a.ancount, tc: false, from: "", sends: 0 },
-      flags: "",
-      tally: pkt.tally,
-      sentAt: now,
-      ct: null,
-    };
+    const reply = replyPacket(this.uid++, pkt, answerTo(q, a.rcode, a.ancount), "", now);
     const t = now + Math.round(ep.serviceNs.sample(this.serverRng)) + a.delayNs + this.oneWay(ep);
     this.sim.at(t, this.replyArriveFn, reply);
   }
@@ -203,7 +191,7 @@ export class Cluster {
    */
   tcpConnect(c: TcpConnection, cpu: number): void {
     this.tcpByKey.set(addrPort(c.localAddr, c.port), c);
-    const syn: Packet = { uid: this.uid++, proto: "tcp", src: c.localAddr, sport: c.port, dst: this.addrs.id(c.peer), dport: c.peerPort, dns: null, flags: "SYN", tally: null, sentAt: this.sim.now, ct: null };
+    const syn = makePacket(this.uid++, "tcp", c.localAddr, c.port, this.addrs.id(c.peer), c.peerPort, null, "SYN", null, this.sim.now);
     this.node.ingress([syn], cpu);
   }
 
@@ -212,7 +200,7 @@ export class Cluster {
     const ep = this.endpointByAddr.get(c.endpointAddr)!;
     const t = this.sim.now + this.oneWay(ep);
     for (const m of msgs) {
-      const pkt: Packet = { uid: this.uid++, proto: "tcp", src: c.localAddr, sport: c.port, dst: ep.addr, dport: 53, dns: m, flags: "", tally, sentAt: this.sim.now, ct: null };
+      const pkt = makePacket(this.uid++, "tcp", c.localAddr, c.port, ep.addr, 53, m, "", tally, this.sim.now);
       this.sim.at(t, this.endpointArriveFn, { pkt, ep });
     }
   }

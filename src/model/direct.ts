@@ -1,7 +1,7 @@
 import { Process } from "../engine/process.js";
 import { stream } from "../engine/random.js";
 import { Simulator } from "../engine/sim.js";
-import type { DnsMessage, LookupTally, QType, Rcode } from "../net/packet.js";
+import { type DnsMessage, type LookupTally, type QType, type Rcode, answerTo } from "../net/packet.js";
 import { glibcConf, glibcGetaddrinfo } from "../resolver/glibc.js";
 import { type LookupResult, type ResolverHost, type TcpConn, type ThreadCtx, type UdpSocket, outcomeLabel } from "../resolver/host.js";
 import { muslConf, muslGetaddrinfo } from "../resolver/musl.js";
@@ -115,7 +115,7 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
     if (fate === "drop") return;
     const rcode: Rcode = fate === "nxdomain" ? "NXDOMAIN" : fate === "servfail" ? "SERVFAIL" : fate === "refused" ? "REFUSED" : "NOERROR";
     const ancount = fate === "answer" ? 1 : 0;
-    const answer: DnsMessage = { id: q.id, qname: q.qname, qtype: q.qtype, response: true, rcode, ancount, tc: fate === "truncate", from: "", sends: 0 };
+    const answer = answerTo(q, rcode, ancount, fate === "truncate");
     sim.at(sim.now + Math.round((rule?.delayMs ?? 0) * MS) + oneWay, reply, answer);
   };
 

@@ -1,6 +1,6 @@
 import type { Dist } from "../engine/dist.js";
 import type { Rng } from "../engine/random.js";
-import type { DnsMessage, Packet } from "../net/packet.js";
+import { type DnsMessage, type Packet, answerTo, replyPacket } from "../net/packet.js";
 import type { Cluster, LocalReceiver } from "./cluster.js";
 import type { TcpConnection } from "./tcp.js";
 
@@ -138,20 +138,7 @@ export class NodeLocalCache implements LocalReceiver {
 
   /** The answer leaves from the address the pod asked (raw OUTPUT NOTRACK -s localIP --sport 53). */
   private answer(pkt: Packet, rcode: DnsMessage["rcode"], ancount: number): void {
-    const q = pkt.dns!;
-    const reply: Packet = {
-      uid: this.cluster.nextUid(),
-      proto: "udp",
-      src: pkt.dst,
-      sport: pkt.dport,
-      dst: pkt.src,
-      dport: pkt.sport,
-      dns: { id: q.id, qname: q.qname, qtype: q.qtype, response: true, rcode, ancount, tc: false, from: "", sends: 0 },
-      flags: "",
-      tally: pkt.tally,
-      sentAt: this.cluster.sim.now,
-      ct: null,
-    };
+    const reply = replyPacket(this.cluster.nextUid(), pkt, answerTo(pkt.dns!, rcode, ancount), "", this.cluster.sim.now);
     this.cluster.node.reply(reply, this.cluster.cfg.podDeliverNs);
   }
 

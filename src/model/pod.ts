@@ -1,5 +1,6 @@
 import type { Dist } from "../engine/dist.js";
-import { Process, TIMEOUT } from "../engine/process.js";
+import { Process, type Waiter } from "../engine/process.js";
+import { LazyTimer } from "../engine/timer.js";
 import type { Rng } from "../engine/random.js";
 import type { DnsMessage, LookupTally, Packet } from "../net/packet.js";
 import { type GlibcConf, glibcGetaddrinfo, glibcConf } from "../resolver/glibc.js";
@@ -9,9 +10,7 @@ import {
   type TcpConn,
   type ThreadCtx,
   type UdpSocket,
-  type Wait,
   outcomeLabel,
-  sleepUntil,
 } from "../resolver/host.js";
 import { type MuslConf, muslConf, muslGetaddrinfo } from "../resolver/musl.js";
 import type { ResolvConf } from "../resolver/resolvconf.js";
@@ -66,9 +65,21 @@ interface PodSocket extends UdpSocket {
 }
 
 interface Thread extends ThreadCtx {
-  proc: Process<unknown>;
+  /** The thread's deadline timer (poll() timeouts). */
+  timer: LazyTimer;
   lookupsDone: number;
+  current: { name: string; startNs: number; lookup: number } | null;
 }
+
+/** The waiter of a thread between lookups: nothing may wake it. */
+const IDLE: Waiter = {
+  deadline(): void {
+    throw new Error("an idle thread has no deadline");
+  },
+  wake(): void {
+    throw new Error("an idle thread cannot be woken");
+  },
+};
 
 /**
  * A pod: application threads that call getaddrinfo() through the pod's libc,
@@ -119,28 +130,25 @@ export class Pod implements LocalReceiver {
     const w = this.cfg.workload;
     if (w.kind === "closed") this.remaining = w.lookups;
     for (let k = 0; k < this.cfg.threads; k++) {
-      const host = this.hostFor(k, (this.cfg.firstCpu + k) % cpus);
-      const th = {
+      const cpu = (this.cfg.firstCpu + k) % cpus;
+      const th: Thread = {
         id: k,
-        cpu: (this.cfg.firstCpu + k) % cpus,
-        host,
+        cpu,
+        host: this.hostFor(k, cpu),
+        proc: IDLE,
         rng: this.cluster.streams.get(`pod/${this.cfg.name}/thread${k}`),
         tally: newTally(),
         glibcSticky: { singleRequest: false, singleRequestReopen: false },
         lookupsDone: 0,
-      } as Thread;
-      th.proc = new Process<unknown>(sim, w.kind === "closed" ? this.closedLoop(th, w.thinkNs) : this.openLoop(th));
+        current: null,
+        timer: new LazyTimer(sim),
+      };
       this.threads.push(th);
       // Threads start spread over the first millisecond (from the workload stream).
-      sim.at(Math.round(this.workRng() * 1_000_000), startProcess, th.proc);
+      sim.at(Math.round(this.workRng() * 1_000_000), this.nextFn, th);
     }
     if (w.kind === "open") {
       const meanGapNs = 1e9 / w.ratePerS;
-      const arrive = (name: string) => {
-        const th = this.idle.shift();
-        if (th !== undefined) th.proc.wake(name);
-        else this.pending.push(name);
-      };
       const scheduleNext = (t: number) => {
         const next = t + Math.round(-meanGapNs * Math.log(1 - this.workRng()));
         if (next >= w.durationNs) {
@@ -148,7 +156,11 @@ export class Pod implements LocalReceiver {
           return;
         }
         sim.at(next, () => {
-          arrive(this.pickName());
+          // A getaddrinfo() call arrives: an idle thread takes it, or it waits for one.
+          const name = this.pickName();
+          const th = this.idle.shift();
+          if (th !== undefined) this.begin(th, name);
+          else this.pending.push(name);
           scheduleNext(next);
         }, undefined);
       };
@@ -156,42 +168,50 @@ export class Pod implements LocalReceiver {
     }
   }
 
-  private *closedLoop(th: Thread, think: Dist): Wait<void> {
-    while (this.remaining > 0) {
+  private readonly nextFn = (th: Thread) => this.next(th);
+
+  /** The thread is free: it takes its next lookup, or waits for one (open workload). */
+  private next(th: Thread): void {
+    if (this.cfg.workload.kind === "closed") {
+      if (this.remaining <= 0) return;
       this.remaining--;
-      yield* this.lookup(th, this.pickName());
-      yield* sleepUntil(th, this.cluster.sim.now + Math.round(think.sample(this.workRng)));
+      this.begin(th, this.pickName());
+      return;
     }
+    const name = this.pending.shift();
+    if (name === undefined) {
+      if (!this.arrivalsDone) this.idle.push(th);
+      return;
+    }
+    this.begin(th, name);
   }
 
-  private *openLoop(th: Thread): Wait<void> {
-    for (;;) {
-      let name = this.pending.shift();
-      if (name === undefined) {
-        if (this.arrivalsDone) return;
-        this.idle.push(th);
-        const v: unknown = yield;
-        if (v === TIMEOUT) continue;
-        name = v as string;
-      }
-      yield* this.lookup(th, name);
-    }
-  }
-
-  private *lookup(th: Thread, name: string): Wait<void> {
+  /** getaddrinfo(name) on thread th: the libc's generator runs as the thread's process. */
+  private begin(th: Thread, name: string): void {
     if (th.lookupsDone > 0 && th.lookupsDone % this.cfg.lookupsPerProcess === 0) {
       // A new process: a fresh _res, without the fallback flags the old one ORed in.
       th.glibcSticky.singleRequest = false;
       th.glibcSticky.singleRequestReopen = false;
     }
     th.lookupsDone++;
-    const tally = newTally();
-    th.tally = tally;
-    const startNs = this.cluster.sim.now;
-    const lookup = this.nextLookupNumber();
-    const result =
-      this.glibc !== null ? yield* glibcGetaddrinfo(th, this.glibc, name, this.cfg.family) : yield* muslGetaddrinfo(th, this.musl!, name, this.cfg.family);
-    this.record({ pod: this.cfg.name, lookup, thread: th.id, name, startNs, endNs: this.cluster.sim.now, outcome: outcomeLabel(result), result, tally });
+    th.tally = newTally();
+    th.current = { name, startNs: this.cluster.sim.now, lookup: this.nextLookupNumber() };
+    const gen = this.glibc !== null ? glibcGetaddrinfo(th, this.glibc, name, this.cfg.family) : muslGetaddrinfo(th, this.musl!, name, this.cfg.family);
+    const proc = new Process<unknown, LookupResult>(this.cluster.sim, gen, (r) => this.done(th, r), th.timer);
+    th.proc = proc;
+    proc.start();
+  }
+
+  private done(th: Thread, result: LookupResult): void {
+    const c = th.current!;
+    const sim = this.cluster.sim;
+    this.record({ pod: this.cfg.name, lookup: c.lookup, thread: th.id, name: c.name, startNs: c.startNs, endNs: sim.now, outcome: outcomeLabel(result), result, tally: th.tally });
+    th.current = null;
+    th.proc = IDLE;
+    const w = this.cfg.workload;
+    const think = w.kind === "closed" ? Math.round(w.thinkNs.sample(this.workRng)) : 0;
+    if (think > 0) sim.at(sim.now + think, this.nextFn, th);
+    else this.next(th);
   }
 
   private pickName(): string {
@@ -314,6 +334,3 @@ function newTally(): LookupTally {
   return { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 };
 }
 
-function startProcess(p: Process<unknown>): void {
-  p.start();
-}

@@ -6,7 +6,7 @@ import { type NodeLoad, type RxMode, defaultRx } from "../kernel/rx.js";
 import { type NatBackend, defaultHopTiming, defaultSendTiming } from "../kernel/timing.js";
 import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
 import { AddressBook } from "../net/addr.js";
-import type { DnsMessage, Packet, QType } from "../net/packet.js";
+import { type DnsMessage, type Packet, type QType, makePacket, replyPacket } from "../net/packet.js";
 
 export type SendMode = "two-threads" | "sendmmsg" | "two-sockets";
 
@@ -106,7 +106,7 @@ export function runRace(o: RaceOptions): RaceResult {
     {
       forward: (pkt, t) => {
         // The endpoint answers at once; the reply comes back to the node.
-        const reply: Packet = { ...pkt, uid: -pkt.uid, src: pkt.dst, sport: pkt.dport, dst: pkt.src, dport: pkt.sport, ct: null };
+        const reply = replyPacket(-pkt.uid, pkt, pkt.dns, "", t);
         sim.at(t + 2 * oneWay + Math.round(o.replyDelayMs * 1e6), (p: Packet) => net.reply(p, 0), reply);
       },
       toPod: (pkt, _t, owned) => {
@@ -125,7 +125,7 @@ export function runRace(o: RaceOptions): RaceResult {
   const mk = (sport: number, qtype: QType, pair: number): Packet => {
     const dns: DnsMessage = { id: uid, qname: "kube-dns.kube-system.svc.cluster.local.", qtype, response: false, rcode: "NOERROR", ancount: 0, tc: false, from: "", sends: 1 };
     // The tally's queriesSent carries the pair index back through the reply.
-    return { uid: uid++, proto: "udp", src: client, sport, dst: vip, dport: 53, dns, flags: "", tally: { queriesSent: pair, retransmits: 0, queriesLost: 0, clashes: 0 }, sentAt: 0, ct: null };
+    return makePacket(uid++, "udp", client, sport, vip, 53, dns, "", { queriesSent: pair, retransmits: 0, queriesLost: 0, clashes: 0 }, 0);
   };
   const gapNs = Math.round(o.gapUs * US);
   const lead = Math.max(0, -gapNs);

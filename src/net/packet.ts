@@ -53,8 +53,12 @@ export interface Packet {
   tally: LookupTally | null;
   /** Time the sender handed it to the kernel (ns). */
   sentAt: number;
-  /** skb->_nfct: conntrack state owned by the hop the packet is in (opaque elsewhere). */
+  /** skb->_nfct: the conntrack entry attached by the hop the packet is in (opaque elsewhere). */
   ct: object | null;
+  /** ctinfo at that hop: 0 none, 1 untracked (NOTRACK), 2 an existing entry, 3 a new (unconfirmed) entry. */
+  ctState: number;
+  /** The hop's POSTROUTING time for this packet, ns (set at its PREROUTING). */
+  ctPost: number;
 }
 
 /** The ORIGINAL-direction conntrack key of a packet as it is now. */
@@ -66,4 +70,30 @@ export function packetKey(p: Packet): number {
 export function fqdn(name: string): string {
   const n = name.toLowerCase();
   return n.endsWith(".") ? n : `${n}.`;
+}
+
+/** A packet as a sender hands it to the kernel (no conntrack state yet). */
+export function makePacket(
+  uid: number,
+  proto: Proto,
+  src: number,
+  sport: number,
+  dst: number,
+  dport: number,
+  dns: DnsMessage | null,
+  flags: Packet["flags"],
+  tally: LookupTally | null,
+  sentAt: number,
+): Packet {
+  return { uid, proto, src, sport, dst, dport, dns, flags, tally, sentAt, ct: null, ctState: 0, ctPost: 0 };
+}
+
+/** The answer (or SYN-ACK) to packet q, from its destination back to its source. */
+export function replyPacket(uid: number, q: Packet, dns: DnsMessage | null, flags: Packet["flags"], sentAt: number): Packet {
+  return makePacket(uid, q.proto, q.dst, q.dport, q.src, q.sport, dns, flags, q.tally, sentAt);
+}
+
+/** The DNS answer to query q. */
+export function answerTo(q: DnsMessage, rcode: Rcode, ancount: number, tc = false): DnsMessage {
+  return { id: q.id, qname: q.qname, qtype: q.qtype, response: true, rcode, ancount, tc, from: "", sends: 0 };
 }

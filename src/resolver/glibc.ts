@@ -7,9 +7,10 @@ import {
   type Wait,
   countDots,
   countSends,
+  pollUdp,
   query,
   recvTcp,
-  recvUdp,
+  udpWoken,
   waitEstablished,
 } from "./host.js";
 import type { ResolvConf } from "./resolvconf.js";
@@ -278,7 +279,8 @@ function* sendDg(t: ThreadCtx, conf: GlibcConf, st: SendState, q1: DnsMessage, q
         }
         continue;
       }
-      const msg = yield* recvUdp(t, sock, finish);
+      let msg = pollUdp(t, sock, finish);
+      if (msg === undefined) msg = udpWoken(sock, yield);
       if (msg === null) {
         // poll() timed out.
         if (resplen > 1 && (recv1 || (q2 !== null && recv2))) {

@@ -1,5 +1,5 @@
 import type { DnsMessage } from "../net/packet.js";
-import { type LookupResult, type ThreadCtx, type Wait, countDots, countSends, query, recvUdp } from "./host.js";
+import { type LookupResult, type ThreadCtx, type Wait, countDots, countSends, pollUdp, query, udpWoken } from "./host.js";
 import type { ResolvConf } from "./resolvconf.js";
 
 /** musl's struct resolvconf as __get_resolv_conf fills it (src/network/resolvconf.c, 1.2.3). */
@@ -117,7 +117,8 @@ function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsM
       }
       // "Wait for a response, or until time to retry"
       const deadline = start + (t1 + retryInterval) * MS;
-      let msg = yield* recvUdp(t, sock, Math.min(deadline, start + timeout * MS));
+      let msg = pollUdp(t, sock, Math.min(deadline, start + timeout * MS));
+      if (msg === undefined) msg = udpWoken(sock, yield);
       while (msg !== null) {
         // "Find which query this answer goes with, if any"
         let i = 0;

@@ -1,0 +1,114 @@
+/**
+ * A hash map from tuple keys (integers below 2^53, net/addr.ts) to values:
+ * open addressing with linear probing over parallel typed arrays, backward-shift
+ * deletion (no tombstones), doubling at 50% load. Unlike a Map keyed by such
+ * numbers, it allocates nothing per operation.
+ */
+export class TupleMap<V> {
+  private keys: Float64Array;
+  private vals: (V | undefined)[];
+  private mask: number;
+  private n = 0;
+
+  constructor(capacity = 1024) {
+    let cap = 16;
+    while (cap < capacity * 2) cap *= 2;
+    this.keys = new Float64Array(cap).fill(-1);
+    this.vals = new Array<V | undefined>(cap).fill(undefined);
+    this.mask = cap - 1;
+  }
+
+  get size(): number {
+    return this.n;
+  }
+
+  get(key: number): V | undefined {
+    const keys = this.keys;
+    let i = hash(key) & this.mask;
+    for (;;) {
+      const k = keys[i]!;
+      if (k === key) return this.vals[i];
+      if (k === -1) return undefined;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  set(key: number, v: V): void {
+    if ((this.n + 1) * 2 > this.keys.length) this.grow();
+    const keys = this.keys;
+    let i = hash(key) & this.mask;
+    for (;;) {
+      const k = keys[i]!;
+      if (k === key) {
+        this.vals[i] = v;
+        return;
+      }
+      if (k === -1) {
+        keys[i] = key;
+        this.vals[i] = v;
+        this.n++;
+        return;
+      }
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  delete(key: number): boolean {
+    const keys = this.keys;
+    const vals = this.vals;
+    const mask = this.mask;
+    let i = hash(key) & mask;
+    for (;;) {
+      const k = keys[i]!;
+      if (k === -1) return false;
+      if (k === key) break;
+      i = (i + 1) & mask;
+    }
+    // Backward-shift deletion: pull later entries of the probe run into the hole.
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const k = keys[j]!;
+      if (k === -1) break;
+      const home = hash(k) & mask;
+      // Move k into the hole if its home is not in the cyclic range (i, j].
+      if (i <= j ? home <= i || home > j : home <= i && home > j) {
+        keys[i] = k;
+        vals[i] = vals[j];
+        i = j;
+      }
+    }
+    keys[i] = -1;
+    vals[i] = undefined;
+    this.n--;
+    return true;
+  }
+
+  /** Calls f for every value (in slot order, which depends only on the keys inserted). */
+  forEach(f: (v: V) => void): void {
+    const snapshot: V[] = [];
+    for (let i = 0; i < this.keys.length; i++) if (this.keys[i] !== -1) snapshot.push(this.vals[i]!);
+    for (const v of snapshot) f(v);
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldVals = this.vals;
+    const cap = oldKeys.length * 2;
+    this.keys = new Float64Array(cap).fill(-1);
+    this.vals = new Array<V | undefined>(cap).fill(undefined);
+    this.mask = cap - 1;
+    this.n = 0;
+    for (let i = 0; i < oldKeys.length; i++) if (oldKeys[i] !== -1) this.set(oldKeys[i]!, oldVals[i]!);
+  }
+}
+
+/** A 32-bit mix of both halves of the key. */
+function hash(key: number): number {
+  const lo = key % 4294967296 | 0;
+  const hi = (key / 4294967296) | 0;
+  let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
