@@ -37,8 +37,8 @@ export interface HopEvent {
 export interface HopWiring {
   /** A forward-direction packet (post-NAT) leaves the node at time t. */
   forward(pkt: Packet, t: number): void;
-  /** A reply (post reverse NAT, or untouched if no entry owned it) is handed to the pod at time t. */
-  toPod(pkt: Packet, t: number, owned: boolean): void;
+  /** A reply (post reverse NAT, or untouched if no entry owned it: pkt.owned) reaches the pod at time t. */
+  toPod(pkt: Packet, t: number): void;
   /** The printable address of an address id (for traces). */
   addrName(id: number): string;
 }
@@ -190,7 +190,8 @@ export class Netns {
     if (this.cfg.notrack.has(addrPort(pkt.src, pkt.sport))) {
       // raw OUTPUT -s <localIP> --sport 53 -j NOTRACK: untouched, delivered as is.
       this.stats.repliesDelivered++;
-      this.wiring.toPod(pkt, now + deliverDelayNs, true);
+      pkt.owned = true;
+      this.wiring.toPod(pkt, now + deliverDelayNs);
       return;
     }
     const key = packetKey(pkt);
@@ -199,7 +200,8 @@ export class Netns {
       // No entry owns the reply tuple: no reverse NAT, the reply still comes from the endpoint's pod IP.
       this.stats.repliesOrphaned++;
       if (this.trace !== null) this.emit("reply-orphan", pkt, 0, "no entry owns the reply tuple: not reverse-NATed");
-      this.wiring.toPod(pkt, now + deliverDelayNs, false);
+      pkt.owned = false;
+      this.wiring.toPod(pkt, now + deliverDelayNs);
       return;
     }
     this.table.udpPacket(e, true, now);
@@ -212,7 +214,8 @@ export class Netns {
       this.table.remove(e);
       if (this.trace !== null) this.emit("clash-entry-killed", pkt, 0, "NAT-clash entry deleted by its first reply");
     }
-    this.wiring.toPod(pkt, now + deliverDelayNs, true);
+    pkt.owned = true;
+    this.wiring.toPod(pkt, now + deliverDelayNs);
   }
 
   private rpsCpu(p: Packet): number {

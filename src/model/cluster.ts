@@ -70,6 +70,7 @@ export class Cluster {
   private uid = 1;
   private readonly endpointArriveFn = (f: InFlight) => this.endpointArrive(f);
   private readonly replyArriveFn = (p: Packet) => this.replyArrive(p);
+  private readonly toLocalFn = (p: Packet) => this.toLocal(p);
 
   constructor(readonly cfg: ClusterConfig) {
     this.streams = new Streams(cfg.seed);
@@ -95,7 +96,7 @@ export class Cluster {
       { dnat: this.streams.get("node/dnat"), timing: this.streams.get("node/timing"), rx: this.streams.get("node/rx") },
       {
         forward: (pkt, t) => this.forward(pkt, t),
-        toPod: (pkt, _t, owned) => this.toLocal(pkt, owned),
+        toPod: (pkt, t) => this.sim.at(t, this.toLocalFn, pkt),
         addrName: (id) => this.addrs.name(id),
       },
     );
@@ -167,8 +168,9 @@ export class Cluster {
     this.node.reply(pkt, this.cfg.podDeliverNs);
   }
 
-  /** The hop hands a reply to whatever lives at its destination address. */
-  private toLocal(pkt: Packet, owned: boolean): void {
+  /** A reply reaches, through the veth, whatever lives at its destination address. */
+  private toLocal(pkt: Packet): void {
+    const owned = pkt.owned;
     if (pkt.proto === "tcp") {
       const c = this.tcpByKey.get(addrPort(pkt.dst, pkt.dport));
       if (c !== undefined && pkt.flags === "SYN-ACK" && owned && !c.established) {

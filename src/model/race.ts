@@ -109,9 +109,9 @@ export function runRace(o: RaceOptions): RaceResult {
         const reply = replyPacket(-pkt.uid, pkt, pkt.dns, "", t);
         sim.at(t + 2 * oneWay + Math.round(o.replyDelayMs * 1e6), (p: Packet) => net.reply(p, 0), reply);
       },
-      toPod: (pkt, _t, owned) => {
+      toPod: (pkt) => {
         // The client's connected socket accepts only replies from the VIP on port 53 (and to its port).
-        if (owned && pkt.src === vip && pkt.sport === 53) {
+        if (pkt.owned && pkt.src === vip && pkt.sport === 53) {
           const pair = pkt.tally!.queriesSent;
           replied.set(pair, (replied.get(pair) ?? 0) + 1);
         }

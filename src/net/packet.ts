@@ -59,6 +59,8 @@ export interface Packet {
   ctState: number;
   /** The hop's POSTROUTING time for this packet, ns (set at its PREROUTING). */
   ctPost: number;
+  /** A reply that matched a conntrack entry (and was reverse-NATed through it) or was untracked. */
+  owned: boolean;
 }
 
 /** The ORIGINAL-direction conntrack key of a packet as it is now. */
@@ -85,7 +87,7 @@ export function makePacket(
   tally: LookupTally | null,
   sentAt: number,
 ): Packet {
-  return { uid, proto, src, sport, dst, dport, dns, flags, tally, sentAt, ct: null, ctState: 0, ctPost: 0 };
+  return { uid, proto, src, sport, dst, dport, dns, flags, tally, sentAt, ct: null, ctState: 0, ctPost: 0, owned: false };
 }
 
 /** The answer (or SYN-ACK) to packet q, from its destination back to its source. */
