@@ -86,10 +86,9 @@ const IDLE: Waiter = {
  * its sockets (ephemeral ports), and its end of the veth into the node.
  */
 export class Pod implements LocalReceiver {
-  private readonly udp = new Map<number, PodSocket>();
+  /** Sockets by local port (one table for UDP and TCP: a port is used by one socket at a time here). */
+  private readonly ports: (PodSocket | TcpConnection | undefined)[] = new Array(65536).fill(undefined);
   private readonly ip: number;
-  private readonly tcp = new Map<number, TcpConnection>();
-  private readonly inUse = new Set<number>();
   private readonly peerIdCache = new Map<string[], number[]>();
   private readonly threads: Thread[] = [];
   private readonly idle: Thread[] = [];
@@ -226,10 +225,7 @@ export class Pod implements LocalReceiver {
     // udp_lib_get_port / inet_hash_connect: a random free port in ip_local_port_range.
     for (;;) {
       const p = PORT_MIN + Math.floor(this.portRng() * (PORT_MAX - PORT_MIN + 1));
-      if (!this.inUse.has(p)) {
-        this.inUse.add(p);
-        return p;
-      }
+      if (this.ports[p] === undefined) return p;
     }
   }
 
@@ -246,13 +242,12 @@ export class Pod implements LocalReceiver {
           pod.peerIdCache.set(peers, peerIds);
         }
         const s: PodSocket = { port: pod.ephemeralPort(), peers, peerPort, queue: [], waiter: null, closed: false, peerIds };
-        pod.udp.set(s.port, s);
+        pod.ports[s.port] = s;
         return s;
       },
       closeUdp(s: UdpSocket): void {
         s.closed = true;
-        pod.udp.delete(s.port);
-        pod.inUse.delete(s.port);
+        pod.ports[s.port] = undefined;
       },
       sendUdp(s: UdpSocket, msgs: DnsMessage[], to?: number[]): void {
         const tally = tallyOf();
@@ -286,7 +281,7 @@ export class Pod implements LocalReceiver {
             else conn.queue.push(m);
           },
         };
-        pod.tcp.set(c.port, c);
+        pod.ports[c.port] = c;
         cluster.tcpConnect(c, cpu);
         return c;
       },
@@ -296,8 +291,7 @@ export class Pod implements LocalReceiver {
       closeTcp(c: TcpConn): void {
         const conn = c as TcpConnection;
         cluster.tcpClose(conn);
-        pod.tcp.delete(conn.port);
-        pod.inUse.delete(conn.port);
+        pod.ports[conn.port] = undefined;
       },
       newId(): number {
         const id = pod.nextId;
@@ -310,8 +304,8 @@ export class Pod implements LocalReceiver {
   /** An answer reaches the pod's veth. */
   deliver(pkt: Packet, owned: boolean): void {
     const net = this.cluster.net;
-    const s = this.udp.get(pkt.dport);
-    if (s === undefined || s.closed) {
+    const s = this.ports[pkt.dport];
+    if (s === undefined || s.closed || !("peerIds" in s)) {
       net.toClosedPort++;
       return;
     }
