@@ -18,8 +18,7 @@ export class Streams {
   get(name: string): Rng {
     let r = this.cache.get(name);
     if (r === undefined) {
-      const prng = seedrandom.xor4096(`${this.seed}/${name}`);
-      r = () => prng();
+      r = seedrandom.xor4096(`${this.seed}/${name}`) as Rng;
       this.cache.set(name, r);
     }
     return r;
@@ -28,6 +27,5 @@ export class Streams {
 
 /** A stream for one seed and name, outside any Streams registry. */
 export function stream(seed: number | string, name: string): Rng {
-  const prng = seedrandom.xor4096(`${seed}/${name}`);
-  return () => prng();
+  return seedrandom.xor4096(`${seed}/${name}`) as Rng;
 }

@@ -118,6 +118,8 @@ export class Netns {
   private readonly cpus: Cpu[];
   private readonly byVip = new Map<number, { svc: NatService; thresholds: number[] }>();
   private readonly stepFn = (w: Work) => this.step(w);
+  private readonly pool: Work[] = [];
+  private readonly times: number[] = [];
   private readonly arriveFn = (w: Work) => this.arrive(w);
 
   constructor(
@@ -142,7 +144,8 @@ export class Netns {
     const r = this.rng.timing;
     const now = this.sim.now;
     // Enqueue times of the datagrams at the node side of the veth.
-    const times: number[] = [];
+    const times = this.times;
+    times.length = 0;
     let t = now;
     for (let i = 0; i < burst.length; i++) {
       if (i > 0) t += send.datagramGapNs.sample(r);
@@ -154,10 +157,10 @@ export class Netns {
     switch (rx.mode) {
       case "inline":
       case "gro":
-        for (let i = 0; i < burst.length; i++) this.schedule([burst[i]!], senderCpu % this.cfg.cpus, times[i]!);
+        for (let i = 0; i < burst.length; i++) this.schedule(burst[i]!, senderCpu % this.cfg.cpus, times[i]!);
         break;
       case "rps":
-        for (let i = 0; i < burst.length; i++) this.schedule([burst[i]!], this.rpsCpu(burst[i]!), times[i]! + Math.round(rx.rpsNs.sample(r)));
+        for (let i = 0; i < burst.length; i++) this.schedule(burst[i]!, this.rpsCpu(burst[i]!), times[i]! + Math.round(rx.rpsNs.sample(r)));
         break;
       case "gro-threaded":
       case "rps-gro-threaded": {
@@ -166,16 +169,16 @@ export class Netns {
         const batched = burst.length > 1 && this.rng.rx() < rx.batchProbability;
         const batchPoll = batched ? times[times.length - 1]! + Math.round(rx.pollWakeNs.sample(r)) : 0;
         if (batched && rx.mode === "gro-threaded") {
-          this.schedule(burst.slice(), napiCpu, batchPoll);
+          this.scheduleList(burst, napiCpu, batchPoll);
           break;
         }
         for (let i = 0; i < burst.length; i++) {
           const poll = batched ? batchPoll : times[i]! + Math.round(rx.pollWakeNs.sample(r));
           if (rx.mode === "rps-gro-threaded") {
             // RPS re-queues each datagram of the list to its flow's CPU, one by one.
-            this.schedule([burst[i]!], this.rpsCpu(burst[i]!), poll + Math.round(rx.rpsNs.sample(r)));
+            this.schedule(burst[i]!, this.rpsCpu(burst[i]!), poll + Math.round(rx.rpsNs.sample(r)));
           } else {
-            this.schedule([burst[i]!], napiCpu, poll);
+            this.schedule(burst[i]!, napiCpu, poll);
           }
         }
         break;
@@ -223,9 +226,27 @@ export class Netns {
     return flowHash(packetKey(p)) % this.cfg.cpus;
   }
 
-  private schedule(pkts: Packet[], cpu: number, t: number): void {
-    const w: Work = { pkts, cpu, i: 0 };
+  /** One datagram reaches PREROUTING on `cpu` at time t (processed alone). */
+  private schedule(pkt: Packet, cpu: number, t: number): void {
+    const w = this.work(cpu);
+    w.pkts.push(pkt);
     this.sim.at(Math.max(t, this.sim.now), this.arriveFn, w);
+  }
+
+  /** A GRO list: PREROUTING runs for all of them, then POSTROUTING for each. */
+  private scheduleList(pkts: Packet[], cpu: number, t: number): void {
+    const w = this.work(cpu);
+    for (const p of pkts) w.pkts.push(p);
+    this.sim.at(Math.max(t, this.sim.now), this.arriveFn, w);
+  }
+
+  /** Work items are recycled: the hop allocates none per packet once warm. */
+  private work(cpu: number): Work {
+    const w = this.pool.pop();
+    if (w === undefined) return { pkts: [], cpu, i: 0 };
+    w.cpu = cpu;
+    w.i = 0;
+    return w;
   }
 
   private arrive(w: Work): void {
@@ -278,6 +299,9 @@ export class Netns {
     }
     const cpu = this.cpus[w.cpu]!;
     cpu.busy = false;
+    // No event refers to w any more: back to the pool.
+    w.pkts.length = 0;
+    this.pool.push(w);
     const nextWork = cpu.queue.shift();
     if (nextWork !== undefined) this.start(nextWork);
   }

@@ -31,11 +31,6 @@ export interface LocalReceiver {
   deliver(pkt: Packet, owned: boolean): void;
 }
 
-interface InFlight {
-  pkt: Packet;
-  ep: Endpoint;
-}
-
 export interface NetworkStats {
   /** Packets routed to an address nobody serves. */
   blackholed: number;
@@ -68,7 +63,7 @@ export class Cluster {
   private readonly netRng: Rng;
   private readonly serverRng: Rng;
   private uid = 1;
-  private readonly endpointArriveFn = (f: InFlight) => this.endpointArrive(f);
+  private readonly endpointArriveFn = (p: Packet) => this.endpointArrive(p);
   private readonly replyArriveFn = (p: Packet) => this.replyArrive(p);
   private readonly toLocalFn = (p: Packet) => this.toLocal(p);
 
@@ -121,7 +116,7 @@ export class Cluster {
   private forward(pkt: Packet, t: number): void {
     const ep = this.endpointByAddr.get(pkt.dst);
     if (ep !== undefined) {
-      this.sim.at(t + this.oneWay(ep), this.endpointArriveFn, { pkt, ep });
+      this.sim.at(t + this.oneWay(ep), this.endpointArriveFn, pkt);
       return;
     }
     if (this.cache !== null && this.cache.serves(pkt.dst)) {
@@ -137,8 +132,8 @@ export class Cluster {
   }
 
   /** A query (or SYN) reaches a kube-dns endpoint; its answer leaves after the service time. */
-  private endpointArrive(f: InFlight): void {
-    const { pkt, ep } = f;
+  private endpointArrive(pkt: Packet): void {
+    const ep = this.endpointByAddr.get(pkt.dst)!;
     const now = this.sim.now;
     if (pkt.flags === "SYN") {
       // The SYN's DNAT chose this endpoint; the connection's data follows it.
@@ -203,7 +198,7 @@ export class Cluster {
     const t = this.sim.now + this.oneWay(ep);
     for (const m of msgs) {
       const pkt = makePacket(this.uid++, "tcp", c.localAddr, c.port, ep.addr, 53, m, "", tally, this.sim.now);
-      this.sim.at(t, this.endpointArriveFn, { pkt, ep });
+      this.sim.at(t, this.endpointArriveFn, pkt);
     }
   }
 

@@ -67,6 +67,7 @@ interface PodSocket extends UdpSocket {
 interface Thread extends ThreadCtx {
   /** The thread's deadline timer (poll() timeouts). */
   timer: LazyTimer;
+  onDone: (r: LookupResult) => void;
   lookupsDone: number;
   current: { name: string; startNs: number; lookup: number } | null;
 }
@@ -141,6 +142,7 @@ export class Pod implements LocalReceiver {
         lookupsDone: 0,
         current: null,
         timer: new LazyTimer(sim),
+        onDone: (r: LookupResult) => this.done(th, r),
       };
       this.threads.push(th);
       // Threads start spread over the first millisecond (from the workload stream).
@@ -196,7 +198,7 @@ export class Pod implements LocalReceiver {
     th.tally = newTally();
     th.current = { name, startNs: this.cluster.sim.now, lookup: this.nextLookupNumber() };
     const gen = this.glibc !== null ? glibcGetaddrinfo(th, this.glibc, name, this.cfg.family) : muslGetaddrinfo(th, this.musl!, name, this.cfg.family);
-    const proc = new Process<unknown, LookupResult>(this.cluster.sim, gen, (r) => this.done(th, r), th.timer);
+    const proc = new Process<unknown, LookupResult>(this.cluster.sim, gen, th.onDone, th.timer);
     th.proc = proc;
     proc.start();
   }

@@ -153,10 +153,9 @@ function* resContextQuery(t: ThreadCtx, conf: GlibcConf, name: string, types: QT
   const qname = name.endsWith(".") ? name.toLowerCase() : `${name.toLowerCase()}.`;
   const q1 = query(t.host, qname, types[0]!);
   const q2 = types.length > 1 ? query(t.host, qname, types[1]!) : null;
-  const st: SendState = { socks: conf.nameservers.map(() => null), vc: null, ans1: null, ans2: null, resplen2: 0, vCircuit: false, gotsomewhere: false };
+  const st: SendState = { socks: [null, null, null], vc: null, ans1: null, ans2: null, resplen2: 0, vCircuit: false, gotsomewhere: false };
   const n = yield* resContextSend(t, conf, st, q1, q2);
-  const fail = (herrno: Herrno, rcode1: string, econnrefused = false): QueryOutcome => ({ ok: false, v4: false, v6: false, herrno, rcode1, econnrefused });
-  if (n < 0) return fail("TRY_AGAIN", st.ans1?.rcode ?? "NOERROR", !st.gotsomewhere && !st.vCircuit);
+  if (n < 0) return failed("TRY_AGAIN", st.ans1?.rcode ?? "NOERROR", !st.gotsomewhere && !st.vCircuit);
   // "We simplify the following tests by assigning HP to HP2 or vice versa."
   let hp = st.ans1;
   let hp2: DnsMessage | null;
@@ -165,23 +164,24 @@ function* resContextQuery(t: ThreadCtx, conf: GlibcConf, name: string, types: QT
     hp2 = st.ans2;
     if (n < HFIXEDSZ) hp = hp2;
   }
-  if (hp === null || hp2 === null) return fail("TRY_AGAIN", "NOERROR");
-  const has = (m: DnsMessage) => m.rcode === "NOERROR" && m.ancount > 0;
-  if (!has(hp) && !has(hp2)) {
+  if (hp === null || hp2 === null) return failed("TRY_AGAIN", "NOERROR", false);
+  if (!hasRecords(hp) && !hasRecords(hp2)) {
     const rc = hp.rcode === "NOERROR" ? hp2.rcode : hp.rcode;
     const herrno: Herrno = rc === "NXDOMAIN" ? "HOST_NOT_FOUND" : rc === "SERVFAIL" ? "TRY_AGAIN" : rc === "NOERROR" ? "NO_DATA" : "NO_RECOVERY";
-    return fail(herrno, st.ans1?.rcode ?? "NOERROR");
+    return failed(herrno, st.ans1?.rcode ?? "NOERROR", false);
   }
   // gaih_getanswer parses both buffers (only the first when *resplen2 < sizeof(HEADER)).
-  const parsed = hp2 === hp ? [hp] : [hp, hp2];
-  return {
-    ok: true,
-    v4: parsed.some((m) => m.qtype === "A" && has(m)),
-    v6: parsed.some((m) => m.qtype === "AAAA" && has(m)),
-    herrno: "HOST_NOT_FOUND",
-    rcode1: hp.rcode,
-    econnrefused: false,
-  };
+  const v4 = (hp.qtype === "A" && hasRecords(hp)) || (hp2 !== hp && hp2.qtype === "A" && hasRecords(hp2));
+  const v6 = (hp.qtype === "AAAA" && hasRecords(hp)) || (hp2 !== hp && hp2.qtype === "AAAA" && hasRecords(hp2));
+  return { ok: true, v4, v6, herrno: "HOST_NOT_FOUND", rcode1: hp.rcode, econnrefused: false };
+}
+
+function hasRecords(m: DnsMessage): boolean {
+  return m.rcode === "NOERROR" && m.ancount > 0;
+}
+
+function failed(herrno: Herrno, rcode1: string, econnrefused: boolean): QueryOutcome {
+  return { ok: false, v4: false, v6: false, herrno, rcode1, econnrefused };
 }
 
 /** __res_context_send (resolv/res_send.c): attempts x nameservers, UDP or TCP. Returns resplen, or -1. */
