@@ -40,6 +40,8 @@ export class Zone {
   private readonly cluster = new Map<string, RecordSpec>();
   private readonly external = new Map<string, RecordSpec>();
   private readonly suffix: string;
+  /** Per queried name: in the cluster domain?, and its record (names repeat a lot). */
+  private readonly seen = new Map<string, { cluster: boolean; rec: RecordSpec | undefined }>();
 
   constructor(private readonly cfg: ZoneConfig) {
     for (const r of cfg.records) this.cluster.set(r.name, r);
@@ -52,14 +54,20 @@ export class Zone {
   }
 
   answer(qname: string, qtype: QType, rng: Rng): Answer {
-    if (this.inClusterDomain(qname)) {
-      const r = this.cluster.get(qname);
+    let known = this.seen.get(qname);
+    if (known === undefined) {
+      const cluster = this.inClusterDomain(qname);
+      known = { cluster, rec: cluster ? this.cluster.get(qname) : this.external.get(qname) };
+      if (this.seen.size < 100_000) this.seen.set(qname, known);
+    }
+    if (known.cluster) {
+      const r = known.rec;
       if (r === undefined) return { rcode: "NXDOMAIN", ancount: 0, delayNs: 0, ttlS: this.cfg.clusterTtlS };
       const has = qtype === "A" ? r.a : r.aaaa;
       return { rcode: "NOERROR", ancount: has ? 1 : 0, delayNs: 0, ttlS: this.cfg.clusterTtlS };
     }
     const delayNs = Math.round(this.cfg.upstreamNs.sample(rng));
-    const r = this.external.get(qname);
+    const r = known.rec;
     if (r === undefined) return { rcode: "NXDOMAIN", ancount: 0, delayNs, ttlS: this.cfg.externalTtlS };
     const has = qtype === "A" ? r.a : r.aaaa;
     return { rcode: "NOERROR", ancount: has ? 1 : 0, delayNs, ttlS: this.cfg.externalTtlS };

@@ -15,23 +15,32 @@ export interface Waiter {
 
 /**
  * A process written as a generator (the SimPy style): it arranges what it waits
- * for (a deadline, and whatever will call wake()), then `yield`s, and is resumed
- * with the value passed to wake(), or with TIMEOUT. At most one wait is armed at
- * a time; waking a process that is not waiting is a model bug and throws.
+ * for (a deadline, and whatever will call wake()), then `yield`s undefined, and
+ * is resumed with the value passed to wake(), or with TIMEOUT. At most one wait
+ * is armed at a time; waking a process that is not waiting is a model bug.
+ *
+ * A generator may also yield another generator: a call. The process runs the
+ * callee (keeping a stack) and resumes the caller with the callee's return
+ * value, so a wake goes straight to the innermost generator instead of through
+ * every `yield*` level (resolvers nest five deep, like the libc functions they imitate).
  */
 export class Process<W, R = void> implements Waiter {
   private waiting = false;
   private done = false;
   private readonly timer: LazyTimer;
+  /** Callers of the running generator, innermost last. */
+  private readonly stack: Generator<unknown, unknown, unknown>[] = [];
+  private top: Generator<unknown, unknown, unknown>;
 
   /** `timer`: the thread's deadline timer, shared by the processes it runs one after another. */
   constructor(
     sim: Simulator,
-    private readonly gen: Generator<void, R, W | Timeout>,
+    gen: Generator<unknown, R, unknown>,
     private readonly onDone?: (result: R) => void,
     timer?: LazyTimer,
   ) {
     this.timer = timer ?? new LazyTimer(sim);
+    this.top = gen as Generator<unknown, unknown, unknown>;
   }
 
   /** Runs the generator to its first yield now (call from inside an event or before run()). */
@@ -66,12 +75,26 @@ export class Process<W, R = void> implements Waiter {
   private step(v: W | Timeout): void {
     this.timer.disarm();
     this.waiting = false;
-    const r = this.gen.next(v);
-    if (r.done) {
-      this.done = true;
-      this.onDone?.(r.value);
-    } else {
-      this.waiting = true;
+    let r = this.top.next(v);
+    for (;;) {
+      if (r.done) {
+        const caller = this.stack.pop();
+        if (caller === undefined) {
+          this.done = true;
+          this.onDone?.(r.value as R);
+          return;
+        }
+        this.top = caller;
+        r = caller.next(r.value);
+      } else if (r.value !== undefined) {
+        // A call: run the callee until it waits or returns.
+        this.stack.push(this.top);
+        this.top = r.value as Generator<unknown, unknown, unknown>;
+        r = this.top.next(undefined);
+      } else {
+        this.waiting = true;
+        return;
+      }
     }
   }
 }

@@ -119,6 +119,8 @@ export class Netns {
   private readonly byVip = new Map<number, { svc: NatService; thresholds: number[] }>();
   private readonly stepFn = (w: Work) => this.step(w);
   private readonly pool: Work[] = [];
+  /** Whether any raw-table NOTRACK rule exists (most nodes have none: skip the check). */
+  private readonly hasNotrack: boolean;
   private readonly times: number[] = [];
   private readonly arriveFn = (w: Work) => this.arrive(w);
 
@@ -131,6 +133,7 @@ export class Netns {
     this.table = new ConntrackTable(cfg.features);
     this.counters = new Counters(cfg.cpus);
     this.cpus = Array.from({ length: cfg.cpus }, () => ({ busy: false, queue: [] }));
+    this.hasNotrack = cfg.notrack.size > 0;
     for (const svc of cfg.services) this.byVip.set(addrPort(svc.vip, svc.port), { svc, thresholds: statisticThresholds(svc.endpoints.length) });
   }
 
@@ -190,7 +193,7 @@ export class Netns {
   reply(pkt: Packet, deliverDelayNs: number): void {
     const now = this.sim.now;
     this.stats.repliesIn++;
-    if (this.cfg.notrack.has(addrPort(pkt.src, pkt.sport))) {
+    if (this.hasNotrack && this.cfg.notrack.has(addrPort(pkt.src, pkt.sport))) {
       // raw OUTPUT -s <localIP> --sport 53 -j NOTRACK: untouched, delivered as is.
       this.stats.repliesDelivered++;
       pkt.owned = true;
@@ -310,7 +313,7 @@ export class Netns {
   private lookup(pkt: Packet, w: Work): number {
     const now = this.sim.now;
     const timing = this.cfg.timing;
-    if (this.cfg.notrack.has(addrPort(pkt.dst, pkt.dport))) {
+    if (this.hasNotrack && this.cfg.notrack.has(addrPort(pkt.dst, pkt.dport))) {
       // raw PREROUTING (-300) NOTRACK runs before conntrack (-200): IP_CT_UNTRACKED, no entry, no NAT.
       pkt.ct = null;
       pkt.ctState = CT_UNTRACKED;

@@ -185,7 +185,7 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
       firstPacket = packets.length;
       const tally: LookupTally = { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 };
       ctx.tally = tally;
-      const r = opts.libc === "glibc" ? yield* glibcGetaddrinfo(ctx, glibc, name, opts.family) : yield* muslGetaddrinfo(ctx, musl, name, opts.family);
+      const r = (yield opts.libc === "glibc" ? glibcGetaddrinfo(ctx, glibc, name, opts.family) : muslGetaddrinfo(ctx, musl, name, opts.family)) as LookupResult;
       results.push({ latencyMs: (sim.now - started) / MS, result: outcomeLabel(r), lookup: r, packets: rebase(packets.slice(firstPacket), started), tally });
     }
     done = true;

@@ -85,7 +85,7 @@ export function* glibcGetaddrinfo(t: ThreadCtx, conf: GlibcConf, name: string, f
   else if (family === "inet6") types = ["AAAA"];
   else types = conf.noAaaa ? ["A"] : ["A", "AAAA"];
   if (conf.retry <= 0 || conf.nameservers.length === 0) return { status: "EAI_AGAIN", v4: false, v6: false };
-  const r = yield* resContextSearch(t, conf, name, types);
+  const r = (yield resContextSearch(t, conf, name, types)) as QueryOutcome;
   if (r.ok) return { status: "OK", v4: r.v4, v6: r.v6 };
   const status = r.herrno === "TRY_AGAIN" ? "EAI_AGAIN" : r.herrno === "NO_DATA" ? "EAI_NODATA" : "EAI_NONAME";
   return { status, v4: false, v6: false };
@@ -112,7 +112,7 @@ function* resContextSearch(t: ThreadCtx, conf: GlibcConf, name: string, types: Q
   let triedAsIs = false;
   let searched = false;
   if (dots >= conf.ndots || trailingDot) {
-    const r = yield* resContextQuery(t, conf, name, types);
+    const r = (yield resContextQuery(t, conf, name, types)) as QueryOutcome;
     if (r.ok || trailingDot) return r;
     savedHerrno = r.herrno;
     triedAsIs = true;
@@ -121,7 +121,7 @@ function* resContextSearch(t: ThreadCtx, conf: GlibcConf, name: string, types: Q
   if (!dots || (dots && !trailingDot)) {
     for (const domain of conf.search) {
       searched = true;
-      const r = yield* resContextQuery(t, conf, `${name}.${domain}`, types);
+      const r = (yield resContextQuery(t, conf, `${name}.${domain}`, types)) as QueryOutcome;
       if (r.ok) return r;
       if (r.econnrefused) return { ...r, herrno: "TRY_AGAIN" };
       herrno = r.herrno;
@@ -138,7 +138,7 @@ function* resContextSearch(t: ThreadCtx, conf: GlibcConf, name: string, types: Q
     }
   }
   if ((dots || !searched || !conf.noTldQuery) && !triedAsIs) {
-    const r = yield* resContextQuery(t, conf, name, types);
+    const r = (yield resContextQuery(t, conf, name, types)) as QueryOutcome;
     if (r.ok) return r;
     herrno = r.herrno;
   }
@@ -154,7 +154,7 @@ function* resContextQuery(t: ThreadCtx, conf: GlibcConf, name: string, types: QT
   const q1 = query(t.host, qname, types[0]!);
   const q2 = types.length > 1 ? query(t.host, qname, types[1]!) : null;
   const st: SendState = { socks: [null, null, null], vc: null, ans1: null, ans2: null, resplen2: 0, vCircuit: false, gotsomewhere: false };
-  const n = yield* resContextSend(t, conf, st, q1, q2);
+  const n = (yield resContextSend(t, conf, st, q1, q2)) as number;
   if (n < 0) return failed("TRY_AGAIN", st.ans1?.rcode ?? "NOERROR", !st.gotsomewhere && !st.vCircuit);
   // "We simplify the following tests by assigning HP to HP2 or vice versa."
   let hp = st.ans1;
@@ -200,10 +200,10 @@ function* resContextSend(t: ThreadCtx, conf: GlibcConf, st: SendState, q1: DnsMe
           let n: number;
           if (st.vCircuit) {
             attempt = conf.retry; // "Use VC; at most one attempt per server."
-            n = yield* sendVc(t, conf, st, q1, q2, ns);
+            n = (yield sendVc(t, conf, st, q1, q2, ns)) as number;
             if (n === 0 && (q2 === null || st.resplen2 === 0)) break;
           } else {
-            n = yield* sendDg(t, conf, st, q1, q2, ns);
+            n = (yield sendDg(t, conf, st, q1, q2, ns)) as number;
             if (n === 0 && (q2 === null || st.resplen2 === 0)) break;
             if (st.vCircuit) continue; // truncated: same server over TCP
           }
@@ -280,7 +280,7 @@ function* sendDg(t: ThreadCtx, conf: GlibcConf, st: SendState, q1: DnsMessage, q
         continue;
       }
       let msg = pollUdp(t, sock, finish);
-      if (msg === undefined) msg = udpWoken(sock, yield);
+      if (msg === undefined) msg = udpWoken(sock, yield undefined);
       if (msg === null) {
         // poll() timed out.
         if (resplen > 1 && (recv1 || (q2 !== null && recv2))) {
@@ -363,7 +363,7 @@ function* sendDg(t: ThreadCtx, conf: GlibcConf, st: SendState, q1: DnsMessage, q
 function* sendVc(t: ThreadCtx, conf: GlibcConf, st: SendState, q1: DnsMessage, q2: DnsMessage | null, ns: number): Wait<number> {
   if (st.vc === null) {
     st.vc = t.host.openTcp(conf.nameservers[ns]!, 53);
-    yield* waitEstablished(t, st.vc);
+    yield waitEstablished(t, st.vc);
   }
   const qs = q2 === null ? [q1] : [q1, q2];
   t.host.sendTcp(st.vc, qs);
@@ -373,7 +373,7 @@ function* sendVc(t: ThreadCtx, conf: GlibcConf, st: SendState, q1: DnsMessage, q
   st.resplen2 = 0;
   let resplen = 0;
   while (!(recv1 && recv2)) {
-    const msg = yield* recvTcp(t, st.vc);
+    const msg = (yield recvTcp(t, st.vc)) as DnsMessage;
     if ((recv1 || msg.id !== q1.id) && (recv2 || q2 === null || msg.id !== q2.id)) continue;
     if ((!recv1 && !recv2) || q2 === null) {
       st.ans1 = msg;

@@ -61,8 +61,12 @@ export interface ThreadCtx {
   glibcSticky: { singleRequest: boolean; singleRequestReopen: boolean };
 }
 
-/** A resolver step that waits: yields to the simulator, resumed with a message or TIMEOUT. */
-export type Wait<T> = Generator<void, T, unknown>;
+/**
+ * A resolver step, run by a Process: it yields undefined to wait (resumed with
+ * a message or TIMEOUT), or yields another step to call it (resumed with that
+ * step's return value): `const r = (yield sub()) as R`.
+ */
+export interface Wait<T> extends Generator<Wait<unknown> | undefined, T, unknown> {}
 
 /**
  * poll() with a timeout on a UDP socket, in two halves so the caller yields
@@ -89,14 +93,14 @@ export function udpWoken(s: UdpSocket, v: unknown): DnsMessage | null {
 /** Read one datagram, waiting at most until `deadline` (poll() with a timeout, then recvfrom()). */
 export function* recvUdp(t: ThreadCtx, s: UdpSocket, deadline: number): Wait<DnsMessage | null> {
   const m = pollUdp(t, s, deadline);
-  return m !== undefined ? m : udpWoken(s, yield);
+  return m !== undefined ? m : udpWoken(s, yield undefined);
 }
 
 /** Wait for a TCP connection to be established (blocking connect()). */
 export function* waitEstablished(t: ThreadCtx, c: TcpConn): Wait<void> {
   while (!c.established) {
     c.waiter = t.proc;
-    yield;
+    yield undefined;
     c.waiter = null;
   }
 }
@@ -107,7 +111,7 @@ export function* recvTcp(t: ThreadCtx, c: TcpConn): Wait<DnsMessage> {
     const ready = c.queue.shift();
     if (ready !== undefined) return ready;
     c.waiter = t.proc;
-    const v: unknown = yield;
+    const v: unknown = yield undefined;
     c.waiter = null;
     if (v !== TIMEOUT && v !== undefined && v !== null && typeof v === "object" && "qname" in v) return v as DnsMessage;
   }
@@ -125,7 +129,7 @@ export function* sleepUntil(t: ThreadCtx, until: number): Wait<void> {
   if (until <= t.host.sim.now) return;
   t.proc.deadline(until);
   let v: unknown;
-  do v = yield;
+  do v = yield undefined;
   while (v !== TIMEOUT);
 }
 

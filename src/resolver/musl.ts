@@ -44,10 +44,10 @@ export function* muslGetaddrinfo(t: ThreadCtx, conf: MuslConf, name: string, fam
   const base = (trailing ? name.slice(0, -1) : name).toLowerCase();
   if (base === "" || base.endsWith(".")) return { status: "EAI_NONAME", v4: false, v6: false };
   for (const domain of search) {
-    const r = yield* nameFromDns(t, conf, `${base}.${domain}.`, family);
+    const r = (yield nameFromDns(t, conf, `${base}.${domain}.`, family)) as LookupResult | 0;
     if (r !== 0) return r;
   }
-  const r = yield* nameFromDns(t, conf, `${base}.`, family);
+  const r = (yield nameFromDns(t, conf, `${base}.`, family)) as LookupResult | 0;
   return r === 0 ? { status: "EAI_NONAME", v4: false, v6: false } : r;
 }
 
@@ -57,7 +57,7 @@ function* nameFromDns(t: ThreadCtx, conf: MuslConf, qname: string, family: "unsp
   const qs: DnsMessage[] = [];
   if (family !== "inet6") qs.push(query(t.host, qname, "A"));
   if (family !== "inet") qs.push(query(t.host, qname, "AAAA"));
-  const answers = yield* resMsendRc(t, conf, qs);
+  const answers = (yield resMsendRc(t, conf, qs)) as (DnsMessage | null)[];
   let v4 = false;
   let v6 = false;
   for (const a of answers) {
@@ -118,7 +118,7 @@ function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsM
       // "Wait for a response, or until time to retry"
       const deadline = start + (t1 + retryInterval) * MS;
       let msg = pollUdp(t, sock, Math.min(deadline, start + timeout * MS));
-      if (msg === undefined) msg = udpWoken(sock, yield);
+      if (msg === undefined) msg = udpWoken(sock, yield undefined);
       while (msg !== null) {
         // "Find which query this answer goes with, if any"
         let i = 0;
