@@ -205,7 +205,7 @@ export class Netns {
     if (e === undefined) {
       // No entry owns the reply tuple: no reverse NAT, the reply still comes from the endpoint's pod IP.
       this.stats.repliesOrphaned++;
-      if (this.trace !== null) this.emit("reply-orphan", pkt, 0, "no entry owns the reply tuple: not reverse-NATed");
+      if (this.trace !== null) this.emit("reply-orphan", pkt, 0, null);
       pkt.owned = false;
       this.wiring.toPod(pkt, now + deliverDelayNs);
       return;
@@ -214,11 +214,11 @@ export class Netns {
     pkt.src = e.origDst;
     pkt.sport = e.origDport;
     this.stats.repliesDelivered++;
-    if (this.trace !== null) this.emit("reply-denat", pkt, 0, `reverse NAT: source becomes ${this.wiring.addrName(e.origDst)}:${e.origDport}`);
+    if (this.trace !== null) this.emit("reply-denat", pkt, 0, e);
     if (e.natClash && this.cfg.features.natClashEntry === "delete-on-reply") {
       // 5.6-5.8 nf_conntrack_udp_refresh_unreplied: nf_ct_kill() on the first reply (removed by c46172147ebb).
       this.table.remove(e);
-      if (this.trace !== null) this.emit("clash-entry-killed", pkt, 0, "NAT-clash entry deleted by its first reply");
+      if (this.trace !== null) this.emit("clash-entry-killed", pkt, 0, e);
     }
     pkt.owned = true;
     this.wiring.toPod(pkt, now + deliverDelayNs);
@@ -318,7 +318,7 @@ export class Netns {
       pkt.ct = null;
       pkt.ctState = CT_UNTRACKED;
       this.stats.untracked++;
-      if (this.trace !== null) this.emit("notrack", pkt, w.cpu, "raw table NOTRACK: no conntrack entry, no DNAT");
+      if (this.trace !== null) this.emit("notrack", pkt, w.cpu, null);
       pkt.ctPost = timing.hitNs / 2;
       return timing.hitNs / 2;
     }
@@ -329,7 +329,7 @@ export class Netns {
       this.table.udpPacket(hit, false, now);
       pkt.ct = hit;
       pkt.ctState = CT_ESTABLISHED;
-      if (this.trace !== null) this.emit("lookup-hit", pkt, w.cpu, `found confirmed entry, reusing its DNAT to ${this.wiring.addrName(hit.natDst)}:${hit.natDport}`);
+      if (this.trace !== null) this.emit("lookup-hit", pkt, w.cpu, hit);
       pkt.dst = hit.natDst;
       pkt.dport = hit.natDport;
       pkt.ctPost = timing.hitNs / 2;
@@ -352,9 +352,9 @@ export class Netns {
     e.replyKey = tupleKey(pkt.proto === "tcp", e.natDst, e.natDport, pkt.src, pkt.sport);
     pkt.ct = e;
     pkt.ctState = CT_NEW;
-    if (this.trace !== null) this.emit("lookup-miss", pkt, w.cpu, "no confirmed entry: new unconfirmed entry");
+    if (this.trace !== null) this.emit("lookup-miss", pkt, w.cpu, e);
     if (svc !== null) {
-      if (this.trace !== null) this.emit("dnat", pkt, w.cpu, `DNAT ${this.wiring.addrName(pkt.dst)}:${pkt.dport} -> ${this.wiring.addrName(e.natDst)}:${e.natDport}`);
+      if (this.trace !== null) this.emit("dnat", pkt, w.cpu, e);
       pkt.dst = e.natDst;
       pkt.dport = e.natDport;
     }
@@ -390,13 +390,13 @@ export class Netns {
         const newPort = 1024 + (e.origKey % 1000);
         e.replyKey = tupleKey(pkt.proto === "tcp", e.natDst, e.natDport, pkt.src, newPort);
         pkt.sport = newPort;
-        if (this.trace !== null) this.emit("port-realloc", pkt, cpu, `reply tuple taken by a confirmed entry: source port rewritten to ${newPort} (found++)`);
+        if (this.trace !== null) this.emit("port-realloc", pkt, cpu, e);
       }
     }
     const winner = table.findOrig(e.origKey, now) ?? table.findReply(e.replyKey, now);
     if (winner === undefined) {
       table.insert(e, now);
-      if (this.trace !== null) this.emit("confirm", pkt, cpu, "entry confirmed (inserted in the hash table)");
+      if (this.trace !== null) this.emit("confirm", pkt, cpu, e);
       this.stats.forwarded++;
       this.wiring.forward(pkt, out);
       return;
@@ -421,9 +421,8 @@ export class Netns {
     if (resolved === "merge") {
       // nf_ct_resolve_clash: the skb is attached to the winner (nf_ct_set); its NAT is identical.
       this.table.udpPacket(winner, false, now);
-      const counter = f.clashResolveCounter ? "clash_resolve" : "insert_failed";
-      this.counters.bump(cpu, counter);
-      if (this.trace !== null) this.emit("clash-merge", pkt, cpu, `insert clash, identical tuples: attached to the winner's entry (${counter}++)`);
+      this.counters.bump(cpu, f.clashResolveCounter ? "clash_resolve" : "insert_failed");
+      if (this.trace !== null) this.emit("clash-merge", pkt, cpu, e);
       this.stats.forwarded++;
       this.wiring.forward(pkt, out);
       return;
@@ -431,8 +430,7 @@ export class Netns {
     if (resolved === "nat-clash") {
       table.insertNatClash(e, now);
       this.stats.natClashEntries++;
-      const detail = f.clashResolveCounter ? "clash_resolve++" : "no counter moves";
-      if (this.trace !== null) this.emit("clash-nat-entry", pkt, cpu, `insert clash, different endpoint: reply-only NAT-clash entry for 1 s, query goes on to ${this.wiring.addrName(e.natDst)} (${detail})`);
+      if (this.trace !== null) this.emit("clash-nat-entry", pkt, cpu, e);
       if (f.clashResolveCounter) this.counters.bump(cpu, "clash_resolve");
       this.stats.forwarded++;
       this.wiring.forward(pkt, out);
@@ -441,14 +439,45 @@ export class Netns {
     // NF_DROP. Before 4.7 only insert_failed moves; from 4.7 the drop counter too (71d8c47fc653).
     this.counters.bump(cpu, "insert_failed");
     if (f.clashResolution !== "none") this.counters.bump(cpu, "drop");
-    const moved = f.clashResolution !== "none" ? "insert_failed++, drop++" : "insert_failed++";
-    if (this.trace !== null) this.emit("clash-drop", pkt, cpu, `insert clash, not resolvable on ${f.version}: packet dropped (${moved})`);
+    if (this.trace !== null) this.emit("clash-drop", pkt, cpu, e);
     this.stats.droppedClash++;
     if (pkt.tally !== null) pkt.tally.queriesLost++;
   }
 
-  private emit(kind: HopEventKind, pkt: Packet, cpu: number, detail: string): void {
-    if (this.trace !== null) this.trace({ t: this.sim.now, hop: this.cfg.name, cpu, kind, pkt, detail });
+  /** Trace events are described here, off the hot path (the hooks only pass the entry). */
+  private emit(kind: HopEventKind, pkt: Packet, cpu: number, e: Entry | null): void {
+    this.trace!({ t: this.sim.now, hop: this.cfg.name, cpu, kind, pkt, detail: this.describe(kind, pkt, e) });
+  }
+
+  private describe(kind: HopEventKind, pkt: Packet, e: Entry | null): string {
+    const name = (id: number) => this.wiring.addrName(id);
+    const f = this.cfg.features;
+    switch (kind) {
+      case "notrack":
+        return "raw table NOTRACK: no conntrack entry, no DNAT";
+      case "lookup-hit":
+        return `found a confirmed entry: reusing its DNAT to ${name(e!.natDst)}:${e!.natDport}`;
+      case "lookup-miss":
+        return "no confirmed entry for this tuple: a new unconfirmed entry";
+      case "dnat":
+        return `DNAT ${name(pkt.dst)}:${pkt.dport} -> ${name(e!.natDst)}:${e!.natDport}`;
+      case "port-realloc":
+        return `the reply tuple is taken by a confirmed entry: source port rewritten to ${pkt.sport} (found++)`;
+      case "confirm":
+        return "entry confirmed (inserted in the hash table)";
+      case "clash-merge":
+        return `insert clash, identical tuples: attached to the winner's entry (${f.clashResolveCounter ? "clash_resolve" : "insert_failed"}++)`;
+      case "clash-nat-entry":
+        return `insert clash, different endpoint: reply-only NAT-clash entry for 1 s, the query goes on to ${name(e!.natDst)} (${f.clashResolveCounter ? "clash_resolve++" : "no counter moves"})`;
+      case "clash-drop":
+        return `insert clash, not resolvable on ${f.version}: packet dropped (${f.clashResolution !== "none" ? "insert_failed++, drop++" : "insert_failed++"})`;
+      case "reply-denat":
+        return `reverse NAT: source becomes ${name(e!.origDst)}:${e!.origDport}`;
+      case "reply-orphan":
+        return "no entry owns the reply tuple: not reverse-NATed";
+      case "clash-entry-killed":
+        return "NAT-clash entry deleted by its first reply";
+    }
   }
 }
 
