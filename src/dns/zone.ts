@@ -53,7 +53,8 @@ export class Zone {
     return qname.endsWith(this.suffix) || qname === this.suffix.slice(1);
   }
 
-  answer(qname: string, qtype: QType, rng: Rng): Answer {
+  /** The answer to a query, written into `out` (the server answers millions: no object per answer). */
+  answer(qname: string, qtype: QType, rng: Rng, out: Answer = newAnswer()): Answer {
     let known = this.seen.get(qname);
     if (known === undefined) {
       const cluster = this.inClusterDomain(qname);
@@ -62,14 +63,24 @@ export class Zone {
     }
     if (known.cluster) {
       const r = known.rec;
-      if (r === undefined) return { rcode: "NXDOMAIN", ancount: 0, delayNs: 0, ttlS: this.cfg.clusterTtlS };
-      const has = qtype === "A" ? r.a : r.aaaa;
-      return { rcode: "NOERROR", ancount: has ? 1 : 0, delayNs: 0, ttlS: this.cfg.clusterTtlS };
+      if (r === undefined) return fill(out, "NXDOMAIN", 0, 0, this.cfg.clusterTtlS);
+      return fill(out, "NOERROR", (qtype === "A" ? r.a : r.aaaa) ? 1 : 0, 0, this.cfg.clusterTtlS);
     }
     const delayNs = Math.round(this.cfg.upstreamNs.sample(rng));
     const r = known.rec;
-    if (r === undefined) return { rcode: "NXDOMAIN", ancount: 0, delayNs, ttlS: this.cfg.externalTtlS };
-    const has = qtype === "A" ? r.a : r.aaaa;
-    return { rcode: "NOERROR", ancount: has ? 1 : 0, delayNs, ttlS: this.cfg.externalTtlS };
+    if (r === undefined) return fill(out, "NXDOMAIN", 0, delayNs, this.cfg.externalTtlS);
+    return fill(out, "NOERROR", (qtype === "A" ? r.a : r.aaaa) ? 1 : 0, delayNs, this.cfg.externalTtlS);
   }
+}
+
+export function newAnswer(): Answer {
+  return { rcode: "NOERROR", ancount: 0, delayNs: 0, ttlS: 0 };
+}
+
+function fill(out: Answer, rcode: Rcode, ancount: number, delayNs: number, ttlS: number): Answer {
+  out.rcode = rcode;
+  out.ancount = ancount;
+  out.delayNs = delayNs;
+  out.ttlS = ttlS;
+  return out;
 }

@@ -28,6 +28,7 @@ export interface HopEvent {
   hop: string;
   cpu: number;
   kind: HopEventKind;
+  /** The packet as it is at this moment: valid only during the callback (packets are rewritten and reused). */
   pkt: Packet;
   /** Endpoint chosen, counter moved, etc. */
   detail: string;
@@ -74,7 +75,9 @@ export interface HopStats {
 }
 
 interface Work {
+  /** The packets, pkts[0..n) (the array is kept between uses: truncating it would free its storage). */
   pkts: Packet[];
+  n: number;
   cpu: number;
   i: number;
 }
@@ -83,6 +86,9 @@ interface Cpu {
   busy: boolean;
   queue: Work[];
 }
+
+/** Fills recycled work slots, so a finished packet is not kept alive by the pool. */
+const NO_PACKET = null as unknown as Packet;
 
 const CT_UNTRACKED = 1;
 const CT_ESTABLISHED = 2;
@@ -232,21 +238,21 @@ export class Netns {
   /** One datagram reaches PREROUTING on `cpu` at time t (processed alone). */
   private schedule(pkt: Packet, cpu: number, t: number): void {
     const w = this.work(cpu);
-    w.pkts.push(pkt);
+    w.pkts[w.n++] = pkt;
     this.sim.at(Math.max(t, this.sim.now), this.arriveFn, w);
   }
 
   /** A GRO list: PREROUTING runs for all of them, then POSTROUTING for each. */
   private scheduleList(pkts: Packet[], cpu: number, t: number): void {
     const w = this.work(cpu);
-    for (const p of pkts) w.pkts.push(p);
+    for (const p of pkts) w.pkts[w.n++] = p;
     this.sim.at(Math.max(t, this.sim.now), this.arriveFn, w);
   }
 
   /** Work items are recycled: the hop allocates none per packet once warm. */
   private work(cpu: number): Work {
     const w = this.pool.pop();
-    if (w === undefined) return { pkts: [], cpu, i: 0 };
+    if (w === undefined) return { pkts: [], n: 0, cpu, i: 0 };
     w.cpu = cpu;
     w.i = 0;
     return w;
@@ -273,7 +279,7 @@ export class Netns {
    * (ip_list_rcv -> ip_sublist_rcv: NF_HOOK_LIST, then routing per packet).
    */
   private pre(w: Work): void {
-    const n = w.pkts.length;
+    const n = w.n;
     const pkt = w.pkts[w.i]!;
     const preNs = this.lookup(pkt, w);
     w.i++;
@@ -287,7 +293,7 @@ export class Netns {
   }
 
   private step(w: Work): void {
-    const n = w.pkts.length;
+    const n = w.n;
     if (w.i < n) {
       this.pre(w);
       return;
@@ -303,7 +309,8 @@ export class Netns {
     const cpu = this.cpus[w.cpu]!;
     cpu.busy = false;
     // No event refers to w any more: back to the pool.
-    w.pkts.length = 0;
+    for (let j = 0; j < w.n; j++) w.pkts[j] = NO_PACKET;
+    w.n = 0;
     this.pool.push(w);
     const nextWork = cpu.queue.shift();
     if (nextWork !== undefined) this.start(nextWork);

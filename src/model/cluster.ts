@@ -3,10 +3,10 @@ import type { Rng } from "../engine/random.js";
 import { Streams } from "../engine/random.js";
 import { Simulator } from "../engine/sim.js";
 import type { Endpoint } from "../dns/server.js";
-import { Zone, type ZoneConfig } from "../dns/zone.js";
+import { Zone, type ZoneConfig, newAnswer } from "../dns/zone.js";
 import { Netns, type NetnsConfig } from "../kernel/netns.js";
 import { AddressBook, addrPort } from "../net/addr.js";
-import { type DnsMessage, type LookupTally, type Packet, answerTo, makePacket, replyPacket } from "../net/packet.js";
+import { type DnsMessage, type LookupTally, type Packet, answerTo, makePacket, replyPacket, turnAround } from "../net/packet.js";
 import type { NodeLocalConfig } from "./nodelocal.js";
 import { NodeLocalCache } from "./nodelocal.js";
 import type { TcpConnection } from "./tcp.js";
@@ -66,6 +66,7 @@ export class Cluster {
   private readonly endpointArriveFn = (p: Packet) => this.endpointArrive(p);
   private readonly replyArriveFn = (p: Packet) => this.replyArrive(p);
   private readonly toLocalFn = (p: Packet) => this.toLocal(p);
+  private readonly answerScratch = newAnswer();
 
   constructor(readonly cfg: ClusterConfig) {
     this.streams = new Streams(cfg.seed);
@@ -145,8 +146,9 @@ export class Cluster {
     }
     const q = pkt.dns!;
     ep.queries++;
-    const a = this.zone.answer(q.qname, q.qtype, this.serverRng);
-    const reply = replyPacket(this.uid++, pkt, answerTo(q, a.rcode, a.ancount), "", now);
+    const a = this.zone.answer(q.qname, q.qtype, this.serverRng, this.answerScratch);
+    // The query is consumed here: its packet object carries the answer back.
+    const reply = turnAround(pkt, this.uid++, answerTo(q, a.rcode, a.ancount), now);
     const t = now + Math.round(ep.serviceNs.sample(this.serverRng)) + a.delayNs + this.oneWay(ep);
     this.sim.at(t, this.replyArriveFn, reply);
   }

@@ -99,3 +99,22 @@ export function replyPacket(uid: number, q: Packet, dns: DnsMessage | null, flag
 export function answerTo(q: DnsMessage, rcode: Rcode, ancount: number, tc = false): DnsMessage {
   return { id: q.id, qname: q.qname, qtype: q.qtype, response: true, rcode, ancount, tc, from: "", sends: 0 };
 }
+
+/** Turns a consumed packet into its answer in place (swapping the addresses), to spare an allocation. */
+export function turnAround(p: Packet, uid: number, dns: DnsMessage, sentAt: number): Packet {
+  const src = p.src;
+  const sport = p.sport;
+  p.uid = uid;
+  p.src = p.dst;
+  p.sport = p.dport;
+  p.dst = src;
+  p.dport = sport;
+  p.dns = dns;
+  p.flags = "";
+  p.sentAt = sentAt;
+  p.ct = null;
+  p.ctState = 0;
+  p.ctPost = 0;
+  p.owned = false;
+  return p;
+}

@@ -92,13 +92,12 @@ function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsM
   const sock = host.openUdp(conf.nameservers, 53);
   // mtime() in ms, counted from the start of the exchange.
   const start = sim.now;
-  const elapsed = () => Math.floor((sim.now - start) / MS);
   const t0 = 0;
   let t2 = t0;
   let t1 = t2 - retryInterval;
   let servfailRetry = 0;
   try {
-    for (; t2 - t0 < timeout; t2 = elapsed()) {
+    for (; t2 - t0 < timeout; t2 = Math.floor((sim.now - start) / MS)) {
       if (t2 - t1 >= retryInterval) {
         // "Query all configured nameservers in parallel"
         const burst: DnsMessage[] = [];
@@ -110,7 +109,7 @@ function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsM
             to.push(j);
           }
         }
-        host.sendUdp(sock, burst, to);
+        host.sendUdp(sock, burst, conf.nameservers.length > 1 ? to : undefined);
         countSends(t.tally, burst);
         t1 = t2;
         servfailRetry = 2 * qs.length;
