@@ -1,29 +1,19 @@
 import yargs from "yargs";
 import { InputError } from "../scenario/load.js";
+import { lookupCommand } from "./lookup.js";
+import { raceCommand } from "./race.js";
 import { runCommand } from "./run.js";
+import { traceCommand } from "./trace.js";
 
 /** Exit codes: 0 done, 1 internal error, 2 bad input (scenario, resolv.conf, flags). */
 export async function main(argv: string[]): Promise<number> {
-  let code = 0;
   const parser = yargs(argv)
     .scriptName("dnsrace")
     .usage("$0 <command> [options]\n\nSimulates the conntrack insertion race behind 5-second DNS lookups in Kubernetes pods.")
-    .command(
-      "run <paths..>",
-      "run scenario files (or every .yaml in the folders given) and write latency distributions as CSV",
-      (y) =>
-        y
-          .positional("paths", { type: "string", array: true, demandOption: true, describe: "scenario files or folders" })
-          .option("out", { type: "string", default: "results", describe: "folder for <scenario>.lookups.csv and summary.csv" })
-          .option("seed", { type: "number", describe: "seed for every scenario (default: each scenario's own seed)" })
-          .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors" }),
-      (args) => {
-        if (args.seed !== undefined && (!Number.isInteger(args.seed) || args.seed < 0)) {
-          throw new InputError(`--seed: expected a whole number >= 0, found ${String(args.seed)}.`);
-        }
-        code = runCommand({ paths: args.paths as string[], out: args.out, seed: args.seed, quiet: args.quiet });
-      },
-    )
+    .command(runCommand)
+    .command(raceCommand)
+    .command(lookupCommand)
+    .command(traceCommand)
     .demandCommand(1, "name a command: dnsrace run <scenario files or folders>")
     .strict()
     .help()
@@ -34,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     });
   try {
     await parser.parseAsync();
-    return code;
+    return 0;
   } catch (e) {
     if (e instanceof InputError) {
       process.stderr.write(`dnsrace: ${e.message}\n`);

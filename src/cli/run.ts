@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import type { CommandModule } from "yargs";
 import { basename, extname, join } from "node:path";
 import { lookupsCsv, summaryCsv, formatSummaryValue } from "../report/csv.js";
 import { type Summary, summarize } from "../report/summary.js";
@@ -32,8 +33,25 @@ export function collectScenarioFiles(paths: string[]): string[] {
   return files;
 }
 
+export const runCommand: CommandModule<object, RunArgs> = {
+  command: "run <paths..>",
+  describe: "run scenario files (or every .yaml in the folders given) and write latency distributions as CSV",
+  builder: (y) =>
+    y
+      .positional("paths", { type: "string", array: true, demandOption: true, describe: "scenario files or folders" })
+      .option("out", { type: "string", default: "results", describe: "folder for <scenario>.lookups.csv and summary.csv" })
+      .option("seed", { type: "number", describe: "seed for every scenario (default: each scenario's own seed)" })
+      .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors" }) as never,
+  handler: (args) => {
+    if (args.seed !== undefined && (!Number.isInteger(args.seed) || args.seed < 0)) {
+      throw new InputError(`--seed: expected a whole number >= 0, found ${String(args.seed)}.`);
+    }
+    runScenarios(args);
+  },
+};
+
 /** dnsrace run: every input is validated before anything runs or is written. */
-export function runCommand(args: RunArgs): number {
+export function runScenarios(args: RunArgs): void {
   const files = collectScenarioFiles(args.paths);
   const loaded: LoadedScenario[] = files.map((f) => loadScenarioFile(f));
   const stems = new Map<string, string>();
@@ -59,7 +77,6 @@ export function runCommand(args: RunArgs): number {
     process.stdout.write(summaryTable(summaries));
     process.stdout.write(`\nwrote ${outputs.length} files to ${args.out}/\n`);
   }
-  return 0;
 }
 
 /** Writes every file to a temporary name first, then renames: no half-written output. */

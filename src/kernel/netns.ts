@@ -10,6 +10,7 @@ import type { KernelFeatures } from "./version.js";
 
 /** What the hop did, for traces and teaching (see trace events in the README). */
 export type HopEventKind =
+  | "gro-list"
   | "notrack"
   | "lookup-hit"
   | "lookup-miss"
@@ -270,6 +271,7 @@ export class Netns {
   private start(w: Work): void {
     this.cpus[w.cpu]!.busy = true;
     w.i = 0;
+    if (w.n > 1 && this.trace !== null) this.emit("gro-list", w.pkts[0]!, w.cpu, null);
     this.pre(w);
   }
 
@@ -460,6 +462,8 @@ export class Netns {
     const name = (id: number) => this.wiring.addrName(id);
     const f = this.cfg.features;
     switch (kind) {
+      case "gro-list":
+        return "GRO + threaded NAPI: the poll thread hands the queued datagrams on as one list (netif_receive_skb_list): PREROUTING runs for all of them before any is confirmed";
       case "notrack":
         return "raw table NOTRACK: no conntrack entry, no DNAT";
       case "lookup-hit":

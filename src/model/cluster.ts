@@ -10,6 +10,7 @@ import { type DnsMessage, type LookupTally, type Packet, answerTo, makePacket, r
 import type { NodeLocalConfig } from "./nodelocal.js";
 import { NodeLocalCache } from "./nodelocal.js";
 import type { TcpConnection } from "./tcp.js";
+import type { TraceCollector } from "./trace.js";
 
 export interface ClusterConfig {
   seed: number;
@@ -54,6 +55,8 @@ export class Cluster {
   readonly zone: Zone;
   readonly cache: NodeLocalCache | null;
   readonly net: NetworkStats = { blackholed: 0, toClosedPort: 0, ignoredBySocket: 0, answersDelivered: 0 };
+  /** Set (before the run) to collect every lookup's story. */
+  tracer: TraceCollector | null = null;
   readonly addrs = new AddressBook();
   readonly nodeIp: number;
   readonly dnsVip: number;
@@ -148,6 +151,10 @@ export class Cluster {
     ep.queries++;
     const a = this.zone.answer(q.qname, q.qtype, this.serverRng, this.answerScratch);
     // The query is consumed here: its packet object carries the answer back.
+    if (this.tracer !== null) {
+      const what = a.rcode !== "NOERROR" ? a.rcode : a.ancount > 0 ? "NOERROR, 1 address" : "NOERROR, no address (NODATA)";
+      this.tracer.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, `${q.qtype} ${q.qname} arrives; answer: ${what}${a.delayNs > 0 ? ` (after the upstream's ${(a.delayNs / 1e6).toFixed(1)} ms)` : ""}`);
+    }
     const reply = turnAround(pkt, this.uid++, answerTo(q, a.rcode, a.ancount), now);
     const t = now + Math.round(ep.serviceNs.sample(this.serverRng)) + a.delayNs + this.oneWay(ep);
     this.sim.at(t, this.replyArriveFn, reply);

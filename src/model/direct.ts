@@ -49,10 +49,29 @@ export interface DirectResult {
   result: string;
   lookup: LookupResult | null;
   packets: ServerLogEntry[];
+  /** When the resolver's wait timed out (a poll() deadline expired), ms from the lookup's start. */
+  timeouts: number[];
   tally: LookupTally;
 }
 
 const MS = 1_000_000;
+
+/** The thread's process, noting each time its deadline ends a wait (the resolver's timer expired). */
+class TimedProcess extends Process<unknown> {
+  readonly expired: number[] = [];
+
+  constructor(
+    private readonly clock: Simulator,
+    gen: Generator<unknown, void, unknown>,
+  ) {
+    super(clock, gen);
+  }
+
+  override fire(): void {
+    if (this.isWaiting) this.expired.push(this.clock.now);
+    super.fire();
+  }
+}
 
 /** Compiles a name pattern to a matcher on FQDNs (with trailing dot). */
 export function nameMatcher(pattern: string): (fqdn: string) => boolean {
@@ -179,23 +198,27 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
   const musl = muslConf(opts.resolvConf);
   let started = 0;
   let firstPacket = 0;
+  let firstTimeout = 0;
+  const timeoutsSince = (startNs: number) => proc.expired.slice(firstTimeout).map((t) => (t - startNs) / MS);
   function* body() {
     for (const name of names) {
       started = sim.now;
       firstPacket = packets.length;
+      firstTimeout = proc.expired.length;
       const tally: LookupTally = { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 };
       ctx.tally = tally;
       const r = (yield opts.libc === "glibc" ? glibcGetaddrinfo(ctx, glibc, name, opts.family) : muslGetaddrinfo(ctx, musl, name, opts.family)) as LookupResult;
-      results.push({ latencyMs: (sim.now - started) / MS, result: outcomeLabel(r), lookup: r, packets: rebase(packets.slice(firstPacket), started), tally });
+      results.push({ latencyMs: (sim.now - started) / MS, result: outcomeLabel(r), lookup: r, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), tally });
     }
     done = true;
   }
-  (ctx as { proc: Process<unknown> }).proc = new Process<unknown>(sim, body());
+  const proc = new TimedProcess(sim, body());
+  (ctx as { proc: Process<unknown> }).proc = proc;
   ctx.proc.start();
   sim.run(opts.maxMs * MS * names.length);
   if (!done) {
     // The lookup in progress never finished: report it as HANG.
-    results.push({ latencyMs: opts.maxMs, result: "HANG", lookup: null, packets: rebase(packets.slice(firstPacket), started), tally: ctx.tally });
+    results.push({ latencyMs: opts.maxMs, result: "HANG", lookup: null, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), tally: ctx.tally });
   }
   return results;
 }

@@ -68,14 +68,18 @@ export class NodeLocalCache implements LocalReceiver {
     this.stats.queries++;
     const key = `${q.qname}|${q.qtype}`;
     const hit = this.entries.get(key);
+    const tracer = this.cluster.tracer;
     if (hit !== undefined && hit.expiresAt > sim.now) {
+      tracer?.add(pkt.tally, sim.now, "node-local cache", `${q.qtype} ${q.qname}: cache hit, answered at once`);
       this.stats.hits++;
       this.answer(pkt, hit.rcode, hit.ancount);
       return;
     }
     this.stats.misses++;
     const zone = this.cluster.zone;
-    if (!zone.inClusterDomain(q.qname)) {
+    const inCluster = zone.inClusterDomain(q.qname);
+    tracer?.add(pkt.tally, sim.now, "node-local cache", `${q.qtype} ${q.qname}: cache miss, ${inCluster ? "forwarded to kube-dns-upstream over TCP (force_tcp)" : "forwarded upstream over UDP"}`);
+    if (!inCluster) {
       // `forward . /etc/resolv.conf` over UDP: a fresh socket per query, no same-tuple pair.
       const a = zone.answer(q.qname, q.qtype, this.rng);
       const ttl = this.cfg.externalTtlS;

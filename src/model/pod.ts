@@ -139,6 +139,7 @@ export class Pod implements LocalReceiver {
         rng: this.cluster.streams.get(`pod/${this.cfg.name}/thread${k}`),
         tally: newTally(),
         glibcSticky: { singleRequest: false, singleRequestReopen: false },
+        note: null,
         lookupsDone: 0,
         current: null,
         timer: new LazyTimer(sim),
@@ -197,6 +198,14 @@ export class Pod implements LocalReceiver {
     th.lookupsDone++;
     th.tally = newTally();
     th.current = { name, startNs: this.cluster.sim.now, lookup: this.nextLookupNumber() };
+    const tracer = this.cluster.tracer;
+    if (tracer !== null) {
+      const tally = th.tally;
+      const sim = this.cluster.sim;
+      tracer.begin(tally, th.current.lookup, this.cfg.name, th.id, name, sim.now);
+      tracer.add(tally, sim.now, this.where(th), `getaddrinfo("${name}") with ${this.cfg.libc}`);
+      th.note = (text) => tracer.add(tally, sim.now, this.cfg.libc, text);
+    }
     const gen = this.glibc !== null ? glibcGetaddrinfo(th, this.glibc, name, this.cfg.family) : muslGetaddrinfo(th, this.musl!, name, this.cfg.family);
     const proc = new Process<unknown, LookupResult>(this.cluster.sim, gen, th.onDone, th.timer);
     th.proc = proc;
@@ -206,13 +215,22 @@ export class Pod implements LocalReceiver {
   private done(th: Thread, result: LookupResult): void {
     const c = th.current!;
     const sim = this.cluster.sim;
-    this.record({ pod: this.cfg.name, lookup: c.lookup, thread: th.id, name: c.name, startNs: c.startNs, endNs: sim.now, outcome: outcomeLabel(result), result, tally: th.tally });
+    const outcome = outcomeLabel(result);
+    this.record({ pod: this.cfg.name, lookup: c.lookup, thread: th.id, name: c.name, startNs: c.startNs, endNs: sim.now, outcome, result, tally: th.tally });
+    if (this.cluster.tracer !== null) {
+      this.cluster.tracer.add(th.tally, sim.now, this.where(th), `getaddrinfo returns ${outcome} after ${((sim.now - c.startNs) / 1e6).toFixed(3)} ms`);
+      this.cluster.tracer.end(th.tally, sim.now, outcome);
+    }
     th.current = null;
     th.proc = IDLE;
     const w = this.cfg.workload;
     const think = w.kind === "closed" ? Math.round(w.thinkNs.sample(this.workRng)) : 0;
     if (think > 0) sim.at(sim.now + think, this.nextFn, th);
     else this.next(th);
+  }
+
+  private where(th: ThreadCtx): string {
+    return `pod ${this.cfg.name} thread ${th.id}`;
   }
 
   private pickName(): string {
@@ -258,6 +276,11 @@ export class Pod implements LocalReceiver {
         for (let i = 0; i < msgs.length; i++) {
           const dst = peerIds[to === undefined ? 0 : to[i]!]!;
           burst.push(cluster.udpPacket(pod.ip, s.port, dst, s.peerPort, msgs[i]!, tally));
+        }
+        if (cluster.tracer !== null) {
+          const how = msgs.length === 1 ? "sends" : pod.cfg.libc === "glibc" ? "sends in one sendmmsg()" : "sends back to back";
+          const what = msgs.map((m) => `${m.qtype}${m.sends > 0 ? " (again)" : ""}`).join(" and ");
+          cluster.tracer.add(tally, cluster.sim.now, pod.where(pod.threads[threadId]!), `${how} ${what} ${msgs[0]!.qname} from port ${s.port} to ${cluster.addrs.name(peerIds[0]!)}:${s.peerPort}`);
         }
         cluster.node.ingress(burst, cpu);
       },
@@ -314,6 +337,7 @@ export class Pod implements LocalReceiver {
     // A connected socket only matches datagrams from its peer (udp4_lib_lookup); musl's
     // unconnected socket receives them, and res_msend ignores "replies from addresses we didn't send to".
     if (!owned || !s.peerIds.includes(pkt.src) || pkt.sport !== s.peerPort) {
+      this.cluster.tracer?.add(pkt.tally, this.cluster.sim.now, `pod ${this.cfg.name}`, `an answer from ${this.cluster.addrs.name(pkt.src)}:${pkt.sport} reaches port ${pkt.dport}: not the address the socket talks to, ignored`);
       net.ignoredBySocket++;
       if (pkt.tally !== null) pkt.tally.queriesLost++;
       return;
@@ -321,6 +345,7 @@ export class Pod implements LocalReceiver {
     const m = pkt.dns!;
     m.from = this.cluster.addrs.name(pkt.src);
     net.answersDelivered++;
+    this.cluster.tracer?.add(pkt.tally, this.cluster.sim.now, `pod ${this.cfg.name}`, `the ${m.qtype} answer (${m.rcode}${m.rcode === "NOERROR" ? (m.ancount > 0 ? ", 1 address" : ", no address") : ""}) reaches the socket on port ${pkt.dport}`);
     if (s.waiter !== null) s.waiter.wake(m);
     else s.queue.push(m);
   }

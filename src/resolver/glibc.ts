@@ -257,6 +257,10 @@ function* sendDg(t: ThreadCtx, conf: GlibcConf, st: SendState, q1: DnsMessage, q
   for (;;) {
     // retry:
     const finish = t.host.sim.now + seconds * SEC;
+    if (t.note) {
+      const mode = singleRequestReopen ? "single-request-reopen: A, then AAAA from a new socket" : singleRequest ? "single-request: A, then AAAA after A's answer" : "A and AAAA together in one sendmmsg()";
+      t.note(`glibc send_dg: ${mode}; waits up to ${seconds} s for the answers (options timeout:${conf.retrans}${ns > 0 ? `, nameserver ${ns + 1}` : ""})`);
+    }
     let nwritten = 0;
     let recv1 = false;
     let recv2 = q2 === null;
@@ -287,12 +291,14 @@ function* sendDg(t: ThreadCtx, conf: GlibcConf, st: SendState, q1: DnsMessage, q
           // "If we time out after having received one answer switch to the mode
           //  where we send the second request only once we have received the first answer."
           if (!singleRequest) {
+            t.note?.(`glibc send_dg: the ${seconds} s window expired with one answer of two: switching this thread to single-request for good (RES_SNGLKUP) and resending on the same socket`);
             t.glibcSticky.singleRequest = true; // statp->options |= RES_SNGLKUP (per-thread _res)
             singleRequest = true;
             st.gotsomewhere = saveGotsomewhere;
             restart = "retry";
             continue;
           } else if (!singleRequestReopen) {
+            t.note?.(`glibc send_dg: the ${seconds} s window expired again with one answer: switching to single-request-reopen (RES_SNGLKUPREOP), a new socket per query`);
             t.glibcSticky.singleRequestReopen = true; // statp->options |= RES_SNGLKUPREOP
             singleRequestReopen = true;
             st.gotsomewhere = saveGotsomewhere;
@@ -300,9 +306,11 @@ function* sendDg(t: ThreadCtx, conf: GlibcConf, st: SendState, q1: DnsMessage, q
             restart = "reopen";
             continue;
           }
+          t.note?.(`glibc send_dg: the ${seconds} s window expired in single-request-reopen mode: returning the one answer it has`);
           st.resplen2 = 1;
           return resplen;
         }
+        t.note?.(`glibc send_dg: the ${seconds} s window expired with no answer: next nameserver or attempt`);
         st.gotsomewhere = true;
         return 0;
       }

@@ -59,6 +59,8 @@ export interface ThreadCtx {
   tally: LookupTally;
   /** glibc's per-thread _res options that the send_dg fallback ORs in (RES_SNGLKUP, RES_SNGLKUPREOP). */
   glibcSticky: { singleRequest: boolean; singleRequestReopen: boolean };
+  /** When tracing: the resolver says what it does and why, in its source's terms (null otherwise). */
+  note: ((text: string) => void) | null;
 }
 
 /**

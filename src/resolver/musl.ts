@@ -109,6 +109,8 @@ function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsM
             to.push(j);
           }
         }
+        if (t.note && t2 > 0) t.note(`musl res_msend: ${t2} ms without an answer to ${burst.length === qs.length * conf.nameservers.length ? "any query" : "one query"}: resending only the unanswered (retry_interval = timeout/attempts = ${conf.timeout * 1000}/${conf.attempts} ms)`);
+        else if (t.note) t.note(`musl res_msend: ${qs.map((q) => q.qtype).join(" and ")} as back-to-back sendto() on one socket; resend every ${retryInterval} ms, give up after ${timeout} ms`);
         host.sendUdp(sock, burst, conf.nameservers.length > 1 ? to : undefined);
         countSends(t.tally, burst);
         t1 = t2;

@@ -9,6 +9,7 @@ import { Cluster, type ClusterConfig, type NetworkStats } from "../model/cluster
 import { type LookupRecord, Pod } from "../model/pod.js";
 import { buildDist } from "./dist.js";
 import type { LoadedScenario } from "./load.js";
+import type { TraceCollector } from "../model/trace.js";
 
 const MS = 1_000_000;
 const SEC = 1_000_000_000;
@@ -31,8 +32,8 @@ export interface RunOptions {
   seed?: number;
   /** Called now and then with the share of lookups done (0..1). */
   progress?: (done: number) => void;
-  /** Receives every conntrack hop event (for traces). */
-  trace?: (e: HopEvent) => void;
+  /** Collects every lookup's story (dnsrace trace). */
+  collector?: TraceCollector;
   /** Stop the simulation at this simulated time (safety net), ns. */
   maxSimNs?: number;
   /** Called with the assembled model just before it runs (tests add events here). */
@@ -126,7 +127,15 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
 export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunResult {
   const seed = opts.seed ?? loaded.scenario.seed;
   const { cluster, pods, records, expected } = buildCluster(loaded, seed);
-  if (opts.trace) cluster.node.trace = opts.trace;
+  const collector = opts.collector;
+  if (collector !== undefined) {
+    cluster.tracer = collector;
+    cluster.node.trace = (e: HopEvent) => {
+      const q = e.pkt.dns;
+      const what = e.kind === "gro-list" ? "" : `${q === null ? e.pkt.flags : q.qtype} `;
+      collector.add(e.pkt.tally, e.t, `node cpu${e.cpu}`, `${what}${e.detail}`);
+    };
+  }
   for (const p of pods) p.start();
   opts.beforeRun?.(cluster);
   const sim = cluster.sim;

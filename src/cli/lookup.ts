@@ -1,0 +1,243 @@
+import { readFileSync } from "node:fs";
+import type { CommandModule } from "yargs";
+import { type DirectOptions, type DirectResult, FAULT_ACTIONS, type FaultAction, type FaultRule, type ServerLogEntry, runDirectLookup } from "../model/direct.js";
+import { glibcConf } from "../resolver/glibc.js";
+import { muslConf } from "../resolver/musl.js";
+import { type ResolvConf, ResolvConfError, parseResolvConf } from "../resolver/resolvconf.js";
+import { InputError } from "../scenario/load.js";
+
+export interface LookupArgs {
+  name: string;
+  libc: string;
+  resolvConf: string | undefined;
+  family: string;
+  /** One string per --rule (yargs gives a string when the flag is given once). */
+  rule: string | string[] | undefined;
+  rttMs: number;
+  maxMs: number;
+  json: boolean;
+}
+
+/** A pod's resolv.conf reduced to what matters here: one nameserver (the server answers whatever address). */
+export const DEFAULT_RESOLV_CONF = "nameserver 10.96.0.10\n";
+
+const LIBCS = ["glibc", "musl"] as const;
+const FAMILIES = ["unspec", "inet", "inet6"] as const;
+const RULE_KEYS = ["qtype", "name", "nth", "transport", "delay_ms"] as const;
+type RuleKey = (typeof RULE_KEYS)[number];
+/** A name pattern: labels of letters, digits, '_' and '-', or '*'; trailing dot optional. */
+const NAME_PATTERN = /^(\*|[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)(\.(\*|[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?))*\.?$/;
+const HOST_NAME = /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
+
+/** "ACTION key=value ..." -> a FaultRule; bad input names the rule, the word and what is allowed. */
+export function parseRule(text: string): FaultRule {
+  const words = text.trim().split(/\s+/).filter((w) => w !== "");
+  const bad = (why: string) => new InputError(`--rule "${text}": ${why}.`);
+  const [action, ...pairs] = words;
+  if (action === undefined) throw bad(`a rule starts with an action, one of ${FAULT_ACTIONS.join(", ")}`);
+  if (!(FAULT_ACTIONS as readonly string[]).includes(action)) {
+    throw bad(`unknown action "${action}" (the first word is the action, one of ${FAULT_ACTIONS.join(", ")})`);
+  }
+  const rule: FaultRule = { action: action as FaultAction };
+  const seen = new Set<string>();
+  for (const word of pairs) {
+    const eq = word.indexOf("=");
+    if (eq < 0) throw bad(`"${word}" is not key=value (keys: ${RULE_KEYS.join(", ")})`);
+    const key = word.slice(0, eq);
+    const value = word.slice(eq + 1);
+    if (!(RULE_KEYS as readonly string[]).includes(key)) throw bad(`unknown key "${key}" in "${word}" (keys: ${RULE_KEYS.join(", ")})`);
+    if (seen.has(key)) throw bad(`key "${key}" is given twice`);
+    seen.add(key);
+    switch (key as RuleKey) {
+      case "qtype": {
+        const qtype = value.toUpperCase();
+        if (qtype !== "A" && qtype !== "AAAA") throw bad(`"${word}": qtype is A or AAAA`);
+        rule.qtype = qtype;
+        break;
+      }
+      case "name":
+        if (!NAME_PATTERN.test(value)) throw bad(`"${word}": name is a domain name, with or without the trailing dot, where "*" stands for any labels (e.g. name=*.cluster.local)`);
+        rule.name = value;
+        break;
+      case "nth": {
+        const parts = value.split(",");
+        if (!parts.every((p) => /^[1-9]\d*$/.test(p))) throw bad(`"${word}": nth is an arrival number from 1, or a list such as nth=1,2`);
+        rule.nth = parts.map(Number);
+        break;
+      }
+      case "transport":
+        if (value !== "udp" && value !== "tcp") throw bad(`"${word}": transport is udp or tcp (leave it out to match both)`);
+        rule.transport = value;
+        break;
+      case "delay_ms": {
+        const d = Number(value);
+        if (value === "" || !Number.isFinite(d) || d < 0) throw bad(`"${word}": delay_ms is a number of milliseconds >= 0`);
+        rule.delayMs = d;
+        break;
+      }
+    }
+  }
+  return rule;
+}
+
+/**
+ * The checked options of one lookup. `resolvConfText` is the resolv.conf read
+ * from `source` (a file name, "standard input", or the default).
+ */
+export function lookupOptions(args: LookupArgs, resolvConfText: string, source: string): DirectOptions {
+  if (args.libc === "go") {
+    throw new InputError(`--libc go: Go's resolver is not modelled yet; the resolvers modelled are glibc and musl.`);
+  }
+  if (!(LIBCS as readonly string[]).includes(args.libc)) throw new InputError(`--libc: expected glibc or musl, found "${args.libc}".`);
+  const libc = args.libc as DirectOptions["libc"];
+  if (!(FAMILIES as readonly string[]).includes(args.family)) throw new InputError(`--family: expected one of ${FAMILIES.join(", ")}, found "${args.family}".`);
+  const name = String(args.name);
+  if (!HOST_NAME.test(name) || name.length > 254) throw new InputError(`the name "${name}" is not a host name (labels of letters, digits, "-" and "_", separated by dots, optionally ending in a dot).`);
+  if (!Number.isFinite(args.rttMs) || args.rttMs < 0) throw new InputError(`--rtt-ms: expected a number of milliseconds >= 0, found ${String(args.rttMs)}.`);
+  if (!Number.isFinite(args.maxMs) || args.maxMs <= 0) throw new InputError(`--max-ms: expected a number of milliseconds > 0, found ${String(args.maxMs)}.`);
+  const rules = ruleTexts(args.rule).map(parseRule);
+  let resolvConf: ResolvConf;
+  try {
+    resolvConf = parseResolvConf(resolvConfText);
+  } catch (e) {
+    if (!(e instanceof ResolvConfError)) throw e;
+    throw new InputError(`${source}: line ${e.line}: ${e.reason}.`);
+  }
+  if (resolvConf.nameservers.length === 0) throw new InputError(`${source}: the resolv.conf has no "nameserver" line.`);
+  if (libc === "musl" && resolvConf.options.attempts === 0) {
+    throw new InputError(`${source}: "options attempts:0" makes musl divide by zero (res_msend.c: timeout/attempts, SIGFPE); use attempts:1 or more.`);
+  }
+  return { libc, resolvConf, name, family: args.family as DirectOptions["family"], rules, rttMs: args.rttMs, maxMs: args.maxMs };
+}
+
+function ruleTexts(rule: string | string[] | undefined): string[] {
+  if (rule === undefined) return [];
+  return (Array.isArray(rule) ? rule : [rule]).map(String);
+}
+
+/** Reads the resolv.conf the flag names: a file, "-" for standard input, or the default. */
+export function readResolvConf(arg: string | undefined): { text: string; source: string } {
+  if (arg === undefined) return { text: DEFAULT_RESOLV_CONF, source: "the default resolv.conf" };
+  const source = arg === "-" ? "--resolv-conf - (standard input)" : `--resolv-conf ${arg}`;
+  try {
+    return { text: readFileSync(arg === "-" ? 0 : arg, "utf8"), source };
+  } catch (e) {
+    throw new InputError(`${source}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}).`);
+  }
+}
+
+const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/** The --json line: what the resolver returned, when, and every query the server saw. */
+export function lookupJson(opts: DirectOptions, r: DirectResult): string {
+  return JSON.stringify({
+    libc: opts.libc,
+    name: opts.name,
+    latency_ms: round3(r.latencyMs),
+    result: r.result,
+    packets: r.packets.map((p) => ({ t_ms: round3(p.t_ms), transport: p.transport, port: p.port, qtype: p.qtype, qname: p.qname, fate: p.fate })),
+  });
+}
+
+const FATE_WORDS: Record<FaultAction, string> = {
+  answer: "answered",
+  drop: "dropped",
+  nxdomain: "NXDOMAIN",
+  nodata: "NODATA (no records)",
+  servfail: "SERVFAIL",
+  refused: "REFUSED",
+  truncate: "truncated (TC bit)",
+};
+
+/** The readable timeline: one line per query that reached the server, the result, and a hint on timeouts. */
+export function formatTimeline(opts: DirectOptions, r: DirectResult): string {
+  const lines: string[] = [`${opts.libc} getaddrinfo("${opts.name}", ${familyWord(opts.family)}) against one scripted server, round trip ${opts.rttMs} ms`];
+  const times = r.packets.map((p) => p.t_ms.toFixed(3));
+  const width = Math.max(0, ...times.map((t) => t.length));
+  const portWidth = Math.max(0, ...r.packets.map((p) => p.port.length));
+  const nameWidth = Math.max(0, ...r.packets.map((p) => p.qname.length));
+  r.packets.forEach((p: ServerLogEntry, i) => {
+    lines.push(`  ${times[i]!.padStart(width)} ms  ${p.transport} ${p.port.padEnd(portWidth)}  ${p.qtype.padEnd(4)} ${p.qname.padEnd(nameWidth)}  ${FATE_WORDS[p.fate]}`);
+  });
+  if (r.packets.length === 0) lines.push("  (no query reached the server)");
+  if (r.result === "HANG") lines.push(`result: HANG, still waiting after ${r.latencyMs.toFixed(3)} ms (--max-ms)`);
+  else lines.push(`result: ${r.result} after ${r.latencyMs.toFixed(3)} ms`);
+  const hint = timeoutHint(opts, r);
+  if (hint !== null) lines.push(`hint: ${hint}`);
+  if (r.result === "HANG") lines.push(`hint: ${hangHint(opts, r)}`);
+  return lines.join("\n") + "\n";
+}
+
+function familyWord(family: DirectOptions["family"]): string {
+  return family === "inet" ? "AF_INET" : family === "inet6" ? "AF_INET6" : "AF_UNSPEC";
+}
+
+const seconds = (ms: number) => `${ms / 1000} s`;
+const instants = (ts: number[]) => ts.map((t) => `${t.toFixed(3)} ms`).join(", ");
+
+/** One sentence on the resolver timers behind the latency, with their values from the resolv.conf; null if none expired. */
+export function timeoutHint(opts: DirectOptions, r: DirectResult): string | null {
+  if (r.timeouts.length === 0) return null;
+  const o = opts.resolvConf.options;
+  if (opts.libc === "glibc") {
+    const c = glibcConf(opts.resolvConf);
+    // send_dg: seconds = retrans << ns, divided by nscount for ns > 0, at least 1.
+    const windows = c.nameservers.map((_, ns) => Math.max(1, ns === 0 ? c.retrans : Math.trunc((c.retrans << ns) / c.nameservers.length)));
+    const window = new Set(windows).size === 1 ? `its ${windows[0]} s window` : `its windows of ${windows.map((w) => `${w} s`).join(", ")} for nameservers 1-${windows.length}`;
+    return `glibc waited ${window} (options ${optionWord("timeout", o.timeout, c.retrans)}; res_send.c send_dg) for an answer that had not come; ${r.timeouts.length === 1 ? "the window expired" : "windows expired"} at ${instants(r.timeouts)}.`;
+  }
+  const c = muslConf(opts.resolvConf);
+  const retryMs = Math.trunc((1000 * c.timeout) / c.attempts);
+  const opt = `options ${optionWord("timeout", o.timeout, c.timeout)} ${optionWord("attempts", o.attempts, c.attempts)}; res_msend.c`;
+  // The exchange gave up if its timer expired as the lookup ended with EAI_AGAIN.
+  const gaveUp = r.result === "EAI_AGAIN" && Math.abs(r.timeouts.at(-1)! - r.latencyMs) < 1e-6;
+  const resends = gaveUp ? r.timeouts.slice(0, -1) : r.timeouts;
+  const total = `timeout = ${seconds(1000 * c.timeout)} in total`;
+  if (resends.length === 0) return `musl gave up after ${total} with a query unanswered, without resending it (${opt}).`;
+  const resent = `musl resent the unanswered query after timeout/attempts = ${seconds(retryMs)}`;
+  if (!gaveUp) return `${resent} (${opt}), at ${instants(resends)}.`;
+  return `${resent}, at ${instants(resends)}, and gave up after ${total} (${opt}).`;
+}
+
+/** An option as the libc read it (its default when not given): "timeout:5", or "timeout:99 clamped to 30". */
+function optionWord(name: string, given: number | undefined, used: number): string {
+  return given === undefined || given === used ? `${name}:${used}` : `${name}:${given} clamped to ${used}`;
+}
+
+function hangHint(opts: DirectOptions, r: DirectResult): string {
+  const overTcp = r.packets.some((p) => p.transport === "tcp");
+  if (opts.libc === "glibc" && overTcp) {
+    return `glibc sets no timeout on a TCP query (res_send.c send_vc reads until the answer comes): this lookup would wait for ever; the simulation stopped at --max-ms ${opts.maxMs}.`;
+  }
+  return `the lookup had not returned when the simulation stopped at --max-ms ${opts.maxMs}; raise --max-ms if it is only slow.`;
+}
+
+/** Everything the command prints, from its arguments and the resolv.conf read (the handler minus its I/O). */
+export function lookupOutput(args: LookupArgs, resolvConf: { text: string; source: string }): string {
+  const opts = lookupOptions(args, resolvConf.text, resolvConf.source);
+  const r = runDirectLookup(opts);
+  return args.json ? `${lookupJson(opts, r)}\n` : formatTimeline(opts, r);
+}
+
+/** dnsrace lookup: one lookup by one libc resolver against one scripted DNS server, no cluster around it. */
+export const lookupCommand: CommandModule<object, LookupArgs> = {
+  command: "lookup <name>",
+  describe: "one lookup by one libc resolver against a scripted DNS server (no cluster): every query the server sees, and why the lookup takes as long as it does",
+  builder: (y) =>
+    y
+      .positional("name", { type: "string", demandOption: true, describe: "the name the application looks up (a trailing dot skips the search list)" })
+      .option("libc", { type: "string", demandOption: true, describe: "the resolver: glibc or musl (go is not modelled yet)" })
+      // nargs: 1 makes yargs take a lone "-" as the value instead of leaving it as an argument.
+      .option("resolv-conf", { type: "string", nargs: 1, describe: `the pod's resolv.conf, or - to read it from standard input (default: "${DEFAULT_RESOLV_CONF.trim()}")` })
+      .option("family", { type: "string", default: "unspec", describe: "getaddrinfo's ai_family: unspec (A and AAAA), inet (A), inet6 (AAAA)" })
+      .option("rule", {
+        type: "string",
+        describe: `a server fault, repeatable; the first that matches a query decides, no match answers: "ACTION [qtype=A|AAAA] [name=NAME|*.domain] [nth=1,2] [transport=udp|tcp] [delay_ms=D]" with ACTION one of ${FAULT_ACTIONS.join(", ")}`,
+      })
+      .option("rtt-ms", { type: "number", default: 0.1, describe: "round trip between the resolver and the server" })
+      .option("max-ms", { type: "number", default: 60000, describe: "a lookup still running then is reported as HANG" })
+      .option("json", { type: "boolean", default: false, describe: "print one JSON object (libc, name, latency_ms, result, packets) as the last line" }) as never,
+  handler: (args) => {
+    process.stdout.write(lookupOutput(args, readResolvConf(args.resolvConf)));
+  },
+};

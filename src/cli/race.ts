@@ -1,0 +1,276 @@
+import type { CommandModule } from "yargs";
+import { COUNTER_NAMES, type CounterName } from "../kernel/conntrack.js";
+import { NODE_LOADS, type NodeLoad, RX_MODES, type RxMode } from "../kernel/rx.js";
+import type { NatBackend } from "../kernel/timing.js";
+import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
+import { RACE_DEFAULTS, type RaceOptions, type RaceResult, runRace, type SendMode } from "../model/race.js";
+import { InputError } from "../scenario/load.js";
+
+/** The flags as yargs hands them over; numbers stay text so an error can quote what was typed. */
+export interface RaceArgs {
+  kernel: string | undefined;
+  endpoints: string | undefined;
+  gapUs: string | undefined;
+  send: string | undefined;
+  pairs: string | undefined;
+  rules: string | undefined;
+  iptables: string | undefined;
+  rx: string | undefined;
+  load: string | undefined;
+  cpus: string | undefined;
+  seed: string | undefined;
+  json: boolean;
+}
+
+export const SEND_MODES: readonly SendMode[] = ["two-threads", "sendmmsg", "two-sockets"];
+/** --rx names: the RxModes, with the veth as created ("inline") called "default". */
+export const RX_FLAGS: readonly string[] = RX_MODES.map(rxFlag);
+const IPTABLES: Record<string, NatBackend> = { nft: "iptables-nft", legacy: "iptables-legacy" };
+const DEFAULT_KERNEL = "6.18";
+/** Without --iptables: the small native nft ruleset of the measured node. */
+const DEFAULT_BACKEND: NatBackend = "nftables";
+
+/** Pairs are 1.1 ms apart (model/race.ts); a larger gap or a longer rule walk would let pairs overlap. */
+const MAX_GAP_US = 10_000;
+/** 40,000 nft rules walk ~0.6-1 ms, still shorter than the 1.1 ms between pairs. */
+const MAX_RULES = 40_000;
+/** The model's address book holds 1024 addresses (net/addr.ts). */
+const MAX_ENDPOINTS = 1000;
+/** About 30 s of run time. */
+const MAX_PAIRS = 1_000_000;
+const MAX_CPUS = 64;
+
+export function rxFlag(m: RxMode): string {
+  return m === "inline" ? "default" : m;
+}
+
+export const raceCommand: CommandModule<object, RaceArgs> = {
+  command: "race",
+  describe: "the classic reproducer: pairs of A/AAAA queries on one socket through one node hop",
+  builder: (y) =>
+    y
+      .option("kernel", { type: "string", defaultDescription: DEFAULT_KERNEL, describe: "kernel version: 4.4, 4.14.173, 5.4, 5.10, 6.18, ..." })
+      .option("endpoints", { type: "string", defaultDescription: String(RACE_DEFAULTS.endpoints), describe: "kube-dns endpoints behind the Service" })
+      .option("gap-us", { type: "string", defaultDescription: String(RACE_DEFAULTS.gapUs), describe: "AAAA send time minus A send time, us (negative: AAAA first)" })
+      .option("send", { type: "string", choices: SEND_MODES, defaultDescription: RACE_DEFAULTS.send, describe: "how the pair is sent" })
+      .option("pairs", { type: "string", defaultDescription: String(RACE_DEFAULTS.pairs), describe: "query pairs, a fresh source port each" })
+      .option("rules", { type: "string", defaultDescription: String(RACE_DEFAULTS.rules), describe: "nat rules walked before the DNS Service's rule" })
+      .option("iptables", { type: "string", choices: Object.keys(IPTABLES), describe: "kube-proxy's rules through iptables-nft or iptables-legacy (default: a native nftables ruleset)" })
+      .option("rx", { type: "string", choices: RX_FLAGS, defaultDescription: rxFlag(RACE_DEFAULTS.rx), describe: "the node's receive path" })
+      .option("load", { type: "string", choices: NODE_LOADS, defaultDescription: RACE_DEFAULTS.load, describe: "node load (sets how often threaded NAPI batches a burst)" })
+      .option("cpus", { type: "string", defaultDescription: String(RACE_DEFAULTS.cpus), describe: "CPUs of the node" })
+      .option("seed", { type: "string", defaultDescription: String(RACE_DEFAULTS.seed), describe: "seed of the random streams" })
+      .option("json", { type: "boolean", default: false, describe: "print one JSON object instead of the report" }) as never,
+  handler: (args) => {
+    const o = raceOptions(args);
+    const r = runRace(o);
+    process.stdout.write(args.json ? `${raceJson(r, o, o.kernel)}\n` : formatRaceReport(r, o, o.kernel));
+  },
+};
+
+/** The flags checked and turned into the model's options (the kernel as its features); InputError names the first bad one. */
+export function raceOptions(a: RaceArgs): RaceOptions & { kernel: KernelFeatures } {
+  const kernel = (one("--kernel", a.kernel) ?? DEFAULT_KERNEL).trim();
+  const features = kernelFeatures(kernel);
+  if (features === null) {
+    const suffix = /^\d+\.\d+(\.\d+)?[-+~_]/.test(kernel) ? " (the upstream version, without the distribution's suffix)" : "";
+    throw new InputError(`--kernel: expected a kernel version such as 4.4, 4.14.173, 5.4, 5.10 or 6.18${suffix}, found "${kernel}".`);
+  }
+  const iptables = one("--iptables", a.iptables);
+  let backend = DEFAULT_BACKEND;
+  if (iptables !== undefined) {
+    const b = IPTABLES[iptables];
+    if (b === undefined) throw new InputError(`--iptables: expected one of ${Object.keys(IPTABLES).join(", ")}, found "${iptables}".`);
+    backend = b;
+  }
+  const rxName = one("--rx", a.rx) ?? rxFlag(RACE_DEFAULTS.rx);
+  const rx = RX_MODES.find((m) => rxFlag(m) === rxName);
+  if (rx === undefined) throw new InputError(`--rx: expected one of ${RX_FLAGS.join(", ")}, found "${rxName}".`);
+  return {
+    ...RACE_DEFAULTS,
+    kernel: features,
+    endpoints: wholeNumber("--endpoints", a.endpoints, RACE_DEFAULTS.endpoints, 1, MAX_ENDPOINTS),
+    gapUs: gap(a.gapUs),
+    send: choice("--send", a.send, SEND_MODES, RACE_DEFAULTS.send),
+    pairs: wholeNumber("--pairs", a.pairs, RACE_DEFAULTS.pairs, 1, MAX_PAIRS),
+    rules: wholeNumber("--rules", a.rules, RACE_DEFAULTS.rules, 0, MAX_RULES),
+    backend,
+    rx,
+    load: choice<NodeLoad>("--load", a.load, NODE_LOADS, RACE_DEFAULTS.load),
+    cpus: wholeNumber("--cpus", a.cpus, RACE_DEFAULTS.cpus, 1, MAX_CPUS),
+    seed: wholeNumber("--seed", a.seed, RACE_DEFAULTS.seed, 0, Number.MAX_SAFE_INTEGER),
+  };
+}
+
+/** A flag given twice arrives as an array. */
+function one(flag: string, v: unknown): string | undefined {
+  if (Array.isArray(v)) throw new InputError(`${flag}: given ${v.length} times (${v.join(", ")}); give it once.`);
+  return v === undefined ? undefined : String(v);
+}
+
+function choice<T extends string>(flag: string, v: unknown, allowed: readonly T[], dflt: T): T {
+  const s = one(flag, v);
+  if (s === undefined) return dflt;
+  const found = allowed.find((x) => x === s);
+  if (found === undefined) throw new InputError(`${flag}: expected one of ${allowed.join(", ")}, found "${s}".`);
+  return found;
+}
+
+function wholeNumber(flag: string, v: unknown, dflt: number, min: number, max: number): number {
+  const s = one(flag, v);
+  if (s === undefined) return dflt;
+  const n = /^\s*\+?\d+\s*$/.test(s) ? Number(s) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max.toLocaleString("en-US")}`;
+    throw new InputError(`${flag}: expected a whole number ${range}, found "${s}".`);
+  }
+  return n;
+}
+
+function gap(v: unknown): number {
+  const s = one("--gap-us", v);
+  if (s === undefined) return RACE_DEFAULTS.gapUs;
+  const n = /^\s*[-+]?(\d+\.?\d*|\.\d+)\s*$/.test(s) ? Number(s) : NaN;
+  if (!Number.isFinite(n) || Math.abs(n) > MAX_GAP_US) {
+    throw new InputError(`--gap-us: expected a number of microseconds from -${MAX_GAP_US} to ${MAX_GAP_US} (negative: AAAA first), found "${s}".`);
+  }
+  return n;
+}
+
+/** What this kernel does with the entry confirmed second, and the counters it moves (from its features). */
+export function loserFate(f: KernelFeatures): string {
+  // Before 4e35c1cb9460 (5.0) the null binding can rewrite the loser's source port (race 2): never identical, dropped.
+  const race2 = "a loser whose reply tuple the winner already owns gets a new source port (found++)";
+  if (f.clashResolution === "none") {
+    return [`${f.version}: there is no clash resolution before 4.7, every loser is dropped (insert_failed++; drop does not move)`, ...(f.sameOriginSkip ? [] : [race2])].join("; ");
+  }
+  if (f.clashResolution === "nat-free-only") {
+    return [
+      `${f.version}: every loser is dropped (insert_failed++, drop++), because a clash is resolved only when the winner has no NAT, and on a node with a nat table every entry has at least a null binding`,
+      ...(f.sameOriginSkip ? [] : [race2]),
+    ].join("; ");
+  }
+  const parts = [`${f.version}: identical tuples are merged (${f.clashResolveCounter ? "clash_resolve++" : "insert_failed++"})`];
+  if (!f.sameOriginSkip) parts.push(`${race2} and is dropped (insert_failed++, drop++)`);
+  if (f.natClashEntry === "none") {
+    parts.push("a loser that went to another endpoint is dropped (insert_failed++, drop++)");
+    return parts.join(", ");
+  }
+  const life = f.natClashEntry === "delete-on-reply" ? "that its first reply deletes" : "that lives 1 s";
+  parts.push(`a loser that went to another endpoint goes on as a reply-only NAT-clash entry ${life} (${f.clashResolveCounter ? "clash_resolve++" : "no counter moves"})`);
+  return `${parts.join(", ")}; a clash it cannot resolve is dropped (insert_failed++, drop++)`;
+}
+
+/** One line of `conntrack -S`; clash_resolve exists from bc92470413f3 (5.10). */
+export function conntrackStatLine(cpu: number, c: Record<CounterName, number>, f: KernelFeatures): string {
+  const names = COUNTER_NAMES.filter((n) => n !== "clash_resolve" || f.clashResolveCounter);
+  return [`cpu=${cpu}`, ...names.map((n) => `${n}=${c[n]}`)].join(" ");
+}
+
+const RX_PHRASE: Record<RxMode, string> = {
+  inline: "each datagram processed to completion in the sender's softirq",
+  rps: "RPS queues each datagram to the CPU of its flow hash",
+  gro: "GRO on the veth's NAPI, polled inline in the sender's softirq",
+  "gro-threaded": "GRO with threaded NAPI, a queued burst handed on as one list",
+  "rps-gro-threaded": "threaded NAPI, RPS re-queues the datagrams one by one",
+};
+
+const BACKEND_PHRASE: Record<NatBackend, string> = {
+  nftables: "a native nftables ruleset",
+  "iptables-nft": "kube-proxy's iptables rules through iptables-nft",
+  "iptables-legacy": "kube-proxy's iptables rules through iptables-legacy",
+};
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function percent(part: number, whole: number): string {
+  return whole === 0 ? "-" : `${((100 * part) / whole).toFixed(1)}%`;
+}
+
+function sendPhrase(o: RaceOptions): string {
+  if (o.send === "sendmmsg") {
+    return `A and AAAA in one sendmmsg() from one thread on one connected UDP socket${o.gapUs !== 0 ? " (--gap-us does not apply)" : ""}`;
+  }
+  const g = o.gapUs;
+  const when = g === 0 ? "sent at the same time" : g > 0 ? `AAAA sent ${g} us after A` : `AAAA sent ${-g} us before A`;
+  const cpus = `A from CPU 0, AAAA from CPU ${1 % o.cpus}`;
+  return o.send === "two-threads"
+    ? `A and AAAA from two threads sharing one connected UDP socket (${cpus}), ${when}`
+    : `A and AAAA from two threads with a socket each (${cpus}, different source ports), ${when}`;
+}
+
+/** Greedy word wrap, so the report fits a terminal. */
+function wrap(text: string, indent = "", width = 100): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && indent.length + line.length + 1 + word.length > width) {
+      lines.push(indent + line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== "") lines.push(indent + line);
+  return lines;
+}
+
+/** The readable report: what was run, the clashes and losses, the kernel's rule for losers, `conntrack -S`. */
+export function formatRaceReport(r: RaceResult, o: RaceOptions, f: KernelFeatures): string {
+  const dropped = r.conservation.dropped;
+  const merged = r.clashes - r.nat_clash_entries - dropped;
+  const out: string[] = [
+    ...wrap(
+      `dnsrace race on kernel ${f.version}: ${plural(r.pairs, "pair")} of queries, ${sendPhrase(o)}, a fresh source port per pair, ` +
+        `through one node hop (${plural(o.cpus, "CPU")}; receive path ${rxFlag(o.rx)}: ${RX_PHRASE[o.rx]}; load ${o.load}), ` +
+        `where the DNS Service is DNATed to ${plural(o.endpoints, "endpoint")} by ${BACKEND_PHRASE[o.backend]}, ` +
+        `${plural(o.rules, "nat rule")} walked before its rule; seed ${o.seed}.`,
+    ),
+    "",
+    `clashes        ${r.clashes} of ${r.pairs} pairs (${percent(r.clashes, r.pairs)}); to different endpoints: ${r.different_endpoint_clashes} (${percent(r.different_endpoint_clashes, r.clashes)} of them)`,
+    r.lost_pairs === 0
+      ? `lost a query   0 pairs: every query was answered`
+      : `lost a query   ${r.lost_pairs} pairs (${percent(r.lost_pairs, r.pairs)}): unanswered, retried after 5 s (glibc) or 2.5 s (musl)`,
+    "",
+    "what the kernel does with the loser of a clash (the entry confirmed second):",
+    ...wrap(loserFate(f), "  "),
+  ];
+  const here: string[] = [];
+  if (merged > 0) here.push(`${merged} merged`);
+  if (r.nat_clash_entries > 0) here.push(`${r.nat_clash_entries} kept as NAT-clash entries`);
+  if (dropped > 0) here.push(`${dropped} dropped${r.found > 0 ? ` (${r.found} of them after a source-port rewrite)` : ""}`);
+  out.push(`  in this run: ${here.length > 0 ? here.join(", ") : "no clash, nothing to resolve"}`, "", "conntrack -S");
+  r.perCpu.forEach((c, cpu) => out.push(conntrackStatLine(cpu, c, f)));
+  return `${out.join("\n")}\n`;
+}
+
+/** One JSON object: the flags as run (their CLI names), the outcome, and the per-CPU counters. */
+export function raceJson(r: RaceResult, o: RaceOptions, f: KernelFeatures): string {
+  return JSON.stringify({
+    kernel: f.version,
+    endpoints: o.endpoints,
+    gap_us: o.gapUs,
+    send: o.send,
+    rules: o.rules,
+    backend: o.backend,
+    rx: rxFlag(o.rx),
+    load: o.load,
+    cpus: o.cpus,
+    seed: o.seed,
+    pairs: r.pairs,
+    clashes: r.clashes,
+    lost_pairs: r.lost_pairs,
+    both_replied: r.both_replied,
+    insert_failed: r.insert_failed,
+    drop: r.drop,
+    clash_resolve: r.clash_resolve,
+    found: r.found,
+    different_endpoint_clashes: r.different_endpoint_clashes,
+    nat_clash_entries: r.nat_clash_entries,
+    merged: r.clashes - r.nat_clash_entries - r.conservation.dropped,
+    dropped: r.conservation.dropped,
+    per_cpu: r.perCpu.map((c, cpu) => ({ cpu, ...c })),
+  });
+}

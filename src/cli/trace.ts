@@ -1,0 +1,108 @@
+import type { CommandModule } from "yargs";
+import { TraceCollector, type LookupTrace } from "../model/trace.js";
+import { glibcConf } from "../resolver/glibc.js";
+import { muslConf } from "../resolver/musl.js";
+import { InputError, type LoadedScenario, loadScenarioFile } from "../scenario/load.js";
+import { type RunResult, runScenario } from "../scenario/run.js";
+
+interface TraceArgs {
+  scenario: string;
+  lookup: number | undefined;
+  "first-slow": boolean;
+  format: string;
+  seed: number | undefined;
+}
+
+export const traceCommand: CommandModule<object, TraceArgs> = {
+  command: "trace <scenario>",
+  describe: "the packet-level story of one lookup: sends, conntrack, DNAT, the clash, the resolver's timer, the answer",
+  builder: (y) =>
+    y
+      .positional("scenario", { type: "string", demandOption: true, describe: "a scenario file" })
+      .option("lookup", { type: "number", describe: "the lookup to trace (its number in the lookups CSV)" })
+      .option("first-slow", { type: "boolean", default: false, describe: "trace the first lookup that took over 1 s (the default when --lookup is not given)" })
+      .option("format", { type: "string", choices: ["text", "json"], default: "text", describe: "output format" })
+      .option("seed", { type: "number", describe: "seed (default: the scenario's own)" }) as never,
+  handler: (args) => {
+    if (args.seed !== undefined && (!Number.isInteger(args.seed) || args.seed < 0)) throw new InputError(`--seed: expected a whole number >= 0, found ${String(args.seed)}.`);
+    if (args.lookup !== undefined && (!Number.isInteger(args.lookup) || args.lookup < 1)) throw new InputError(`--lookup: expected a lookup number >= 1, found ${String(args.lookup)}.`);
+    if (args.lookup !== undefined && args["first-slow"]) throw new InputError("--lookup and --first-slow: give one or the other.");
+    const loaded = loadScenarioFile(args.scenario);
+    const collector = new TraceCollector();
+    const res = runScenario(loaded, { collector, ...(args.seed !== undefined ? { seed: args.seed } : {}) });
+    const pick = chooseLookup(collector, args.lookup);
+    if (pick.trace === null) throw new InputError(`--lookup ${String(args.lookup)}: the scenario ran ${collector.lookups.length} lookups (numbered from 1).`);
+    const tr = pick.trace;
+    if (args.format === "json") {
+      process.stdout.write(`${JSON.stringify(traceJson(res, tr))}\n`);
+      return;
+    }
+    process.stdout.write(formatTrace(loaded, res, tr, pick.why));
+  },
+};
+
+function chooseLookup(c: TraceCollector, wanted: number | undefined): { trace: LookupTrace | null; why: string } {
+  if (wanted !== undefined) return { trace: c.lookups.find((l) => l.lookup === wanted) ?? null, why: `lookup ${wanted}, as asked` };
+  const slow = c.lookups.filter((l) => l.endNs - l.startNs > 1_000_000_000).sort((a, b) => a.lookup - b.lookup)[0];
+  if (slow !== undefined) return { trace: slow, why: `the first lookup over 1 s (lookup ${slow.lookup} of ${c.lookups.length})` };
+  const first = c.lookups.sort((a, b) => a.lookup - b.lookup)[0] ?? null;
+  return { trace: first, why: `no lookup took over 1 s; this is lookup 1 of ${c.lookups.length}` };
+}
+
+const ms = (ns: number) => (ns / 1e6).toFixed(3);
+
+function traceJson(res: RunResult, tr: LookupTrace) {
+  return {
+    scenario: res.name,
+    seed: res.seed,
+    kernel: res.kernel,
+    lookup: tr.lookup,
+    pod: tr.pod,
+    thread: tr.thread,
+    name: tr.name,
+    latency_ms: Number(ms(tr.endNs - tr.startNs)),
+    outcome: tr.outcome,
+    events: tr.lines.map((l) => ({ t_ms: Number(ms(l.t - tr.startNs)), where: l.where, what: l.text })),
+  };
+}
+
+/** The timeline, then a plain-language reading of where the time went. */
+export function formatTrace(loaded: LoadedScenario, res: RunResult, tr: LookupTrace, why: string): string {
+  const out: string[] = [];
+  out.push(`${res.name} (seed ${res.seed}, kernel ${res.kernel}): ${why}`);
+  out.push(`pod ${tr.pod}, thread ${tr.thread}: getaddrinfo("${tr.name}")`);
+  out.push("");
+  const whereWidth = Math.max(5, ...tr.lines.map((l) => l.where.length));
+  out.push(`${"ms".padStart(10)}  ${"where".padEnd(whereWidth)}  what`);
+  for (const l of tr.lines) out.push(`${ms(l.t - tr.startNs).padStart(10)}  ${l.where.padEnd(whereWidth)}  ${l.text}`);
+  out.push("");
+  out.push(...explain(loaded, res, tr));
+  return `${out.join("\n")}\n`;
+}
+
+function explain(loaded: LoadedScenario, res: RunResult, tr: LookupTrace): string[] {
+  const rec = res.lookups.find((r) => r.lookup === tr.lookup);
+  const latency = (tr.endNs - tr.startNs) / 1e6;
+  const podIdx = loaded.scenario.pods.findIndex((p) => p.name === tr.pod);
+  const pod = loaded.scenario.pods[podIdx]!;
+  const rc = loaded.resolvConfs[podIdx]!;
+  const lost = rec?.tally.queriesLost ?? 0;
+  const clashes = rec?.tally.clashes ?? 0;
+  const lines: string[] = [`Total: ${latency.toFixed(3)} ms, ${tr.outcome}.`];
+  if (lost === 0) {
+    lines.push(clashes > 0 ? `The lookup's packets clashed in conntrack ${clashes} time(s), but kernel ${res.kernel} resolved every clash: no query was lost.` : "No query was lost: every answer came back after its round trip.");
+    return lines;
+  }
+  lines.push(`${lost} quer${lost === 1 ? "y" : "ies"} got no answer (${clashes} conntrack clash${clashes === 1 ? "" : "es"} on the node). The resolver cannot tell a lost query from a slow one: it waits for its timer.`);
+  if (pod.libc === "glibc") {
+    const c = glibcConf(rc);
+    lines.push(
+      `glibc waits ${c.retrans} s (options timeout:${c.retrans}) for both answers of the pair; when the window expires with one answer it resends on the same socket, and the resend follows the winner's conntrack entry, so it is answered: ${c.retrans * 1000} ms plus the round trips.`,
+    );
+  } else {
+    const c = muslConf(rc);
+    const interval = Math.trunc((1000 * c.timeout) / c.attempts);
+    lines.push(`musl resends only the unanswered query every timeout/attempts = ${c.timeout * 1000}/${c.attempts} = ${interval} ms on the same socket; the resend follows the winner's conntrack entry and is answered: ${interval} ms plus a round trip.`);
+  }
+  return lines;
+}

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { TraceCollector } from "../src/model/trace.js";
+import { loadScenarioFile } from "../src/scenario/load.js";
+import { runScenario } from "../src/scenario/run.js";
+import { ROOT, scenarioPath } from "./helpers.js";
+
+const cli = (args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), ...args], { encoding: "utf8" });
+
+describe("trace: the story of one lookup", () => {
+  it("trace repro-glibc-5s: names the clash and its drop, the 5 s window, the fallback and the 5000 ms total", () => {
+    const r = cli(["trace", scenarioPath("repro-glibc-5s.yaml")]);
+    assert.equal(r.status, 0, r.stderr);
+    const out = r.stdout;
+    assert.match(out, /GRO \+ threaded NAPI: the poll thread hands the queued datagrams on as one list/);
+    assert.match(out, /AAAA insert clash, not resolvable on 5\.4: packet dropped \(insert_failed\+\+, drop\+\+\)/);
+    assert.match(out, /waits up to 5 s for the answers \(options timeout:5\)/);
+    assert.match(out, /\n +5000\.000 +glibc +glibc send_dg: the 5 s window expired with one answer of two: switching this thread to single-request/);
+    assert.match(out, /A found a confirmed entry: reusing its DNAT/);
+    assert.match(out, /getaddrinfo returns OK v4 after 5000\.\d{3} ms/);
+    assert.match(out, /glibc waits 5 s \(options timeout:5\)/);
+  });
+
+  it("trace repro-musl-2500ms: shows the resend of the unanswered query after 2500 ms", () => {
+    const r = cli(["trace", scenarioPath("repro-musl-2500ms.yaml")]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /\n +2500\.000 +musl +musl res_msend: 2500 ms without an answer to one query: resending only the unanswered/);
+    assert.match(r.stdout, /getaddrinfo returns OK v4 after 2500\.\d{3} ms/);
+  });
+
+  it("trace --format json: one object with the lookup and its timed events", () => {
+    const r = cli(["trace", scenarioPath("repro-glibc-5s.yaml"), "--format", "json"]);
+    const j = JSON.parse(r.stdout) as { lookup: number; latency_ms: number; events: { t_ms: number; where: string; what: string }[] };
+    assert.equal(j.lookup, 1);
+    assert.ok(j.latency_ms >= 5000 && j.latency_ms < 5100);
+    assert.ok(j.events.some((e) => /clash/.test(e.what)));
+    assert.deepEqual(j.events.map((e) => e.t_ms), [...j.events.map((e) => e.t_ms)].sort((a, b) => a - b));
+  });
+
+  it("trace: --lookup beyond the run is refused with exit 2", () => {
+    const r = cli(["trace", scenarioPath("repro-glibc-5s.yaml"), "--lookup", "5"]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--lookup 5: the scenario ran 1 lookups/);
+  });
+
+  it("tracing does not change the run: the same lookups with and without the collector", () => {
+    const loaded = loadScenarioFile(scenarioPath("musl.yaml"));
+    const plain = runScenario(loaded).lookups.map((l) => l.endNs - l.startNs);
+    const traced = runScenario(loaded, { collector: new TraceCollector() }).lookups.map((l) => l.endNs - l.startNs);
+    assert.deepEqual(traced, plain);
+  });
+});
