@@ -7,7 +7,10 @@ import {
   type Wait,
   countDots,
   countSends,
+  gaiResult,
+  lowerAbsolute,
   pollUdp,
+  qualify,
   query,
   recvTcp,
   udpWoken,
@@ -84,11 +87,11 @@ export function* glibcGetaddrinfo(t: ThreadCtx, conf: GlibcConf, name: string, f
   if (family === "inet") types = ["A"];
   else if (family === "inet6") types = ["AAAA"];
   else types = conf.noAaaa ? ["A"] : ["A", "AAAA"];
-  if (conf.retry <= 0 || conf.nameservers.length === 0) return { status: "EAI_AGAIN", v4: false, v6: false };
+  if (conf.retry <= 0 || conf.nameservers.length === 0) return gaiResult("EAI_AGAIN", false, false);
   const r = (yield resContextSearch(t, conf, name, types)) as QueryOutcome;
-  if (r.ok) return { status: "OK", v4: r.v4, v6: r.v6 };
+  if (r.ok) return gaiResult("OK", r.v4, r.v6);
   const status = r.herrno === "TRY_AGAIN" ? "EAI_AGAIN" : r.herrno === "NO_DATA" ? "EAI_NODATA" : "EAI_NONAME";
-  return { status, v4: false, v6: false };
+  return gaiResult(status, false, false);
 }
 
 interface QueryOutcome {
@@ -121,7 +124,7 @@ function* resContextSearch(t: ThreadCtx, conf: GlibcConf, name: string, types: Q
   if (!dots || (dots && !trailingDot)) {
     for (const domain of conf.search) {
       searched = true;
-      const r = (yield resContextQuery(t, conf, `${name}.${domain}`, types)) as QueryOutcome;
+      const r = (yield resContextQuery(t, conf, qualify(name, domain), types)) as QueryOutcome;
       if (r.ok) return r;
       if (r.econnrefused) return { ...r, herrno: "TRY_AGAIN" };
       herrno = r.herrno;
@@ -150,7 +153,7 @@ function* resContextSearch(t: ThreadCtx, conf: GlibcConf, name: string, types: Q
 
 /** __res_context_query: send the pair, then judge the two answer buffers (hp, hp2). */
 function* resContextQuery(t: ThreadCtx, conf: GlibcConf, name: string, types: QType[]): Wait<QueryOutcome> {
-  const qname = name.endsWith(".") ? name.toLowerCase() : `${name.toLowerCase()}.`;
+  const qname = lowerAbsolute(name);
   const q1 = query(t.host, qname, types[0]!);
   const q2 = types.length > 1 ? query(t.host, qname, types[1]!) : null;
   const st: SendState = { socks: [null, null, null], vc: null, ans1: null, ans2: null, resplen2: 0, vCircuit: false, gotsomewhere: false };

@@ -126,6 +126,51 @@ export function countDots(name: string): number {
   return dots;
 }
 
+/*
+ * Query names are built from a few names and search domains, millions of
+ * times. These return the same string object for the same inputs, so the name
+ * is concatenated, flattened and hashed (by the server's lookup) once, not per query.
+ */
+const MEMO_LIMIT = 10_000;
+const qualified = new Map<string, Map<string, string>>();
+const dotted = new Map<string, string>();
+const absolute = new Map<string, string>();
+
+/** `${name}.${domain}` (a search-list candidate). */
+export function qualify(name: string, domain: string): string {
+  let byDomain = qualified.get(name);
+  if (byDomain === undefined) {
+    byDomain = new Map();
+    if (qualified.size < MEMO_LIMIT) qualified.set(name, byDomain);
+  }
+  let s = byDomain.get(domain);
+  if (s === undefined) {
+    s = `${name}.${domain}`;
+    if (byDomain.size < MEMO_LIMIT) byDomain.set(domain, s);
+  }
+  return s;
+}
+
+/** `${name}.` */
+export function withDot(name: string): string {
+  let s = dotted.get(name);
+  if (s === undefined) {
+    s = `${name}.`;
+    if (dotted.size < MEMO_LIMIT) dotted.set(name, s);
+  }
+  return s;
+}
+
+/** The name in lower case, made absolute with a trailing dot if it has none. */
+export function lowerAbsolute(name: string): string {
+  let s = absolute.get(name);
+  if (s === undefined) {
+    s = name.endsWith(".") ? name.toLowerCase() : `${name.toLowerCase()}.`;
+    if (absolute.size < MEMO_LIMIT) absolute.set(name, s);
+  }
+  return s;
+}
+
 /** Sleep until absolute time t. */
 export function* sleepUntil(t: ThreadCtx, until: number): Wait<void> {
   if (until <= t.host.sim.now) return;
@@ -147,6 +192,28 @@ export interface LookupResult {
   v4: boolean;
   v6: boolean;
 }
+
+/**
+ * getaddrinfo()'s result as a shared, frozen value. There are only a few
+ * distinct ones, and every lookup's record keeps its result to the end of the
+ * run: sharing them spares the heap one long-lived object per lookup.
+ */
+export function gaiResult(status: GaiStatus, v4: boolean, v6: boolean): LookupResult {
+  return GAI_RESULTS[status][(v4 ? 1 : 0) + (v6 ? 2 : 0)]!;
+}
+
+/** Indexed by v4 + 2 * v6. */
+function gaiResults(status: GaiStatus): readonly LookupResult[] {
+  return [false, true].flatMap((v6) => [false, true].map((v4) => Object.freeze({ status, v4, v6 })));
+}
+
+const GAI_RESULTS: Record<GaiStatus, readonly LookupResult[]> = {
+  OK: gaiResults("OK"),
+  EAI_NONAME: gaiResults("EAI_NONAME"),
+  EAI_AGAIN: gaiResults("EAI_AGAIN"),
+  EAI_NODATA: gaiResults("EAI_NODATA"),
+  EAI_FAIL: gaiResults("EAI_FAIL"),
+};
 
 export function outcomeLabel(r: LookupResult): string {
   if (r.status !== "OK") return r.status;

@@ -1,5 +1,5 @@
 import type { DnsMessage } from "../net/packet.js";
-import { type LookupResult, type ThreadCtx, type Wait, countDots, countSends, pollUdp, query, udpWoken } from "./host.js";
+import { type LookupResult, type ThreadCtx, type Wait, countDots, countSends, gaiResult, pollUdp, qualify, query, udpWoken, withDot } from "./host.js";
 import type { ResolvConf } from "./resolvconf.js";
 
 /** musl's struct resolvconf as __get_resolv_conf fills it (src/network/resolvconf.c, 1.2.3). */
@@ -42,13 +42,13 @@ export function* muslGetaddrinfo(t: ThreadCtx, conf: MuslConf, name: string, fam
   const trailing = name.endsWith(".");
   const search = dots >= conf.ndots || trailing ? [] : conf.search;
   const base = (trailing ? name.slice(0, -1) : name).toLowerCase();
-  if (base === "" || base.endsWith(".")) return { status: "EAI_NONAME", v4: false, v6: false };
+  if (base === "" || base.endsWith(".")) return gaiResult("EAI_NONAME", false, false);
   for (const domain of search) {
-    const r = (yield nameFromDns(t, conf, `${base}.${domain}.`, family)) as LookupResult | 0;
+    const r = (yield nameFromDns(t, conf, withDot(qualify(base, domain)), family)) as LookupResult | 0;
     if (r !== 0) return r;
   }
-  const r = (yield nameFromDns(t, conf, `${base}.`, family)) as LookupResult | 0;
-  return r === 0 ? { status: "EAI_NONAME", v4: false, v6: false } : r;
+  const r = (yield nameFromDns(t, conf, withDot(base), family)) as LookupResult | 0;
+  return r === 0 ? gaiResult("EAI_NONAME", false, false) : r;
 }
 
 /** name_from_dns: A then AAAA through one __res_msend_rc; 0 means NXDOMAIN (try the next name). */
@@ -61,17 +61,17 @@ function* nameFromDns(t: ThreadCtx, conf: MuslConf, qname: string, family: "unsp
   let v4 = false;
   let v6 = false;
   for (const a of answers) {
-    if (a === null || a.rcode === "SERVFAIL") return { status: "EAI_AGAIN", v4: false, v6: false };
+    if (a === null || a.rcode === "SERVFAIL") return gaiResult("EAI_AGAIN", false, false);
     if (a.rcode === "NXDOMAIN") return 0;
-    if (a.rcode !== "NOERROR") return { status: "EAI_FAIL", v4: false, v6: false };
+    if (a.rcode !== "NOERROR") return gaiResult("EAI_FAIL", false, false);
     if (a.ancount > 0) {
       if (a.qtype === "A") v4 = true;
       else v6 = true;
     }
   }
   // 1.2.3 returns EAI_NONAME for a name with no address (1.2.4 made it EAI_NODATA, 85050ac5).
-  if (!v4 && !v6) return { status: "EAI_NONAME", v4, v6 };
-  return { status: "OK", v4, v6 };
+  if (!v4 && !v6) return gaiResult("EAI_NONAME", v4, v6);
+  return gaiResult("OK", v4, v6);
 }
 
 /**

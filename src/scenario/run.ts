@@ -41,7 +41,14 @@ export interface RunOptions {
 }
 
 /** Turns a validated scenario into the model of section 2 of MODEL.md. */
-export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: Cluster; pods: Pod[]; records: LookupRecord[]; expected: number } {
+/**
+ * `records` holds each finished lookup at index lookup - 1 (lookups are numbered
+ * as they begin, so this is their final order with no sort); `finished()` counts them.
+ */
+export function buildCluster(
+  loaded: LoadedScenario,
+  seed: number,
+): { cluster: Cluster; pods: Pod[]; records: LookupRecord[]; finished: () => number; expected: number } {
   const s = loaded.scenario;
   const features = kernelFeatures(s.kernel)!;
   const rx = defaultRx(s.node.rx as RxMode, s.node.load as NodeLoad);
@@ -94,6 +101,7 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
   };
   const cluster = new Cluster(cfg);
   const records: LookupRecord[] = [];
+  let finished = 0;
   let lookupNo = 0;
   let expected = 0;
   const pods = s.pods.map((p, i) => {
@@ -116,17 +124,20 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
         names: p.names.map((n) => (typeof n === "string" ? { name: n, weight: 1 } : n)),
         lookupsPerProcess: p.lookups_per_process ?? Infinity,
       },
-      (r) => records.push(r),
+      (r) => {
+        records[r.lookup - 1] = r;
+        finished++;
+      },
       () => ++lookupNo,
     );
   });
-  return { cluster, pods, records, expected };
+  return { cluster, pods, records, finished: () => finished, expected };
 }
 
 /** Runs one scenario to completion. Deterministic: the same scenario and seed give the same result. */
 export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunResult {
   const seed = opts.seed ?? loaded.scenario.seed;
-  const { cluster, pods, records, expected } = buildCluster(loaded, seed);
+  const { cluster, pods, records, finished, expected } = buildCluster(loaded, seed);
   const collector = opts.collector;
   if (collector !== undefined) {
     cluster.tracer = collector;
@@ -146,15 +157,16 @@ export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunR
   while (sim.pending > 0 && t < maxSim) {
     t += slice;
     sim.run(t);
-    if (opts.progress) opts.progress(expected > 0 ? Math.min(1, records.length / expected) : 1);
+    if (opts.progress) opts.progress(expected > 0 ? Math.min(1, finished() / expected) : 1);
   }
-  records.sort((a, b) => a.lookup - b.lookup);
+  // In lookup order; lookups still running when the run stopped leave holes, dropped here.
+  const lookups = finished() === records.length ? records : records.filter((r) => r !== undefined);
   return {
     name: loaded.scenario.name,
     file: loaded.file,
     seed,
     kernel: loaded.scenario.kernel,
-    lookups: records,
+    lookups,
     counters: cluster.node.counters.sum(),
     perCpuCounters: cluster.node.counters.perCpu,
     hop: cluster.node.stats,
