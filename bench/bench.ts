@@ -47,7 +47,7 @@ function modelRun(): { events: number; lookups: number; s: number } {
   const s = seconds(() => {
     res = runScenario(loaded);
   });
-  return { events: res!.events, lookups: res!.lookups.length, s };
+  return { events: res!.events, lookups: res!.log.count, s };
 }
 
 function best<T extends { s: number }>(runs: number, f: () => T): T {

@@ -10,7 +10,7 @@ const run = (file: string, seed?: number) => runScenario(loadScenarioFile(scenar
 describe("scenarios: the bundled files", () => {
   it("repro-glibc-5s: the first lookup loses a query in the race and takes 5000 ms plus the round trip", () => {
     const r = run("repro-glibc-5s.yaml");
-    const first = r.lookups[0]!;
+    const first = r.log.record(0);
     const ms = (first.endNs - first.startNs) / 1e6;
     assert.ok(ms >= 5000 && ms <= 5100, `${ms} ms`);
     assert.equal(first.tally.clashes, 1);
@@ -20,7 +20,7 @@ describe("scenarios: the bundled files", () => {
 
   it("repro-musl-2500ms: the first lookup loses a query in the race and takes 2500 ms plus the round trip", () => {
     const r = run("repro-musl-2500ms.yaml");
-    const first = r.lookups[0]!;
+    const first = r.log.record(0);
     const ms = (first.endNs - first.startNs) / 1e6;
     assert.ok(ms >= 2500 && ms <= 2600, `${ms} ms`);
     assert.equal(first.tally.queriesLost, 1);
@@ -64,7 +64,7 @@ describe("scenarios: the bundled files", () => {
   it("every query is answered, lost in a counted clash, or its answer ignored (conservation)", () => {
     for (const f of ["glibc.yaml", "musl.yaml", "nodelocal.yaml"]) {
       const r = run(f);
-      const lost = r.lookups.reduce((s, l) => s + l.tally.queriesLost, 0);
+      const lost = r.log.records().reduce((s, l) => s + l.tally.queriesLost, 0);
       assert.equal(lost, r.hop.droppedClash + r.net.ignoredBySocket + r.net.blackholed, f);
     }
   });

@@ -46,8 +46,8 @@ describe("trace: the story of one lookup", () => {
 
   it("tracing does not change the run: the same lookups with and without the collector", () => {
     const loaded = loadScenarioFile(scenarioPath("musl.yaml"));
-    const plain = runScenario(loaded).lookups.map((l) => l.endNs - l.startNs);
-    const traced = runScenario(loaded, { collector: new TraceCollector() }).lookups.map((l) => l.endNs - l.startNs);
+    const plain = runScenario(loaded).log.records().map((l) => l.endNs - l.startNs);
+    const traced = runScenario(loaded, { collector: new TraceCollector() }).log.records().map((l) => l.endNs - l.startNs);
     assert.deepEqual(traced, plain);
   });
 });

@@ -81,7 +81,7 @@ export function formatTrace(loaded: LoadedScenario, res: RunResult, tr: LookupTr
 }
 
 function explain(loaded: LoadedScenario, res: RunResult, tr: LookupTrace): string[] {
-  const rec = res.lookups.find((r) => r.lookup === tr.lookup);
+  const rec = res.log.has(tr.lookup - 1) ? res.log.record(tr.lookup - 1) : undefined;
   const latency = (tr.endNs - tr.startNs) / 1e6;
   const podIdx = loaded.scenario.pods.findIndex((p) => p.name === tr.pod);
   const pod = loaded.scenario.pods[podIdx]!;

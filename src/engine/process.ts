@@ -43,6 +43,18 @@ export class Process<W, R = void> implements Waiter {
     this.top = gen as Generator<unknown, unknown, unknown>;
   }
 
+  /**
+   * Runs another generator in this finished process (a thread's next lookup
+   * reuses its process), to its first yield now.
+   */
+  restart(gen: Generator<unknown, R, unknown>): void {
+    if (!this.done || this.waiting) throw new Error("restart() of a process that has not finished");
+    this.done = false;
+    this.stack.length = 0;
+    this.top = gen as Generator<unknown, unknown, unknown>;
+    this.step(TIMEOUT);
+  }
+
   /** Runs the generator to its first yield now (call from inside an event or before run()). */
   start(): void {
     this.step(TIMEOUT);

@@ -15,6 +15,7 @@ import {
 import { type MuslConf, muslConf, muslGetaddrinfo } from "../resolver/musl.js";
 import type { ResolvConf } from "../resolver/resolvconf.js";
 import type { Cluster, LocalReceiver } from "./cluster.js";
+import type { LookupLog } from "./log.js";
 import type { TcpConnection } from "./tcp.js";
 
 export type Libc = "glibc" | "musl";
@@ -68,6 +69,8 @@ interface Thread extends ThreadCtx {
   /** The thread's deadline timer (poll() timeouts). */
   timer: LazyTimer;
   onDone: (r: LookupResult) => void;
+  /** The thread's process, reused from one lookup to the next. */
+  process: Process<unknown, LookupResult> | null;
   lookupsDone: number;
   current: { name: string; startNs: number; lookup: number } | null;
 }
@@ -108,7 +111,7 @@ export class Pod implements LocalReceiver {
   constructor(
     private readonly cluster: Cluster,
     readonly cfg: PodConfig,
-    private readonly record: (r: LookupRecord) => void,
+    private readonly log: LookupLog,
     private readonly nextLookupNumber: () => number,
   ) {
     const s = cluster.streams;
@@ -144,6 +147,7 @@ export class Pod implements LocalReceiver {
         current: null,
         timer: new LazyTimer(sim),
         onDone: (r: LookupResult) => this.done(th, r),
+        process: null,
       };
       this.threads.push(th);
       // Threads start spread over the first millisecond (from the workload stream).
@@ -207,17 +211,22 @@ export class Pod implements LocalReceiver {
       th.note = (text) => tracer.add(tally, sim.now, this.cfg.libc, text);
     }
     const gen = this.glibc !== null ? glibcGetaddrinfo(th, this.glibc, name, this.cfg.family) : muslGetaddrinfo(th, this.musl!, name, this.cfg.family);
-    const proc = new Process<unknown, LookupResult>(this.cluster.sim, gen, th.onDone, th.timer);
-    th.proc = proc;
-    proc.start();
+    if (th.process === null) {
+      th.process = new Process<unknown, LookupResult>(this.cluster.sim, gen, th.onDone, th.timer);
+      th.proc = th.process;
+      th.process.start();
+    } else {
+      th.proc = th.process;
+      th.process.restart(gen);
+    }
   }
 
   private done(th: Thread, result: LookupResult): void {
     const c = th.current!;
     const sim = this.cluster.sim;
-    const outcome = outcomeLabel(result);
-    this.record({ pod: this.cfg.name, lookup: c.lookup, thread: th.id, name: c.name, startNs: c.startNs, endNs: sim.now, outcome, result, tally: th.tally });
+    this.log.put(c.lookup, this.cfg.name, th.id, c.name, c.startNs, sim.now, result, th.tally);
     if (this.cluster.tracer !== null) {
+      const outcome = outcomeLabel(result);
       this.cluster.tracer.add(th.tally, sim.now, this.where(th), `getaddrinfo returns ${outcome} after ${((sim.now - c.startNs) / 1e6).toFixed(3)} ms`);
       this.cluster.tracer.end(th.tally, sim.now, outcome);
     }

@@ -1,6 +1,6 @@
 import { stringify } from "csv-stringify/sync";
 import type { RunResult } from "../scenario/run.js";
-import { latencyMs, type Summary } from "./summary.js";
+import type { Summary } from "./summary.js";
 
 const MS = 1_000_000;
 
@@ -26,21 +26,13 @@ export const LOOKUP_COLUMNS = [
 ] as const;
 
 export function lookupsCsv(res: RunResult): string {
-  const rows = res.lookups.map((r) => [
-    res.name,
-    res.seed,
-    r.lookup,
-    r.pod,
-    r.thread,
-    r.name,
-    ms3(r.startNs / MS),
-    ms3(latencyMs(r)),
-    r.outcome,
-    r.tally.queriesSent,
-    r.tally.queriesLost,
-    r.tally.retransmits,
-    r.tally.clashes,
-  ]);
+  const log = res.log;
+  const rows: (string | number)[][] = [];
+  for (let i = 0; i < log.length; i++) {
+    if (!log.has(i)) continue;
+    const t = log.tally(i);
+    rows.push([res.name, res.seed, i + 1, log.pod(i), log.threadOf(i), log.name(i), ms3(log.startNs(i) / MS), ms3(log.latencyNs(i) / MS), log.outcome(i), t.queriesSent, t.queriesLost, t.retransmits, t.clashes]);
+  }
   return stringify(rows, { header: true, columns: [...LOOKUP_COLUMNS] });
 }
 

@@ -25,14 +25,12 @@ export interface Summary {
   clash_resolve: number;
 }
 
-/** Latency of a lookup in ms, rounded to the ns the clock counts. */
-export function latencyMs(r: { startNs: number; endNs: number }): number {
-  return (r.endNs - r.startNs) / MS;
-}
-
 /** The distribution of one run: quantiles (d3 quantileSorted, R-7), shares over thresholds, and the counters. */
 export function summarize(res: RunResult): Summary {
-  const lat = res.lookups.map(latencyMs).sort((a, b) => a - b);
+  const log = res.log;
+  const lat: number[] = [];
+  for (let i = 0; i < log.length; i++) if (log.has(i)) lat.push(log.latencyNs(i) / MS);
+  lat.sort((a, b) => a - b);
   const n = lat.length;
   const q = (p: number) => (n === 0 ? 0 : quantileSorted(lat, p)!);
   const over1 = lat.filter((v) => v > 1000).length;
@@ -40,10 +38,12 @@ export function summarize(res: RunResult): Summary {
   let sent = 0;
   let lost = 0;
   let failed = 0;
-  for (const r of res.lookups) {
-    sent += r.tally.queriesSent;
-    lost += r.tally.queriesLost;
-    if (r.result.status !== "OK") failed++;
+  for (let i = 0; i < log.length; i++) {
+    if (!log.has(i)) continue;
+    const t = log.tally(i);
+    sent += t.queriesSent;
+    lost += t.queriesLost;
+    if (log.result(i).status !== "OK") failed++;
   }
   return {
     scenario: res.name,

@@ -273,14 +273,16 @@ function* sendDg(t: ThreadCtx, conf: GlibcConf, st: SendState, q1: DnsMessage, q
     while (restart === "none") {
       if (wantWrite) {
         if (nwritten === 0 && q2 !== null && !singleRequest) {
-          t.host.sendUdp(sock, [q1, q2]); // __sendmmsg(fd, reqs, 2, MSG_NOSIGNAL)
-          countSends(tally, [q1, q2]);
+          const reqs = [q1, q2];
+          t.host.sendUdp(sock, reqs); // __sendmmsg(fd, reqs, 2, MSG_NOSIGNAL)
+          countSends(tally, reqs);
           nwritten += 2;
           wantWrite = false;
         } else {
           const q = nwritten !== 0 ? q2! : q1;
-          t.host.sendUdp(sock, [q]);
-          countSends(tally, [q]);
+          const req = [q];
+          t.host.sendUdp(sock, req);
+          countSends(tally, req);
           wantWrite = !(nwritten !== 0 || q2 === null || singleRequest);
           nwritten++;
         }

@@ -101,17 +101,18 @@ function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsM
       if (t2 - t1 >= retryInterval) {
         // "Query all configured nameservers in parallel"
         const burst: DnsMessage[] = [];
-        const to: number[] = [];
+        const many = conf.nameservers.length > 1;
+        const to: number[] | undefined = many ? [] : undefined;
         for (let i = 0; i < qs.length; i++) {
           if (answers[i] !== null) continue;
           for (let j = 0; j < conf.nameservers.length; j++) {
             burst.push(qs[i]!);
-            to.push(j);
+            to?.push(j);
           }
         }
         if (t.note && t2 > 0) t.note(`musl res_msend: ${t2} ms without an answer to ${burst.length === qs.length * conf.nameservers.length ? "any query" : "one query"}: resending only the unanswered (retry_interval = timeout/attempts = ${conf.timeout * 1000}/${conf.attempts} ms)`);
         else if (t.note) t.note(`musl res_msend: ${qs.map((q) => q.qtype).join(" and ")} as back-to-back sendto() on one socket; resend every ${retryInterval} ms, give up after ${timeout} ms`);
-        host.sendUdp(sock, burst, conf.nameservers.length > 1 ? to : undefined);
+        host.sendUdp(sock, burst, to);
         countSends(t.tally, burst);
         t1 = t2;
         servfailRetry = 2 * qs.length;

@@ -6,7 +6,8 @@ import { kernelFeatures } from "../kernel/version.js";
 import type { HopEvent, HopStats } from "../kernel/netns.js";
 import type { RecordSpec } from "../dns/zone.js";
 import { Cluster, type ClusterConfig, type NetworkStats } from "../model/cluster.js";
-import { type LookupRecord, Pod } from "../model/pod.js";
+import { LookupLog } from "../model/log.js";
+import { Pod } from "../model/pod.js";
 import { buildDist } from "./dist.js";
 import type { LoadedScenario } from "./load.js";
 import type { TraceCollector } from "../model/trace.js";
@@ -19,7 +20,8 @@ export interface RunResult {
   file: string;
   seed: number;
   kernel: string;
-  lookups: LookupRecord[];
+  /** Every finished lookup, by number (lookups still running when the run stopped are missing). */
+  log: LookupLog;
   counters: Record<CounterName, number>;
   perCpuCounters: Record<CounterName, number>[];
   hop: HopStats;
@@ -41,14 +43,8 @@ export interface RunOptions {
 }
 
 /** Turns a validated scenario into the model of section 2 of MODEL.md. */
-/**
- * `records` holds each finished lookup at index lookup - 1 (lookups are numbered
- * as they begin, so this is their final order with no sort); `finished()` counts them.
- */
-export function buildCluster(
-  loaded: LoadedScenario,
-  seed: number,
-): { cluster: Cluster; pods: Pod[]; records: LookupRecord[]; finished: () => number; expected: number } {
+/** `log` receives each finished lookup under its number (lookups are numbered as they begin). */
+export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: Cluster; pods: Pod[]; log: LookupLog; expected: number } {
   const s = loaded.scenario;
   const features = kernelFeatures(s.kernel)!;
   const rx = defaultRx(s.node.rx as RxMode, s.node.load as NodeLoad);
@@ -100,8 +96,7 @@ export function buildCluster(
           },
   };
   const cluster = new Cluster(cfg);
-  const records: LookupRecord[] = [];
-  let finished = 0;
+  const log = new LookupLog();
   let lookupNo = 0;
   let expected = 0;
   const pods = s.pods.map((p, i) => {
@@ -124,20 +119,17 @@ export function buildCluster(
         names: p.names.map((n) => (typeof n === "string" ? { name: n, weight: 1 } : n)),
         lookupsPerProcess: p.lookups_per_process ?? Infinity,
       },
-      (r) => {
-        records[r.lookup - 1] = r;
-        finished++;
-      },
+      log,
       () => ++lookupNo,
     );
   });
-  return { cluster, pods, records, finished: () => finished, expected };
+  return { cluster, pods, log, expected };
 }
 
 /** Runs one scenario to completion. Deterministic: the same scenario and seed give the same result. */
 export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunResult {
   const seed = opts.seed ?? loaded.scenario.seed;
-  const { cluster, pods, records, finished, expected } = buildCluster(loaded, seed);
+  const { cluster, pods, log, expected } = buildCluster(loaded, seed);
   const collector = opts.collector;
   if (collector !== undefined) {
     cluster.tracer = collector;
@@ -157,16 +149,14 @@ export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunR
   while (sim.pending > 0 && t < maxSim) {
     t += slice;
     sim.run(t);
-    if (opts.progress) opts.progress(expected > 0 ? Math.min(1, finished() / expected) : 1);
+    if (opts.progress) opts.progress(expected > 0 ? Math.min(1, log.count / expected) : 1);
   }
-  // In lookup order; lookups still running when the run stopped leave holes, dropped here.
-  const lookups = finished() === records.length ? records : records.filter((r) => r !== undefined);
   return {
     name: loaded.scenario.name,
     file: loaded.file,
     seed,
     kernel: loaded.scenario.kernel,
-    lookups,
+    log,
     counters: cluster.node.counters.sum(),
     perCpuCounters: cluster.node.counters.perCpu,
     hop: cluster.node.stats,

@@ -1,0 +1,153 @@
+import type { LookupTally } from "../net/packet.js";
+import type { GaiStatus, LookupResult } from "../resolver/host.js";
+import { gaiResult, outcomeLabel } from "../resolver/host.js";
+import type { LookupRecord } from "./pod.js";
+
+/** The outcomes a lookup can have, as the lookups CSV spells them. */
+export const OUTCOMES = ["OK v4+v6", "OK v4", "OK v6", "EAI_NONAME", "EAI_AGAIN", "EAI_NODATA", "EAI_FAIL"] as const;
+const RESULTS: readonly LookupResult[] = [
+  gaiResult("OK", true, true),
+  gaiResult("OK", true, false),
+  gaiResult("OK", false, true),
+  ...(["EAI_NONAME", "EAI_AGAIN", "EAI_NODATA", "EAI_FAIL"] as GaiStatus[]).map((s) => gaiResult(s, false, false)),
+];
+
+/**
+ * Every finished lookup of a run, by lookup number, in columns of typed arrays:
+ * a run keeps hundreds of thousands of them, and one object per lookup that
+ * lives to the end would cost more than the lookup's simulation.
+ */
+export class LookupLog {
+  private cap = 0;
+  private size = 0;
+  private present = new Uint8Array(0);
+  private start = new Float64Array(0);
+  private end = new Float64Array(0);
+  private podIdx = new Uint16Array(0);
+  private thread = new Uint32Array(0);
+  private nameIdx = new Uint32Array(0);
+  private outcomeIdx = new Uint8Array(0);
+  private sent = new Uint32Array(0);
+  private lost = new Uint32Array(0);
+  private retrans = new Uint32Array(0);
+  private clash = new Uint32Array(0);
+  private readonly pods: string[] = [];
+  private readonly podIds = new Map<string, number>();
+  private readonly names: string[] = [];
+  private readonly nameIds = new Map<string, number>();
+  private filled = 0;
+
+  /** Lookups recorded so far. */
+  get count(): number {
+    return this.filled;
+  }
+
+  /** Highest lookup number recorded (rows are 1..length, some may be missing if the run stopped early). */
+  get length(): number {
+    return this.size;
+  }
+
+  /** Records lookup number `lookup` (numbered from 1 as lookups begin). */
+  put(lookup: number, pod: string, thread: number, name: string, startNs: number, endNs: number, result: LookupResult, tally: LookupTally): void {
+    const i = lookup - 1;
+    if (i >= this.cap) this.grow(i + 1);
+    if (i >= this.size) this.size = i + 1;
+    if (this.present[i] === 0) this.filled++;
+    this.present[i] = 1;
+    this.start[i] = startNs;
+    this.end[i] = endNs;
+    this.podIdx[i] = intern(pod, this.pods, this.podIds);
+    this.thread[i] = thread;
+    this.nameIdx[i] = intern(name, this.names, this.nameIds);
+    this.outcomeIdx[i] = OUTCOMES.indexOf(outcomeLabel(result) as (typeof OUTCOMES)[number]);
+    this.sent[i] = tally.queriesSent;
+    this.lost[i] = tally.queriesLost;
+    this.retrans[i] = tally.retransmits;
+    this.clash[i] = tally.clashes;
+  }
+
+  has(i: number): boolean {
+    return i < this.size && this.present[i] === 1;
+  }
+  startNs(i: number): number {
+    return this.start[i]!;
+  }
+  endNs(i: number): number {
+    return this.end[i]!;
+  }
+  latencyNs(i: number): number {
+    return this.end[i]! - this.start[i]!;
+  }
+  pod(i: number): string {
+    return this.pods[this.podIdx[i]!]!;
+  }
+  threadOf(i: number): number {
+    return this.thread[i]!;
+  }
+  name(i: number): string {
+    return this.names[this.nameIdx[i]!]!;
+  }
+  outcome(i: number): string {
+    return OUTCOMES[this.outcomeIdx[i]!]!;
+  }
+  result(i: number): LookupResult {
+    return RESULTS[this.outcomeIdx[i]!]!;
+  }
+  tally(i: number): LookupTally {
+    return { queriesSent: this.sent[i]!, queriesLost: this.lost[i]!, retransmits: this.retrans[i]!, clashes: this.clash[i]! };
+  }
+
+  /** Row i as an object (for tests and reports that want one). */
+  record(i: number): LookupRecord {
+    return {
+      pod: this.pod(i),
+      lookup: i + 1,
+      thread: this.threadOf(i),
+      name: this.name(i),
+      startNs: this.startNs(i),
+      endNs: this.endNs(i),
+      outcome: this.outcome(i),
+      result: this.result(i),
+      tally: this.tally(i),
+    };
+  }
+
+  /** Every recorded lookup as an object, in lookup order. */
+  records(): LookupRecord[] {
+    const out: LookupRecord[] = [];
+    for (let i = 0; i < this.size; i++) if (this.present[i] === 1) out.push(this.record(i));
+    return out;
+  }
+
+  private grow(min: number): void {
+    let cap = Math.max(1024, this.cap * 2);
+    while (cap < min) cap *= 2;
+    const more = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+      const b = make(cap);
+      b.set(a);
+      return b;
+    };
+    this.present = more(this.present, (n) => new Uint8Array(n));
+    this.start = more(this.start, (n) => new Float64Array(n));
+    this.end = more(this.end, (n) => new Float64Array(n));
+    this.podIdx = more(this.podIdx, (n) => new Uint16Array(n));
+    this.thread = more(this.thread, (n) => new Uint32Array(n));
+    this.nameIdx = more(this.nameIdx, (n) => new Uint32Array(n));
+    this.outcomeIdx = more(this.outcomeIdx, (n) => new Uint8Array(n));
+    this.sent = more(this.sent, (n) => new Uint32Array(n));
+    this.lost = more(this.lost, (n) => new Uint32Array(n));
+    this.retrans = more(this.retrans, (n) => new Uint32Array(n));
+    this.clash = more(this.clash, (n) => new Uint32Array(n));
+    this.cap = cap;
+  }
+}
+
+function intern(s: string, list: string[], ids: Map<string, number>): number {
+  let id = ids.get(s);
+  if (id === undefined) {
+    id = list.length;
+    list.push(s);
+    ids.set(s, id);
+  }
+  return id;
+}
