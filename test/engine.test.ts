@@ -188,3 +188,19 @@ describe("engine: distributions", () => {
     assert.ok(Math.abs(m) < 0.01 && Math.abs(v - 1) < 0.02);
   });
 });
+
+describe("model: LookupLog", () => {
+  it("keeps each lookup under its number and gives back the same record", async () => {
+    const { LookupLog } = await import("../src/model/log.js");
+    const { gaiResult } = await import("../src/resolver/host.js");
+    const log = new LookupLog(2);
+    const tally = { queriesSent: 4, retransmits: 2, queriesLost: 1, clashes: 1 };
+    log.put(3, "app", 1, "redis", 10, 5_000_010, gaiResult("OK", true, false), tally);
+    log.put(1, "app", 0, "api.example.com", 0, 700, gaiResult("EAI_AGAIN", false, false), { queriesSent: 2, retransmits: 0, queriesLost: 0, clashes: 0 });
+    assert.equal(log.count, 2);
+    assert.equal(log.length, 3);
+    assert.equal(log.has(1), false);
+    assert.deepEqual(log.record(2), { pod: "app", lookup: 3, thread: 1, name: "redis", startNs: 10, endNs: 5_000_010, outcome: "OK v4", result: { status: "OK", v4: true, v6: false }, tally });
+    assert.deepEqual(log.records().map((r) => r.outcome), ["EAI_AGAIN", "OK v4"]);
+  });
+});

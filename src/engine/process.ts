@@ -49,8 +49,7 @@ export class Process<W, R = void> implements Waiter {
    */
   restart(gen: Generator<unknown, R, unknown>): void {
     if (!this.done || this.waiting) throw new Error("restart() of a process that has not finished");
-    this.done = false;
-    this.stack.length = 0;
+    this.done = false; // the stack is empty: the outermost generator returned
     this.top = gen as Generator<unknown, unknown, unknown>;
     this.step(TIMEOUT);
   }

@@ -1,6 +1,6 @@
 import type { LookupTally } from "../net/packet.js";
 import type { GaiStatus, LookupResult } from "../resolver/host.js";
-import { gaiResult, outcomeLabel } from "../resolver/host.js";
+import { gaiResult } from "../resolver/host.js";
 import type { LookupRecord } from "./pod.js";
 
 /** The outcomes a lookup can have, as the lookups CSV spells them. */
@@ -37,6 +37,11 @@ export class LookupLog {
   private readonly nameIds = new Map<string, number>();
   private filled = 0;
 
+  /** `expected`: lookups the run will make, to size the columns once. */
+  constructor(expected = 0) {
+    if (expected > 0) this.grow(expected);
+  }
+
   /** Lookups recorded so far. */
   get count(): number {
     return this.filled;
@@ -59,7 +64,7 @@ export class LookupLog {
     this.podIdx[i] = intern(pod, this.pods, this.podIds);
     this.thread[i] = thread;
     this.nameIdx[i] = intern(name, this.names, this.nameIds);
-    this.outcomeIdx[i] = OUTCOMES.indexOf(outcomeLabel(result) as (typeof OUTCOMES)[number]);
+    this.outcomeIdx[i] = outcomeIndex(result);
     this.sent[i] = tally.queriesSent;
     this.lost[i] = tally.queriesLost;
     this.retrans[i] = tally.retransmits;
@@ -139,6 +144,22 @@ export class LookupLog {
     this.retrans = more(this.retrans, (n) => new Uint32Array(n));
     this.clash = more(this.clash, (n) => new Uint32Array(n));
     this.cap = cap;
+  }
+}
+
+/** The index in OUTCOMES of a result (the same as OUTCOMES.indexOf(outcomeLabel(r))). */
+function outcomeIndex(r: LookupResult): number {
+  switch (r.status) {
+    case "OK":
+      return r.v4 && r.v6 ? 0 : r.v4 ? 1 : 2;
+    case "EAI_NONAME":
+      return 3;
+    case "EAI_AGAIN":
+      return 4;
+    case "EAI_NODATA":
+      return 5;
+    case "EAI_FAIL":
+      return 6;
   }
 }
 

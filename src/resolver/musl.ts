@@ -87,7 +87,7 @@ function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsM
   const MS = 1_000_000;
   const timeout = 1000 * conf.timeout;
   const retryInterval = Math.trunc(timeout / conf.attempts);
-  const answers: (DnsMessage | null)[] = qs.map(() => null);
+  const answers: (DnsMessage | null)[] = qs.length === 2 ? [null, null] : [null];
   // socket() + bind() to port 0: unconnected; answers from addresses not in the list are ignored.
   const sock = host.openUdp(conf.nameservers, 53);
   // mtime() in ms, counted from the start of the exchange.

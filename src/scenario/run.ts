@@ -96,15 +96,15 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
           },
   };
   const cluster = new Cluster(cfg);
-  const log = new LookupLog();
   let lookupNo = 0;
   let expected = 0;
+  for (const p of s.pods) expected += p.lookups ?? Math.round(p.rate_per_s! * p.duration_s!);
+  const log = new LookupLog(expected);
   const pods = s.pods.map((p, i) => {
     const workload =
       p.lookups !== undefined
         ? { kind: "closed" as const, lookups: p.lookups, thinkNs: buildDist(p.think_ms, MS) }
         : { kind: "open" as const, ratePerS: p.rate_per_s!, durationNs: Math.round(p.duration_s! * SEC) };
-    expected += p.lookups ?? Math.round(p.rate_per_s! * p.duration_s!);
     return new Pod(
       cluster,
       {
