@@ -51,32 +51,14 @@ export class EventHeap {
   /** Removes the smallest entry and returns its slot; -1 when empty. */
   pop(): number {
     if (this.n === 0) return -1;
-    const times = this.times;
-    const seqs = this.seqs;
-    const slots = this.slots;
-    const top = slots[0]!;
+    const top = this.slots[0]!;
     const last = --this.n;
     if (last > 0) {
-      const t = times[last]!;
-      const s = seqs[last]!;
-      const sl = slots[last]!;
-      let i = 0;
-      const half = last >> 1;
-      // Sift the hole down, moving the smaller child up.
-      while (i < half) {
-        let c = 2 * i + 1;
-        const r = c + 1;
-        if (r < last && (times[r]! < times[c]! || (times[r] === times[c] && seqs[r]! < seqs[c]!))) c = r;
-        const ct = times[c]!;
-        if (t < ct || (t === ct && s < seqs[c]!)) break;
-        times[i] = ct;
-        seqs[i] = seqs[c]!;
-        slots[i] = slots[c]!;
-        i = c;
-      }
-      times[i] = t;
-      seqs[i] = s;
-      slots[i] = sl;
+      // The last entry fills the root's hole, then sinks to its place.
+      this.times[0] = this.times[last]!;
+      this.seqs[0] = this.seqs[last]!;
+      this.slots[0] = this.slots[last]!;
+      this.siftDown(0);
     }
     return top;
   }
