@@ -46,6 +46,14 @@ describe("cli: dnsrace run", () => {
     assert.match(r3.stderr, /no such file or folder/);
   });
 
+  it("--conntrack-stats prints the node's counters per CPU as conntrack -S does, in the kernel's vocabulary", () => {
+    const out = mkdtempSync(join(tmpdir(), "dnsrace-"));
+    const r = cli(["run", scenarioPath("repro-glibc-5s.yaml"), "--out", out, "--conntrack-stats"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /repro-glibc-5s \(kernel 5\.4\), client node: conntrack -S\ncpu=0 found=0 invalid=0 insert=0 insert_failed=1 drop=1 early_drop=0 error=0 search_restart=0\n/);
+    assert.doesNotMatch(r.stdout, /clash_resolve=/); // the counter exists only from 5.10
+  });
+
   it("--seed overrides the scenario's seed and is written in the output", () => {
     const out = mkdtempSync(join(tmpdir(), "dnsrace-"));
     const r = cli(["run", scenarioPath("repro-glibc-5s.yaml"), "--out", out, "--seed", "11", "--quiet"]);

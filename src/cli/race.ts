@@ -1,10 +1,12 @@
 import type { CommandModule } from "yargs";
-import { COUNTER_NAMES, type CounterName } from "../kernel/conntrack.js";
 import { NODE_LOADS, type NodeLoad, RX_MODES, type RxMode } from "../kernel/rx.js";
 import type { NatBackend } from "../kernel/timing.js";
 import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
 import { RACE_DEFAULTS, type RaceOptions, type RaceResult, runRace, type SendMode } from "../model/race.js";
 import { InputError } from "../scenario/load.js";
+import { conntrackStatLine } from "../report/conntrack.js";
+
+export { conntrackStatLine };
 
 /** The flags as yargs hands them over; numbers stay text so an error can quote what was typed. */
 export interface RaceArgs {
@@ -159,12 +161,6 @@ export function loserFate(f: KernelFeatures): string {
   const life = f.natClashEntry === "delete-on-reply" ? "that its first reply deletes" : "that lives 1 s";
   parts.push(`a loser that went to another endpoint goes on as a reply-only NAT-clash entry ${life} (${f.clashResolveCounter ? "clash_resolve++" : "no counter moves"})`);
   return `${parts.join(", ")}; a clash it cannot resolve is dropped (insert_failed++, drop++)`;
-}
-
-/** One line of `conntrack -S`; clash_resolve exists from bc92470413f3 (5.10). */
-export function conntrackStatLine(cpu: number, c: Record<CounterName, number>, f: KernelFeatures): string {
-  const names = COUNTER_NAMES.filter((n) => n !== "clash_resolve" || f.clashResolveCounter);
-  return [`cpu=${cpu}`, ...names.map((n) => `${n}=${c[n]}`)].join(" ");
 }
 
 const RX_PHRASE: Record<RxMode, string> = {

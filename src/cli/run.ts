@@ -6,12 +6,15 @@ import { type Summary, summarize } from "../report/summary.js";
 import { InputError, type LoadedScenario, loadScenarioFile } from "../scenario/load.js";
 import { runScenario } from "../scenario/run.js";
 import { Progress } from "./progress.js";
+import { conntrackStatLine } from "../report/conntrack.js";
+import { kernelFeatures } from "../kernel/version.js";
 
 export interface RunArgs {
   paths: string[];
   out: string;
   seed: number | undefined;
   quiet: boolean;
+  "conntrack-stats": boolean;
 }
 
 /** The scenario files named by the arguments: files as given, folders' *.yaml and *.yml files in name order. */
@@ -41,7 +44,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .positional("paths", { type: "string", array: true, demandOption: true, describe: "scenario files or folders" })
       .option("out", { type: "string", default: "results", describe: "folder for <scenario>.lookups.csv and summary.csv" })
       .option("seed", { type: "number", describe: "seed for every scenario (default: each scenario's own seed)" })
-      .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors" }) as never,
+      .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors" })
+      .option("conntrack-stats", { type: "boolean", default: false, describe: "also print each scenario's node counters as `conntrack -S` lines" }) as never,
   handler: (args) => {
     if (args.seed !== undefined && (!Number.isInteger(args.seed) || args.seed < 0)) {
       throw new InputError(`--seed: expected a whole number >= 0, found ${String(args.seed)}.`);
@@ -63,6 +67,7 @@ export function runScenarios(args: RunArgs): void {
   const progress = new Progress(process.stderr, args.quiet);
   const outputs: { name: string; text: string }[] = [];
   const summaries: Summary[] = [];
+  const stats: string[] = [];
   for (const l of loaded) {
     const stem = basename(l.file, extname(l.file));
     progress.begin(stem);
@@ -70,11 +75,14 @@ export function runScenarios(args: RunArgs): void {
     progress.end();
     outputs.push({ name: `${stem}.lookups.csv`, text: lookupsCsv(res) });
     summaries.push(summarize(res));
+    const features = kernelFeatures(res.kernel)!;
+    stats.push(`${res.name} (kernel ${res.kernel}), client node: conntrack -S`, ...res.perCpuCounters.map((c, cpu) => conntrackStatLine(cpu, c, features)), "");
   }
   outputs.push({ name: "summary.csv", text: summaryCsv(summaries) });
   writeAll(args.out, outputs);
   if (!args.quiet) {
     process.stdout.write(summaryTable(summaries));
+    if (args["conntrack-stats"]) process.stdout.write(`\n${stats.join("\n")}`);
     process.stdout.write(`\nwrote ${outputs.length} files to ${args.out}/\n`);
   }
 }
