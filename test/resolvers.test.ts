@@ -221,12 +221,21 @@ describe("resolvers: resolv.conf per libc (res_init.c, resolvconf.c)", () => {
     assert.deepEqual([c.ndots, c.timeout, c.attempts], [15, 60, 10]);
   });
 
-  it("musl ignores a search line of 256 characters or more; glibc reads it", () => {
+  it("musl ignores a search line of 255 characters or more (fgets into char line[256]); glibc reads it", () => {
     const long = `search ${Array.from({ length: 30 }, (_, i) => `ns${i}.svc.cluster.local`).join(" ")}`;
     const rc = parseResolvConf(`${long}\nnameserver 10.96.0.10\n`);
-    assert.ok(long.length >= 256);
+    assert.ok(long.length >= 255);
     assert.equal(muslConf(rc).search.length, 0);
     assert.equal(glibcConf(rc).search.length, 30);
+    const at = (n: number) => `search ${"a".repeat(n - 7)}`;
+    assert.deepEqual(muslConf(parseResolvConf(`${at(254)}\nnameserver 10.96.0.10\n`)).search.length, 1);
+    assert.deepEqual(muslConf(parseResolvConf(`${at(255)}\nnameserver 10.96.0.10\n`)).search.length, 0);
+  });
+
+  it("musl keeps an earlier search line when a later one is too long to read", () => {
+    const long = `search ${"b".repeat(300)}.local`;
+    const c = muslConf(parseResolvConf(`search ns.svc.cluster.local\n${long}\nnameserver 10.96.0.10\n`));
+    assert.deepEqual(c.search, ["ns.svc.cluster.local"]);
   });
 
   it("name patterns: case-insensitive, trailing dot optional, * for one or more labels", () => {

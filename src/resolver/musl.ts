@@ -1,6 +1,6 @@
 import type { DnsMessage } from "../net/packet.js";
 import { type LookupResult, type ThreadCtx, type Wait, countDots, countSends, gaiResult, pollUdp, qualify, query, udpWoken, withDot } from "./host.js";
-import type { ResolvConf } from "./resolvconf.js";
+import { type ResolvConf, type ResolvOptions, parseOption } from "./resolvconf.js";
 
 /** musl's struct resolvconf as __get_resolv_conf fills it (src/network/resolvconf.c, 1.2.3). */
 export interface MuslConf {
@@ -16,20 +16,35 @@ export interface MuslConf {
 /**
  * resolvconf.c reads only nameserver (MAXNS 3), search/domain and the ndots:,
  * attempts:, timeout: options (clamped to 15, 10 and 60); every other option is
- * ignored. A line of 256 characters or more does not fit its line buffer and is
- * skipped whole ("Ignore lines that get truncated").
+ * ignored. Lines are read with fgets() into a 256-byte buffer, and a line that
+ * does not fit with its newline (255 characters or more) is skipped whole
+ * ("Ignore lines that get truncated"), so an earlier search line stays in force.
  */
 export function muslConf(rc: ResolvConf): MuslConf {
-  const o = rc.options;
-  const searchIgnored = rc.longLines.includes(rc.searchLine);
+  const nameservers: string[] = [];
+  let search: string[] = [];
+  const o: ResolvOptions = {};
+  for (const d of rc.lines) {
+    if (d.length >= MUSL_LINE_MAX) continue;
+    if (d.key === "nameserver") {
+      if (nameservers.length < 3) nameservers.push(d.args[0]!);
+    } else if (d.key === "search" || d.key === "domain") {
+      search = d.args.map((x) => x.replace(/\.$/, ""));
+    } else {
+      for (const opt of d.args) parseOption(o, opt, d.line);
+    }
+  }
   return {
-    nameservers: rc.nameservers.slice(0, 3),
-    search: searchIgnored ? [] : rc.search,
+    nameservers,
+    search,
     ndots: Math.min(o.ndots ?? 1, 15),
     timeout: Math.min(o.timeout ?? 5, 60),
     attempts: Math.min(o.attempts ?? 2, 10),
   };
 }
+
+/** char line[256]: fgets() keeps 255 characters, so a line of 255 or more has no room for its newline. */
+export const MUSL_LINE_MAX = 255;
 
 /**
  * getaddrinfo(name, AF_UNSPEC) in musl 1.2.3: __lookup_name -> name_from_dns_search

@@ -24,12 +24,18 @@ export interface ResolvConf {
   /** The search list (from the last `search` or `domain` line). */
   search: string[];
   options: ResolvOptions;
-  /** Lines of 256 characters or more (musl ignores them: resolvconf.c's 256-byte line buffer). */
-  longLines: number[];
-  /** The search/domain line that set `search`, and whether it was long. */
-  searchLine: number;
-  /** The musl view of the search list (empty if its line was too long for musl). */
+  /** Every directive line in order, as written (each libc reads them its own way). */
+  lines: Directive[];
   text: string;
+}
+
+/** One nameserver, search/domain or options line. */
+export interface Directive {
+  line: number;
+  /** Characters on the line (without its newline). */
+  length: number;
+  key: "nameserver" | "search" | "domain" | "options";
+  args: string[];
 }
 
 export class ResolvConfError extends Error {
@@ -72,15 +78,15 @@ const IPV6 = /^[0-9a-fA-F:]+(%\w+)?$/;
 const DOMAIN = /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
 
 export function parseResolvConf(text: string): ResolvConf {
-  const conf: ResolvConf = { nameservers: [], search: [], options: {}, longLines: [], searchLine: 0, text };
+  const conf: ResolvConf = { nameservers: [], search: [], options: {}, lines: [], text };
   const lines = text.split("\n");
   lines.forEach((raw, i) => {
     const lineNo = i + 1;
     const line = raw.replace(/\r$/, "");
-    if (line.length >= 256) conf.longLines.push(lineNo);
     const body = line.replace(/[#;].*$/, "").trim();
     if (body === "") return;
     const [key, ...args] = body.split(/\s+/);
+    if (key === "nameserver" || key === "search" || key === "domain" || key === "options") conf.lines.push({ line: lineNo, length: line.length, key, args });
     switch (key) {
       case "nameserver": {
         if (args.length !== 1) throw new ResolvConfError(lineNo, `"nameserver" takes one address, found ${args.length === 0 ? "none" : `"${args.join(" ")}"`}`);
@@ -96,7 +102,6 @@ export function parseResolvConf(text: string): ResolvConf {
         for (const d of args) if (!DOMAIN.test(d)) throw new ResolvConfError(lineNo, `"${d}" is not a domain name`);
         // The last search or domain line wins (glibc and musl alike).
         conf.search = args.map((d) => d.replace(/\.$/, ""));
-        conf.searchLine = lineNo;
         return;
       }
       case "options":
@@ -111,7 +116,7 @@ export function parseResolvConf(text: string): ResolvConf {
   return conf;
 }
 
-function parseOption(o: ResolvOptions, opt: string, lineNo: number): void {
+export function parseOption(o: ResolvOptions, opt: string, lineNo: number): void {
   const colon = opt.indexOf(":");
   if (colon >= 0) {
     const name = opt.slice(0, colon);

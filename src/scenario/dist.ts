@@ -10,11 +10,14 @@ export type DistSpec =
   | { empirical: { values: number[]; weights?: number[] } };
 
 export const DIST_HELP =
-  "a number (fixed), or one of {fixed: V}, {uniform: {min: A, max: B}}, {exponential: {mean: M}}, {lognormal: {median: M, p99: P}}, {empirical: {values: [...], weights: [...]}}";
+  "a number from 0 to 1e9 (fixed), or one of {fixed: V}, {uniform: {min: A, max: B}}, {exponential: {mean: M}}, {lognormal: {median: M, p99: P}}, {empirical: {values: [...], weights: [...]}}";
 
 /** Checks a scenario value is a distribution; returns a reason if not. */
+/** The largest value a distribution may take, in its field's unit (a day in ms is 8.64e7: generous for any delay). */
+export const DIST_MAX = 1e9;
+
 export function checkDist(v: unknown): string | null {
-  const num = (x: unknown) => typeof x === "number" && Number.isFinite(x) && x >= 0;
+  const num = (x: unknown) => typeof x === "number" && Number.isFinite(x) && x >= 0 && x <= DIST_MAX;
   if (num(v)) return null;
   if (typeof v !== "object" || v === null || Array.isArray(v)) return `expected ${DIST_HELP}`;
   const keys = Object.keys(v);
@@ -30,34 +33,35 @@ export function checkDist(v: unknown): string | null {
   };
   switch (kind) {
     case "fixed":
-      return num(body) ? null : `"fixed" needs a number >= 0`;
+      return num(body) ? null : `"fixed" needs a number from 0 to 1e9`;
     case "uniform": {
       const e = obj(body, ["min", "max"]);
       if (e) return e;
       const b = body as { min: unknown; max: unknown };
-      if (!num(b.min) || !num(b.max)) return `"uniform" min and max must be numbers >= 0`;
+      if (!num(b.min) || !num(b.max)) return `"uniform" min and max must be numbers from 0 to 1e9`;
       return (b.max as number) >= (b.min as number) ? null : `"uniform" needs max >= min`;
     }
     case "exponential": {
       const e = obj(body, ["mean"]);
       if (e) return e;
       const m = (body as { mean: unknown }).mean;
-      return num(m) && (m as number) > 0 ? null : `"exponential" mean must be a number > 0`;
+      return num(m) && (m as number) > 0 ? null : `"exponential" mean must be a number above 0, at most 1e9`;
     }
     case "lognormal": {
       const e = obj(body, ["median", "p99"]);
       if (e) return e;
       const b = body as { median: unknown; p99: unknown };
-      if (!num(b.median) || !num(b.p99) || (b.median as number) <= 0) return `"lognormal" median and p99 must be numbers > 0`;
+      if (!num(b.median) || !num(b.p99) || (b.median as number) <= 0) return `"lognormal" median and p99 must be numbers above 0, at most 1e9`;
       return (b.p99 as number) > (b.median as number) ? null : `"lognormal" needs p99 > median`;
     }
     case "empirical": {
       const e = obj(body, ["values"]);
       if (e) return e;
       const b = body as { values: unknown; weights?: unknown };
-      if (!Array.isArray(b.values) || b.values.length === 0 || !b.values.every(num)) return `"empirical" values must be a non-empty list of numbers >= 0`;
+      if (!Array.isArray(b.values) || b.values.length === 0 || !b.values.every(num)) return `"empirical" values must be a non-empty list of numbers from 0 to 1e9`;
       if (b.weights !== undefined && (!Array.isArray(b.weights) || b.weights.length !== b.values.length || !b.weights.every(num)))
-        return `"empirical" weights must be a list of numbers >= 0, one per value`;
+        return `"empirical" weights must be a list of numbers from 0 to 1e9, one per value`;
+      if (b.weights !== undefined && !(b.weights as number[]).some((w) => w > 0)) return `"empirical" weights must not all be 0`;
       return null;
     }
     default:
