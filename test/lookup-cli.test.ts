@@ -237,16 +237,15 @@ describe("lookup: the command (dnsrace lookup)", () => {
     assert.doesNotMatch(r.stderr, /\n\s+at /);
   });
 
-  it("lookup: --libc go is refused: not modelled yet", () => {
-    const r = cli(["svc.example.", "--libc", "go"]);
-    assert.equal(r.status, 2);
-    assert.match(r.stderr, /--libc go: Go's resolver is not modelled yet; the resolvers modelled are glibc and musl/);
-    assert.equal(r.stdout, "");
+  it("lookup: --libc go runs Go's resolver: the lost AAAA is retried after 5 s from a new socket", () => {
+    const r = cli(["svc.example.", "--libc", "go", "--rule", "drop qtype=AAAA nth=1"]);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /udp p2 {2}AAAA svc\.example\. {2}dropped\n {2}5000\.050 ms {2}udp p3 {2}AAAA svc\.example\. {2}answered\nresult: OK v4\+v6 after 5000\.100 ms\nhint: Go gives each try of a query its own deadline of timeout = 5 s on a new socket/);
   });
 
   it("lookup: other bad flags are InputErrors with one sentence each", () => {
     const bad = (more: Partial<LookupArgs>, re: RegExp, name = "svc.example.") => assert.throws(() => lookupOptions(lookupArgs(name, "glibc", more), "nameserver 10.96.0.10\n", "test"), (e: unknown) => e instanceof InputError && re.test(e.message));
-    bad({ libc: "glibcc" }, /--libc: expected glibc or musl, found "glibcc"/);
+    bad({ libc: "glibcc" }, /--libc: expected glibc, musl or go, found "glibcc"/);
     bad({ family: "inet4" }, /--family: expected one of unspec, inet, inet6/);
     bad({ rttMs: Number.NaN }, /--rtt-ms/);
     bad({ maxMs: 0 }, /--max-ms/);

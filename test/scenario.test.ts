@@ -100,7 +100,7 @@ pods:
 
   it("a wrong value: libc: glibcc -> the field, its line and the allowed values", () => {
     const m = err(base.replace("libc: glibc", "libc: glibcc"));
-    assert.match(m, /^bad\.yaml: line 8: field "pods\[0\]\.libc": expected one of glibc, musl, found "glibcc"\.$/);
+    assert.match(m, /^bad\.yaml: line 8: field "pods\[0\]\.libc": expected one of glibc, musl, go, found "glibcc"\.$/);
   });
 
   it("an unknown field -> its name, line and the allowed fields", () => {
@@ -131,6 +131,11 @@ pods:
 
   it("a bad distribution -> what a distribution can be", () => {
     assert.match(err(base.replace("  endpoints: 2", "  endpoints: 2\n  rtt_ms: {lognormal: {median: 2}}")), /field "kube_dns\.rtt_ms": "lognormal" is missing "p99"/);
+  });
+
+  it("a distribution that cannot be drawn from (all weights 0, or beyond 1e9) is bad input, not a crash", () => {
+    assert.match(err(base.replace("    lookups: 1\n", "    lookups: 1\n    think_ms: {empirical: {values: [1, 2], weights: [0, 0]}}\n")), /field "pods\[0\]\.think_ms": "empirical" weights must not all be 0/);
+    assert.match(err(base.replace("    lookups: 1\n", "    lookups: 1\n    think_ms: {lognormal: {median: 1e300, p99: 1e301}}\n")), /field "pods\[0\]\.think_ms": "lognormal" median and p99 must be numbers above 0, at most 1e9/);
   });
 
   it("musl with attempts:0 -> explains the division by zero", () => {

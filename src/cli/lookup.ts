@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { CommandModule } from "yargs";
 import { type DirectOptions, type DirectResult, FAULT_ACTIONS, type FaultAction, type FaultRule, type ServerLogEntry, runDirectLookup } from "../model/direct.js";
 import { glibcConf } from "../resolver/glibc.js";
+import { goConf, goFallbackMessage, goUnknownOption } from "../resolver/go.js";
 import { muslConf } from "../resolver/musl.js";
 import { type ResolvConf, ResolvConfError, parseResolvConf } from "../resolver/resolvconf.js";
 import { InputError } from "../scenario/load.js";
@@ -21,7 +22,7 @@ export interface LookupArgs {
 /** A pod's resolv.conf reduced to what matters here: one nameserver (the server answers whatever address). */
 export const DEFAULT_RESOLV_CONF = "nameserver 10.96.0.10\n";
 
-const LIBCS = ["glibc", "musl"] as const;
+const LIBCS = ["glibc", "musl", "go"] as const;
 const FAMILIES = ["unspec", "inet", "inet6"] as const;
 const RULE_KEYS = ["qtype", "name", "nth", "transport", "delay_ms"] as const;
 type RuleKey = (typeof RULE_KEYS)[number];
@@ -85,10 +86,7 @@ export function parseRule(text: string): FaultRule {
  * from `source` (a file name, "standard input", or the default).
  */
 export function lookupOptions(args: LookupArgs, resolvConfText: string, source: string): DirectOptions {
-  if (args.libc === "go") {
-    throw new InputError(`--libc go: Go's resolver is not modelled yet; the resolvers modelled are glibc and musl.`);
-  }
-  if (!(LIBCS as readonly string[]).includes(args.libc)) throw new InputError(`--libc: expected glibc or musl, found "${args.libc}".`);
+  if (!(LIBCS as readonly string[]).includes(args.libc)) throw new InputError(`--libc: expected glibc, musl or go, found "${args.libc}".`);
   const libc = args.libc as DirectOptions["libc"];
   if (!(FAMILIES as readonly string[]).includes(args.family)) throw new InputError(`--family: expected one of ${FAMILIES.join(", ")}, found "${args.family}".`);
   const name = String(args.name);
@@ -106,6 +104,10 @@ export function lookupOptions(args: LookupArgs, resolvConfText: string, source: 
   if (resolvConf.nameservers.length === 0) throw new InputError(`${source}: the resolv.conf has no "nameserver" line.`);
   if (libc === "musl" && resolvConf.options.attempts === 0) {
     throw new InputError(`${source}: "options attempts:0" makes musl divide by zero (res_msend.c: timeout/attempts, SIGFPE); use attempts:1 or more.`);
+  }
+  if (libc === "go") {
+    const unknown = goUnknownOption(resolvConf);
+    if (unknown !== null) throw new InputError(`${source}: line ${unknown.line}: ${goFallbackMessage(unknown, "--libc glibc or musl")}.`);
   }
   return { libc, resolvConf, name, family: args.family as DirectOptions["family"], rules, rttMs: args.rttMs, maxMs: args.maxMs };
 }
@@ -151,7 +153,8 @@ const FATE_WORDS: Record<FaultAction, string> = {
 
 /** The readable timeline: one line per query that reached the server, the result, and a hint on timeouts. */
 export function formatTimeline(opts: DirectOptions, r: DirectResult): string {
-  const lines: string[] = [`${opts.libc} getaddrinfo("${opts.name}", ${familyWord(opts.family)}) against one scripted server, round trip ${opts.rttMs} ms`];
+  const call = opts.libc === "go" ? `go LookupIPAddr("${opts.name}") (goLookupIPCNAME, network ${goNetwork(opts.family)})` : `${opts.libc} getaddrinfo("${opts.name}", ${familyWord(opts.family)})`;
+  const lines: string[] = [`${call} against one scripted server, round trip ${opts.rttMs} ms`];
   const times = r.packets.map((p) => p.t_ms.toFixed(3));
   const width = Math.max(0, ...times.map((t) => t.length));
   const portWidth = Math.max(0, ...r.packets.map((p) => p.port.length));
@@ -166,6 +169,11 @@ export function formatTimeline(opts: DirectOptions, r: DirectResult): string {
   if (hint !== null) lines.push(`hint: ${hint}`);
   if (r.result === "HANG") lines.push(`hint: ${hangHint(opts, r)}`);
   return lines.join("\n") + "\n";
+}
+
+/** The network argument of Go's lookup for getaddrinfo's family ("ip" asks A and AAAA). */
+function goNetwork(family: DirectOptions["family"]): string {
+  return family === "inet" ? '"ip4"' : family === "inet6" ? '"ip6"' : '"ip"';
 }
 
 function familyWord(family: DirectOptions["family"]): string {
@@ -185,6 +193,14 @@ export function timeoutHint(opts: DirectOptions, r: DirectResult): string | null
     const windows = c.nameservers.map((_, ns) => Math.max(1, ns === 0 ? c.retrans : Math.trunc((c.retrans << ns) / c.nameservers.length)));
     const window = new Set(windows).size === 1 ? `its ${windows[0]} s window` : `its windows of ${windows.map((w) => `${w} s`).join(", ")} for nameservers 1-${windows.length}`;
     return `glibc waited ${window} (options ${optionWord("timeout", o.timeout, c.retrans)}; res_send.c send_dg) for an answer that had not come; ${r.timeouts.length === 1 ? "the window expired" : "windows expired"} at ${instants(r.timeouts)}.`;
+  }
+  if (opts.libc === "go") {
+    const c = goConf(opts.resolvConf);
+    const opt = `options ${optionWord("timeout", o.timeout, c.timeout)} ${optionWord("attempts", o.attempts, c.attempts)}; dnsclient_unix.go exchange, tryOneName`;
+    return (
+      `Go gives each try of a query its own deadline of timeout = ${seconds(1000 * c.timeout)} on a new socket (${opt}): a lost query costs ${seconds(1000 * c.timeout)}, ` +
+      `then it is sent again from a new port, up to ${c.attempts} tr${c.attempts === 1 ? "y" : "ies"} per nameserver; ${r.timeouts.length === 1 ? "a deadline expired" : "deadlines expired"} at ${instants(r.timeouts)}.`
+    );
   }
   const c = muslConf(opts.resolvConf);
   const retryMs = Math.trunc((1000 * c.timeout) / c.attempts);
@@ -226,7 +242,7 @@ export const lookupCommand: CommandModule<object, LookupArgs> = {
   builder: (y) =>
     y
       .positional("name", { type: "string", demandOption: true, describe: "the name the application looks up (a trailing dot skips the search list)" })
-      .option("libc", { type: "string", demandOption: true, describe: "the resolver: glibc or musl (go is not modelled yet)" })
+      .option("libc", { type: "string", demandOption: true, describe: "the resolver: glibc, musl, or go (Go's pure resolver, CGO_ENABLED=0)" })
       // nargs: 1 makes yargs take a lone "-" as the value instead of leaving it as an argument.
       .option("resolv-conf", { type: "string", nargs: 1, describe: `the pod's resolv.conf, or - to read it from standard input (default: "${DEFAULT_RESOLV_CONF.trim()}")` })
       .option("family", { type: "string", default: "unspec", describe: "getaddrinfo's ai_family: unspec (A and AAAA), inet (A), inet6 (AAAA)" })

@@ -1,6 +1,7 @@
 import type { CommandModule } from "yargs";
 import { TraceCollector, type LookupTrace } from "../model/trace.js";
 import { glibcConf } from "../resolver/glibc.js";
+import { goConf } from "../resolver/go.js";
 import { muslConf } from "../resolver/musl.js";
 import { InputError, type LoadedScenario, loadScenarioFile } from "../scenario/load.js";
 import { type RunResult, runScenario } from "../scenario/run.js";
@@ -98,6 +99,11 @@ function explain(loaded: LoadedScenario, res: RunResult, tr: LookupTrace): strin
     const c = glibcConf(rc);
     lines.push(
       `glibc waits ${c.retrans} s (options timeout:${c.retrans}) for both answers of the pair; when the window expires with one answer it resends on the same socket, and the resend follows the winner's conntrack entry, so it is answered: ${c.retrans * 1000} ms plus the round trips.`,
+    );
+  } else if (pod.libc === "go") {
+    const c = goConf(rc);
+    lines.push(
+      `Go's exchange waits until the query's own deadline, timeout = ${c.timeout * 1000} ms (options timeout:${c.timeout}), then tryOneName sends it again from a new socket (attempts:${c.attempts}): ${c.timeout * 1000} ms plus a round trip. Its A and AAAA never share a socket, so they cannot clash with each other in conntrack.`,
     );
   } else {
     const c = muslConf(rc);

@@ -4,6 +4,7 @@ import { Simulator } from "../engine/sim.js";
 import { type DnsMessage, type LookupTally, type QType, type Rcode, answerTo } from "../net/packet.js";
 import { glibcConf, glibcGetaddrinfo } from "../resolver/glibc.js";
 import { type LookupResult, type ResolverHost, type TcpConn, type ThreadCtx, type UdpSocket, outcomeLabel } from "../resolver/host.js";
+import { type GoSpawn, type GoTry, goConf, goGetaddrinfo } from "../resolver/go.js";
 import { muslConf, muslGetaddrinfo } from "../resolver/musl.js";
 import type { ResolvConf } from "../resolver/resolvconf.js";
 
@@ -23,7 +24,7 @@ export interface FaultRule {
 }
 
 export interface DirectOptions {
-  libc: "glibc" | "musl";
+  libc: "glibc" | "musl" | "go";
   resolvConf: ResolvConf;
   name: string;
   family: "unspec" | "inet" | "inet6";
@@ -56,15 +57,18 @@ export interface DirectResult {
 
 const MS = 1_000_000;
 
-/** The thread's process, noting each time its deadline ends a wait (the resolver's timer expired). */
-class TimedProcess extends Process<unknown> {
-  readonly expired: number[] = [];
-
+/**
+ * The thread's process, noting each time its deadline ends a wait (the resolver's timer expired).
+ * Go's goroutines are processes of their own that share the thread's `expired` list.
+ */
+class TimedProcess<R = void> extends Process<unknown, R> {
   constructor(
     private readonly clock: Simulator,
-    gen: Generator<unknown, void, unknown>,
+    gen: Generator<unknown, R, unknown>,
+    readonly expired: number[] = [],
+    onDone?: (r: R) => void,
   ) {
-    super(clock, gen);
+    super(clock, gen, onDone);
   }
 
   override fire(): void {
@@ -196,6 +200,8 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
   } as ThreadCtx & { proc: Process<unknown> };
   const glibc = glibcConf(opts.resolvConf);
   const musl = muslConf(opts.resolvConf);
+  const go = goConf(opts.resolvConf);
+  const goroutine: GoSpawn = (gen, onDone) => new TimedProcess<GoTry>(sim, gen, proc.expired, onDone);
   let started = 0;
   let firstPacket = 0;
   let firstTimeout = 0;
@@ -207,7 +213,13 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
       firstTimeout = proc.expired.length;
       const tally: LookupTally = { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 };
       ctx.tally = tally;
-      const r = (yield opts.libc === "glibc" ? glibcGetaddrinfo(ctx, glibc, name, opts.family) : muslGetaddrinfo(ctx, musl, name, opts.family)) as LookupResult;
+      const gen =
+        opts.libc === "glibc"
+          ? glibcGetaddrinfo(ctx, glibc, name, opts.family)
+          : opts.libc === "musl"
+            ? muslGetaddrinfo(ctx, musl, name, opts.family)
+            : goGetaddrinfo(ctx, go, name, opts.family, goroutine);
+      const r = (yield gen) as LookupResult;
       results.push({ latencyMs: (sim.now - started) / MS, result: outcomeLabel(r), lookup: r, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), tally });
     }
     done = true;

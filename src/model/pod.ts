@@ -12,13 +12,14 @@ import {
   type UdpSocket,
   outcomeLabel,
 } from "../resolver/host.js";
+import { type GoConf, goConf, goGetaddrinfo } from "../resolver/go.js";
 import { type MuslConf, muslConf, muslGetaddrinfo } from "../resolver/musl.js";
 import type { ResolvConf } from "../resolver/resolvconf.js";
 import type { Cluster, LocalReceiver } from "./cluster.js";
 import type { LookupLog } from "./log.js";
 import type { TcpConnection } from "./tcp.js";
 
-export type Libc = "glibc" | "musl";
+export type Libc = "glibc" | "musl" | "go";
 export type Family = "unspec" | "inet" | "inet6";
 
 export type Workload =
@@ -103,6 +104,7 @@ export class Pod implements LocalReceiver {
   private nextId = 1;
   private readonly glibc: GlibcConf | null;
   private readonly musl: MuslConf | null;
+  private readonly go: GoConf | null;
   private readonly nameCum: number[];
   private readonly portRng: Rng;
   private readonly workRng: Rng;
@@ -120,6 +122,7 @@ export class Pod implements LocalReceiver {
     this.nameRng = s.get(`names/${cfg.name}`);
     this.glibc = cfg.libc === "glibc" ? glibcConf(cfg.resolvConf) : null;
     this.musl = cfg.libc === "musl" ? muslConf(cfg.resolvConf) : null;
+    this.go = cfg.libc === "go" ? goConf(cfg.resolvConf) : null;
     let c = 0;
     this.nameCum = cfg.names.map((n) => (c += n.weight));
     this.ip = cluster.addrs.id(cfg.ip);
@@ -210,7 +213,12 @@ export class Pod implements LocalReceiver {
       tracer.add(tally, sim.now, this.where(th), `getaddrinfo("${name}") with ${this.cfg.libc}`);
       th.note = (text) => tracer.add(tally, sim.now, this.cfg.libc, text);
     }
-    const gen = this.glibc !== null ? glibcGetaddrinfo(th, this.glibc, name, this.cfg.family) : muslGetaddrinfo(th, this.musl!, name, this.cfg.family);
+    const gen =
+      this.glibc !== null
+        ? glibcGetaddrinfo(th, this.glibc, name, this.cfg.family)
+        : this.musl !== null
+          ? muslGetaddrinfo(th, this.musl, name, this.cfg.family)
+          : goGetaddrinfo(th, this.go!, name, this.cfg.family);
     if (th.process === null) {
       th.process = new Process<unknown, LookupResult>(this.cluster.sim, gen, th.onDone, th.timer);
       th.proc = th.process;

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { type Document, LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import type { z } from "zod";
 import { kernelFeatures } from "../kernel/version.js";
+import { goFallbackMessage, goUnknownOption } from "../resolver/go.js";
 import { type ResolvConf, ResolvConfError, parseResolvConf } from "../resolver/resolvconf.js";
 import { type Scenario, scenarioSchema } from "./schema.js";
 
@@ -83,6 +84,13 @@ export function loadScenarioText(text: string, file: string): LoadedScenario {
     }
     if (pod.libc === "musl" && rc.options.attempts === 0) {
       throw new InputError(`${file}: ${at(["pods", i, "resolv_conf"])}field "${field}": "options attempts:0" makes musl divide by zero (res_msend.c: timeout/attempts, SIGFPE); use attempts:1 or more.`);
+    }
+    if (pod.libc === "go") {
+      const unknown = goUnknownOption(rc);
+      if (unknown !== null) {
+        const fileLine = base === null ? "" : ` (file line ${base + unknown.line})`;
+        throw new InputError(`${file}: field "${field}", resolv.conf line ${unknown.line}${fileLine}: ${goFallbackMessage(unknown, "libc: glibc or musl")}.`);
+      }
     }
     return rc;
   });

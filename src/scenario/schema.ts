@@ -18,7 +18,7 @@ const name = z.union([dnsName, z.strictObject({ name: dnsName, weight: z.number(
 export const podSchema = z
   .strictObject({
     name: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: "expected a lower-case pod name (letters, digits, dashes)" }),
-    libc: z.enum(["glibc", "musl"]),
+    libc: z.enum(["glibc", "musl", "go"]),
     resolv_conf: z.string(),
     family: z.enum(["unspec", "inet", "inet6"]).default("unspec"),
     threads: positiveInt.default(1),
