@@ -171,6 +171,13 @@ describe("resolvers: musl (res_msend.c, lookup_name.c)", () => {
     assert.ok(r.latencyMs >= 5000 && r.latencyMs < 5001);
   });
 
+  it("musl: the last pass waits its whole retry interval, past the timeout when the interval does not divide it", () => {
+    const r = lookup("musl", "nameserver 10.96.0.10\noptions attempts:3\n", "svc.example.", [{ action: "drop", qtype: "AAAA" }]);
+    assert.deepEqual(r.packets.filter((p) => p.qtype === "AAAA").map((p) => Math.round(p.t_ms)), [0, 1666, 3332, 4998]);
+    assert.equal(r.result, "EAI_AGAIN");
+    assert.ok(r.latencyMs >= 6664 && r.latencyMs < 6665, `${r.latencyMs}`);
+  });
+
   it("musl: attempts:1 means no resend (a loss fails at 5 s)", () => {
     const r = lookup("musl", "nameserver 10.96.0.10\noptions attempts:1\n", "svc.example.", [{ action: "drop", qtype: "A", nth: [1] }]);
     assert.equal(r.result, "EAI_AGAIN");

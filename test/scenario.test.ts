@@ -138,6 +138,11 @@ pods:
     assert.match(err(base.replace("    lookups: 1\n", "    lookups: 1\n    think_ms: {lognormal: {median: 1e300, p99: 1e301}}\n")), /field "pods\[0\]\.think_ms": "lognormal" median and p99 must be numbers above 0, at most 1e9/);
   });
 
+  it("NodeLocal DNSCache whose upstream Service has the kube-dns ClusterIP -> names the field, not a crash", () => {
+    const m = err(base.replace("pods:\n", "nodelocal:\n  upstream_service_ip: 10.96.0.10\npods:\n"));
+    assert.match(m, /field "nodelocal\.upstream_service_ip": 10\.96\.0\.10 is the kube-dns ClusterIP \(cluster\.dns_service_ip\)/);
+  });
+
   it("musl with attempts:0 -> explains the division by zero", () => {
     assert.match(err(base.replace("libc: glibc", "libc: musl").replace("nameserver 10.96.0.10\n", "nameserver 10.96.0.10\n      options attempts:0\n")), /divide by zero/);
   });

@@ -134,7 +134,9 @@ function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsM
       }
       // "Wait for a response, or until time to retry"
       const deadline = start + (t1 + retryInterval) * MS;
-      let msg = pollUdp(t, sock, Math.min(deadline, start + timeout * MS));
+      // poll(pfd, ..., t1+retry_interval-t2): not capped at t0+timeout, so with an interval that does not
+      // divide the timeout the last pass waits past it (timeout:5 attempts:3 gives up at 6664 ms).
+      let msg = pollUdp(t, sock, deadline);
       if (msg === undefined) msg = udpWoken(sock, yield undefined);
       while (msg !== null) {
         // "Find which query this answer goes with, if any"

@@ -55,8 +55,21 @@ export function loadScenarioText(text: string, file: string): LoadedScenario {
   if (kernelFeatures(scenario.kernel) === null) throw new InputError(`${file}: ${at(["kernel"])}field "kernel": "${scenario.kernel}" is not a kernel version such as "5.4".`);
 
   const known = new Set([scenario.cluster.dns_service_ip]);
-  if (scenario.nodelocal?.enabled) {
-    known.add(scenario.nodelocal.ip);
+  const nl = scenario.nodelocal;
+  if (nl?.enabled) {
+    known.add(nl.ip);
+    // kube-dns-upstream is a Service of its own: its ClusterIP cannot be one the cache answers on.
+    const taken: [string, string][] = [
+      [scenario.cluster.dns_service_ip, "the kube-dns ClusterIP (cluster.dns_service_ip)"],
+      [nl.ip, "the cache's own address (nodelocal.ip)"],
+      [scenario.cluster.node_ip, "the node's address (cluster.node_ip)"],
+    ];
+    for (const [addr, what] of taken) {
+      if (nl.upstream_service_ip === addr) {
+        throw new InputError(`${file}: ${at(["nodelocal", "upstream_service_ip"])}field "nodelocal.upstream_service_ip": ${addr} is ${what}; the kube-dns-upstream Service needs a ClusterIP of its own.`);
+      }
+    }
+    if (nl.ip === scenario.cluster.node_ip) throw new InputError(`${file}: ${at(["nodelocal", "ip"])}field "nodelocal.ip": ${nl.ip} is the node's address (cluster.node_ip); NodeLocal DNSCache listens on a link-local address such as 169.254.20.10.`);
   }
   const names = new Set<string>();
   const resolvConfs = scenario.pods.map((pod, i) => {
