@@ -208,7 +208,9 @@ export function timeoutHint(opts: DirectOptions, r: DirectResult): string | null
   // The exchange gave up if its timer expired as the lookup ended with EAI_AGAIN.
   const gaveUp = r.result === "EAI_AGAIN" && Math.abs(r.timeouts.at(-1)! - r.latencyMs) < 1e-6;
   const resends = gaveUp ? r.timeouts.slice(0, -1) : r.timeouts;
-  const total = `timeout = ${seconds(1000 * c.timeout)} in total`;
+  // res_msend.c sends a pass every retry_interval while less than `timeout` has passed, then waits out that pass.
+  const passes = Math.ceil((1000 * c.timeout) / retryMs);
+  const total = `${passes} pass${passes === 1 ? "" : "es"} ${seconds(retryMs)} apart (passes start while less than timeout = ${seconds(1000 * c.timeout)} has passed; the last one is waited out)`;
   if (resends.length === 0) return `musl gave up after ${total} with a query unanswered, without resending it (${opt}).`;
   const resent = `musl resent the unanswered query after timeout/attempts = ${seconds(retryMs)}`;
   if (!gaveUp) return `${resent} (${opt}), at ${instants(resends)}.`;
