@@ -1,4 +1,4 @@
-import { type Dist, Fixed, LogNormal, Mixture, Uniform } from "../engine/dist.js";
+import { type Dist, LogNormal, Mixture, Uniform } from "../engine/dist.js";
 
 /** Times along one packet's netfilter path at a conntrack hop, in ns. */
 export interface HopTiming {
@@ -106,4 +106,3 @@ export class SlowPath implements Dist {
   }
 }
 
-export const NO_DELAY: Dist = new Fixed(0);

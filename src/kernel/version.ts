@@ -75,8 +75,3 @@ export function kernelFeatures(version: string): KernelFeatures | null {
     assuredOnlyInStream: atLeast(v, 5, 16),
   };
 }
-
-/** What a loser of race 3 (different endpoints) suffers on this kernel, in one phrase. */
-export function race3Fate(f: KernelFeatures): "dropped" | "clash entry" {
-  return f.natClashEntry === "none" ? "dropped" : "clash entry";
-}

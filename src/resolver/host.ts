@@ -92,12 +92,6 @@ export function udpWoken(s: UdpSocket, v: unknown): DnsMessage | null {
   return v === TIMEOUT ? null : (v as DnsMessage);
 }
 
-/** Read one datagram, waiting at most until `deadline` (poll() with a timeout, then recvfrom()). */
-export function* recvUdp(t: ThreadCtx, s: UdpSocket, deadline: number): Wait<DnsMessage | null> {
-  const m = pollUdp(t, s, deadline);
-  return m !== undefined ? m : udpWoken(s, yield undefined);
-}
-
 /** Wait for a TCP connection to be established (blocking connect()). */
 export function* waitEstablished(t: ThreadCtx, c: TcpConn): Wait<void> {
   while (!c.established) {
@@ -169,15 +163,6 @@ export function lowerAbsolute(name: string): string {
     if (absolute.size < MEMO_LIMIT) absolute.set(name, s);
   }
   return s;
-}
-
-/** Sleep until absolute time t. */
-export function* sleepUntil(t: ThreadCtx, until: number): Wait<void> {
-  if (until <= t.host.sim.now) return;
-  t.proc.deadline(until);
-  let v: unknown;
-  do v = yield undefined;
-  while (v !== TIMEOUT);
 }
 
 export function query(host: ResolverHost, qname: string, qtype: QType): DnsMessage {
