@@ -105,7 +105,7 @@ export class TupleMap<V> {
 
 /** A 32-bit mix of both halves of the key. */
 function hash(key: number): number {
-  const lo = key % 4294967296 | 0;
+  const lo = key | 0; // ToInt32: the low 32 bits of the integer key
   const hi = (key / 4294967296) | 0;
   let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
   h ^= h >>> 13;

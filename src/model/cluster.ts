@@ -5,7 +5,7 @@ import { Simulator } from "../engine/sim.js";
 import type { Endpoint } from "../dns/server.js";
 import { Zone, type ZoneConfig, newAnswer } from "../dns/zone.js";
 import { Netns, type NetnsConfig } from "../kernel/netns.js";
-import { AddressBook, addrPort } from "../net/addr.js";
+import { AddressBook, MAX_ADDRESSES, addrPort } from "../net/addr.js";
 import { type DnsMessage, type LookupTally, type Packet, answerTo, makePacket, replyPacket, turnAround } from "../net/packet.js";
 import type { NodeLocalConfig } from "./nodelocal.js";
 import { NodeLocalCache } from "./nodelocal.js";
@@ -60,8 +60,9 @@ export class Cluster {
   readonly addrs = new AddressBook();
   readonly nodeIp: number;
   readonly dnsVip: number;
-  private readonly endpointByAddr = new Map<number, Endpoint>();
-  private readonly receivers = new Map<number, LocalReceiver>();
+  /** By address id (ids are small integers, net/addr.ts). */
+  private readonly endpointByAddr: (Endpoint | undefined)[] = new Array<Endpoint | undefined>(MAX_ADDRESSES).fill(undefined);
+  private readonly receivers: (LocalReceiver | undefined)[] = new Array<LocalReceiver | undefined>(MAX_ADDRESSES).fill(undefined);
   private readonly tcpByKey = new Map<number, TcpConnection>();
   private readonly netRng: Rng;
   private readonly serverRng: Rng;
@@ -78,7 +79,7 @@ export class Cluster {
     this.nodeIp = this.addrs.id(cfg.nodeIp);
     this.dnsVip = this.addrs.id(cfg.dnsVip);
     this.endpoints = cfg.endpoints.map((e, index) => ({ index, addr: this.addrs.id(e.addr), rttNs: e.rttNs, serviceNs: e.serviceNs, queries: 0 }));
-    for (const e of this.endpoints) this.endpointByAddr.set(e.addr, e);
+    for (const e of this.endpoints) this.endpointByAddr[e.addr] = e;
     this.zone = new Zone(cfg.zone);
     const eps = this.endpoints.map((e) => ({ addr: e.addr, port: 53 }));
     const services = [{ name: "kube-system/kube-dns:dns", vip: this.dnsVip, port: 53, endpoints: eps, rulesBefore: cfg.rulesBeforeDns }];
@@ -100,7 +101,7 @@ export class Cluster {
       },
     );
     this.cache = cfg.nodelocal === null ? null : new NodeLocalCache(this, cfg.nodelocal, this.streams.get("nodelocal"));
-    if (this.cache !== null) this.receivers.set(this.nodeIp, this.cache);
+    if (this.cache !== null) this.receivers[this.nodeIp] = this.cache;
   }
 
   nextUid(): number {
@@ -108,7 +109,7 @@ export class Cluster {
   }
 
   registerReceiver(addr: number, r: LocalReceiver): void {
-    this.receivers.set(addr, r);
+    this.receivers[addr] = r;
   }
 
   /** A UDP packet sent from a local receiver (pod or node) into the node's netfilter path. */
@@ -118,7 +119,7 @@ export class Cluster {
 
   /** A packet leaves the client node's conntrack hop at time t. */
   private forward(pkt: Packet, t: number): void {
-    const ep = this.endpointByAddr.get(pkt.dst);
+    const ep = this.endpointByAddr[pkt.dst];
     if (ep !== undefined) {
       this.sim.at(t + this.oneWay(ep), this.endpointArriveFn, pkt);
       return;
@@ -137,7 +138,7 @@ export class Cluster {
 
   /** A query (or SYN) reaches a kube-dns endpoint; its answer leaves after the service time. */
   private endpointArrive(pkt: Packet): void {
-    const ep = this.endpointByAddr.get(pkt.dst)!;
+    const ep = this.endpointByAddr[pkt.dst]!;
     const now = this.sim.now;
     if (pkt.flags === "SYN") {
       // The SYN's DNAT chose this endpoint; the connection's data follows it.
@@ -183,7 +184,7 @@ export class Cluster {
       }
       return;
     }
-    const r = this.receivers.get(pkt.dst);
+    const r = this.receivers[pkt.dst];
     if (r === undefined) {
       this.net.blackholed++;
       return;
@@ -203,7 +204,7 @@ export class Cluster {
 
   /** Data on an established connection: each message reaches the endpoint after the one-way delay. */
   tcpSend(c: TcpConnection, msgs: DnsMessage[], tally: LookupTally | null): void {
-    const ep = this.endpointByAddr.get(c.endpointAddr)!;
+    const ep = this.endpointByAddr[c.endpointAddr]!;
     const t = this.sim.now + this.oneWay(ep);
     for (const m of msgs) {
       const pkt = makePacket(this.uid++, "tcp", c.localAddr, c.port, ep.addr, 53, m, "", tally, this.sim.now);
