@@ -70,6 +70,45 @@ describe("scenarios: the bundled files", () => {
   });
 });
 
+describe("scenarios: node timings are parameters (node.timing)", () => {
+  const scenario = (timing: string) => `name: t
+description: race 2 on a 4.19 node with one endpoint
+kernel: "4.19"
+node:
+  rx: gro-threaded
+${timing}kube_dns:
+  endpoints: 1
+  records: [redis.shop.svc.cluster.local]
+pods:
+  - name: app
+    libc: musl
+    lookups: 300
+    names: [redis]
+    resolv_conf: |
+      search shop.svc.cluster.local
+      nameserver 10.96.0.10
+`;
+
+  it("snat_lead_ns decides race 2 before 5.0: a null binding long before the confirm never sees the winner", () => {
+    const dflt = runScenario(loadScenarioText(scenario(""), "t.yaml"));
+    assert.ok(dflt.counters.found > 0 && dflt.counters.drop === dflt.counters.found, `found ${dflt.counters.found}, drop ${dflt.counters.drop}`);
+    const early = runScenario(loadScenarioText(scenario("  timing:\n    snat_lead_ns: 100000\n"), "t.yaml"));
+    assert.ok(early.hop.clashes > 0);
+    assert.equal(early.counters.found, 0);
+    assert.equal(early.counters.drop, 0);
+    assert.equal(early.counters.insert_failed, early.hop.clashes); // every clash merged, still counted on 4.19
+  });
+
+  it("pod_veth_us lengthens every answer's way into the pod", () => {
+    const a = runScenario(loadScenarioText(scenario(""), "t.yaml")).log.records();
+    const b = runScenario(loadScenarioText(scenario("  timing:\n    pod_veth_us: 502\n"), "t.yaml")).log.records();
+    // The first lookup: its last answer reaches the pod 0.5 ms later (musl's answers travel in parallel).
+    const [x, y] = [a[0]!, b[0]!];
+    const extra = y.endNs - y.startNs - (x.endNs - x.startNs);
+    assert.ok(extra > 450_000 && extra < 600_000, `${extra} ns more`);
+  });
+});
+
 describe("scenarios: bad input names the file, the field or line, and what is allowed", () => {
   const base = `name: t
 description: d

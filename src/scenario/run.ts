@@ -1,7 +1,7 @@
 import { fqdn } from "../net/packet.js";
 import type { CounterName } from "../kernel/conntrack.js";
 import { type NodeLoad, type RxMode, defaultRx } from "../kernel/rx.js";
-import { type NatBackend, defaultHopTiming, defaultSendTiming } from "../kernel/timing.js";
+import { type HopTiming, type NatBackend, type SendTiming, defaultHopTiming, defaultSendTiming } from "../kernel/timing.js";
 import { kernelFeatures } from "../kernel/version.js";
 import type { HopEvent, HopStats } from "../kernel/netns.js";
 import type { RecordSpec } from "../dns/zone.js";
@@ -61,12 +61,12 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
       natTable: true,
       totalRules: s.node.rules_before_dns,
       rx,
-      timing: defaultHopTiming(s.node.nat_backend as NatBackend),
-      send: defaultSendTiming(),
+      timing: hopTiming(s),
+      send: sendTiming(s),
     },
     nodeIp: s.cluster.node_ip,
     rulesBeforeDns: s.node.rules_before_dns,
-    podDeliverNs: 2000,
+    podDeliverNs: Math.round((s.node.timing?.pod_veth_us ?? 2) * US),
     dnsVip: s.cluster.dns_service_ip,
     endpoints: Array.from({ length: s.kube_dns.endpoints }, (_, i) => ({
       addr: `10.244.${1 + i}.10`,
@@ -124,6 +124,32 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
     );
   });
   return { cluster, pods, log, expected };
+}
+
+const US = 1000;
+
+/** The backend's calibrated timings, with the scenario's overrides (node.timing). */
+function hopTiming(s: LoadedScenario["scenario"]): HopTiming {
+  const t = defaultHopTiming(s.node.nat_backend as NatBackend);
+  const o = s.node.timing;
+  if (o === undefined) return t;
+  if (o.window_us !== undefined) t.window = buildDist(o.window_us, US);
+  if (o.rule_ns !== undefined) t.ruleNs = o.rule_ns;
+  if (o.snat_lead_ns !== undefined) t.snatLeadNs = o.snat_lead_ns;
+  if (o.hit_us !== undefined) t.hitNs = o.hit_us * US;
+  if (o.xmit_us !== undefined) t.xmitNs = Math.round(o.xmit_us * US);
+  return t;
+}
+
+function sendTiming(s: LoadedScenario["scenario"]): SendTiming {
+  const t = defaultSendTiming();
+  const o = s.node.timing;
+  if (o === undefined) return t;
+  if (o.send_path_us !== undefined) t.txNs = buildDist(o.send_path_us, US);
+  if (o.datagram_gap_us !== undefined) t.datagramGapNs = buildDist(o.datagram_gap_us, US);
+  if (o.stall_probability !== undefined) t.stallProbability = o.stall_probability;
+  if (o.stall_us !== undefined) t.stallNs = buildDist(o.stall_us, US);
+  return t;
 }
 
 /** Runs one scenario to completion. Deterministic: the same scenario and seed give the same result. */

@@ -52,6 +52,21 @@ export const scenarioSchema = z.strictObject({
       batch_probability: z.number().min(0).max(1).optional(),
       nat_backend: z.enum(["iptables-legacy", "iptables-nft", "nftables"]).default("iptables-nft"),
       rules_before_dns: z.number().int().min(0).default(0),
+      /** Overrides of the calibrated or assumed path timings (src/kernel/timing.ts); each is optional. */
+      timing: z
+        .strictObject({
+          window_us: dist.optional(),
+          rule_ns: z.number().min(0).optional(),
+          snat_lead_ns: z.number().min(0).optional(),
+          hit_us: z.number().min(0).optional(),
+          xmit_us: z.number().min(0).optional(),
+          send_path_us: dist.optional(),
+          datagram_gap_us: dist.optional(),
+          stall_probability: z.number().min(0).max(1).optional(),
+          stall_us: dist.optional(),
+          pod_veth_us: z.number().min(0).optional(),
+        })
+        .optional(),
     })
     .prefault({}),
   cluster: z
