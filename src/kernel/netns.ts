@@ -417,7 +417,8 @@ export class Netns {
     const identical = winner.origKey === e.origKey && winner.replyKey === e.replyKey;
     const natDone = this.cfg.natTable;
     let resolved: "merge" | "nat-clash" | "drop";
-    if (f.clashResolution === "none") {
+    if (f.clashResolution === "none" || pkt.proto === "tcp") {
+      // nf_ct_resolve_clash: only l4protos with allow_clash (UDP, UDPLITE) are resolved; a TCP clash drops.
       resolved = "drop";
     } else if (!natDone || (f.clashResolution === "identical" && identical)) {
       resolved = "merge";
