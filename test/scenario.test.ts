@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
 import { lookupsCsv, summaryCsv } from "../src/report/csv.js";
 import { summarize } from "../src/report/summary.js";
@@ -106,6 +107,38 @@ pods:
     const [x, y] = [a[0]!, b[0]!];
     const extra = y.endNs - y.startNs - (x.endNs - x.startNs);
     assert.ok(extra > 450_000 && extra < 600_000, `${extra} ns more`);
+  });
+});
+
+describe("scenarios: the resolver's environment (RES_OPTIONS, LOCALDOMAIN)", () => {
+  const repro = (libc: string, env: string) =>
+    readFileSync(scenarioPath("repro-glibc-5s.yaml"), "utf8")
+      .replace("libc: glibc", `libc: ${libc}`)
+      .replace("    lookups: 1\n", `    lookups: 1\n${env}`);
+
+  it("glibc: RES_OPTIONS is read after resolv.conf and wins (timeout:1 makes the lost AAAA cost 1 s)", () => {
+    const r = runScenario(loadScenarioText(repro("glibc", '    env: { RES_OPTIONS: "timeout:1" }\n'), "t.yaml")).log.record(0);
+    const ms = (r.endNs - r.startNs) / 1e6;
+    assert.ok(ms >= 1000 && ms < 1100, `${ms} ms`);
+  });
+
+  it("glibc: LOCALDOMAIN replaces the search list", () => {
+    const loaded = loadScenarioText(repro("glibc", '    env: { LOCALDOMAIN: "other.svc.cluster.local" }\n'), "t.yaml");
+    assert.deepEqual(loaded.resolvConfs[0]!.search, ["other.svc.cluster.local"]);
+  });
+
+  it("musl reads no environment: RES_OPTIONS changes nothing", () => {
+    const plain = runScenario(loadScenarioText(repro("musl", ""), "t.yaml")).log.record(0);
+    const env = runScenario(loadScenarioText(repro("musl", '    env: { RES_OPTIONS: "timeout:1" }\n'), "t.yaml")).log.record(0);
+    assert.equal(env.endNs - env.startNs, plain.endNs - plain.startNs);
+  });
+
+  it("go: RES_OPTIONS would make Go use the libc: refused with a clear message", () => {
+    assert.throws(() => loadScenarioText(repro("go", '    env: { RES_OPTIONS: "timeout:1" }\n'), "t.yaml"), /RES_OPTIONS or LOCALDOMAIN make Go use the libc \(cgo\)/);
+  });
+
+  it("a bad RES_OPTIONS is bad input naming the field", () => {
+    assert.throws(() => loadScenarioText(repro("glibc", '    env: { RES_OPTIONS: "timeout:x" }\n'), "t.yaml"), /field "pods\[0\]\.env\.RES_OPTIONS": option "timeout" needs a whole number, found "x"/);
   });
 });
 

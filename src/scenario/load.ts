@@ -3,7 +3,7 @@ import { type Document, LineCounter, type Node, isMap, isScalar, isSeq, parseDoc
 import type { z } from "zod";
 import { kernelFeatures } from "../kernel/version.js";
 import { goFallbackMessage, goUnknownOption } from "../resolver/go.js";
-import { type ResolvConf, ResolvConfError, parseResolvConf } from "../resolver/resolvconf.js";
+import { type ResolvConf, ResolvConfError, parseOption, parseResolvConf } from "../resolver/resolvconf.js";
 import { type Scenario, scenarioSchema } from "./schema.js";
 
 /** Bad input: a message for people, naming the file, the field or line, and what is allowed. Exit code 2. */
@@ -98,6 +98,14 @@ export function loadScenarioText(text: string, file: string): LoadedScenario {
     if (pod.libc === "musl" && rc.options.attempts === 0) {
       throw new InputError(`${file}: ${at(["pods", i, "resolv_conf"])}field "${field}": "options attempts:0" makes musl divide by zero (res_msend.c: timeout/attempts, SIGFPE); use attempts:1 or more.`);
     }
+    const env = pod.env;
+    if (env !== undefined && (env.RES_OPTIONS !== undefined || env.LOCALDOMAIN !== undefined)) {
+      if (pod.libc === "go") {
+        throw new InputError(`${file}: ${at(["pods", i, "env"])}field "pods[${i}].env": RES_OPTIONS or LOCALDOMAIN make Go use the libc (cgo) instead of its own resolver (conf.go); use libc: glibc or musl to model that.`);
+      }
+      // musl reads no environment (resolvconf.c); glibc's res_vinit_1 reads both after the file.
+      if (pod.libc === "glibc") rc = withGlibcEnv(rc, env, file, i);
+    }
     if (pod.libc === "go") {
       const unknown = goUnknownOption(rc);
       if (unknown !== null) {
@@ -108,6 +116,26 @@ export function loadScenarioText(text: string, file: string): LoadedScenario {
     return rc;
   });
   return { file, scenario, resolvConfs };
+}
+
+/**
+ * glibc's res_vinit_1: LOCALDOMAIN replaces the search list (split on blanks),
+ * and RES_OPTIONS is parsed by res_setoptions after the file, so its options win.
+ */
+function withGlibcEnv(rc: ResolvConf, env: { RES_OPTIONS?: string | undefined; LOCALDOMAIN?: string | undefined }, file: string, pod: number): ResolvConf {
+  const options = { ...rc.options };
+  if (env.RES_OPTIONS !== undefined) {
+    for (const opt of env.RES_OPTIONS.trim().split(/\s+/).filter((o) => o !== "")) {
+      try {
+        parseOption(options, opt, 0);
+      } catch (e) {
+        if (!(e instanceof ResolvConfError)) throw e;
+        throw new InputError(`${file}: field "pods[${pod}].env.RES_OPTIONS": ${e.reason}.`);
+      }
+    }
+  }
+  const search = env.LOCALDOMAIN !== undefined ? env.LOCALDOMAIN.trim().split(/\s+/).filter((d) => d !== "").map((d) => d.replace(/\.$/, "")) : rc.search;
+  return { ...rc, options, search };
 }
 
 function firstLine(s: string): string {

@@ -23,6 +23,8 @@ export const podSchema = z
     family: z.enum(["unspec", "inet", "inet6"]).default("unspec"),
     threads: positiveInt.default(1),
     lookups_per_process: positiveInt.optional(),
+    /** The process environment the resolver reads (glibc res_init: RES_OPTIONS, LOCALDOMAIN). */
+    env: z.strictObject({ RES_OPTIONS: z.string().optional(), LOCALDOMAIN: z.string().optional() }).optional(),
     lookups: positiveInt.optional(),
     think_ms: dist.default(0),
     rate_per_s: z.number().positive().optional(),
