@@ -4,6 +4,7 @@ import type { z } from "zod";
 import { kernelFeatures } from "../kernel/version.js";
 import { goFallbackMessage, goUnknownOption } from "../resolver/go.js";
 import { type ResolvConf, ResolvConfError, parseOption, parseResolvConf } from "../resolver/resolvconf.js";
+import { kubeletResolvConf } from "./kubelet.js";
 import { type Scenario, scenarioSchema } from "./schema.js";
 
 /** Bad input: a message for people, naming the file, the field or line, and what is allowed. Exit code 2. */
@@ -75,13 +76,15 @@ export function loadScenarioText(text: string, file: string): LoadedScenario {
   const resolvConfs = scenario.pods.map((pod, i) => {
     if (names.has(pod.name)) throw new InputError(`${file}: ${at(["pods", i, "name"])}field "pods[${i}].name": pod name "${pod.name}" is used twice.`);
     names.add(pod.name);
-    const field = `pods[${i}].resolv_conf`;
-    const base = resolvConfLineOffset(doc, lineCounter, ["pods", i, "resolv_conf"]);
+    const built = pod.resolv_conf === undefined;
+    const field = built ? `pods[${i}].dns_config` : `pods[${i}].resolv_conf`;
+    const base = built ? null : resolvConfLineOffset(doc, lineCounter, ["pods", i, "resolv_conf"]);
     let rc: ResolvConf;
     try {
-      rc = parseResolvConf(pod.resolv_conf);
+      rc = parseResolvConf(built ? kubeletText(scenario, pod, file) : pod.resolv_conf!);
     } catch (e) {
       if (!(e instanceof ResolvConfError)) throw e;
+      if (built) throw new InputError(`${file}: ${at(["pods", i, "dns_config"])}field "${field}": the resolv.conf the kubelet builds from it is not valid: line ${e.line}: ${e.reason}.`);
       const fileLine = base === null ? "" : ` (file line ${base + e.line})`;
       throw new InputError(`${file}: field "${field}", resolv.conf line ${e.line}${fileLine}: ${e.reason}.`);
     }
@@ -116,6 +119,26 @@ export function loadScenarioText(text: string, file: string): LoadedScenario {
     return rc;
   });
   return { file, scenario, resolvConfs };
+}
+
+/** The pod's resolv.conf as the kubelet writes it from dnsPolicy and dnsConfig. */
+function kubeletText(scenario: Scenario, pod: Scenario["pods"][number], file: string): string {
+  let host: ResolvConf;
+  try {
+    host = parseResolvConf(scenario.node.resolv_conf);
+  } catch (e) {
+    if (!(e instanceof ResolvConfError)) throw e;
+    throw new InputError(`${file}: field "node.resolv_conf", resolv.conf line ${e.line}: ${e.reason}.`);
+  }
+  const hostOptions = host.lines.filter((d) => d.key === "options").flatMap((d) => d.args);
+  return kubeletResolvConf({
+    policy: pod.dns_policy!,
+    namespace: pod.namespace,
+    clusterDomain: scenario.cluster.domain,
+    clusterDns: [scenario.cluster.dns_service_ip],
+    host: { nameservers: host.nameservers, searches: host.search, options: hostOptions },
+    config: pod.dns_config,
+  });
 }
 
 /**

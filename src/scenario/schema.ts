@@ -19,7 +19,17 @@ export const podSchema = z
   .strictObject({
     name: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: "expected a lower-case pod name (letters, digits, dashes)" }),
     libc: z.enum(["glibc", "musl", "go"]),
-    resolv_conf: z.string(),
+    /** The pod's /etc/resolv.conf as written; or let the kubelet build it from dns_policy (and dns_config). */
+    resolv_conf: z.string().optional(),
+    dns_policy: z.enum(["ClusterFirst", "Default", "None"]).optional(),
+    dns_config: z
+      .strictObject({
+        nameservers: z.array(z.string()).optional(),
+        searches: z.array(z.string()).optional(),
+        options: z.array(z.strictObject({ name: z.string().min(1), value: z.string().optional() })).optional(),
+      })
+      .optional(),
+    namespace: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: "expected a namespace name (lower-case letters, digits, dashes)" }).default("default"),
     family: z.enum(["unspec", "inet", "inet6"]).default("unspec"),
     threads: positiveInt.default(1),
     lookups_per_process: positiveInt.optional(),
@@ -32,6 +42,12 @@ export const podSchema = z
     names: z.array(name).min(1),
   })
   .superRefine((p, ctx) => {
+    if ((p.resolv_conf === undefined) === (p.dns_policy === undefined)) {
+      ctx.addIssue({ code: "custom", message: "give either resolv_conf (the file as written) or dns_policy (ClusterFirst, Default or None, with an optional dns_config) for the kubelet to build it", path: [] });
+    }
+    if (p.dns_policy === "None" && (p.dns_config?.nameservers ?? []).length === 0) {
+      ctx.addIssue({ code: "custom", message: "dns_policy None needs dns_config.nameservers (the kubelet writes nothing else)", path: ["dns_config"] });
+    }
     const closed = p.lookups !== undefined;
     const open = p.rate_per_s !== undefined || p.duration_s !== undefined;
     if (closed === open) {
@@ -54,6 +70,8 @@ export const scenarioSchema = z.strictObject({
       batch_probability: z.number().min(0).max(1).optional(),
       nat_backend: z.enum(["iptables-legacy", "iptables-nft", "nftables"]).default("iptables-nft"),
       rules_before_dns: z.number().int().min(0).default(0),
+      /** The node's /etc/resolv.conf (the kubelet's --resolv-conf): dnsPolicy Default copies it, ClusterFirst appends its search domains. */
+      resolv_conf: z.string().default("nameserver 10.0.0.2\n"),
       /** Overrides of the calibrated or assumed path timings (src/kernel/timing.ts); each is optional. */
       timing: z
         .strictObject({
