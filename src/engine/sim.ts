@@ -69,11 +69,6 @@ export class Simulator {
     return slot;
   }
 
-  /** Schedules fn(arg) after a delay of dt ns. */
-  after<A>(dt: number, fn: Handler<A>, arg: A): void {
-    this.insert(this.now + dt, fn, arg);
-  }
-
   /** Cancels a pending event; returns false if it already ran or was cancelled. */
   cancel(h: EventHandle): boolean {
     const slot = h % SLOT_BITS;
