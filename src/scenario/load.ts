@@ -22,7 +22,7 @@ export interface LoadedScenario {
   resolvConfs: ResolvConf[];
 }
 
-type PathKey = string | number;
+export type PathKey = string | number;
 
 /** Reads, parses and validates a scenario file; throws InputError on anything wrong. */
 export function loadScenarioFile(file: string): LoadedScenario {
@@ -36,6 +36,22 @@ export function loadScenarioFile(file: string): LoadedScenario {
 }
 
 export function loadScenarioText(text: string, file: string): LoadedScenario {
+  const { doc, lineCounter, data } = parseYaml(text, file);
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    throw new InputError(`${file}: a scenario is a YAML mapping with at least name, description, kernel, kube_dns and pods; found ${data === null ? "an empty file" : typeof data}.`);
+  }
+  return loadScenarioData(data, docSource(doc, lineCounter, file));
+}
+
+/** A parsed YAML file, with what is needed to point at its lines. */
+export interface YamlFile {
+  doc: Document;
+  lineCounter: LineCounter;
+  data: unknown;
+}
+
+/** Parses YAML (duplicate keys refused); a syntax error is an InputError with line and column. */
+export function parseYaml(text: string, file: string): YamlFile {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -44,14 +60,41 @@ export function loadScenarioText(text: string, file: string): LoadedScenario {
     const where = `line ${pos.line}, column ${pos.col}`;
     throw new InputError(`${file}: ${where}: this is not valid YAML: ${firstLine(err.message)}.`);
   }
-  const data: unknown = doc.toJS();
-  if (typeof data !== "object" || data === null || Array.isArray(data)) {
-    throw new InputError(`${file}: a scenario is a YAML mapping with at least name, description, kernel, kube_dns and pods; found ${data === null ? "an empty file" : typeof data}.`);
-  }
+  return { doc, lineCounter, data: doc.toJS() };
+}
+
+/**
+ * Where a scenario's fields were written, for error messages: a scenario file,
+ * or a scenario assembled from parts of a comparison file.
+ */
+export interface ScenarioSource {
+  file: string;
+  /** Said after the file name, before the line: 'variant "use-vc": '. */
+  context: string;
+  /** "line N: " of the field at this path of the scenario, or "". */
+  at(path: PathKey[]): string;
+  /** The file line just before resolv.conf line 1 of the block scalar at this path, or null. */
+  blockLine(path: PathKey[]): number | null;
+}
+
+/** The scenario is the document itself, or the mapping found at `prefix` in it. */
+export function docSource(doc: Document, lc: LineCounter, file: string, prefix: PathKey[] = [], context = ""): ScenarioSource {
+  return {
+    file,
+    context,
+    at: (path) => locate(doc, lc, [...prefix, ...path]),
+    blockLine: (path) => resolvConfLineOffset(doc, lc, [...prefix, ...path]),
+  };
+}
+
+/** Validates a scenario given as data (from a file, or assembled); throws InputError on anything wrong. */
+export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScenario {
+  const file = src.file;
   const parsed = scenarioSchema.safeParse(data);
-  if (!parsed.success) throw new InputError(describeIssue(parsed.error.issues[0]!, doc, lineCounter, file));
+  if (!parsed.success) throw new InputError(describeIssue(parsed.error.issues[0]!, data, src));
   const scenario = parsed.data;
-  const at = (path: PathKey[]) => locate(doc, lineCounter, path);
+  // "file: context line N: " before each message.
+  const at = (path: PathKey[]) => `${src.context}${src.at(path)}`;
 
   if (kernelFeatures(scenario.kernel) === null) throw new InputError(`${file}: ${at(["kernel"])}field "kernel": "${scenario.kernel}" is not a kernel version such as "5.4".`);
 
@@ -78,15 +121,15 @@ export function loadScenarioText(text: string, file: string): LoadedScenario {
     names.add(pod.name);
     const built = pod.resolv_conf === undefined;
     const field = built ? `pods[${i}].dns_config` : `pods[${i}].resolv_conf`;
-    const base = built ? null : resolvConfLineOffset(doc, lineCounter, ["pods", i, "resolv_conf"]);
+    const base = built ? null : src.blockLine(["pods", i, "resolv_conf"]);
     let rc: ResolvConf;
     try {
-      rc = parseResolvConf(built ? kubeletText(scenario, pod, file) : pod.resolv_conf!);
+      rc = parseResolvConf(built ? kubeletText(scenario, pod, src) : pod.resolv_conf!);
     } catch (e) {
       if (!(e instanceof ResolvConfError)) throw e;
       if (built) throw new InputError(`${file}: ${at(["pods", i, "dns_config"])}field "${field}": the resolv.conf the kubelet builds from it is not valid: line ${e.line}: ${e.reason}.`);
       const fileLine = base === null ? "" : ` (file line ${base + e.line})`;
-      throw new InputError(`${file}: field "${field}", resolv.conf line ${e.line}${fileLine}: ${e.reason}.`);
+      throw new InputError(`${file}: ${src.context}field "${field}", resolv.conf line ${e.line}${fileLine}: ${e.reason}.`);
     }
     if (rc.nameservers.length === 0) throw new InputError(`${file}: ${at(["pods", i, "resolv_conf"])}field "${field}": the resolv.conf has no "nameserver" line.`);
     for (const ns of rc.nameservers.slice(0, 3)) {
@@ -107,13 +150,13 @@ export function loadScenarioText(text: string, file: string): LoadedScenario {
         throw new InputError(`${file}: ${at(["pods", i, "env"])}field "pods[${i}].env": RES_OPTIONS or LOCALDOMAIN make Go use the libc (cgo) instead of its own resolver (conf.go); use libc: glibc or musl to model that.`);
       }
       // musl reads no environment (resolvconf.c); glibc's res_vinit_1 reads both after the file.
-      if (pod.libc === "glibc") rc = withGlibcEnv(rc, env, file, i);
+      if (pod.libc === "glibc") rc = withGlibcEnv(rc, env, `${file}: ${src.context}`, i);
     }
     if (pod.libc === "go") {
       const unknown = goUnknownOption(rc);
       if (unknown !== null) {
         const fileLine = base === null ? "" : ` (file line ${base + unknown.line})`;
-        throw new InputError(`${file}: field "${field}", resolv.conf line ${unknown.line}${fileLine}: ${goFallbackMessage(unknown, "libc: glibc or musl")}.`);
+        throw new InputError(`${file}: ${src.context}field "${field}", resolv.conf line ${unknown.line}${fileLine}: ${goFallbackMessage(unknown, "libc: glibc or musl")}.`);
       }
     }
     return rc;
@@ -122,13 +165,13 @@ export function loadScenarioText(text: string, file: string): LoadedScenario {
 }
 
 /** The pod's resolv.conf as the kubelet writes it from dnsPolicy and dnsConfig. */
-function kubeletText(scenario: Scenario, pod: Scenario["pods"][number], file: string): string {
+function kubeletText(scenario: Scenario, pod: Scenario["pods"][number], src: ScenarioSource): string {
   let host: ResolvConf;
   try {
     host = parseResolvConf(scenario.node.resolv_conf);
   } catch (e) {
     if (!(e instanceof ResolvConfError)) throw e;
-    throw new InputError(`${file}: field "node.resolv_conf", resolv.conf line ${e.line}: ${e.reason}.`);
+    throw new InputError(`${src.file}: ${src.context}${src.at(["node", "resolv_conf"])}field "node.resolv_conf", resolv.conf line ${e.line}: ${e.reason}.`);
   }
   const hostOptions = host.lines.filter((d) => d.key === "options").flatMap((d) => d.args);
   return kubeletResolvConf({
@@ -145,7 +188,7 @@ function kubeletText(scenario: Scenario, pod: Scenario["pods"][number], file: st
  * glibc's res_vinit_1: LOCALDOMAIN replaces the search list (split on blanks),
  * and RES_OPTIONS is parsed by res_setoptions after the file, so its options win.
  */
-function withGlibcEnv(rc: ResolvConf, env: { RES_OPTIONS?: string | undefined; LOCALDOMAIN?: string | undefined }, file: string, pod: number): ResolvConf {
+function withGlibcEnv(rc: ResolvConf, env: { RES_OPTIONS?: string | undefined; LOCALDOMAIN?: string | undefined }, where: string, pod: number): ResolvConf {
   const options = { ...rc.options };
   if (env.RES_OPTIONS !== undefined) {
     for (const opt of env.RES_OPTIONS.trim().split(/\s+/).filter((o) => o !== "")) {
@@ -153,7 +196,7 @@ function withGlibcEnv(rc: ResolvConf, env: { RES_OPTIONS?: string | undefined; L
         parseOption(options, opt, 0);
       } catch (e) {
         if (!(e instanceof ResolvConfError)) throw e;
-        throw new InputError(`${file}: field "pods[${pod}].env.RES_OPTIONS": ${e.reason}.`);
+        throw new InputError(`${where}field "pods[${pod}].env.RES_OPTIONS": ${e.reason}.`);
       }
     }
   }
@@ -207,16 +250,17 @@ function pathLabel(path: PathKey[]): string {
   return s;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, doc: Document, lc: LineCounter, file: string): string {
+function describeIssue(issue: z.core.$ZodIssue, data: unknown, src: ScenarioSource): string {
+  const file = `${src.file}: ${src.context}`;
   const path = issue.path.filter((k): k is PathKey => typeof k === "string" || typeof k === "number");
   if (issue.code === "unrecognized_keys") {
     const keys = issue.keys;
     const full = [...path, keys[0]!];
     const parent = path.length === 0 ? "the top level" : `"${pathLabel(path)}"`;
     const allowed = allowedKeys(path);
-    return `${file}: ${locate(doc, lc, full)}unknown field "${pathLabel(full)}" in ${parent}${allowed ? ` (allowed: ${allowed})` : ""}.`;
+    return `${file}${src.at(full)}unknown field "${pathLabel(full)}" in ${parent}${allowed ? ` (allowed: ${allowed})` : ""}.`;
   }
-  const found = valueAt(doc.toJS(), path);
+  const found = valueAt(data, path);
   const foundText = found === undefined ? "nothing" : JSON.stringify(found);
   let what = issue.message;
   if (issue.code === "invalid_value" && "values" in issue) {
@@ -226,7 +270,7 @@ function describeIssue(issue: z.core.$ZodIssue, doc: Document, lc: LineCounter, 
   }
   const label = path.length === 0 ? "the scenario" : `field "${pathLabel(path)}"`;
   const foundPart = found === undefined ? "" : `, found ${foundText}`;
-  return `${file}: ${locate(doc, lc, path)}${label}: ${what}${foundPart}.`;
+  return `${file}${src.at(path)}${label}: ${what}${foundPart}.`;
 }
 
 function valueAt(data: unknown, path: PathKey[]): unknown {
