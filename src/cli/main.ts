@@ -1,5 +1,6 @@
 import yargs from "yargs";
 import { InputError } from "../scenario/load.js";
+import { compareCommand } from "./compare.js";
 import { lookupCommand } from "./lookup.js";
 import { raceCommand } from "./race.js";
 import { runCommand } from "./run.js";
@@ -14,6 +15,7 @@ export async function main(argv: string[]): Promise<number> {
     .command(raceCommand)
     .command(lookupCommand)
     .command(traceCommand)
+    .command(compareCommand)
     .demandCommand(1, "name a command: dnsrace run <scenario files or folders>")
     .strict()
     .help()

@@ -3,7 +3,8 @@ import type { CommandModule } from "yargs";
 import { basename, extname, join } from "node:path";
 import { lookupsCsv, summaryCsv, formatSummaryValue } from "../report/csv.js";
 import { type Summary, summarize } from "../report/summary.js";
-import { InputError, type LoadedScenario, loadScenarioFile } from "../scenario/load.js";
+import { fileKind } from "../compare/spec.js";
+import { InputError, type LoadedScenario, loadScenarioText, parseYaml, readScenarioFile } from "../scenario/load.js";
 import { runScenario } from "../scenario/run.js";
 import { Progress } from "./progress.js";
 import { conntrackStatLine } from "../report/conntrack.js";
@@ -18,8 +19,8 @@ export interface RunArgs {
 }
 
 /** The scenario files named by the arguments: files as given, folders' *.yaml and *.yml files in name order. */
-export function collectScenarioFiles(paths: string[]): string[] {
-  const files: string[] = [];
+export function collectScenarioFiles(paths: string[]): { file: string; inFolder: boolean }[] {
+  const files: { file: string; inFolder: boolean }[] = [];
   for (const p of paths) {
     if (!existsSync(p)) throw new InputError(`${p}: no such file or folder.`);
     if (statSync(p).isDirectory()) {
@@ -28,9 +29,9 @@ export function collectScenarioFiles(paths: string[]): string[] {
         .sort()
         .map((f) => join(p, f));
       if (inDir.length === 0) throw new InputError(`${p}: the folder has no .yaml scenario files.`);
-      files.push(...inDir);
+      files.push(...inDir.map((file) => ({ file, inFolder: true })));
     } else {
-      files.push(p);
+      files.push({ file: p, inFolder: false });
     }
   }
   return files;
@@ -56,8 +57,20 @@ export const runCommand: CommandModule<object, RunArgs> = {
 
 /** dnsrace run: every input is validated before anything runs or is written. */
 export function runScenarios(args: RunArgs): void {
-  const files = collectScenarioFiles(args.paths);
-  const loaded: LoadedScenario[] = files.map((f) => loadScenarioFile(f));
+  const loaded: LoadedScenario[] = [];
+  const skipped: string[] = [];
+  for (const { file, inFolder } of collectScenarioFiles(args.paths)) {
+    const y = parseYaml(readScenarioFile(file), file);
+    const kind = fileKind(y.data);
+    if (kind === "scenario") {
+      loaded.push(loadScenarioText(y, file));
+    } else if (inFolder) {
+      skipped.push(`${file} (a ${kind} file: dnsrace ${kind === "comparison" ? "compare" : "sweep"} ${file})`);
+    } else {
+      throw new InputError(`${file}: this is a ${kind} file (it has base and ${kind === "comparison" ? "variants" : "grid"}); run it with dnsrace ${kind === "comparison" ? "compare" : "sweep"} ${file}.`);
+    }
+  }
+  if (loaded.length === 0) throw new InputError(`${args.paths.join(", ")}: no scenario files to run (only comparison or sweep files).`);
   const stems = new Map<string, string>();
   for (const l of loaded) {
     const stem = basename(l.file, extname(l.file));
@@ -84,11 +97,12 @@ export function runScenarios(args: RunArgs): void {
     process.stdout.write(summaryTable(summaries));
     if (args["conntrack-stats"]) process.stdout.write(`\n${stats.join("\n")}`);
     process.stdout.write(`\nwrote ${outputs.length} files to ${args.out}/\n`);
+    for (const s of skipped) process.stdout.write(`skipped ${s}\n`);
   }
 }
 
 /** Writes every file to a temporary name first, then renames: no half-written output. */
-function writeAll(dir: string, files: { name: string; text: string }[]): void {
+export function writeAll(dir: string, files: { name: string; text: string }[]): void {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {

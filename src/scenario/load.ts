@@ -26,17 +26,21 @@ export type PathKey = string | number;
 
 /** Reads, parses and validates a scenario file; throws InputError on anything wrong. */
 export function loadScenarioFile(file: string): LoadedScenario {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new InputError(`${file}: cannot read the scenario file (${(e as NodeJS.ErrnoException).code ?? String(e)}).`);
-  }
-  return loadScenarioText(text, file);
+  return loadScenarioText(readScenarioFile(file), file);
 }
 
-export function loadScenarioText(text: string, file: string): LoadedScenario {
-  const { doc, lineCounter, data } = parseYaml(text, file);
+/** A file's text; an unreadable file is bad input. */
+export function readScenarioFile(file: string, what = "scenario"): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    throw new InputError(`${file}: cannot read the ${what} file (${(e as NodeJS.ErrnoException).code ?? String(e)}).`);
+  }
+}
+
+/** A scenario from its text (or its already parsed YAML). */
+export function loadScenarioText(text: string | YamlFile, file: string): LoadedScenario {
+  const { doc, lineCounter, data } = typeof text === "string" ? parseYaml(text, file) : text;
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     throw new InputError(`${file}: a scenario is a YAML mapping with at least name, description, kernel, kube_dns and pods; found ${data === null ? "an empty file" : typeof data}.`);
   }

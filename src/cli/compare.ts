@@ -1,0 +1,68 @@
+import { basename, extname, join } from "node:path";
+import type { CommandModule } from "yargs";
+import { runComparison } from "../compare/compare.js";
+import { loadComparison } from "../compare/spec.js";
+import { compareCsv, compareReport, compareRunsCsv, pct, ranked } from "../report/compare.js";
+import { cdfChart, intervalBarChart, tailChart } from "../report/plots.js";
+import { InputError } from "../scenario/load.js";
+import { Progress } from "./progress.js";
+import { writeAll } from "./run.js";
+
+interface CompareArgs {
+  file: string;
+  out: string | undefined;
+  seeds: number | undefined;
+  quiet: boolean;
+}
+
+/** --seeds: replications per variant. */
+export function checkSeeds(v: number | undefined): void {
+  if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > 1000)) throw new InputError(`--seeds: expected a whole number of replications from 1 to 1000, found ${String(v)}.`);
+}
+
+export const compareCommand: CommandModule<object, CompareArgs> = {
+  command: "compare <file>",
+  describe: "run a comparison file (a base scenario and its variants) over several seeds: compare.csv with 95% intervals, report.md and SVG plots",
+  builder: (y) =>
+    y
+      .positional("file", { type: "string", demandOption: true, describe: "a comparison file (base and variants)" })
+      .option("out", { type: "string", describe: "output folder (default: results/<file name>)" })
+      .option("seeds", { type: "number", describe: "replications per variant, each on its own seed (default: the file's seeds)" })
+      .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors" }) as never,
+  handler: (args) => {
+    checkSeeds(args.seeds);
+    const c = loadComparison(args.file);
+    const out = args.out ?? join("results", basename(args.file, extname(args.file)));
+    const k = args.seeds ?? c.seeds;
+    const progress = new Progress(process.stderr, args.quiet);
+    progress.begin(`${c.name}: ${c.variants.length} variants x ${k} seeds`);
+    const r = runComparison(c, k, (f) => progress.update(f));
+    progress.end();
+    const plots = { cdf: "cdf.svg", tail: "tail.svg", slow: "slow.svg" };
+    const series = r.results.map((v) => ({ label: v.variant.name, latMs: v.pooled.latMs }));
+    const sub = `${c.name}: ${r.results[0]!.pooled.lookups} lookups per variant over ${k} seed${k === 1 ? "" : "s"}`;
+    const files = [
+      { name: "compare.csv", text: compareCsv(r) },
+      { name: "compare.runs.csv", text: compareRunsCsv(r) },
+      { name: "report.md", text: compareReport(r, plots) },
+      { name: plots.cdf, text: cdfChart("Lookup latency by variant (CDF)", sub, series) },
+      { name: plots.tail, text: tailChart("The slow tail: share of lookups slower than t", sub, series) },
+      {
+        name: plots.slow,
+        text: intervalBarChart(
+          "Share of lookups over 1 s, with 95% intervals",
+          sub,
+          "lookups over 1 s",
+          r.results.map((v) => ({ label: v.variant.name, value: v.pooled.share_over_1s, low: v.pooled.share_over_1s_ci?.low ?? null, high: v.pooled.share_over_1s_ci?.high ?? null })),
+        ),
+      },
+    ];
+    writeAll(out, files);
+    if (args.quiet) return;
+    const rows = ranked(r).map((v, i) => [String(i + 1), v.variant.name, pct(v.pooled.share_over_1s), pct(v.pooled.share_ge_5s), v.pooled.p50_ms.toFixed(2), v.pooled.p99_ms.toFixed(1), String(v.pooled.drop)]);
+    const head = ["#", "variant", ">1s", ">=5s", "p50 ms", "p99 ms", "drops"];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (vals: string[]) => vals.map((v, i) => (i === 1 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
+    process.stdout.write([line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line), "", `wrote ${files.length} files to ${out}/`, ""].join("\n"));
+  },
+};

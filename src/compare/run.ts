@@ -1,0 +1,110 @@
+import { quantileSorted } from "d3-array";
+import { type Summary, summarize } from "../report/summary.js";
+import type { LoadedScenario } from "../scenario/load.js";
+import { runScenario } from "../scenario/run.js";
+import { type Interval, pairedInterval, tInterval } from "./stats.js";
+
+const MS = 1_000_000;
+
+/** One run of one scenario on one seed. */
+export interface Replication {
+  seed: number;
+  summary: Summary;
+  /** Lookups answered without an IPv6 address (outcome "OK v4"). */
+  okV4: number;
+  /** Every lookup's latency, ms, ascending. */
+  latMs: Float64Array;
+}
+
+/** The seeds of K replications: the scenario's own seed, then the next ones (independent streams, since each stream is keyed by seed and name). */
+export function replicationSeeds(loaded: LoadedScenario, k: number): number[] {
+  return Array.from({ length: k }, (_, i) => loaded.scenario.seed + i);
+}
+
+export function replicate(loaded: LoadedScenario, seed: number, progress?: (f: number) => void): Replication {
+  const res = runScenario(loaded, { seed, ...(progress ? { progress } : {}) });
+  const log = res.log;
+  const lat = new Float64Array(log.count);
+  let n = 0;
+  let okV4 = 0;
+  for (let i = 0; i < log.length; i++) {
+    if (!log.has(i)) continue;
+    lat[n++] = log.latencyNs(i) / MS;
+    if (log.outcome(i) === "OK v4") okV4++;
+  }
+  lat.sort();
+  return { seed, summary: summarize(res), okV4, latMs: lat };
+}
+
+/** Figures over K replications: pooled distribution, and intervals across replications. */
+export interface Pooled {
+  replications: number;
+  lookups: number;
+  p50_ms: number;
+  p90_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+  max_ms: number;
+  share_over_1s: number;
+  share_ge_5s: number;
+  share_ok_v4: number;
+  share_failed: number;
+  queries_per_lookup: number;
+  clashes: number;
+  insert_failed: number;
+  drop: number;
+  clash_resolve: number;
+  p99_ci: Interval | null;
+  share_over_1s_ci: Interval | null;
+  /** Every lookup of every replication, ms, ascending (for plots). */
+  latMs: Float64Array;
+}
+
+export function pool(reps: Replication[]): Pooled {
+  const total = reps.reduce((s, r) => s + r.latMs.length, 0);
+  const all = new Float64Array(total);
+  let off = 0;
+  for (const r of reps) {
+    all.set(r.latMs, off);
+    off += r.latMs.length;
+  }
+  all.sort();
+  const q = (p: number) => (total === 0 ? 0 : quantileSorted(all as unknown as number[], p)!);
+  const sum = (f: (s: Summary) => number) => reps.reduce((a, r) => a + f(r.summary), 0);
+  const share = (count: number) => (total === 0 ? 0 : count / total);
+  let over1 = 0;
+  let ge5 = 0;
+  for (let i = total - 1; i >= 0 && all[i]! > 1000; i--) {
+    over1++;
+    if (all[i]! >= 5000) ge5++;
+  }
+  return {
+    replications: reps.length,
+    lookups: total,
+    p50_ms: q(0.5),
+    p90_ms: q(0.9),
+    p99_ms: q(0.99),
+    p999_ms: q(0.999),
+    max_ms: total === 0 ? 0 : all[total - 1]!,
+    share_over_1s: share(over1),
+    share_ge_5s: share(ge5),
+    share_ok_v4: share(reps.reduce((a, r) => a + r.okV4, 0)),
+    share_failed: share(sum((s) => s.failed)),
+    queries_per_lookup: share(sum((s) => s.queries_sent)),
+    clashes: sum((s) => s.clashes),
+    insert_failed: sum((s) => s.insert_failed),
+    drop: sum((s) => s.drop),
+    clash_resolve: sum((s) => s.clash_resolve),
+    p99_ci: tInterval(reps.map((r) => r.summary.p99_ms), 0),
+    share_over_1s_ci: tInterval(reps.map((r) => r.summary.share_over_1s), 0, 1),
+    latMs: all,
+  };
+}
+
+/** The paired interval of a variant's share over 1 s minus another's, seed by seed. */
+export function shareDiff(a: Replication[], b: Replication[]): Interval | null {
+  return pairedInterval(
+    a.map((r) => r.summary.share_over_1s),
+    b.map((r) => r.summary.share_over_1s),
+  );
+}

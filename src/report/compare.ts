@@ -1,0 +1,204 @@
+import { stringify } from "csv-stringify/sync";
+import type { ComparisonResult, VariantResult } from "../compare/compare.js";
+import type { Pooled } from "../compare/run.js";
+import type { Interval } from "../compare/stats.js";
+import { ms3 } from "./csv.js";
+
+const share6 = (v: number) => v.toFixed(6);
+const ciCell = (i: Interval | null, side: "low" | "high", fmt: (v: number) => string) => (i === null ? "" : fmt(i[side]));
+
+export const COMPARE_COLUMNS = [
+  "variant",
+  "changes",
+  "against",
+  "kernel",
+  "replications",
+  "lookups",
+  "p50_ms",
+  "p90_ms",
+  "p99_ms",
+  "p99_ci_low_ms",
+  "p99_ci_high_ms",
+  "p999_ms",
+  "max_ms",
+  "share_over_1s",
+  "share_over_1s_ci_low",
+  "share_over_1s_ci_high",
+  "share_over_1s_diff",
+  "share_over_1s_diff_ci_low",
+  "share_over_1s_diff_ci_high",
+  "share_ge_5s",
+  "share_ok_v4",
+  "share_failed",
+  "queries_per_lookup",
+  "clashes",
+  "insert_failed",
+  "drop",
+  "clash_resolve",
+] as const;
+
+/** compare.csv: one row per variant, figures pooled over the replications, intervals across them. */
+export function compareCsv(r: ComparisonResult): string {
+  const rows = r.results.map(({ variant: v, pooled: p, diff }) => [
+    v.name,
+    v.changes,
+    v.against,
+    v.loaded.scenario.kernel,
+    p.replications,
+    p.lookups,
+    ms3(p.p50_ms),
+    ms3(p.p90_ms),
+    ms3(p.p99_ms),
+    ciCell(p.p99_ci, "low", ms3),
+    ciCell(p.p99_ci, "high", ms3),
+    ms3(p.p999_ms),
+    ms3(p.max_ms),
+    share6(p.share_over_1s),
+    ciCell(p.share_over_1s_ci, "low", share6),
+    ciCell(p.share_over_1s_ci, "high", share6),
+    diff === null ? "" : share6(diff.mean),
+    ciCell(diff, "low", share6),
+    ciCell(diff, "high", share6),
+    share6(p.share_ge_5s),
+    share6(p.share_ok_v4),
+    share6(p.share_failed),
+    p.queries_per_lookup.toFixed(3),
+    p.clashes,
+    p.insert_failed,
+    p.drop,
+    p.clash_resolve,
+  ]);
+  return stringify(rows, { header: true, columns: [...COMPARE_COLUMNS] });
+}
+
+export const RUN_COLUMNS = ["variant", "seed", "lookups", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "share_over_1s", "share_ge_5s", "share_ok_v4", "failed", "queries_sent", "clashes", "insert_failed", "drop", "clash_resolve"] as const;
+
+/** compare.runs.csv: one row per variant and seed, the replications the intervals are made of. */
+export function compareRunsCsv(r: ComparisonResult): string {
+  const rows = r.results.flatMap(({ variant, reps }) =>
+    reps.map(({ seed, summary: s, okV4 }) => [
+      variant.name,
+      seed,
+      s.lookups,
+      ms3(s.p50_ms),
+      ms3(s.p90_ms),
+      ms3(s.p99_ms),
+      ms3(s.p999_ms),
+      ms3(s.max_ms),
+      share6(s.share_over_1s),
+      share6(s.share_ge_5s),
+      share6(s.lookups === 0 ? 0 : okV4 / s.lookups),
+      s.failed,
+      s.queries_sent,
+      s.clashes,
+      s.insert_failed,
+      s.drop,
+      s.clash_resolve,
+    ]),
+  );
+  return stringify(rows, { header: true, columns: [...RUN_COLUMNS] });
+}
+
+export const pct = (v: number, digits = 2) => `${(v * 100).toFixed(digits)}%`;
+const msText = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(v < 10 ? 2 : 1)} ms`);
+const ciText = (i: Interval | null, f: (v: number) => string) => (i === null ? "" : ` (${f(i.low)} to ${f(i.high)})`);
+
+/** Variants from best to worst: share over 1 s, then p99, then p50. */
+export function ranked(r: ComparisonResult): VariantResult[] {
+  return [...r.results].sort((a, b) => a.pooled.share_over_1s - b.pooled.share_over_1s || a.pooled.p99_ms - b.pooled.p99_ms || a.pooled.p50_ms - b.pooled.p50_ms);
+}
+
+/** The plain-language verdict on one variant, from its figures against those of the variant it is compared with. */
+export function verdict(v: VariantResult, base: VariantResult): string[] {
+  const p = v.pooled;
+  const b = base.pooled;
+  const lines: string[] = [];
+  if (v === base) {
+    lines.push(
+      `Reference point. ${pct(p.share_over_1s)} of lookups take over 1 s${ciText(p.share_over_1s_ci, (x) => pct(x))} and ${pct(p.share_ge_5s)} take 5 s or more; ` +
+        `p50 ${msText(p.p50_ms)}, p99 ${msText(p.p99_ms)}, slowest ${msText(p.max_ms)}.`,
+    );
+  } else {
+    lines.push(effect(v, base));
+  }
+  lines.push(mechanism(p, b, v === base));
+  if (v !== base) lines.push(...costs(p, b));
+  if (v.variant.notes !== null) lines.push(v.variant.notes.trim());
+  return lines;
+}
+
+function effect(v: VariantResult, base: VariantResult): string {
+  const p = v.pooled;
+  const b = base.pooled;
+  const d = v.diff;
+  const change = `${pct(b.share_over_1s)} → ${pct(p.share_over_1s)} of lookups over 1 s`;
+  const diffText = d === null ? "" : ` (difference ${(d.mean * 100).toFixed(2)} points, 95% CI ${(d.low * 100).toFixed(2)} to ${(d.high * 100).toFixed(2)}, paired by seed)`;
+  const against = `than ${base.variant.name}`;
+  if (b.share_over_1s === 0 && p.share_over_1s === 0) return `**No slow lookups, as with ${base.variant.name}.** Neither has a lookup over 1 s.`;
+  if (p.share_over_1s === 0) return `**Fixes the slow lookups**: none of ${p.lookups} lookups takes over 1 s (${base.variant.name}: ${pct(b.share_over_1s)}).`;
+  const lower = d !== null ? d.high < 0 : p.share_over_1s < b.share_over_1s;
+  const higher = d !== null ? d.low > 0 : p.share_over_1s > b.share_over_1s;
+  if (lower && p.share_over_1s <= b.share_over_1s / 5) return `**Removes most slow lookups**: ${change}${diffText}.`;
+  if (lower) return `**Fewer slow lookups ${against}**, but not none: ${change}${diffText}.`;
+  if (higher) return `**More slow lookups ${against}**: ${change}${diffText}.`;
+  return `**No clear effect** on the slow lookups: ${change}${diffText}; the interval of the difference includes 0.`;
+}
+
+function mechanism(p: Pooled, b: Pooled, isBase: boolean): string {
+  const parts: string[] = [];
+  if (p.clashes === 0) parts.push("No conntrack insert clash happens at all");
+  else {
+    parts.push(`${p.clashes} conntrack clashes${isBase ? "" : ` (${b.clashes} before)`}`);
+    if (p.drop === 0) parts.push(p.clash_resolve > 0 ? `none dropped: the kernel resolves them (clash_resolve ${p.clash_resolve})` : "none dropped");
+    else parts.push(`${p.drop} packets dropped${isBase ? "" : ` (${b.drop} before)`}, each one a lookup waiting for its resolver's retry timer`);
+  }
+  return `${parts.join("; ")}.`;
+}
+
+function costs(p: Pooled, b: Pooled): string[] {
+  const out: string[] = [];
+  const dMedian = p.p50_ms - b.p50_ms;
+  if (Math.abs(dMedian) >= 0.05 && Math.abs(dMedian) >= 0.05 * b.p50_ms) {
+    out.push(dMedian > 0 ? `Cost: the median lookup is ${msText(dMedian)} slower (p50 ${msText(b.p50_ms)} → ${msText(p.p50_ms)}).` : `The median lookup is ${msText(-dMedian)} faster (p50 ${msText(b.p50_ms)} → ${msText(p.p50_ms)}).`);
+  }
+  const dV4 = p.share_ok_v4 - b.share_ok_v4;
+  if (dV4 >= 0.0005) out.push(`Cost: ${pct(dV4)} more lookups return IPv4 addresses only (the AAAA answer was lost and not asked again), ${pct(b.share_ok_v4)} → ${pct(p.share_ok_v4)}.`);
+  const dFail = p.share_failed - b.share_failed;
+  if (dFail >= 0.0005) out.push(`Cost: ${pct(dFail)} more lookups fail (${pct(b.share_failed)} → ${pct(p.share_failed)}).`);
+  if (p.queries_per_lookup >= b.queries_per_lookup * 1.1) out.push(`Cost: ${p.queries_per_lookup.toFixed(2)} queries per lookup instead of ${b.queries_per_lookup.toFixed(2)}.`);
+  if (p.share_over_1s > 0 && p.max_ms >= 1000) out.push(`What is left: p99.9 ${msText(p.p999_ms)}, slowest ${msText(p.max_ms)}.`);
+  if (out.length === 0) out.push("No cost shows in these figures (median, IPv4-only answers, failures, queries per lookup).");
+  return out;
+}
+
+/** report.md: the ranked table, then a verdict per variant. */
+export function compareReport(r: ComparisonResult, plots: { cdf: string; tail: string; slow: string }): string {
+  const c = r.comparison;
+  const byName = new Map(r.results.map((v) => [v.variant.name, v]));
+  const out: string[] = [];
+  const base = c.variants[0]!.loaded.scenario;
+  const lookups = r.results[0]!.pooled.lookups;
+  out.push(`# ${c.name}`, "", c.description.trim(), "");
+  out.push(
+    `Each variant ran on ${r.seeds.length} seed${r.seeds.length === 1 ? "" : "s"} (${r.seeds.join(", ")}) with common random numbers: the same lookups arrive at the same times in every variant, ` +
+      `so a difference between two variants comes from what they change. ${lookups} lookups per variant in all` +
+      `${base.kernel ? `; the base runs kernel ${base.kernel}` : ""}. Intervals are 95% confidence intervals across the seeds` +
+      (r.seeds.length < 2 ? " (with one seed there are none: run with --seeds 2 or more)." : "."),
+    "",
+  );
+  out.push("## Ranking", "", "| # | variant | what it changes | over 1 s (95% CI) | 5 s or more | p50 | p99 (95% CI) | clashes | drops | failed |", "|---|---|---|---|---|---|---|---|---|---|");
+  ranked(r).forEach((v, i) => {
+    const p = v.pooled;
+    out.push(
+      `| ${i + 1} | ${v.variant.name} | ${v.variant.changes.replace(/\|/g, "\\|")} | ${pct(p.share_over_1s)}${ciText(p.share_over_1s_ci, (x) => pct(x))} | ${pct(p.share_ge_5s)} | ${msText(p.p50_ms)} | ${msText(p.p99_ms)}${ciText(p.p99_ci, msText)} | ${p.clashes} | ${p.drop} | ${pct(p.share_failed)} |`,
+    );
+  });
+  out.push("", `![latency CDF](${plots.cdf})`, "", `![slow tail](${plots.tail})`, "", `![share of slow lookups](${plots.slow})`, "", "## Verdicts", "");
+  for (const v of r.results) {
+    const against = byName.get(v.variant.against)!;
+    out.push(`### ${v.variant.name}`, "", `${v.variant.changes}${v === against ? "" : ` Compared with **${against.variant.name}**.`}`, "");
+    for (const line of verdict(v, against)) out.push(`- ${line}`);
+    out.push("");
+  }
+  return out.join("\n");
+}

@@ -1,0 +1,233 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runComparison } from "../src/compare/compare.js";
+import { applyChange, deepMerge, loadComparison, loadSweep } from "../src/compare/spec.js";
+import { pairedInterval, t975, tInterval } from "../src/compare/stats.js";
+import { runScenario } from "../src/scenario/run.js";
+import { ROOT, scenarioPath } from "./helpers.js";
+
+const cli = (args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), ...args], { encoding: "utf8" });
+
+/** A small comparison: the busy gro-threaded node, Poisson arrivals, three variants. */
+export const SMALL = `name: small
+description: A small comparison for tests.
+seeds: 3
+base:
+  name: small-base
+  description: busy node
+  seed: 3
+  kernel: "5.4"
+  node: { cpus: 4, rx: gro-threaded, load: softirq-saturated }
+  kube_dns:
+    endpoints: 2
+    records: [redis.shop.svc.cluster.local]
+    external_records: [api.example.com]
+  pods:
+    - name: app
+      libc: glibc
+      threads: 200
+      lookups_per_process: 1
+      rate_per_s: 50
+      duration_s: 6
+      names: [redis, api.example.com]
+      resolv_conf: |
+        search shop.svc.cluster.local svc.cluster.local cluster.local
+        nameserver 10.96.0.10
+        options ndots:5
+variants:
+  - name: glibc
+    changes: nothing
+  - name: kernel-5.10
+    changes: a 5.10 node
+    set: { kernel: "5.10" }
+  - name: reopen
+    changes: single-request-reopen
+    resolv_options: [single-request-reopen]
+`;
+
+function tmpFile(name: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "dnsrace-cmp-"));
+  const f = join(dir, name);
+  writeFileSync(f, text);
+  return f;
+}
+
+/** Well-formed XML as far as tags go: every element closed in order. */
+function wellFormed(svg: string): boolean {
+  const stack: string[] = [];
+  for (const m of svg.matchAll(/<(\/?)([a-zA-Z][\w-]*)[^>]*?(\/?)>/g)) {
+    const [, close, name, self] = m;
+    if (self) continue;
+    if (close) {
+      if (stack.pop() !== name) return false;
+    } else stack.push(name!);
+  }
+  return stack.length === 0 && svg.startsWith("<svg");
+}
+
+describe("compare: statistics", () => {
+  it("t quantiles: the table, and the expansion beyond 30 degrees of freedom", () => {
+    assert.equal(t975(1), 12.706);
+    assert.equal(t975(4), 2.776);
+    assert.ok(Math.abs(t975(60) - 2.0003) < 1e-3);
+    assert.ok(Math.abs(t975(120) - 1.9799) < 1e-3);
+  });
+
+  it("a 95% interval across replications is Student's t on their mean", () => {
+    const i = tInterval([1, 2, 3, 4, 5])!;
+    assert.equal(i.mean, 3);
+    const half = (2.776 * Math.sqrt(2.5)) / Math.sqrt(5);
+    assert.ok(Math.abs(i.high - (3 + half)) < 1e-9);
+    assert.ok(Math.abs(i.low - (3 - half)) < 1e-9);
+    assert.equal(tInterval([4]), null);
+    assert.equal(tInterval([0, 0.01, 0.02], 0, 1)!.low, 0, "clamped to the range of a share");
+  });
+
+  it("the paired interval of a difference cancels what the pairs share", () => {
+    const a = [10, 20, 30, 40];
+    const b = a.map((v) => v + 1);
+    const d = pairedInterval(a, b)!;
+    assert.equal(d.mean, -1);
+    assert.equal(d.low, -1);
+    assert.equal(d.high, -1);
+  });
+});
+
+describe("compare: variants", () => {
+  it("a change merges objects, replaces arrays and scalars, and removes a field given null", () => {
+    assert.deepEqual(deepMerge({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3] }, d: null, e: 2 }), { a: { b: 1, c: [3] }, e: 2 });
+  });
+
+  it("resolv_options: an options line after the pod's own, or merged by name into dns_config.options", () => {
+    const base = { pods: [{ resolv_conf: "nameserver 10.96.0.10\noptions ndots:5" }, { dns_policy: "ClusterFirst", dns_config: { options: [{ name: "ndots", value: "5" }] } }] };
+    const out = applyChange(base, { resolv_options: ["ndots:2", "single-request-reopen"] }) as { pods: Record<string, unknown>[] };
+    assert.equal(out.pods[0]!.resolv_conf, "nameserver 10.96.0.10\noptions ndots:5\noptions ndots:2 single-request-reopen\n");
+    assert.deepEqual((out.pods[1]!.dns_config as { options: unknown }).options, [{ name: "ndots", value: "2" }, { name: "single-request-reopen" }]);
+  });
+
+  it("common random numbers: every variant sees the same lookups arrive at the same times", () => {
+    const c = loadComparison(tmpFile("small.yaml", SMALL));
+    const arrivals = c.variants.map((v) => {
+      const log = runScenario(v.loaded).log;
+      const rows: string[] = [];
+      for (let i = 0; i < log.length; i++) if (log.has(i)) rows.push(`${log.startNs(i)} ${log.name(i)}`);
+      return rows.sort().join("\n");
+    });
+    assert.ok(arrivals[0]!.length > 0);
+    assert.equal(arrivals[1], arrivals[0]);
+    assert.equal(arrivals[2], arrivals[0]);
+  });
+
+  it("a variant's figures come from its change: 5.10 resolves the clashes 5.4 drops; the paired difference excludes 0", () => {
+    const c = loadComparison(tmpFile("small.yaml", SMALL));
+    const r = runComparison(c, 3);
+    const [base, k510, reopen] = r.results;
+    assert.ok(base!.pooled.drop > 0 && base!.pooled.share_over_1s > 0.02, `base drops ${base!.pooled.drop}`);
+    assert.equal(k510!.pooled.drop, 0);
+    assert.ok(k510!.pooled.clash_resolve > 0);
+    assert.equal(k510!.pooled.share_over_1s, 0);
+    assert.equal(reopen!.pooled.clashes, 0);
+    assert.ok(k510!.diff!.high < 0, "the paired interval lies below 0");
+    assert.equal(base!.diff, null, "the first variant is its own reference");
+    assert.ok(base!.pooled.share_over_1s_ci!.low <= base!.pooled.share_over_1s && base!.pooled.share_over_1s <= base!.pooled.share_over_1s_ci!.high);
+  });
+
+  it("a bad variant: the error names the file, the variant, the line and the field", () => {
+    const lineOf = (text: string, needle: string) => text.split("\n").findIndex((l) => l.includes(needle)) + 1;
+    const badText = SMALL.replace("    set: { kernel: \"5.10\" }", "    pods: { libc: glibcc }");
+    const f = tmpFile("bad.yaml", badText);
+    assert.throws(() => loadComparison(f), (e: Error) => new RegExp(`bad\\.yaml: variant "kernel-5\\.10": line ${lineOf(badText, "glibcc")}: field`).test(e.message) && /field "pods\[0\]\.libc": expected one of glibc, musl, go/.test(e.message));
+    const bad2 = SMALL.replace("changes: a 5.10 node", "changes: a 5.10 node\n    colour: red");
+    const g = tmpFile("bad2.yaml", bad2);
+    assert.throws(() => loadComparison(g), (e: Error) => e.message.includes(`bad2.yaml: line ${lineOf(bad2, "colour")}: unknown field "colour"`));
+    const h = tmpFile("bad3.yaml", SMALL.replace("    changes: nothing", "    changes: nothing\n    against: nobody"));
+    assert.throws(() => loadComparison(h), (e: Error) => /"nobody" is not a variant of this file/.test(e.message));
+  });
+});
+
+describe("cli: dnsrace compare", () => {
+  it("writes compare.csv with interval columns, compare.runs.csv, report.md and three SVG plots with drawn lines", () => {
+    const out = mkdtempSync(join(tmpdir(), "dnsrace-cmp-out-"));
+    const r = cli(["compare", tmpFile("small.yaml", SMALL), "--out", out, "--seeds", "2"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(readdirSync(out).sort(), ["cdf.svg", "compare.csv", "compare.runs.csv", "report.md", "slow.svg", "tail.svg"]);
+    const csv = readFileSync(join(out, "compare.csv"), "utf8").trim().split("\n");
+    assert.equal(csv.length, 4);
+    for (const col of ["variant", "p50_ms", "p99_ms", "p99_ci_low_ms", "p99_ci_high_ms", "p999_ms", "max_ms", "share_over_1s", "share_over_1s_ci_low", "share_over_1s_ci_high", "share_ge_5s", "clashes", "insert_failed", "drop", "clash_resolve"]) {
+      assert.ok(csv[0]!.split(",").includes(col), col);
+    }
+    assert.equal(readFileSync(join(out, "compare.runs.csv"), "utf8").trim().split("\n").length, 1 + 3 * 2);
+    const report = readFileSync(join(out, "report.md"), "utf8");
+    assert.match(report, /## Ranking/);
+    assert.match(report, /### reopen[\s\S]*Fixes the slow lookups/);
+    for (const f of ["cdf.svg", "tail.svg", "slow.svg"]) {
+      const svg = readFileSync(join(out, f), "utf8");
+      assert.ok(wellFormed(svg), `${f} is well-formed`);
+      assert.match(svg, /<text [^>]*>[^<]+<\/text>/, `${f} has a title`);
+    }
+    for (const f of ["cdf.svg", "tail.svg"]) {
+      const paths = [...readFileSync(join(out, f), "utf8").matchAll(/class="series" d="M([^"]+)"/g)];
+      assert.equal(paths.length, 3, `${f}: one line per variant`);
+      for (const p of paths) assert.ok(p[1]!.split("L").length > 10, `${f}: a drawn line`);
+    }
+    assert.equal([...readFileSync(join(out, "slow.svg"), "utf8").matchAll(/class="interval"/g)].length, 3);
+  });
+
+  it("is deterministic: the same file and seeds give the same bytes", () => {
+    const f = tmpFile("small.yaml", SMALL);
+    const [a, b] = [mkdtempSync(join(tmpdir(), "dnsrace-a-")), mkdtempSync(join(tmpdir(), "dnsrace-b-"))];
+    assert.equal(cli(["compare", f, "--out", a, "--seeds", "2", "--quiet"]).status, 0);
+    assert.equal(cli(["compare", f, "--out", b, "--seeds", "2", "--quiet"]).status, 0);
+    for (const name of readdirSync(a)) assert.equal(readFileSync(join(a, name), "utf8"), readFileSync(join(b, name), "utf8"), name);
+  });
+
+  it("bad flags and files: exit 2, one message, no output", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "dnsrace-cmp-bad-")), "out");
+    const r = cli(["compare", tmpFile("small.yaml", SMALL), "--seeds", "0", "--out", out]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--seeds: expected a whole number of replications from 1 to 1000, found 0/);
+    const s = cli(["compare", scenarioPath("glibc.yaml"), "--out", out]);
+    assert.equal(s.status, 2);
+    assert.match(s.stderr, /glibc\.yaml: .*field "base"/);
+    assert.throws(() => readdirSync(out));
+  });
+
+  it("run skips comparison files in a folder and refuses one named on its own", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dnsrace-mixed-"));
+    writeFileSync(join(dir, "a-small.yaml"), SMALL);
+    writeFileSync(join(dir, "repro.yaml"), readFileSync(scenarioPath("repro-glibc-5s.yaml"), "utf8"));
+    const ok = cli(["run", dir, "--out", join(dir, "out")]);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /skipped .*a-small\.yaml \(a comparison file: dnsrace compare/);
+    assert.deepEqual(readdirSync(join(dir, "out")).sort(), ["repro.lookups.csv", "summary.csv"]);
+    const r = cli(["run", join(ROOT, "scenarios/mitigations.yaml")]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /mitigations\.yaml: this is a comparison file .* run it with dnsrace compare/);
+  });
+});
+
+describe("sweep: grid", () => {
+  it("every grid point is the base with the point's values; pods.X sets X in every pod", () => {
+    const f = tmpFile(
+      "sweep.yaml",
+      SMALL.replace(/^name: small$/m, "name: sweep")
+        .replace(/^variants:[\s\S]*$/m, "grid:\n  kube_dns.endpoints: [1, 3]\n  pods.libc: [glibc, musl]\n"),
+    );
+    const s = loadSweep(f);
+    assert.deepEqual(s.params, ["kube_dns.endpoints", "pods.libc"]);
+    assert.deepEqual(
+      s.points.map((p) => p.values),
+      [
+        [1, "glibc"],
+        [1, "musl"],
+        [3, "glibc"],
+        [3, "musl"],
+      ],
+    );
+    assert.equal(s.points[3]!.loaded.scenario.kube_dns.endpoints, 3);
+    assert.equal(s.points[3]!.loaded.scenario.pods[0]!.libc, "musl");
+  });
+});
