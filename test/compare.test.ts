@@ -231,3 +231,31 @@ describe("sweep: grid", () => {
     assert.equal(s.points[3]!.loaded.scenario.pods[0]!.libc, "musl");
   });
 });
+
+describe("cli: dnsrace sweep", () => {
+  it("writes a tidy sweep.csv (a row per grid point and seed, a column per parameter) and a plot with a line per other value", () => {
+    const f = tmpFile("sweep.yaml", SMALL.replace(/^name: small$/m, "name: sweep").replace(/^variants:[\s\S]*$/m, "grid:\n  kernel: [\"5.4\", \"5.10\"]\n  kube_dns.endpoints: [1, 2]\nx: kube_dns.endpoints\n"));
+    const out = mkdtempSync(join(tmpdir(), "dnsrace-sweep-"));
+    const r = cli(["sweep", f, "--out", out, "--seeds", "2"]);
+    assert.equal(r.status, 0, r.stderr);
+    const rows = readFileSync(join(out, "sweep.csv"), "utf8").trim().split("\n");
+    assert.ok(rows[0]!.startsWith("kernel,kube_dns.endpoints,seed,lookups,"));
+    assert.equal(rows.length, 1 + 2 * 2 * 2);
+    const cols = rows[0]!.split(",");
+    const get = (row: string, c: string) => row.split(",")[cols.indexOf(c)]!;
+    const drops = (k: string, n: string) => rows.slice(1).filter((x) => get(x, "kernel") === k && get(x, "kube_dns.endpoints") === n).map((x) => Number(get(x, "drop")));
+    assert.deepEqual(drops("5.4", "1"), [0, 0], "one endpoint: no race 3, and 5.4 merges the rest");
+    assert.ok(drops("5.4", "2").every((d) => d > 0), "two endpoints: race 3 drops on 5.4");
+    assert.deepEqual(drops("5.10", "2"), [0, 0], "5.10 keeps race 3's loser");
+    const svg = readFileSync(join(out, "sweep.svg"), "utf8");
+    assert.ok(wellFormed(svg));
+    assert.equal([...svg.matchAll(/class="series"/g)].length, 2, "a line per kernel");
+  });
+
+  it("a bad grid parameter: exit 2 naming the grid point and the line", () => {
+    const text = SMALL.replace(/^variants:[\s\S]*$/m, "grid:\n  node.rx: [inline, gro-sideways]\n");
+    const r = cli(["sweep", tmpFile("bad.yaml", text), "--out", join(tmpdir(), "never")]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /bad\.yaml: grid point node\.rx=gro-sideways: line \d+: field "node\.rx": expected one of/);
+  });
+});

@@ -4,6 +4,7 @@ import { compareCommand } from "./compare.js";
 import { lookupCommand } from "./lookup.js";
 import { raceCommand } from "./race.js";
 import { runCommand } from "./run.js";
+import { sweepCommand } from "./sweep.js";
 import { traceCommand } from "./trace.js";
 
 /** Exit codes: 0 done, 1 internal error, 2 bad input (scenario, resolv.conf, flags). */
@@ -16,6 +17,7 @@ export async function main(argv: string[]): Promise<number> {
     .command(lookupCommand)
     .command(traceCommand)
     .command(compareCommand)
+    .command(sweepCommand)
     .demandCommand(1, "name a command: dnsrace run <scenario files or folders>")
     .strict()
     .help()

@@ -1,0 +1,97 @@
+import { stringify } from "csv-stringify/sync";
+import { basename, extname, join } from "node:path";
+import type { CommandModule } from "yargs";
+import { type Replication, replicate, replicationSeeds } from "../compare/run.js";
+import { type Sweep, loadSweep } from "../compare/spec.js";
+import { tInterval } from "../compare/stats.js";
+import { ms3 } from "../report/csv.js";
+import { sweepChart } from "../report/plots.js";
+import { Progress } from "./progress.js";
+import { checkSeeds } from "./compare.js";
+import { writeAll } from "./run.js";
+
+interface SweepArgs {
+  file: string;
+  out: string | undefined;
+  seeds: number | undefined;
+  quiet: boolean;
+}
+
+export const SWEEP_COLUMNS = ["seed", "lookups", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "share_over_1s", "share_ge_5s", "failed", "clashes", "insert_failed", "drop", "clash_resolve"] as const;
+
+/** sweep.csv: tidy, one row per grid point and seed, a column per grid parameter. */
+export function sweepCsv(s: Sweep, runs: Replication[][]): string {
+  const rows = s.points.flatMap((p, i) =>
+    runs[i]!.map(({ seed, summary: m }) => [
+      ...p.values.map(String),
+      seed,
+      m.lookups,
+      ms3(m.p50_ms),
+      ms3(m.p90_ms),
+      ms3(m.p99_ms),
+      ms3(m.p999_ms),
+      ms3(m.max_ms),
+      m.share_over_1s.toFixed(6),
+      m.share_ge_5s.toFixed(6),
+      m.failed,
+      m.clashes,
+      m.insert_failed,
+      m.drop,
+      m.clash_resolve,
+    ]),
+  );
+  return stringify(rows, { header: true, columns: [...s.params, ...SWEEP_COLUMNS] });
+}
+
+/** The plot: share over 1 s (mean over seeds, 95% interval) against the x parameter, a line per combination of the others. */
+export function sweepPlot(s: Sweep, runs: Replication[][]): string {
+  const xi = s.params.indexOf(s.x);
+  const others = s.params.filter((_, i) => i !== xi);
+  const lines = new Map<string, { label: string; points: { x: string | number; y: number; low: number | null; high: number | null }[] }>();
+  s.points.forEach((p, i) => {
+    const key = others.map((o) => `${o}=${String(p.values[s.params.indexOf(o)])}`).join(", ") || "all";
+    const shares = runs[i]!.map((r) => r.summary.share_over_1s);
+    const ci = tInterval(shares, 0, 1);
+    const y = shares.reduce((a, b) => a + b, 0) / shares.length;
+    const x = p.values[xi]!;
+    if (!lines.has(key)) lines.set(key, { label: key, points: [] });
+    lines.get(key)!.points.push({ x: typeof x === "boolean" ? String(x) : x, y, low: ci?.low ?? null, high: ci?.high ?? null });
+  });
+  const k = runs[0]!.length;
+  return sweepChart(`Share of lookups over 1 s against ${s.x}`, `${s.name}: mean over ${k} seed${k === 1 ? "" : "s"}${k > 1 ? ", with 95% intervals" : ""}`, s.x, "lookups over 1 s", [...lines.values()]);
+}
+
+export const sweepCommand: CommandModule<object, SweepArgs> = {
+  command: "sweep <file>",
+  describe: "run a parameter grid over a base scenario and several seeds: one tidy CSV (a row per grid point and seed) and a plot",
+  builder: (y) =>
+    y
+      .positional("file", { type: "string", demandOption: true, describe: "a sweep file (base and grid)" })
+      .option("out", { type: "string", describe: "output folder (default: results/<file name>)" })
+      .option("seeds", { type: "number", describe: "seeds per grid point (default: the file's seeds)" })
+      .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors" }) as never,
+  handler: (args) => {
+    checkSeeds(args.seeds);
+    const s = loadSweep(args.file);
+    const out = args.out ?? join("results", basename(args.file, extname(args.file)));
+    const k = args.seeds ?? s.seeds;
+    const progress = new Progress(process.stderr, args.quiet);
+    progress.begin(`${s.name}: ${s.points.length} grid points x ${k} seeds`);
+    const total = s.points.length * k;
+    let done = 0;
+    const runs = s.points.map((p) =>
+      replicationSeeds(p.loaded, k).map((seed) => {
+        const r = replicate(p.loaded, seed, (f) => progress.update((done + f) / total));
+        done++;
+        return r;
+      }),
+    );
+    progress.end();
+    const files = [
+      { name: "sweep.csv", text: sweepCsv(s, runs) },
+      { name: "sweep.svg", text: sweepPlot(s, runs) },
+    ];
+    writeAll(out, files);
+    if (!args.quiet) process.stdout.write(`${s.points.length} grid points x ${k} seeds: ${total} runs\nwrote ${files.length} files to ${out}/\n`);
+  },
+};
