@@ -8,9 +8,9 @@ import type { Cluster } from "../src/model/cluster.js";
 import { TraceCollector } from "../src/model/trace.js";
 import { lookupsCsv } from "../src/report/csv.js";
 import { summarize } from "../src/report/summary.js";
-import { InputError, loadScenarioFile, loadScenarioText } from "../src/scenario/load.js";
+import { loadScenarioFile, loadScenarioText } from "../src/scenario/load.js";
 import { type RunResult, runScenario } from "../src/scenario/run.js";
-import { ROOT, scenarioPath } from "./helpers.js";
+import { ROOT, inputError, scenarioPath } from "./helpers.js";
 
 /** musl pods (A and AAAA from one socket, every lookup races) against endpoints on other nodes. */
 const scenario = (o: { kernel?: string; node?: string; placement?: string; endpointNodes?: string; endpoints?: number; lookups?: number }) => `name: t
@@ -178,15 +178,7 @@ describe("endpoint nodes: each node that runs an endpoint is a conntrack hop of 
 });
 
 describe("endpoint nodes: bad input names the field", () => {
-  const err = (text: string): string => {
-    try {
-      loadScenarioText(text, "bad.yaml");
-    } catch (e) {
-      assert.ok(e instanceof InputError, String(e));
-      return e.message;
-    }
-    assert.fail("no error");
-  };
+  const err = inputError;
 
   it("placement: a word other than local or remote", () => {
     assert.match(err(scenario({ placement: "elsewhere" })), /^bad\.yaml: line \d+: field "kube_dns\.placement": expected local, remote, or a list of node names, one per endpoint/);

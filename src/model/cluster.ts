@@ -90,12 +90,11 @@ export class Cluster {
     this.dnsVip = this.addrs.id(cfg.dnsVip);
     this.endpoints = cfg.endpoints.map((e, index) => ({ index, addr: this.addrs.id(e.addr), rttNs: e.rttNs, serviceNs: e.serviceNs, queries: 0 }));
     for (const e of this.endpoints) this.endpointByAddr[e.addr] = e;
-    const toClientFn = (p: Packet) => this.replyArrive(p);
     this.endpointNodes = cfg.endpointNodes.map(
       (n) =>
         new EndpointNode(this.sim, n.name, n.cfg, this.streams, {
           toEndpoint: (pkt, t) => this.sim.at(t + this.oneWay(this.endpointByAddr[pkt.dst]!), this.endpointArriveFn, pkt),
-          toClient: toClientFn,
+          toClient: this.replyArriveFn,
           addrName: (id) => this.addrs.name(id),
         }),
     );
