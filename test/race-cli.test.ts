@@ -33,6 +33,8 @@ const NO_FLAGS: RaceArgs = {
   send: undefined,
   pairs: undefined,
   rules: undefined,
+  proxyMode: undefined,
+  ipvsScheduleNs: undefined,
   iptables: undefined,
   rx: undefined,
   load: undefined,

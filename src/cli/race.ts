@@ -4,6 +4,7 @@ import type { NatBackend } from "../kernel/timing.js";
 import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
 import { RACE_DEFAULTS, type RaceOptions, type RaceResult, runRace, type SendMode } from "../model/race.js";
 import { InputError } from "../scenario/load.js";
+import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
 import { conntrackStatLine } from "../report/conntrack.js";
 
 export { conntrackStatLine };
@@ -21,12 +22,15 @@ export interface RaceArgs {
   load: string | undefined;
   cpus: string | undefined;
   seed: string | undefined;
+  proxyMode: string | undefined;
+  ipvsScheduleNs: string | undefined;
   json: boolean;
 }
 
 export const SEND_MODES: readonly SendMode[] = ["two-threads", "sendmmsg", "two-sockets"];
 /** --rx names: the RxModes, with the veth as created ("inline") called "default". */
 export const RX_FLAGS: readonly string[] = RX_MODES.map(rxFlag);
+const PROXY_MODES = ["iptables", "ipvs"] as const;
 const IPTABLES: Record<string, NatBackend> = { nft: "iptables-nft", legacy: "iptables-legacy" };
 const DEFAULT_KERNEL = "6.18";
 /** Without --iptables: the small native nft ruleset of the measured node. */
@@ -62,6 +66,8 @@ export const raceCommand: CommandModule<object, RaceArgs> = {
       .option("load", { type: "string", choices: NODE_LOADS, defaultDescription: RACE_DEFAULTS.load, describe: "node load (sets how often threaded NAPI batches a burst)" })
       .option("cpus", { type: "string", defaultDescription: String(RACE_DEFAULTS.cpus), describe: "CPUs of the node" })
       .option("seed", { type: "string", defaultDescription: String(RACE_DEFAULTS.seed), describe: "seed of the random streams" })
+      .option("proxy-mode", { type: "string", choices: PROXY_MODES, defaultDescription: "iptables", describe: "kube-proxy's mode: the nat table's DNAT, or IPVS" })
+      .option("ipvs-schedule-ns", { type: "string", defaultDescription: String(DEFAULT_IPVS_SCHEDULE_NS), describe: "IPVS: ns from a connection-table miss to the new connection's hash" })
       .option("json", { type: "boolean", default: false, describe: "print one JSON object instead of the report" }) as never,
   handler: (args) => {
     const o = raceOptions(args);
@@ -85,6 +91,9 @@ export function raceOptions(a: RaceArgs): RaceOptions & { kernel: KernelFeatures
     if (b === undefined) throw new InputError(`--iptables: expected one of ${Object.keys(IPTABLES).join(", ")}, found "${iptables}".`);
     backend = b;
   }
+  const ipvs = choice("--proxy-mode", a.proxyMode, PROXY_MODES, "iptables") === "ipvs";
+  if (!ipvs && a.ipvsScheduleNs !== undefined) throw new InputError("--ipvs-schedule-ns: applies only with --proxy-mode ipvs.");
+  if (ipvs && a.rules !== undefined) throw new InputError("--rules: kube-proxy's IPVS mode matches Services with an ipset, not one nat rule per Service: no rule walk applies with --proxy-mode ipvs.");
   const rxName = one("--rx", a.rx) ?? rxFlag(RACE_DEFAULTS.rx);
   const rx = RX_MODES.find((m) => rxFlag(m) === rxName);
   if (rx === undefined) throw new InputError(`--rx: expected one of ${RX_FLAGS.join(", ")}, found "${rxName}".`);
@@ -101,6 +110,7 @@ export function raceOptions(a: RaceArgs): RaceOptions & { kernel: KernelFeatures
     load: choice<NodeLoad>("--load", a.load, NODE_LOADS, RACE_DEFAULTS.load),
     cpus: wholeNumber("--cpus", a.cpus, RACE_DEFAULTS.cpus, 1, MAX_CPUS),
     seed: wholeNumber("--seed", a.seed, RACE_DEFAULTS.seed, 0, Number.MAX_SAFE_INTEGER),
+    ipvsScheduleNs: ipvs ? wholeNumber("--ipvs-schedule-ns", a.ipvsScheduleNs, DEFAULT_IPVS_SCHEDULE_NS, 0, 1_000_000) : null,
   };
 }
 
@@ -221,8 +231,10 @@ export function formatRaceReport(r: RaceResult, o: RaceOptions, f: KernelFeature
     ...wrap(
       `dnsrace race on kernel ${f.version}: ${plural(r.pairs, "pair")} of queries, ${sendPhrase(o)}, a fresh source port per pair, ` +
         `through one node hop (${plural(o.cpus, "CPU")}; receive path ${rxFlag(o.rx)}: ${RX_PHRASE[o.rx]}; load ${o.load}), ` +
-        `where the DNS Service is DNATed to ${plural(o.endpoints, "endpoint")} by ${BACKEND_PHRASE[o.backend]}, ` +
-        `${plural(o.rules, "nat rule")} walked before its rule; seed ${o.seed}.`,
+        (o.ipvsScheduleNs === null
+          ? `where the DNS Service is DNATed to ${plural(o.endpoints, "endpoint")} by ${BACKEND_PHRASE[o.backend]}, ${plural(o.rules, "nat rule")} walked before its rule; `
+          : `where IPVS (rr) sends the DNS Service to ${plural(o.endpoints, "endpoint")}, two first packets splitting only when their IPVS steps on two CPUs are less than ${o.ipvsScheduleNs} ns apart; `) +
+        `seed ${o.seed}.`,
     ),
     "",
     `clashes        ${r.clashes} of ${r.pairs} pairs (${percent(r.clashes, r.pairs)}); to different endpoints: ${r.different_endpoint_clashes} (${percent(r.different_endpoint_clashes, r.clashes)} of them)`,
@@ -255,6 +267,8 @@ export function raceJson(r: RaceResult, o: RaceOptions, f: KernelFeatures): stri
     load: o.load,
     cpus: o.cpus,
     seed: o.seed,
+    proxy_mode: o.ipvsScheduleNs === null ? "iptables" : "ipvs",
+    ipvs_schedule_ns: o.ipvsScheduleNs,
     pairs: r.pairs,
     clashes: r.clashes,
     lost_pairs: r.lost_pairs,

@@ -46,7 +46,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option("out", { type: "string", default: "results", describe: "folder for <scenario>.lookups.csv and summary.csv" })
       .option("seed", { type: "number", describe: "seed for every scenario (default: each scenario's own seed)" })
       .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors" })
-      .option("conntrack-stats", { type: "boolean", default: false, describe: "also print each scenario's node counters as `conntrack -S` lines" }) as never,
+      .option("conntrack-stats", { type: "boolean", default: false, describe: "also print each scenario's counters as `conntrack -S` lines, per node on the path" }) as never,
   handler: (args) => {
     if (args.seed !== undefined && (!Number.isInteger(args.seed) || args.seed < 0)) {
       throw new InputError(`--seed: expected a whole number >= 0, found ${String(args.seed)}.`);
@@ -90,6 +90,9 @@ export function runScenarios(args: RunArgs): void {
     summaries.push(summarize(res));
     const features = kernelFeatures(res.kernel)!;
     stats.push(`${res.name} (kernel ${res.kernel}), client node: conntrack -S`, ...res.perCpuCounters.map((c, cpu) => conntrackStatLine(cpu, c, features)), "");
+    for (const n of res.endpointNodes) {
+      stats.push(`${res.name} (kernel ${n.kernel}), endpoint node ${n.name}: conntrack -S`, ...n.perCpuCounters.map((c, cpu) => conntrackStatLine(cpu, c, n.features)), "");
+    }
   }
   outputs.push({ name: "summary.csv", text: summaryCsv(summaries) });
   writeAll(args.out, outputs);

@@ -94,7 +94,7 @@ function explain(loaded: LoadedScenario, res: RunResult, tr: LookupTrace): strin
     lines.push(clashes > 0 ? `The lookup's packets clashed in conntrack ${clashes} time(s), but kernel ${res.kernel} resolved every clash: no query was lost.` : "No query was lost: every answer came back after its round trip.");
     return lines;
   }
-  lines.push(`${lost} quer${lost === 1 ? "y" : "ies"} got no answer (${clashes} conntrack clash${clashes === 1 ? "" : "es"} on the node). The resolver cannot tell a lost query from a slow one: it waits for its timer.`);
+  lines.push(`${lost} quer${lost === 1 ? "y" : "ies"} got no answer (${clashes} conntrack clash${clashes === 1 ? "" : "es"} ${res.endpointNodes.length > 0 ? "on the path" : "on the node"}). The resolver cannot tell a lost query from a slow one: it waits for its timer.`);
   if (pod.libc === "glibc") {
     const c = glibcConf(rc);
     lines.push(

@@ -3,6 +3,7 @@ import type { Simulator } from "../engine/sim.js";
 import { addrPort, tupleKey } from "../net/addr.js";
 import { type Packet, packetKey } from "../net/packet.js";
 import { ConntrackTable, Counters, type Entry } from "./conntrack.js";
+import { Ipvs, type IpvsConfig, type IpvsOutcome } from "./ipvs.js";
 import { type NatService, statisticThresholds, walkServiceChain } from "./kubeproxy.js";
 import type { RxConfig } from "./rx.js";
 import type { HopTiming, SendTiming } from "./timing.js";
@@ -59,6 +60,8 @@ export interface NetnsConfig {
   rx: RxConfig;
   timing: HopTiming;
   send: SendTiming;
+  /** kube-proxy's IPVS mode: IPVS, not the nat table, picks the endpoint (kernel/ipvs.ts). */
+  ipvs?: IpvsConfig;
 }
 
 export interface HopStats {
@@ -121,6 +124,7 @@ export class Netns {
     repliesOrphaned: 0,
   };
   trace: ((e: HopEvent) => void) | null = null;
+  readonly ipvs: Ipvs | null;
 
   private readonly cpus: Cpu[];
   private readonly byVip = new Map<number, { svc: NatService; thresholds: number[] }>();
@@ -141,6 +145,7 @@ export class Netns {
     this.counters = new Counters(cfg.cpus);
     this.cpus = Array.from({ length: cfg.cpus }, () => ({ busy: false, queue: [] }));
     this.hasNotrack = cfg.notrack.size > 0;
+    this.ipvs = cfg.ipvs === undefined ? null : new Ipvs(cfg.ipvs);
     for (const svc of cfg.services) this.byVip.set(addrPort(svc.vip, svc.port), { svc, thresholds: statisticThresholds(svc.endpoints.length) });
   }
 
@@ -194,6 +199,16 @@ export class Netns {
         break;
       }
     }
+  }
+
+  /**
+   * Packets reaching PREROUTING on `cpu` at time t through a receive path
+   * modelled outside this hop (kernel/wirerx.ts): one packet processed alone,
+   * or several as one GRO list.
+   */
+  receive(pkts: Packet[], cpu: number, t: number): void {
+    this.stats.packetsIn += pkts.length;
+    this.scheduleList(pkts, cpu, t);
   }
 
   /** A reply arriving from the network at time now: reverse NAT through the entry that owns its tuple. */
@@ -349,10 +364,13 @@ export class Netns {
     const svcRef = this.byVip.get(addrPort(pkt.dst, pkt.dport));
     let rules = this.cfg.totalRules;
     let svc: NatService | null = null;
+    const r = this.rng.timing;
+    const window = timing.window.sample(r);
     if (svcRef !== undefined) {
       svc = svcRef.svc;
       rules = svc.rulesBefore;
-      const idx = walkServiceChain(svcRef.thresholds, this.rng.dnat);
+      // iptables: the KUBE-SVC chain at nat PREROUTING; IPVS: ip_vs_in_hook at LOCAL_IN, after PREROUTING's share of the window.
+      const idx = this.ipvs === null ? walkServiceChain(svcRef.thresholds, this.rng.dnat) : this.ipvs.schedule(svc, key, w.cpu, now + Math.round(window * timing.preFraction));
       const ep = svc.endpoints[idx]!;
       e.natDst = ep.addr;
       e.natDport = ep.port;
@@ -367,8 +385,6 @@ export class Netns {
       pkt.dst = e.natDst;
       pkt.dport = e.natDport;
     }
-    const r = this.rng.timing;
-    const window = timing.window.sample(r);
     const walk = rules > 0 ? rules * timing.ruleNs * timing.ruleSpread.sample(r) : 0;
     const pre = window * timing.preFraction + walk;
     pkt.ctPost = window * (1 - timing.preFraction);
@@ -468,10 +484,12 @@ export class Netns {
       case "notrack":
         return "raw table NOTRACK: no conntrack entry, no DNAT";
       case "lookup-hit":
+        if (nullBinding(e!)) return "found a confirmed entry (a null binding: nothing to rewrite)";
         return `found a confirmed entry: reusing its DNAT to ${name(e!.natDst)}:${e!.natDport}`;
       case "lookup-miss":
         return "no confirmed entry for this tuple: a new unconfirmed entry";
       case "dnat":
+        if (this.ipvs !== null) return `IPVS ${IPVS_WORDS[this.ipvs.last]}: ${name(pkt.dst)}:${pkt.dport} -> ${name(e!.natDst)}:${e!.natDport}`;
         return `DNAT ${name(pkt.dst)}:${pkt.dport} -> ${name(e!.natDst)}:${e!.natDport}`;
       case "port-realloc":
         return `the reply tuple is taken by a confirmed entry: source port rewritten to ${pkt.sport} (found++)`;
@@ -484,6 +502,7 @@ export class Netns {
       case "clash-drop":
         return `insert clash, not resolvable on ${f.version}: packet dropped (${f.clashResolution !== "none" ? "insert_failed++, drop++" : "insert_failed++"})`;
       case "reply-denat":
+        if (nullBinding(e!)) return "the reply matches the entry's reply tuple (a null binding: nothing to rewrite)";
         return `reverse NAT: source becomes ${name(e!.origDst)}:${e!.origDport}`;
       case "reply-orphan":
         return "no entry owns the reply tuple: not reverse-NATed";
@@ -492,6 +511,17 @@ export class Netns {
     }
   }
 }
+
+/** An entry whose NAT is only the null binding (nf_nat_alloc_null_binding: no rule matched, nothing rewritten). */
+function nullBinding(e: Entry): boolean {
+  return e.natDst === e.origDst && e.natDport === e.origDport;
+}
+
+const IPVS_WORDS: Record<IpvsOutcome, string> = {
+  found: "finds the tuple's connection (ip_vs_conn_in_get)",
+  scheduled: "schedules a new connection (rr)",
+  "both-missed": "misses the connection another CPU is hashing at the same moment and schedules again (rr)",
+};
 
 /** A stable stand-in for the kernel's flow hash (skb_get_hash): a 32-bit mix of the tuple key. */
 export function flowHash(key: number): number {

@@ -7,6 +7,7 @@ import { Zone, type ZoneConfig, newAnswer } from "../dns/zone.js";
 import { Netns, type NetnsConfig } from "../kernel/netns.js";
 import { AddressBook, MAX_ADDRESSES, addrPort } from "../net/addr.js";
 import { type DnsMessage, type LookupTally, type Packet, answerTo, makePacket, replyPacket, turnAround } from "../net/packet.js";
+import { EndpointNode, type EndpointNodeConfig } from "./endpointnode.js";
 import type { NodeLocalConfig } from "./nodelocal.js";
 import { NodeLocalCache } from "./nodelocal.js";
 import type { TcpConnection } from "./tcp.js";
@@ -22,7 +23,10 @@ export interface ClusterConfig {
   /** Delay from the node's reply hook to the pod's socket (veth). */
   podDeliverNs: number;
   dnsVip: string;
-  endpoints: { addr: string; rttNs: Dist; serviceNs: Dist }[];
+  /** `node`: the name of the endpoint's node in `endpointNodes`, or null for the client node. */
+  endpoints: { addr: string; rttNs: Dist; serviceNs: Dist; node: string | null }[];
+  /** The other nodes that run endpoints: each is a conntrack hop of its own (model/endpointnode.ts). */
+  endpointNodes: { name: string; cfg: EndpointNodeConfig }[];
   zone: ZoneConfig;
   nodelocal: NodeLocalConfig | null;
 }
@@ -44,7 +48,9 @@ export interface NetworkStats {
 
 /**
  * The whole path: pods on one client node, the node's conntrack namespace with
- * kube-proxy's DNAT, the kube-dns endpoints, and optionally NodeLocal DNSCache.
+ * kube-proxy's DNAT, the kube-dns endpoints (on the client node or on nodes of
+ * their own, whose host namespaces are conntrack hops too), and optionally
+ * NodeLocal DNSCache.
  * It routes packets between them with the network delays of the scenario.
  */
 export class Cluster {
@@ -52,6 +58,7 @@ export class Cluster {
   readonly streams: Streams;
   readonly node: Netns;
   readonly endpoints: Endpoint[];
+  readonly endpointNodes: EndpointNode[];
   readonly zone: Zone;
   readonly cache: NodeLocalCache | null;
   readonly net: NetworkStats = { blackholed: 0, toClosedPort: 0, ignoredBySocket: 0, answersDelivered: 0 };
@@ -62,6 +69,8 @@ export class Cluster {
   readonly dnsVip: number;
   /** By address id (ids are small integers, net/addr.ts). */
   private readonly endpointByAddr: (Endpoint | undefined)[] = new Array<Endpoint | undefined>(MAX_ADDRESSES).fill(undefined);
+  /** By endpoint index: its node, or null when it runs on the client node. */
+  private readonly nodeOf: (EndpointNode | null)[];
   private readonly receivers: (LocalReceiver | undefined)[] = new Array<LocalReceiver | undefined>(MAX_ADDRESSES).fill(undefined);
   private readonly tcpByKey = new Map<number, TcpConnection>();
   private readonly netRng: Rng;
@@ -69,6 +78,7 @@ export class Cluster {
   private uid = 1;
   private readonly endpointArriveFn = (p: Packet) => this.endpointArrive(p);
   private readonly replyArriveFn = (p: Packet) => this.replyArrive(p);
+  private readonly nodeAnswerFn = (p: Packet) => this.nodeOf[this.endpointByAddr[p.src]!.index]!.answer(p);
   private readonly toLocalFn = (p: Packet) => this.toLocal(p);
   private readonly answerScratch = newAnswer();
 
@@ -80,6 +90,15 @@ export class Cluster {
     this.dnsVip = this.addrs.id(cfg.dnsVip);
     this.endpoints = cfg.endpoints.map((e, index) => ({ index, addr: this.addrs.id(e.addr), rttNs: e.rttNs, serviceNs: e.serviceNs, queries: 0 }));
     for (const e of this.endpoints) this.endpointByAddr[e.addr] = e;
+    this.endpointNodes = cfg.endpointNodes.map(
+      (n) =>
+        new EndpointNode(this.sim, n.name, n.cfg, this.streams, {
+          toEndpoint: (pkt, t) => this.sim.at(t + this.oneWay(this.endpointByAddr[pkt.dst]!), this.endpointArriveFn, pkt),
+          toClient: this.replyArriveFn,
+          addrName: (id) => this.addrs.name(id),
+        }),
+    );
+    this.nodeOf = cfg.endpoints.map((e) => (e.node === null ? null : this.endpointNodes[cfg.endpointNodes.findIndex((n) => n.name === e.node)]!));
     this.zone = new Zone(cfg.zone);
     const eps = this.endpoints.map((e) => ({ addr: e.addr, port: 53 }));
     const services = [{ name: "kube-system/kube-dns:dns", vip: this.dnsVip, port: 53, endpoints: eps, rulesBefore: cfg.rulesBeforeDns }];
@@ -121,7 +140,9 @@ export class Cluster {
   private forward(pkt: Packet, t: number): void {
     const ep = this.endpointByAddr[pkt.dst];
     if (ep !== undefined) {
-      this.sim.at(t + this.oneWay(ep), this.endpointArriveFn, pkt);
+      const node = this.nodeOf[ep.index]!;
+      if (node !== null) node.fromClient(pkt, t);
+      else this.sim.at(t + this.oneWay(ep), this.endpointArriveFn, pkt);
       return;
     }
     if (this.cache !== null && this.cache.serves(pkt.dst)) {
@@ -145,7 +166,7 @@ export class Cluster {
       const c = this.tcpByKey.get(addrPort(pkt.src, pkt.sport));
       if (c !== undefined) c.endpointAddr = ep.addr;
       const synAck = replyPacket(this.uid++, pkt, null, "SYN-ACK", now);
-      this.sim.at(now + this.oneWay(ep), this.replyArriveFn, synAck);
+      this.answer(ep, synAck, now + this.oneWay(ep));
       return;
     }
     const q = pkt.dns!;
@@ -158,7 +179,20 @@ export class Cluster {
     }
     const reply = turnAround(pkt, this.uid++, answerTo(q, a.rcode, a.ancount), now);
     const t = now + Math.round(ep.serviceNs.sample(this.serverRng)) + a.delayNs + this.oneWay(ep);
-    this.sim.at(t, this.replyArriveFn, reply);
+    this.answer(ep, reply, t);
+  }
+
+  /** An answer leaves endpoint `ep` and reaches its node's host namespace at time t. */
+  private answer(ep: Endpoint, pkt: Packet, t: number): void {
+    const node = this.nodeOf[ep.index]!;
+    if (node === null) {
+      this.sim.at(t, this.replyArriveFn, pkt);
+    } else if (pkt.proto === "tcp" && pkt.flags === "") {
+      // TCP data skips the conntrack hops (see replyArrive): straight over the link.
+      this.sim.at(node.linkOut(t), this.replyArriveFn, pkt);
+    } else {
+      this.sim.at(t, this.nodeAnswerFn, pkt);
+    }
   }
 
   /** A reply reaches the client node: through conntrack (reverse NAT), then to the pod. */
@@ -205,7 +239,8 @@ export class Cluster {
   /** Data on an established connection: each message reaches the endpoint after the one-way delay. */
   tcpSend(c: TcpConnection, msgs: DnsMessage[], tally: LookupTally | null): void {
     const ep = this.endpointByAddr[c.endpointAddr]!;
-    const t = this.sim.now + this.oneWay(ep);
+    const node = this.nodeOf[ep.index]!;
+    const t = (node === null ? this.sim.now : node.linkIn(this.sim.now)) + this.oneWay(ep);
     for (const m of msgs) {
       const pkt = makePacket(this.uid++, "tcp", c.localAddr, c.port, ep.addr, 53, m, "", tally, this.sim.now);
       this.sim.at(t, this.endpointArriveFn, pkt);

@@ -25,6 +25,8 @@ export interface RaceOptions {
   seed: number;
   /** Extra time each endpoint takes to answer, ms (a slow server). */
   replyDelayMs: number;
+  /** kube-proxy's IPVS mode with this schedule_ns (kernel/ipvs.ts), or null for the nat table's DNAT. */
+  ipvsScheduleNs: number | null;
   trace?: (e: HopEvent) => void;
 }
 
@@ -59,6 +61,7 @@ export const RACE_DEFAULTS: Omit<RaceOptions, "kernel"> = {
   cpus: 2,
   seed: 1,
   replyDelayMs: 0,
+  ipvsScheduleNs: null,
 };
 
 const US = 1000;
@@ -101,6 +104,7 @@ export function runRace(o: RaceOptions): RaceResult {
       rx: defaultRx(o.rx, o.load),
       timing: defaultHopTiming(o.backend),
       send: defaultSendTiming(),
+      ...(o.ipvsScheduleNs === null ? {} : { ipvs: { scheduleNs: o.ipvsScheduleNs } }),
     },
     { dnat: streams.get("node/dnat"), timing: streams.get("node/timing"), rx: streams.get("node/rx") },
     {

@@ -1,4 +1,4 @@
-import { max, mean, quantileSorted } from "d3-array";
+import { max, mean, quantileSorted, sum } from "d3-array";
 import type { RunResult } from "../scenario/run.js";
 
 const MS = 1_000_000;
@@ -61,9 +61,10 @@ export function summarize(res: RunResult): Summary {
     failed,
     queries_sent: sent,
     queries_lost: lost,
-    clashes: res.hop.clashes,
-    insert_failed: res.counters.insert_failed,
-    drop: res.counters.drop,
-    clash_resolve: res.counters.clash_resolve,
+    // Every conntrack hop on the path: the client node's, and those of the endpoints' nodes.
+    clashes: res.hop.clashes + sum(res.endpointNodes, (n) => n.hop.clashes),
+    insert_failed: res.counters.insert_failed + sum(res.endpointNodes, (n) => n.counters.insert_failed),
+    drop: res.counters.drop + sum(res.endpointNodes, (n) => n.counters.drop),
+    clash_resolve: res.counters.clash_resolve + sum(res.endpointNodes, (n) => n.counters.clash_resolve),
   };
 }

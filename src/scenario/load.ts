@@ -101,6 +101,7 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
   const at = (path: PathKey[]) => `${src.context}${src.at(path)}`;
 
   if (kernelFeatures(scenario.kernel) === null) throw new InputError(`${file}: ${at(["kernel"])}field "kernel": "${scenario.kernel}" is not a kernel version such as "5.4".`);
+  checkProxyAndPlacement(scenario, file, at);
 
   const known = new Set([scenario.cluster.dns_service_ip]);
   const nl = scenario.nodelocal;
@@ -166,6 +167,30 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
     return rc;
   });
   return { file, scenario, resolvConfs };
+}
+
+/** node.proxy_mode, node.ipvs, kube_dns.placement and endpoint_nodes: what the schema alone cannot check. */
+function checkProxyAndPlacement(s: Scenario, file: string, at: (path: PathKey[]) => string): void {
+  const ipvs = s.node.proxy_mode === "ipvs";
+  if (s.node.ipvs !== undefined && !ipvs) throw new InputError(`${file}: ${at(["node", "ipvs"])}field "node.ipvs": applies only with node.proxy_mode: ipvs (found ${s.node.proxy_mode}).`);
+  if (ipvs && s.node.rules_before_dns > 0) {
+    throw new InputError(`${file}: ${at(["node", "rules_before_dns"])}field "node.rules_before_dns": kube-proxy's IPVS mode matches Services with an ipset, not one nat rule per Service, so no rule walk applies; remove it or use proxy_mode: iptables.`);
+  }
+  if (ipvs && s.nodelocal?.enabled && s.nodelocal.listen_on_cluster_ip) {
+    throw new InputError(`${file}: ${at(["nodelocal", "listen_on_cluster_ip"])}field "nodelocal.listen_on_cluster_ip": in IPVS mode the kube-dns ClusterIP is bound to kube-ipvs0 and NodeLocal DNSCache cannot listen on it; set it to false (pods then use nodelocal.ip).`);
+  }
+  const p = s.kube_dns.placement;
+  if (Array.isArray(p) && p.length !== s.kube_dns.endpoints) {
+    throw new InputError(`${file}: ${at(["kube_dns", "placement"])}field "kube_dns.placement": ${p.length} node name${p.length === 1 ? "" : "s"} for ${s.kube_dns.endpoints} endpoint${s.kube_dns.endpoints === 1 ? "" : "s"}; give one per endpoint (client-node for the client node).`);
+  }
+  const remote = p === "remote" || (Array.isArray(p) && p.some((n) => n !== "client-node"));
+  const en = s.endpoint_nodes;
+  if (en === undefined) return;
+  if (!remote) throw new InputError(`${file}: ${at(["endpoint_nodes"])}field "endpoint_nodes": describes the nodes of remote endpoints, but kube_dns.placement puts every endpoint on the client node.`);
+  if (en.kernel !== undefined && kernelFeatures(en.kernel) === null) throw new InputError(`${file}: ${at(["endpoint_nodes", "kernel"])}field "endpoint_nodes.kernel": "${en.kernel}" is not a kernel version such as "5.4".`);
+  if (en.nat_rules !== undefined && (en.proxy_mode ?? s.node.proxy_mode) === "ipvs") {
+    throw new InputError(`${file}: ${at(["endpoint_nodes", "nat_rules"])}field "endpoint_nodes.nat_rules": in IPVS mode KUBE-SERVICES matches an ipset, so no rule walk applies; remove it or use proxy_mode: iptables.`);
+  }
 }
 
 /** The pod's resolv.conf as the kubelet writes it from dnsPolicy and dnsConfig. */

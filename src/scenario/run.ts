@@ -2,10 +2,12 @@ import { fqdn } from "../net/packet.js";
 import type { CounterName } from "../kernel/conntrack.js";
 import { type NodeLoad, type RxMode, defaultRx } from "../kernel/rx.js";
 import { type HopTiming, type NatBackend, type SendTiming, defaultHopTiming, defaultSendTiming } from "../kernel/timing.js";
-import { kernelFeatures } from "../kernel/version.js";
+import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
+import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
 import type { HopEvent, HopStats } from "../kernel/netns.js";
 import type { RecordSpec } from "../dns/zone.js";
 import { Cluster, type ClusterConfig, type NetworkStats } from "../model/cluster.js";
+import { DEFAULT_LINK_US, type EndpointNodeConfig } from "../model/endpointnode.js";
 import { LookupLog } from "../model/log.js";
 import { Pod } from "../model/pod.js";
 import { buildDist } from "./dist.js";
@@ -15,6 +17,16 @@ import type { TraceCollector } from "../model/trace.js";
 const MS = 1_000_000;
 const SEC = 1_000_000_000;
 
+/** One node's conntrack hop after the run. */
+export interface NodeResult {
+  name: string;
+  kernel: string;
+  features: KernelFeatures;
+  counters: Record<CounterName, number>;
+  perCpuCounters: Record<CounterName, number>[];
+  hop: HopStats;
+}
+
 export interface RunResult {
   name: string;
   file: string;
@@ -22,9 +34,12 @@ export interface RunResult {
   kernel: string;
   /** Every finished lookup, by number (lookups still running when the run stopped are missing). */
   log: LookupLog;
+  /** The client node's hop. */
   counters: Record<CounterName, number>;
   perCpuCounters: Record<CounterName, number>[];
   hop: HopStats;
+  /** The hops of the other nodes that run endpoints (kube_dns.placement), in the order first named. */
+  endpointNodes: NodeResult[];
   net: NetworkStats;
   events: number;
   simulatedNs: number;
@@ -52,27 +67,33 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
   const record = (r: string | { name: string; a?: boolean | undefined; aaaa?: boolean | undefined }, ipv6: boolean): RecordSpec =>
     typeof r === "string" ? { name: fqdn(r), a: true, aaaa: ipv6 } : { name: fqdn(r.name), a: r.a ?? true, aaaa: r.aaaa ?? ipv6 };
   const nl = s.nodelocal?.enabled ? s.nodelocal : null;
+  const ipvs = s.node.proxy_mode === "ipvs";
+  const placement = endpointPlacement(s);
   const cfg: ClusterConfig = {
     seed,
     node: {
-      name: "client-node",
+      name: CLIENT_NODE,
       cpus: s.node.cpus,
       features,
       natTable: true,
-      totalRules: s.node.rules_before_dns,
+      // IPVS mode: KUBE-SERVICES matches an ipset, no rule per Service (the load check refuses rules_before_dns).
+      totalRules: ipvs ? 0 : s.node.rules_before_dns,
       rx,
-      timing: hopTiming(s),
+      timing: hopTiming(s, s.node.nat_backend as NatBackend),
       send: sendTiming(s),
+      ...(ipvs ? { ipvs: { scheduleNs: s.node.ipvs?.schedule_ns ?? DEFAULT_IPVS_SCHEDULE_NS } } : {}),
     },
     nodeIp: s.cluster.node_ip,
-    rulesBeforeDns: s.node.rules_before_dns,
+    rulesBeforeDns: ipvs ? 0 : s.node.rules_before_dns,
     podDeliverNs: Math.round((s.node.timing?.pod_veth_us ?? 2) * US),
     dnsVip: s.cluster.dns_service_ip,
     endpoints: Array.from({ length: s.kube_dns.endpoints }, (_, i) => ({
       addr: `10.244.${1 + i}.10`,
       rttNs: buildDist(s.kube_dns.rtt_ms, MS),
       serviceNs: buildDist(s.kube_dns.service_ms, MS),
+      node: placement[i] === CLIENT_NODE ? null : placement[i]!,
     })),
+    endpointNodes: [...new Set(placement.filter((n) => n !== CLIENT_NODE))].map((name) => ({ name, cfg: endpointNodeConfig(s, name) })),
     zone: {
       clusterDomain: s.cluster.domain,
       records: s.kube_dns.records.map((r) => record(r, s.kube_dns.ipv6)),
@@ -128,9 +149,44 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
 
 const US = 1000;
 
+/** The client node's name, in traces, counters and kube_dns.placement lists. */
+export const CLIENT_NODE = "client-node";
+
+/** The node of each endpoint, by index: kube_dns.placement spelled out (remote: endpoint i on node-<i+1>). */
+export function endpointPlacement(s: LoadedScenario["scenario"]): string[] {
+  const p = s.kube_dns.placement;
+  return Array.from({ length: s.kube_dns.endpoints }, (_, i) => (p === "local" ? CLIENT_NODE : p === "remote" ? `node-${i + 1}` : p[i]!));
+}
+
+/** An endpoint node's hop: endpoint_nodes' fields, each defaulting to the client node's. */
+function endpointNodeConfig(s: LoadedScenario["scenario"], name: string): EndpointNodeConfig {
+  const en = s.endpoint_nodes;
+  const load = (en?.load ?? s.node.load) as NodeLoad;
+  const rx = defaultRx((en?.rx ?? s.node.rx) as RxMode, load);
+  // The client node's batch_probability goes with its load: another load brings its own measured value.
+  const batch = en?.batch_probability ?? (en?.load === undefined ? s.node.batch_probability : undefined);
+  if (batch !== undefined) rx.batchProbability = batch;
+  const ipvs = (en?.proxy_mode ?? s.node.proxy_mode) === "ipvs";
+  return {
+    hop: {
+      name,
+      cpus: en?.cpus ?? s.node.cpus,
+      features: kernelFeatures(en?.kernel ?? s.kernel)!,
+      // kube-proxy's nat table is there on every node: a packet to a pod IP matches no rule and gets a null binding.
+      natTable: true,
+      // iptables mode: it walks the whole KUBE-SERVICES chain without a match; IPVS mode: an ipset match.
+      totalRules: ipvs ? 0 : (en?.nat_rules ?? s.node.rules_before_dns),
+      rx,
+      timing: hopTiming(s, (en?.nat_backend ?? s.node.nat_backend) as NatBackend),
+      send: sendTiming(s),
+    },
+    linkNs: buildDist(en?.link_us ?? DEFAULT_LINK_US, US),
+  };
+}
+
 /** The backend's calibrated timings, with the scenario's overrides (node.timing). */
-function hopTiming(s: LoadedScenario["scenario"]): HopTiming {
-  const t = defaultHopTiming(s.node.nat_backend as NatBackend);
+function hopTiming(s: LoadedScenario["scenario"], backend: NatBackend): HopTiming {
+  const t = defaultHopTiming(backend);
   const o = s.node.timing;
   if (o === undefined) return t;
   if (o.window_us !== undefined) t.window = buildDist(o.window_us, US);
@@ -159,11 +215,13 @@ export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunR
   const collector = opts.collector;
   if (collector !== undefined) {
     cluster.tracer = collector;
-    cluster.node.trace = (e: HopEvent) => {
+    const hopTrace = (where: string) => (e: HopEvent) => {
       const q = e.pkt.dns;
       const what = e.kind === "gro-list" ? "" : `${q === null ? e.pkt.flags : q.qtype} `;
-      collector.add(e.pkt.tally, e.t, `node cpu${e.cpu}`, `${what}${e.detail}`);
+      collector.add(e.pkt.tally, e.t, `${where} cpu${e.cpu}`, `${what}${e.detail}`);
     };
+    cluster.node.trace = hopTrace("node");
+    for (const n of cluster.endpointNodes) n.hop.trace = hopTrace(n.name);
   }
   for (const p of pods) p.start();
   opts.beforeRun?.(cluster);
@@ -186,6 +244,14 @@ export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunR
     counters: cluster.node.counters.sum(),
     perCpuCounters: cluster.node.counters.perCpu,
     hop: cluster.node.stats,
+    endpointNodes: cluster.endpointNodes.map((n) => ({
+      name: n.name,
+      kernel: n.hop.cfg.features.version,
+      features: n.hop.cfg.features,
+      counters: n.hop.counters.sum(),
+      perCpuCounters: n.hop.counters.perCpu,
+      hop: n.hop.stats,
+    })),
     net: cluster.net,
     events: sim.executed,
     simulatedNs: sim.now,

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
+import { DEFAULT_LINK_US } from "../model/endpointnode.js";
 import { RX_MODES, NODE_LOADS } from "../kernel/rx.js";
 import { type DistSpec, checkDist } from "./dist.js";
 
@@ -12,6 +14,12 @@ const dnsName = z.string().regex(/^[A-Za-z0-9_*]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?$
 const record = z.union([dnsName, z.strictObject({ name: dnsName, a: z.boolean().optional(), aaaa: z.boolean().optional() })], {
   error: "expected a name, or {name, a: true|false, aaaa: true|false}",
 });
+
+const KERNEL_HELP = 'expected a kernel version such as "5.4" or "4.14.173" (quote it in YAML)';
+const kernelVersion = z.string({ error: KERNEL_HELP }).regex(/^\d+\.\d+(\.\d+)?$/, { error: KERNEL_HELP });
+
+/** A node's name (a DNS label, as Kubernetes node names are). */
+const nodeName = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: "expected a node name (lower-case letters, digits, dashes), such as node-1" });
 
 const name = z.union([dnsName, z.strictObject({ name: dnsName, weight: z.number().positive() })], { error: "expected a name, or {name, weight}" });
 
@@ -61,7 +69,7 @@ export const scenarioSchema = z.strictObject({
   name: z.string().min(1),
   description: z.string().min(1),
   seed: z.number().int().min(0).default(1),
-  kernel: z.string().regex(/^\d+\.\d+(\.\d+)?$/, { error: 'expected a kernel version such as "5.4" or "4.14.173" (quote it in YAML)' }),
+  kernel: kernelVersion,
   node: z
     .strictObject({
       cpus: positiveInt.max(256).default(2),
@@ -70,6 +78,9 @@ export const scenarioSchema = z.strictObject({
       batch_probability: z.number().min(0).max(1).optional(),
       nat_backend: z.enum(["iptables-legacy", "iptables-nft", "nftables"]).default("iptables-nft"),
       rules_before_dns: z.number().int().min(0).default(0),
+      /** kube-proxy's mode: the nat table's KUBE-SVC chains, or IPVS (kernel/ipvs.ts). */
+      proxy_mode: z.enum(["iptables", "ipvs"]).default("iptables"),
+      ipvs: z.strictObject({ schedule_ns: z.number().min(0).max(1e9).default(DEFAULT_IPVS_SCHEDULE_NS) }).optional(),
       /** The node's /etc/resolv.conf (the kubelet's --resolv-conf): dnsPolicy Default copies it, ClusterFirst appends its search domains. */
       resolv_conf: z.string().default("nameserver 10.0.0.2\n"),
       /** Overrides of the calibrated or assumed path timings (src/kernel/timing.ts); each is optional. */
@@ -102,9 +113,27 @@ export const scenarioSchema = z.strictObject({
     service_ms: dist.default({ lognormal: { median: 0.05, p99: 0.5 } }),
     upstream_ms: dist.default({ lognormal: { median: 5, p99: 40 } }),
     ipv6: z.boolean().default(false),
+    /** Where the endpoints run: all on the client node, each on a node of its own, or a node name per endpoint. */
+    placement: z.union([z.enum(["local", "remote"]), z.array(nodeName).min(1)], { error: "expected local, remote, or a list of node names, one per endpoint (client-node for the client node)" }).default("local"),
     records: z.array(record).default([]),
     external_records: z.array(record).default([]),
   }),
+  /** The nodes of remote endpoints (kube_dns.placement): each field defaults to the client node's. */
+  endpoint_nodes: z
+    .strictObject({
+      kernel: kernelVersion.optional(),
+      cpus: positiveInt.max(256).optional(),
+      rx: z.enum(RX_MODES as [string, ...string[]]).optional(),
+      load: z.enum(NODE_LOADS as [string, ...string[]]).optional(),
+      batch_probability: z.number().min(0).max(1).optional(),
+      nat_backend: z.enum(["iptables-legacy", "iptables-nft", "nftables"]).optional(),
+      proxy_mode: z.enum(["iptables", "ipvs"]).optional(),
+      /** KUBE-SERVICES rules a packet to a pod IP walks without a match (iptables mode). */
+      nat_rules: z.number().int().min(0).optional(),
+      /** One way between the client node and the endpoint's node. */
+      link_us: dist.default(DEFAULT_LINK_US),
+    })
+    .optional(),
   nodelocal: z
     .strictObject({
       enabled: z.boolean().default(true),
