@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type DirectOptions, type FaultRule, runDirectLookup, runDirectLookups, nameMatcher } from "../src/model/direct.js";
+import { type FaultRule, nameMatcher } from "../src/dns/rules.js";
+import { type DirectOptions, runDirectLookup, runDirectLookups } from "../src/model/direct.js";
 import { glibcConf } from "../src/resolver/glibc.js";
 import { muslConf } from "../src/resolver/musl.js";
 import { parseResolvConf } from "../src/resolver/resolvconf.js";

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { CommandModule } from "yargs";
-import { type DirectOptions, type DirectResult, FAULT_ACTIONS, type FaultAction, type FaultRule, type ServerLogEntry, runDirectLookup } from "../model/direct.js";
+import { FAULT_ACTIONS, type FaultAction, type FaultRule, RuleError, parseRule as parseRuleText } from "../dns/rules.js";
+import { type DirectOptions, type DirectResult, type ServerLogEntry, runDirectLookup } from "../model/direct.js";
 import { glibcConf } from "../resolver/glibc.js";
 import { goConf, goFallbackMessage, goUnknownOption } from "../resolver/go.js";
 import { muslConf } from "../resolver/musl.js";
@@ -24,61 +25,16 @@ export const DEFAULT_RESOLV_CONF = "nameserver 10.96.0.10\n";
 
 const LIBCS = ["glibc", "musl", "go"] as const;
 const FAMILIES = ["unspec", "inet", "inet6"] as const;
-const RULE_KEYS = ["qtype", "name", "nth", "transport", "delay_ms"] as const;
-type RuleKey = (typeof RULE_KEYS)[number];
-/** A name pattern: labels of letters, digits, '_' and '-', or '*'; trailing dot optional. */
-const NAME_PATTERN = /^(\*|[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)(\.(\*|[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?))*\.?$/;
 const HOST_NAME = /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
 
-/** "ACTION key=value ..." -> a FaultRule; bad input names the rule, the word and what is allowed. */
+/** "ACTION key=value ..." -> a FaultRule (src/dns/rules.ts); bad input names the rule, the word and what is allowed. */
 export function parseRule(text: string): FaultRule {
-  const words = text.trim().split(/\s+/).filter((w) => w !== "");
-  const bad = (why: string) => new InputError(`--rule "${text}": ${why}.`);
-  const [action, ...pairs] = words;
-  if (action === undefined) throw bad(`a rule starts with an action, one of ${FAULT_ACTIONS.join(", ")}`);
-  if (!(FAULT_ACTIONS as readonly string[]).includes(action)) {
-    throw bad(`unknown action "${action}" (the first word is the action, one of ${FAULT_ACTIONS.join(", ")})`);
+  try {
+    return parseRuleText(text);
+  } catch (e) {
+    if (!(e instanceof RuleError)) throw e;
+    throw new InputError(`--rule "${text}": ${e.reason}.`);
   }
-  const rule: FaultRule = { action: action as FaultAction };
-  const seen = new Set<string>();
-  for (const word of pairs) {
-    const eq = word.indexOf("=");
-    if (eq < 0) throw bad(`"${word}" is not key=value (keys: ${RULE_KEYS.join(", ")})`);
-    const key = word.slice(0, eq);
-    const value = word.slice(eq + 1);
-    if (!(RULE_KEYS as readonly string[]).includes(key)) throw bad(`unknown key "${key}" in "${word}" (keys: ${RULE_KEYS.join(", ")})`);
-    if (seen.has(key)) throw bad(`key "${key}" is given twice`);
-    seen.add(key);
-    switch (key as RuleKey) {
-      case "qtype": {
-        const qtype = value.toUpperCase();
-        if (qtype !== "A" && qtype !== "AAAA") throw bad(`"${word}": qtype is A or AAAA`);
-        rule.qtype = qtype;
-        break;
-      }
-      case "name":
-        if (!NAME_PATTERN.test(value)) throw bad(`"${word}": name is a domain name, with or without the trailing dot, where "*" stands for any labels (e.g. name=*.cluster.local)`);
-        rule.name = value;
-        break;
-      case "nth": {
-        const parts = value.split(",");
-        if (!parts.every((p) => /^[1-9]\d*$/.test(p))) throw bad(`"${word}": nth is an arrival number from 1, or a list such as nth=1,2`);
-        rule.nth = parts.map(Number);
-        break;
-      }
-      case "transport":
-        if (value !== "udp" && value !== "tcp") throw bad(`"${word}": transport is udp or tcp (leave it out to match both)`);
-        rule.transport = value;
-        break;
-      case "delay_ms": {
-        const d = Number(value);
-        if (value === "" || !Number.isFinite(d) || d < 0) throw bad(`"${word}": delay_ms is a number of milliseconds >= 0`);
-        rule.delayMs = d;
-        break;
-      }
-    }
-  }
-  return rule;
 }
 
 /**
