@@ -2,11 +2,12 @@ import type { Dist } from "../engine/dist.js";
 import type { Rng } from "../engine/random.js";
 import { Streams } from "../engine/random.js";
 import { Simulator } from "../engine/sim.js";
+import { type FaultRule, RuleBook, ruleText } from "../dns/rules.js";
 import type { Endpoint } from "../dns/server.js";
 import { Zone, type ZoneConfig, newAnswer } from "../dns/zone.js";
 import { Netns, type NetnsConfig } from "../kernel/netns.js";
 import { AddressBook, MAX_ADDRESSES, addrPort } from "../net/addr.js";
-import { type DnsMessage, type LookupTally, type Packet, answerTo, makePacket, replyPacket, turnAround } from "../net/packet.js";
+import { type DnsMessage, type LookupTally, type Packet, type Rcode, answerTo, makePacket, replyPacket, turnAround } from "../net/packet.js";
 import type { NodeLocalConfig } from "./nodelocal.js";
 import { NodeLocalCache } from "./nodelocal.js";
 import type { TcpConnection } from "./tcp.js";
@@ -24,6 +25,8 @@ export interface ClusterConfig {
   dnsVip: string;
   endpoints: { addr: string; rttNs: Dist; serviceNs: Dist }[];
   zone: ZoneConfig;
+  /** Answer rules of the kube-dns endpoints (kube_dns.rules), applied before the zone; [] for none. */
+  rules: FaultRule[];
   nodelocal: NodeLocalConfig | null;
 }
 
@@ -39,6 +42,8 @@ export interface NetworkStats {
   toClosedPort: number;
   /** Answers a socket ignored (source not the peer it talks to). */
   ignoredBySocket: number;
+  /** Queries a kube_dns rule dropped. */
+  droppedByRule: number;
   answersDelivered: number;
 }
 
@@ -53,8 +58,10 @@ export class Cluster {
   readonly node: Netns;
   readonly endpoints: Endpoint[];
   readonly zone: Zone;
+  /** The endpoints' answer rules (one arrival count for the Service), or null when there are none. */
+  readonly rules: RuleBook | null;
   readonly cache: NodeLocalCache | null;
-  readonly net: NetworkStats = { blackholed: 0, toClosedPort: 0, ignoredBySocket: 0, answersDelivered: 0 };
+  readonly net: NetworkStats = { blackholed: 0, toClosedPort: 0, ignoredBySocket: 0, droppedByRule: 0, answersDelivered: 0 };
   /** Set (before the run) to collect every lookup's story. */
   tracer: TraceCollector | null = null;
   readonly addrs = new AddressBook();
@@ -81,6 +88,7 @@ export class Cluster {
     this.endpoints = cfg.endpoints.map((e, index) => ({ index, addr: this.addrs.id(e.addr), rttNs: e.rttNs, serviceNs: e.serviceNs, queries: 0 }));
     for (const e of this.endpoints) this.endpointByAddr[e.addr] = e;
     this.zone = new Zone(cfg.zone);
+    this.rules = cfg.rules.length > 0 ? new RuleBook(cfg.rules) : null;
     const eps = this.endpoints.map((e) => ({ addr: e.addr, port: 53 }));
     const services = [{ name: "kube-system/kube-dns:dns", vip: this.dnsVip, port: 53, endpoints: eps, rulesBefore: cfg.rulesBeforeDns }];
     const notrack = new Set<number>();
@@ -150,6 +158,19 @@ export class Cluster {
     }
     const q = pkt.dns!;
     ep.queries++;
+    let ruleDelayNs = 0;
+    if (this.rules !== null) {
+      // kube_dns.rules: the first matching rule decides before the zone answers (an answer rule only delays it).
+      const rule = this.rules.decide(q.qname, q.qtype, pkt.proto);
+      if (rule !== null) {
+        ruleDelayNs = Math.round((rule.delayMs ?? 0) * 1e6);
+        if (rule.action !== "answer" && !(rule.action === "truncate" && pkt.proto === "tcp")) {
+          this.ruleAnswer(pkt, ep, rule, ruleDelayNs);
+          return;
+        }
+        this.tracer?.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, `${q.qtype} ${q.qname}: rule "${ruleText(rule)}"${this.rules.nth > 0 ? ` (arrival ${this.rules.nth})` : ""}: the zone's answer${ruleDelayNs > 0 ? `, ${rule.delayMs} ms late` : ""}`);
+      }
+    }
     const a = this.zone.answer(q.qname, q.qtype, this.serverRng, this.answerScratch);
     // The query is consumed here: its packet object carries the answer back.
     if (this.tracer !== null) {
@@ -157,7 +178,28 @@ export class Cluster {
       this.tracer.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, `${q.qtype} ${q.qname} arrives; answer: ${what}${a.delayNs > 0 ? ` (after the upstream's ${(a.delayNs / 1e6).toFixed(1)} ms)` : ""}`);
     }
     const reply = turnAround(pkt, this.uid++, answerTo(q, a.rcode, a.ancount), now);
-    const t = now + Math.round(ep.serviceNs.sample(this.serverRng)) + a.delayNs + this.oneWay(ep);
+    const t = now + Math.round(ep.serviceNs.sample(this.serverRng)) + a.delayNs + ruleDelayNs + this.oneWay(ep);
+    this.sim.at(t, this.replyArriveFn, reply);
+  }
+
+  /** A rule's answer in place of the zone's: no answer at all, an error rcode, NODATA, or a truncated UDP answer (TC, no records). */
+  private ruleAnswer(pkt: Packet, ep: Endpoint, rule: FaultRule, delayNs: number): void {
+    const q = pkt.dns!;
+    const now = this.sim.now;
+    const action = rule.action;
+    if (this.tracer !== null) {
+      const what = action === "drop" ? "dropped, no answer" : action === "nodata" ? "NOERROR, no address (NODATA)" : action === "truncate" ? "truncated (TC bit, no records)" : action.toUpperCase();
+      const nth = this.rules!.nth;
+      this.tracer.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, `${q.qtype} ${q.qname} arrives; rule "${ruleText(rule)}"${nth > 0 ? ` (arrival ${nth})` : ""}: ${what}${delayNs > 0 && action !== "drop" ? `, ${rule.delayMs} ms late` : ""}`);
+    }
+    if (action === "drop") {
+      this.net.droppedByRule++;
+      if (pkt.tally !== null) pkt.tally.queriesLost++;
+      return;
+    }
+    const rcode: Rcode = action === "nxdomain" ? "NXDOMAIN" : action === "servfail" ? "SERVFAIL" : action === "refused" ? "REFUSED" : "NOERROR";
+    const reply = turnAround(pkt, this.uid++, answerTo(q, rcode, 0, action === "truncate"), now);
+    const t = now + Math.round(ep.serviceNs.sample(this.serverRng)) + delayNs + this.oneWay(ep);
     this.sim.at(t, this.replyArriveFn, reply);
   }
 

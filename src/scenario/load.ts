@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { type Document, LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import type { z } from "zod";
+import { type FaultRule, RuleError, parseRule, ruleFromObject } from "../dns/rules.js";
 import { kernelFeatures } from "../kernel/version.js";
 import { goFallbackMessage, goUnknownOption } from "../resolver/go.js";
 import { type ResolvConf, ResolvConfError, parseOption, parseResolvConf } from "../resolver/resolvconf.js";
@@ -20,6 +21,8 @@ export interface LoadedScenario {
   scenario: Scenario;
   /** Parsed resolv.conf per pod, in pod order. */
   resolvConfs: ResolvConf[];
+  /** kube_dns.rules, checked. */
+  rules: FaultRule[];
 }
 
 type PathKey = string | number;
@@ -72,6 +75,7 @@ export function loadScenarioText(text: string, file: string): LoadedScenario {
     }
     if (nl.ip === scenario.cluster.node_ip) throw new InputError(`${file}: ${at(["nodelocal", "ip"])}field "nodelocal.ip": ${nl.ip} is the node's address (cluster.node_ip); NodeLocal DNSCache listens on a link-local address such as 169.254.20.10.`);
   }
+  const rules = scenario.kube_dns.rules.map((r, i) => kubeDnsRule(r, `${file}: ${at(["kube_dns", "rules", i])}field "kube_dns.rules[${i}]"`));
   const names = new Set<string>();
   const resolvConfs = scenario.pods.map((pod, i) => {
     if (names.has(pod.name)) throw new InputError(`${file}: ${at(["pods", i, "name"])}field "pods[${i}].name": pod name "${pod.name}" is used twice.`);
@@ -118,7 +122,20 @@ export function loadScenarioText(text: string, file: string): LoadedScenario {
     }
     return rc;
   });
-  return { file, scenario, resolvConfs };
+  return { file, scenario, resolvConfs, rules };
+}
+
+/** One of kube_dns.rules: a string in the `lookup --rule` language, or the same as a mapping. */
+function kubeDnsRule(r: unknown, where: string): FaultRule {
+  const example = `a string such as "drop qtype=AAAA nth=1" or a mapping such as {action: drop, qtype: AAAA, nth: 1}`;
+  try {
+    if (typeof r === "string") return parseRule(r);
+    if (typeof r === "object" && r !== null && !Array.isArray(r)) return ruleFromObject(r as Record<string, unknown>);
+  } catch (e) {
+    if (!(e instanceof RuleError)) throw e;
+    throw new InputError(`${where} (${typeof r === "string" ? `"${r}"` : JSON.stringify(r)}): ${e.reason}.`);
+  }
+  throw new InputError(`${where}: a rule is ${example}, found ${JSON.stringify(r)}.`);
 }
 
 /** The pod's resolv.conf as the kubelet writes it from dnsPolicy and dnsConfig. */

@@ -81,6 +81,7 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
       clusterTtlS: 5,
       externalTtlS: 30,
     },
+    rules: loaded.rules,
     nodelocal:
       nl === null
         ? null

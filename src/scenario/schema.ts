@@ -104,6 +104,8 @@ export const scenarioSchema = z.strictObject({
     ipv6: z.boolean().default(false),
     records: z.array(record).default([]),
     external_records: z.array(record).default([]),
+    /** Answer rules (the `dnsrace lookup --rule` language), as strings or mappings; checked by the loader (src/dns/rules.ts). */
+    rules: z.array(z.unknown()).default([]),
   }),
   nodelocal: z
     .strictObject({
