@@ -4,7 +4,7 @@ import { Simulator } from "../engine/sim.js";
 import { type FaultAction, type FaultRule, RuleBook } from "../dns/rules.js";
 import { type DnsMessage, type LookupTally, type QType, type Rcode, answerTo } from "../net/packet.js";
 import { glibcConf, glibcGetaddrinfo } from "../resolver/glibc.js";
-import { type LookupResult, type ResolverHost, type TcpConn, type ThreadCtx, type UdpSocket, outcomeLabel } from "../resolver/host.js";
+import { type LookupResult, type ResolverHost, type TcpConn, type ThreadCtx, type UdpSocket, newGlibcProcess, outcomeLabel } from "../resolver/host.js";
 import { type GoSpawn, type GoTry, goConf, goGetaddrinfo } from "../resolver/go.js";
 import { muslConf, muslGetaddrinfo } from "../resolver/musl.js";
 import type { ResolvConf } from "../resolver/resolvconf.js";
@@ -23,6 +23,8 @@ export interface DirectOptions {
 
 export interface ServerLogEntry {
   t_ms: number;
+  /** The nameserver address the query was sent to. */
+  server: string;
   transport: "udp" | "tcp";
   port: string;
   qtype: QType;
@@ -97,12 +99,12 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
   };
 
   /** The server: log the arrival, pick the first matching rule, answer (or not) after its delay. */
-  const serve = (q: DnsMessage, transport: "udp" | "tcp", sock: object, reply: (m: DnsMessage) => void) => {
+  const serve = (q: DnsMessage, server: string, transport: "udp" | "tcp", sock: object, reply: (m: DnsMessage) => void) => {
     if (done) return;
     const rule = rules.decide(q.qname, q.qtype, transport);
     let fate: FaultAction = rule?.action ?? "answer";
     if (fate === "truncate" && transport === "tcp") fate = "answer"; // nothing to truncate over TCP
-    packets.push({ t_ms: sim.now / MS, transport, port: label(sock, transport), qtype: q.qtype, qname: q.qname, fate });
+    packets.push({ t_ms: sim.now / MS, server, transport, port: label(sock, transport), qtype: q.qtype, qname: q.qname, fate });
     if (fate === "drop") return;
     const rcode: Rcode = fate === "nxdomain" ? "NXDOMAIN" : fate === "servfail" ? "SERVFAIL" : fate === "refused" ? "REFUSED" : "NOERROR";
     const ancount = fate === "answer" ? 1 : 0;
@@ -122,7 +124,7 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
       msgs.forEach((m, i) => {
         const dest = s.peers[to === undefined ? 0 : to[i]!]!;
         sim.at(sim.now + oneWay + i * 1000, (q: DnsMessage) =>
-          serve(q, "udp", s, (a) => {
+          serve(q, dest, "udp", s, (a) => {
             if (s.closed) return;
             a.from = dest;
             if (s.waiter !== null) s.waiter.wake(a);
@@ -141,7 +143,7 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
     sendTcp(c: TcpConn, msgs: DnsMessage[]): void {
       for (const m of msgs) {
         sim.at(sim.now + oneWay, (q: DnsMessage) =>
-          serve(q, "tcp", c, (a) => {
+          serve(q, c.peer, "tcp", c, (a) => {
             if (c.closed) return;
             a.from = c.peer;
             if (c.waiter !== null) c.waiter.wake(a);
@@ -165,6 +167,7 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
     rng: stream(1, "direct/thread0"),
     tally: { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 } as LookupTally,
     glibcSticky: { singleRequest: false, singleRequestReopen: false },
+    glibcProcess: newGlibcProcess(),
   } as ThreadCtx & { proc: Process<unknown> };
   const glibc = glibcConf(opts.resolvConf);
   const musl = muslConf(opts.resolvConf);
