@@ -236,7 +236,7 @@ describe("resolvers: musl (res_msend.c, lookup_name.c)", () => {
 
   it("musl ignores single-request, single-request-reopen, use-vc and no-aaaa", () => {
     const c = muslConf(parseResolvConf("nameserver 10.96.0.10\noptions single-request single-request-reopen use-vc no-aaaa rotate\n"));
-    assert.deepEqual(Object.keys(c).sort(), ["attempts", "nameservers", "ndots", "search", "timeout"]);
+    for (const k of ["rotate", "singleRequest", "singleRequestReopen", "useVc", "noAaaa"]) assert.ok(!(k in c), k);
     const r = lookup("musl", "nameserver 10.96.0.10\noptions use-vc no-aaaa\n", "svc.example.");
     assert.deepEqual(seq(r.packets), ["udp p1 A svc.example. answer", "udp p1 AAAA svc.example. answer"]);
   });

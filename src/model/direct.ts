@@ -6,11 +6,13 @@ import { type DnsMessage, type LookupTally, type QType, type Rcode, answerTo } f
 import { glibcConf, glibcGetaddrinfo } from "../resolver/glibc.js";
 import { type LookupResult, type ResolverHost, type TcpConn, type ThreadCtx, type UdpSocket, newGlibcProcess, outcomeLabel } from "../resolver/host.js";
 import { type GoSpawn, type GoTry, goConf, goGetaddrinfo } from "../resolver/go.js";
-import { muslConf, muslGetaddrinfo } from "../resolver/musl.js";
+import { type MuslOptions, muslConf, muslGetaddrinfo } from "../resolver/musl.js";
 import type { ResolvConf } from "../resolver/resolvconf.js";
 
 export interface DirectOptions {
   libc: "glibc" | "musl" | "go";
+  /** The musl release and its query-ID collisions (default 1.2.3, none). */
+  musl?: MuslOptions;
   resolvConf: ResolvConf;
   name: string;
   family: "unspec" | "inet" | "inet6";
@@ -170,7 +172,7 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
     glibcProcess: newGlibcProcess(),
   } as ThreadCtx & { proc: Process<unknown> };
   const glibc = glibcConf(opts.resolvConf);
-  const musl = muslConf(opts.resolvConf);
+  const musl = muslConf(opts.resolvConf, opts.musl);
   const go = goConf(opts.resolvConf);
   const goroutine: GoSpawn = (gen, onDone) => new TimedProcess<GoTry>(sim, gen, proc.expired, onDone);
   let started = 0;

@@ -14,7 +14,7 @@ import {
   outcomeLabel,
 } from "../resolver/host.js";
 import { type GoConf, goConf, goGetaddrinfo } from "../resolver/go.js";
-import { type MuslConf, muslConf, muslGetaddrinfo } from "../resolver/musl.js";
+import { type MuslConf, type MuslOptions, muslConf, muslGetaddrinfo } from "../resolver/musl.js";
 import type { ResolvConf } from "../resolver/resolvconf.js";
 import type { Cluster, LocalReceiver } from "./cluster.js";
 import type { LookupLog } from "./log.js";
@@ -31,6 +31,8 @@ export interface PodConfig {
   name: string;
   ip: string;
   libc: Libc;
+  /** The musl release and its query-ID collisions (musl pods). */
+  musl?: MuslOptions;
   resolvConf: ResolvConf;
   family: Family;
   threads: number;
@@ -122,7 +124,7 @@ export class Pod implements LocalReceiver {
     this.workRng = s.get(`workload/${cfg.name}`);
     this.nameRng = s.get(`names/${cfg.name}`);
     this.glibc = cfg.libc === "glibc" ? glibcConf(cfg.resolvConf) : null;
-    this.musl = cfg.libc === "musl" ? muslConf(cfg.resolvConf) : null;
+    this.musl = cfg.libc === "musl" ? muslConf(cfg.resolvConf, cfg.musl) : null;
     this.go = cfg.libc === "go" ? goConf(cfg.resolvConf) : null;
     let c = 0;
     this.nameCum = cfg.names.map((n) => (c += n.weight));

@@ -4,6 +4,7 @@ import type { z } from "zod";
 import { type FaultRule, RuleError, parseRule, ruleFromObject } from "../dns/rules.js";
 import { kernelFeatures } from "../kernel/version.js";
 import { goFallbackMessage, goUnknownOption } from "../resolver/go.js";
+import { MUSL_DEFAULT_VERSION, muslAtLeast, muslVersionProblem } from "../resolver/musl.js";
 import { type ResolvConf, ResolvConfError, parseOption, parseResolvConf } from "../resolver/resolvconf.js";
 import { kubeletResolvConf } from "./kubelet.js";
 import { type Scenario, scenarioSchema } from "./schema.js";
@@ -102,7 +103,9 @@ export function loadScenarioText(text: string, file: string): LoadedScenario {
         );
       }
     }
-    if (pod.libc === "musl" && rc.options.attempts === 0) {
+    checkMuslFields(pod, i, file, at);
+    // musl reads attempts: from 1.1.17 (1a7fa5e5); earlier releases never found its digits.
+    if (pod.libc === "musl" && rc.options.attempts === 0 && muslAtLeast(pod.musl_version ?? MUSL_DEFAULT_VERSION, "1.1.17")) {
       throw new InputError(`${file}: ${at(["pods", i, "resolv_conf"])}field "${field}": "options attempts:0" makes musl divide by zero (res_msend.c: timeout/attempts, SIGFPE); use attempts:1 or more.`);
     }
     const env = pod.env;
@@ -136,6 +139,23 @@ function kubeDnsRule(r: unknown, where: string): FaultRule {
     throw new InputError(`${where} (${typeof r === "string" ? `"${r}"` : JSON.stringify(r)}): ${e.reason}.`);
   }
   throw new InputError(`${where}: a rule is ${example}, found ${JSON.stringify(r)}.`);
+}
+
+/** musl_version and musl_same_id_probability: musl pods only, a release that is modelled, and a probability that matters. */
+function checkMuslFields(pod: Scenario["pods"][number], i: number, file: string, at: (path: PathKey[]) => string): void {
+  for (const key of ["musl_version", "musl_same_id_probability"] as const) {
+    if (pod[key] !== undefined && pod.libc !== "musl") {
+      throw new InputError(`${file}: ${at(["pods", i, key])}field "pods[${i}].${key}": applies to libc: musl only (this pod has libc: ${pod.libc}).`);
+    }
+  }
+  const version = pod.musl_version ?? MUSL_DEFAULT_VERSION;
+  const problem = muslVersionProblem(version);
+  if (problem !== null) throw new InputError(`${file}: ${at(["pods", i, "musl_version"])}field "pods[${i}].musl_version": ${problem}.`);
+  if ((pod.musl_same_id_probability ?? 0) > 0 && muslAtLeast(version, "1.2.4")) {
+    throw new InputError(
+      `${file}: ${at(["pods", i, "musl_same_id_probability"])}field "pods[${i}].musl_same_id_probability": musl ${version} makes the A and AAAA query IDs differ (6c858d6f, 1.2.4), so it has no effect; set musl_version below 1.2.4 or leave it out.`,
+    );
+  }
 }
 
 /** The pod's resolv.conf as the kubelet writes it from dnsPolicy and dnsConfig. */

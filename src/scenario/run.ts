@@ -112,6 +112,7 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
         name: p.name,
         ip: `10.244.0.${10 + i}`,
         libc: p.libc,
+        musl: { version: p.musl_version, sameIdProbability: p.musl_same_id_probability },
         resolvConf: loaded.resolvConfs[i]!,
         family: p.family,
         threads: p.threads,

@@ -19,6 +19,10 @@ export const podSchema = z
   .strictObject({
     name: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: "expected a lower-case pod name (letters, digits, dashes)" }),
     libc: z.enum(["glibc", "musl", "go"]),
+    /** The musl release (libc: musl only), default 1.2.3: the pair rule (1.2.1), TCP fallback and EAI_NODATA (1.2.4). */
+    musl_version: z.string().optional(),
+    /** Before musl 1.2.4: the share of pairs whose A and AAAA get the same query ID (res_mkquery's clock), default 0. */
+    musl_same_id_probability: z.number().min(0).max(1).optional(),
     /** The pod's /etc/resolv.conf as written; or let the kubelet build it from dns_policy (and dns_config). */
     resolv_conf: z.string().optional(),
     dns_policy: z.enum(["ClusterFirst", "Default", "None"]).optional(),
