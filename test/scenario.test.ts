@@ -4,6 +4,7 @@ import { lookupsCsv, summaryCsv } from "../src/report/csv.js";
 import { summarize } from "../src/report/summary.js";
 import { loadScenarioFile, loadScenarioText } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";
+import { TraceCollector } from "../src/model/trace.js";
 import { inputError, scenarioPath } from "./helpers.js";
 
 const run = (file: string, seed?: number) => runScenario(loadScenarioFile(scenarioPath(file)), seed === undefined ? {} : { seed });
@@ -66,7 +67,7 @@ describe("scenarios: the bundled files", () => {
     for (const f of ["glibc.yaml", "musl.yaml", "nodelocal.yaml"]) {
       const r = run(f);
       const lost = r.log.records().reduce((s, l) => s + l.tally.queriesLost, 0);
-      assert.equal(lost, r.hop.droppedClash + r.net.ignoredBySocket + r.net.blackholed, f);
+      assert.equal(lost, r.hop.droppedClash + r.net.ignoredBySocket + r.net.blackholed + r.net.droppedByRule, f);
     }
   });
 });
@@ -139,6 +140,48 @@ describe("scenarios: the resolver's environment (RES_OPTIONS, LOCALDOMAIN)", () 
 
   it("a bad RES_OPTIONS is bad input naming the field", () => {
     assert.throws(() => loadScenarioText(repro("glibc", '    env: { RES_OPTIONS: "timeout:x" }\n'), "t.yaml"), /field "pods\[0\]\.env\.RES_OPTIONS": option "timeout" needs a whole number, found "x"/);
+  });
+});
+
+describe("scenarios: glibc rotate is per process (res_send.c nameserver_offset's static counter)", () => {
+  const text = (more: string) => `name: rotate
+description: two nameservers, both the node-local cache
+kernel: "5.4"
+kube_dns:
+  endpoints: 1
+  records: [redis.shop.svc.cluster.local]
+nodelocal:
+  enabled: true
+pods:
+  - name: app
+    libc: glibc
+    threads: 2
+    lookups: 8
+    think_ms: 1
+${more}    names: [redis]
+    resolv_conf: |
+      search shop.svc.cluster.local
+      nameserver 169.254.20.10
+      nameserver 10.96.0.10
+      options ndots:5 rotate
+`;
+  /** The nameserver each lookup asked first, in the order the lookups started. */
+  const firstServers = (t: string) => {
+    const collector = new TraceCollector();
+    runScenario(loadScenarioText(t, "t.yaml"), { collector });
+    return [...collector.lookups].sort((a, b) => a.lookup - b.lookup).map((l) => /to (\S+):53/.exec(l.lines.find((x) => / to \S+:53$/.test(x.text))!.text)![1]);
+  };
+
+  it("the threads of one process take turns on one counter: consecutive lookups alternate between the two nameservers", () => {
+    const s = firstServers(text(""));
+    assert.equal(s.length, 8);
+    for (let i = 1; i < s.length; i++) assert.notEqual(s[i], s[i - 1], s.join(" "));
+  });
+
+  it("lookups_per_process: each process seeds its own counter again", () => {
+    const s = firstServers(text("    lookups_per_process: 1\n"));
+    assert.equal(s.length, 8);
+    assert.ok(s.some((x, i) => i > 0 && x === s[i - 1]), s.join(" "));
   });
 });
 

@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs";
 import type { CommandModule } from "yargs";
-import { type DirectOptions, type DirectResult, FAULT_ACTIONS, type FaultAction, type FaultRule, type ServerLogEntry, runDirectLookup } from "../model/direct.js";
+import { FAULT_ACTIONS, type FaultAction, type FaultRule, RuleError, parseRule as parseRuleText } from "../dns/rules.js";
+import { type DirectOptions, type DirectResult, type ServerLogEntry, runDirectLookup } from "../model/direct.js";
 import { glibcConf } from "../resolver/glibc.js";
 import { goConf, goFallbackMessage, goUnknownOption } from "../resolver/go.js";
-import { muslConf } from "../resolver/musl.js";
+import { MUSL_DEFAULT_VERSION, muslAtLeast, muslConf, muslVersionProblem } from "../resolver/musl.js";
 import { type ResolvConf, ResolvConfError, parseResolvConf } from "../resolver/resolvconf.js";
 import { InputError } from "../scenario/load.js";
 
@@ -14,6 +15,10 @@ export interface LookupArgs {
   family: string;
   /** One string per --rule (yargs gives a string when the flag is given once). */
   rule: string | string[] | undefined;
+  /** --musl-version (--libc musl only). */
+  muslVersion?: string | undefined;
+  /** --musl-same-id: A and AAAA get the same query ID (musl before 1.2.4). */
+  muslSameId?: boolean | undefined;
   rttMs: number;
   maxMs: number;
   json: boolean;
@@ -24,61 +29,16 @@ export const DEFAULT_RESOLV_CONF = "nameserver 10.96.0.10\n";
 
 const LIBCS = ["glibc", "musl", "go"] as const;
 const FAMILIES = ["unspec", "inet", "inet6"] as const;
-const RULE_KEYS = ["qtype", "name", "nth", "transport", "delay_ms"] as const;
-type RuleKey = (typeof RULE_KEYS)[number];
-/** A name pattern: labels of letters, digits, '_' and '-', or '*'; trailing dot optional. */
-const NAME_PATTERN = /^(\*|[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)(\.(\*|[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?))*\.?$/;
 const HOST_NAME = /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
 
-/** "ACTION key=value ..." -> a FaultRule; bad input names the rule, the word and what is allowed. */
+/** "ACTION key=value ..." -> a FaultRule (src/dns/rules.ts); bad input names the rule, the word and what is allowed. */
 export function parseRule(text: string): FaultRule {
-  const words = text.trim().split(/\s+/).filter((w) => w !== "");
-  const bad = (why: string) => new InputError(`--rule "${text}": ${why}.`);
-  const [action, ...pairs] = words;
-  if (action === undefined) throw bad(`a rule starts with an action, one of ${FAULT_ACTIONS.join(", ")}`);
-  if (!(FAULT_ACTIONS as readonly string[]).includes(action)) {
-    throw bad(`unknown action "${action}" (the first word is the action, one of ${FAULT_ACTIONS.join(", ")})`);
+  try {
+    return parseRuleText(text);
+  } catch (e) {
+    if (!(e instanceof RuleError)) throw e;
+    throw new InputError(`--rule "${text}": ${e.reason}.`);
   }
-  const rule: FaultRule = { action: action as FaultAction };
-  const seen = new Set<string>();
-  for (const word of pairs) {
-    const eq = word.indexOf("=");
-    if (eq < 0) throw bad(`"${word}" is not key=value (keys: ${RULE_KEYS.join(", ")})`);
-    const key = word.slice(0, eq);
-    const value = word.slice(eq + 1);
-    if (!(RULE_KEYS as readonly string[]).includes(key)) throw bad(`unknown key "${key}" in "${word}" (keys: ${RULE_KEYS.join(", ")})`);
-    if (seen.has(key)) throw bad(`key "${key}" is given twice`);
-    seen.add(key);
-    switch (key as RuleKey) {
-      case "qtype": {
-        const qtype = value.toUpperCase();
-        if (qtype !== "A" && qtype !== "AAAA") throw bad(`"${word}": qtype is A or AAAA`);
-        rule.qtype = qtype;
-        break;
-      }
-      case "name":
-        if (!NAME_PATTERN.test(value)) throw bad(`"${word}": name is a domain name, with or without the trailing dot, where "*" stands for any labels (e.g. name=*.cluster.local)`);
-        rule.name = value;
-        break;
-      case "nth": {
-        const parts = value.split(",");
-        if (!parts.every((p) => /^[1-9]\d*$/.test(p))) throw bad(`"${word}": nth is an arrival number from 1, or a list such as nth=1,2`);
-        rule.nth = parts.map(Number);
-        break;
-      }
-      case "transport":
-        if (value !== "udp" && value !== "tcp") throw bad(`"${word}": transport is udp or tcp (leave it out to match both)`);
-        rule.transport = value;
-        break;
-      case "delay_ms": {
-        const d = Number(value);
-        if (value === "" || !Number.isFinite(d) || d < 0) throw bad(`"${word}": delay_ms is a number of milliseconds >= 0`);
-        rule.delayMs = d;
-        break;
-      }
-    }
-  }
-  return rule;
 }
 
 /**
@@ -102,14 +62,25 @@ export function lookupOptions(args: LookupArgs, resolvConfText: string, source: 
     throw new InputError(`${source}: line ${e.line}: ${e.reason}.`);
   }
   if (resolvConf.nameservers.length === 0) throw new InputError(`${source}: the resolv.conf has no "nameserver" line.`);
-  if (libc === "musl" && resolvConf.options.attempts === 0) {
+  if (args.muslVersion !== undefined && libc !== "musl") throw new InputError(`--musl-version: applies to --libc musl only.`);
+  if (args.muslSameId && libc !== "musl") throw new InputError(`--musl-same-id: applies to --libc musl only.`);
+  const muslVersion = args.muslVersion === undefined ? MUSL_DEFAULT_VERSION : String(args.muslVersion);
+  const problem = muslVersionProblem(muslVersion);
+  if (problem !== null) throw new InputError(`--musl-version: ${problem}.`);
+  if (args.muslSameId && muslAtLeast(muslVersion, "1.2.4")) {
+    throw new InputError(`--musl-same-id: musl ${muslVersion} makes the A and AAAA query IDs differ (6c858d6f, 1.2.4); use --musl-version 1.2.3 or earlier.`);
+  }
+  // musl reads attempts: from 1.1.17 (1a7fa5e5).
+  if (libc === "musl" && resolvConf.options.attempts === 0 && muslAtLeast(muslVersion, "1.1.17")) {
     throw new InputError(`${source}: "options attempts:0" makes musl divide by zero (res_msend.c: timeout/attempts, SIGFPE); use attempts:1 or more.`);
   }
   if (libc === "go") {
     const unknown = goUnknownOption(resolvConf);
     if (unknown !== null) throw new InputError(`${source}: line ${unknown.line}: ${goFallbackMessage(unknown, "--libc glibc or musl")}.`);
   }
-  return { libc, resolvConf, name, family: args.family as DirectOptions["family"], rules, rttMs: args.rttMs, maxMs: args.maxMs };
+  const opts: DirectOptions = { libc, resolvConf, name, family: args.family as DirectOptions["family"], rules, rttMs: args.rttMs, maxMs: args.maxMs };
+  if (libc === "musl") opts.musl = { version: muslVersion, sameIdProbability: args.muslSameId ? 1 : 0 };
+  return opts;
 }
 
 function ruleTexts(rule: string | string[] | undefined): string[] {
@@ -134,6 +105,7 @@ const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
 export function lookupJson(opts: DirectOptions, r: DirectResult): string {
   return JSON.stringify({
     libc: opts.libc,
+    ...(opts.libc === "musl" ? { musl_version: opts.musl?.version ?? MUSL_DEFAULT_VERSION } : {}),
     name: opts.name,
     latency_ms: round3(r.latencyMs),
     result: r.result,
@@ -153,7 +125,8 @@ const FATE_WORDS: Record<FaultAction, string> = {
 
 /** The readable timeline: one line per query that reached the server, the result, and a hint on timeouts. */
 export function formatTimeline(opts: DirectOptions, r: DirectResult): string {
-  const call = opts.libc === "go" ? `go LookupIPAddr("${opts.name}") (goLookupIPCNAME, network ${goNetwork(opts.family)})` : `${opts.libc} getaddrinfo("${opts.name}", ${familyWord(opts.family)})`;
+  const libcWord = opts.libc === "musl" ? `musl ${opts.musl?.version ?? MUSL_DEFAULT_VERSION}` : opts.libc;
+  const call = opts.libc === "go" ? `go LookupIPAddr("${opts.name}") (goLookupIPCNAME, network ${goNetwork(opts.family)})` : `${libcWord} getaddrinfo("${opts.name}", ${familyWord(opts.family)})`;
   const lines: string[] = [`${call} against one scripted server, round trip ${opts.rttMs} ms`];
   const times = r.packets.map((p) => p.t_ms.toFixed(3));
   const width = Math.max(0, ...times.map((t) => t.length));
@@ -168,6 +141,9 @@ export function formatTimeline(opts: DirectOptions, r: DirectResult): string {
   const hint = timeoutHint(opts, r);
   if (hint !== null) lines.push(`hint: ${hint}`);
   if (r.result === "HANG") lines.push(`hint: ${hangHint(opts, r)}`);
+  if ((opts.musl?.sameIdProbability ?? 0) > 0) {
+    lines.push("hint: A and AAAA had the same ID (--musl-same-id): res_msend.c gives an answer to the first query not yet answered that has its ID, whatever its type, so two answers of one type can fill both slots and the other query is not asked again (fixed in 1.2.4, 6c858d6f).");
+  }
   return lines.join("\n") + "\n";
 }
 
@@ -202,19 +178,22 @@ export function timeoutHint(opts: DirectOptions, r: DirectResult): string | null
       `then it is sent again from a new port, up to ${c.attempts} tr${c.attempts === 1 ? "y" : "ies"} per nameserver; ${r.timeouts.length === 1 ? "a deadline expired" : "deadlines expired"} at ${instants(r.timeouts)}.`
     );
   }
-  const c = muslConf(opts.resolvConf);
+  const c = muslConf(opts.resolvConf, opts.musl);
   const retryMs = Math.trunc((1000 * c.timeout) / c.attempts);
-  const opt = `options ${optionWord("timeout", o.timeout, c.timeout)} ${optionWord("attempts", o.attempts, c.attempts)}; res_msend.c`;
-  // The exchange gave up if its timer expired as the lookup ended with EAI_AGAIN.
-  const gaveUp = r.result === "EAI_AGAIN" && Math.abs(r.timeouts.at(-1)! - r.latencyMs) < 1e-6;
+  // Before 1.1.17 resolvconf.c never finds the digits of attempts: (1a7fa5e5).
+  const attempts = o.attempts !== undefined && !muslAtLeast(c.version, "1.1.17") ? `attempts:${o.attempts} not read before 1.1.17, so 2` : optionWord("attempts", o.attempts, c.attempts);
+  const opt = `options ${optionWord("timeout", o.timeout, c.timeout)} ${attempts}; res_msend.c`;
+  // The exchange gave up if its timer expired as the lookup ended (with EAI_AGAIN from 1.2.1; before, the answers it had decide).
+  const gaveUp = Math.abs(r.timeouts.at(-1)! - r.latencyMs) < 1e-6;
+  const judged = gaveUp && r.result !== "EAI_AGAIN" ? `; before 1.2.1 the answers it had decide, an address in either being enough (lookup_name.c, 5cf1ac24)` : "";
   const resends = gaveUp ? r.timeouts.slice(0, -1) : r.timeouts;
   // res_msend.c sends a pass every retry_interval while less than `timeout` has passed, then waits out that pass.
   const passes = Math.ceil((1000 * c.timeout) / retryMs);
   const total = `${passes} pass${passes === 1 ? "" : "es"} ${seconds(retryMs)} apart (passes start while less than timeout = ${seconds(1000 * c.timeout)} has passed; the last one is waited out)`;
-  if (resends.length === 0) return `musl gave up after ${total} with a query unanswered, without resending it (${opt}).`;
+  if (resends.length === 0) return `musl gave up after ${total} with a query unanswered, without resending it (${opt})${judged}.`;
   const resent = `musl resent the unanswered query after timeout/attempts = ${seconds(retryMs)}`;
   if (!gaveUp) return `${resent} (${opt}), at ${instants(resends)}.`;
-  return `${resent}, at ${instants(resends)}, and gave up after ${total} (${opt}).`;
+  return `${resent}, at ${instants(resends)}, and gave up after ${total} (${opt})${judged}.`;
 }
 
 /** An option as the libc read it (its default when not given): "timeout:5", or "timeout:99 clamped to 30". */
@@ -252,6 +231,8 @@ export const lookupCommand: CommandModule<object, LookupArgs> = {
         type: "string",
         describe: `a server fault, repeatable; the first that matches a query decides, no match answers: "ACTION [qtype=A|AAAA] [name=NAME|*.domain] [nth=1,2] [transport=udp|tcp] [delay_ms=D]" with ACTION one of ${FAULT_ACTIONS.join(", ")}`,
       })
+      .option("musl-version", { type: "string", nargs: 1, describe: `with --libc musl: the release, 1.1.13 to 1.2.5 (default ${MUSL_DEFAULT_VERSION}): before 1.2.1 an address in one answer is enough; 1.2.4 adds the TCP fallback and EAI_NODATA` })
+      .option("musl-same-id", { type: "boolean", default: false, describe: "with --libc musl before 1.2.4: A and AAAA get the same query ID (res_mkquery's clock read the same for both)" })
       .option("rtt-ms", { type: "number", default: 0.1, describe: "round trip between the resolver and the server" })
       .option("max-ms", { type: "number", default: 60000, describe: "a lookup still running then is reported as HANG" })
       .option("json", { type: "boolean", default: false, describe: "print one JSON object (libc, name, latency_ms, result, packets) as the last line" }) as never,

@@ -2,11 +2,12 @@ import type { Dist } from "../engine/dist.js";
 import type { Rng } from "../engine/random.js";
 import { Streams } from "../engine/random.js";
 import { Simulator } from "../engine/sim.js";
+import { type FaultRule, RuleBook, ruleText } from "../dns/rules.js";
 import type { Endpoint } from "../dns/server.js";
 import { Zone, type ZoneConfig, newAnswer } from "../dns/zone.js";
 import { Netns, type NetnsConfig } from "../kernel/netns.js";
 import { AddressBook, MAX_ADDRESSES, addrPort } from "../net/addr.js";
-import { type DnsMessage, type LookupTally, type Packet, answerTo, makePacket, replyPacket, turnAround } from "../net/packet.js";
+import { type DnsMessage, type LookupTally, type Packet, type Rcode, answerTo, makePacket, replyPacket, turnAround } from "../net/packet.js";
 import { EndpointNode, type EndpointNodeConfig } from "./endpointnode.js";
 import type { NodeLocalConfig } from "./nodelocal.js";
 import { NodeLocalCache } from "./nodelocal.js";
@@ -28,6 +29,8 @@ export interface ClusterConfig {
   /** The other nodes that run endpoints: each is a conntrack hop of its own (model/endpointnode.ts). */
   endpointNodes: { name: string; cfg: EndpointNodeConfig }[];
   zone: ZoneConfig;
+  /** Answer rules of the kube-dns endpoints (kube_dns.rules), applied before the zone; [] for none. */
+  rules: FaultRule[];
   nodelocal: NodeLocalConfig | null;
 }
 
@@ -43,6 +46,8 @@ export interface NetworkStats {
   toClosedPort: number;
   /** Answers a socket ignored (source not the peer it talks to). */
   ignoredBySocket: number;
+  /** Queries a kube_dns rule dropped. */
+  droppedByRule: number;
   answersDelivered: number;
 }
 
@@ -60,8 +65,10 @@ export class Cluster {
   readonly endpoints: Endpoint[];
   readonly endpointNodes: EndpointNode[];
   readonly zone: Zone;
+  /** The endpoints' answer rules (one arrival count for the Service), or null when there are none. */
+  readonly rules: RuleBook | null;
   readonly cache: NodeLocalCache | null;
-  readonly net: NetworkStats = { blackholed: 0, toClosedPort: 0, ignoredBySocket: 0, answersDelivered: 0 };
+  readonly net: NetworkStats = { blackholed: 0, toClosedPort: 0, ignoredBySocket: 0, droppedByRule: 0, answersDelivered: 0 };
   /** Set (before the run) to collect every lookup's story. */
   tracer: TraceCollector | null = null;
   readonly addrs = new AddressBook();
@@ -100,6 +107,7 @@ export class Cluster {
     );
     this.nodeOf = cfg.endpoints.map((e) => (e.node === null ? null : this.endpointNodes[cfg.endpointNodes.findIndex((n) => n.name === e.node)]!));
     this.zone = new Zone(cfg.zone);
+    this.rules = cfg.rules.length > 0 ? new RuleBook(cfg.rules) : null;
     const eps = this.endpoints.map((e) => ({ addr: e.addr, port: 53 }));
     const services = [{ name: "kube-system/kube-dns:dns", vip: this.dnsVip, port: 53, endpoints: eps, rulesBefore: cfg.rulesBeforeDns }];
     const notrack = new Set<number>();
@@ -171,6 +179,19 @@ export class Cluster {
     }
     const q = pkt.dns!;
     ep.queries++;
+    let ruleDelayNs = 0;
+    if (this.rules !== null) {
+      // kube_dns.rules: the first matching rule decides before the zone answers (an answer rule only delays it).
+      const rule = this.rules.decide(q.qname, q.qtype, pkt.proto);
+      if (rule !== null) {
+        ruleDelayNs = Math.round((rule.delayMs ?? 0) * 1e6);
+        if (rule.action !== "answer" && !(rule.action === "truncate" && pkt.proto === "tcp")) {
+          this.ruleAnswer(pkt, ep, rule, ruleDelayNs);
+          return;
+        }
+        this.tracer?.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, `${q.qtype} ${q.qname}: rule "${ruleText(rule)}"${this.rules.nth > 0 ? ` (arrival ${this.rules.nth})` : ""}: the zone's answer${ruleDelayNs > 0 ? `, ${rule.delayMs} ms late` : ""}`);
+      }
+    }
     const a = this.zone.answer(q.qname, q.qtype, this.serverRng, this.answerScratch);
     // The query is consumed here: its packet object carries the answer back.
     if (this.tracer !== null) {
@@ -178,7 +199,7 @@ export class Cluster {
       this.tracer.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, `${q.qtype} ${q.qname} arrives; answer: ${what}${a.delayNs > 0 ? ` (after the upstream's ${(a.delayNs / 1e6).toFixed(1)} ms)` : ""}`);
     }
     const reply = turnAround(pkt, this.uid++, answerTo(q, a.rcode, a.ancount), now);
-    const t = now + Math.round(ep.serviceNs.sample(this.serverRng)) + a.delayNs + this.oneWay(ep);
+    const t = now + Math.round(ep.serviceNs.sample(this.serverRng)) + a.delayNs + ruleDelayNs + this.oneWay(ep);
     this.answer(ep, reply, t);
   }
 
@@ -193,6 +214,27 @@ export class Cluster {
     } else {
       this.sim.at(t, this.nodeAnswerFn, pkt);
     }
+  }
+
+  /** A rule's answer in place of the zone's: no answer at all, an error rcode, NODATA, or a truncated UDP answer (TC, no records). */
+  private ruleAnswer(pkt: Packet, ep: Endpoint, rule: FaultRule, delayNs: number): void {
+    const q = pkt.dns!;
+    const now = this.sim.now;
+    const action = rule.action;
+    if (this.tracer !== null) {
+      const what = action === "drop" ? "dropped, no answer" : action === "nodata" ? "NOERROR, no address (NODATA)" : action === "truncate" ? "truncated (TC bit, no records)" : action.toUpperCase();
+      const nth = this.rules!.nth;
+      this.tracer.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, `${q.qtype} ${q.qname} arrives; rule "${ruleText(rule)}"${nth > 0 ? ` (arrival ${nth})` : ""}: ${what}${delayNs > 0 && action !== "drop" ? `, ${rule.delayMs} ms late` : ""}`);
+    }
+    if (action === "drop") {
+      this.net.droppedByRule++;
+      if (pkt.tally !== null) pkt.tally.queriesLost++;
+      return;
+    }
+    const rcode: Rcode = action === "nxdomain" ? "NXDOMAIN" : action === "servfail" ? "SERVFAIL" : action === "refused" ? "REFUSED" : "NOERROR";
+    const reply = turnAround(pkt, this.uid++, answerTo(q, rcode, 0, action === "truncate"), now);
+    const t = now + Math.round(ep.serviceNs.sample(this.serverRng)) + delayNs + this.oneWay(ep);
+    this.answer(ep, reply, t);
   }
 
   /** A reply reaches the client node: through conntrack (reverse NAT), then to the pod. */

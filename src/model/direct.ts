@@ -1,30 +1,18 @@
 import { Process } from "../engine/process.js";
 import { stream } from "../engine/random.js";
 import { Simulator } from "../engine/sim.js";
+import { type FaultAction, type FaultRule, RuleBook } from "../dns/rules.js";
 import { type DnsMessage, type LookupTally, type QType, type Rcode, answerTo } from "../net/packet.js";
 import { glibcConf, glibcGetaddrinfo } from "../resolver/glibc.js";
-import { type LookupResult, type ResolverHost, type TcpConn, type ThreadCtx, type UdpSocket, outcomeLabel } from "../resolver/host.js";
+import { type LookupResult, type ResolverHost, type TcpConn, type ThreadCtx, type UdpSocket, newGlibcProcess, outcomeLabel } from "../resolver/host.js";
 import { type GoSpawn, type GoTry, goConf, goGetaddrinfo } from "../resolver/go.js";
-import { muslConf, muslGetaddrinfo } from "../resolver/musl.js";
+import { type MuslOptions, muslConf, muslGetaddrinfo } from "../resolver/musl.js";
 import type { ResolvConf } from "../resolver/resolvconf.js";
-
-/** What a scripted server does with a query. */
-export type FaultAction = "answer" | "drop" | "nxdomain" | "nodata" | "servfail" | "refused" | "truncate";
-export const FAULT_ACTIONS: readonly FaultAction[] = ["answer", "drop", "nxdomain", "nodata", "servfail", "refused", "truncate"];
-
-export interface FaultRule {
-  action: FaultAction;
-  qtype?: QType;
-  /** A name pattern: case-insensitive, trailing dot optional, "*" standing for one or more labels. */
-  name?: string;
-  /** Arrivals of this (qtype, name) at the server that the rule applies to, counted from 1. */
-  nth?: number[];
-  transport?: "udp" | "tcp";
-  delayMs?: number;
-}
 
 export interface DirectOptions {
   libc: "glibc" | "musl" | "go";
+  /** The musl release and its query-ID collisions (default 1.2.3, none). */
+  musl?: MuslOptions;
   resolvConf: ResolvConf;
   name: string;
   family: "unspec" | "inet" | "inet6";
@@ -37,6 +25,8 @@ export interface DirectOptions {
 
 export interface ServerLogEntry {
   t_ms: number;
+  /** The nameserver address the query was sent to. */
+  server: string;
   transport: "udp" | "tcp";
   port: string;
   qtype: QType;
@@ -77,18 +67,6 @@ class TimedProcess<R = void> extends Process<unknown, R> {
   }
 }
 
-/** Compiles a name pattern to a matcher on FQDNs (with trailing dot). */
-export function nameMatcher(pattern: string): (fqdn: string) => boolean {
-  const p = pattern.toLowerCase().replace(/\.$/, "");
-  const parts = p.split(".").map((label) => (label === "*" ? "[^.]+(?:\\.[^.]+)*" : label.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&")));
-  const re = new RegExp(`^${parts.join("\\.")}\\.$`);
-  return (fqdn) => re.test(fqdn.toLowerCase());
-}
-
-interface CompiledRule extends FaultRule {
-  match: (fqdn: string) => boolean;
-}
-
 /**
  * One lookup by one resolver against one scripted DNS server, with no cluster
  * around it: the resolver behaviour alone, as the libc calibration measured it.
@@ -105,8 +83,7 @@ export function runDirectLookup(opts: DirectOptions): DirectResult {
 export function runDirectLookups(opts: DirectOptions, names: string[]): DirectResult[] {
   const sim = new Simulator();
   const oneWay = Math.round((opts.rttMs * MS) / 2);
-  const rules: CompiledRule[] = opts.rules.map((r) => ({ ...r, match: r.name === undefined ? () => true : nameMatcher(r.name) }));
-  const arrivals = new Map<string, number>();
+  const rules = new RuleBook(opts.rules);
   const packets: ServerLogEntry[] = [];
   const labels = new Map<object, string>();
   let udpCount = 0;
@@ -124,17 +101,12 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
   };
 
   /** The server: log the arrival, pick the first matching rule, answer (or not) after its delay. */
-  const serve = (q: DnsMessage, transport: "udp" | "tcp", sock: object, reply: (m: DnsMessage) => void) => {
+  const serve = (q: DnsMessage, server: string, transport: "udp" | "tcp", sock: object, reply: (m: DnsMessage) => void) => {
     if (done) return;
-    const key = `${q.qtype}|${q.qname}`;
-    const nth = (arrivals.get(key) ?? 0) + 1;
-    arrivals.set(key, nth);
-    const rule = rules.find(
-      (r) => (r.qtype === undefined || r.qtype === q.qtype) && (r.transport === undefined || r.transport === transport) && (r.nth === undefined || r.nth.includes(nth)) && r.match(q.qname),
-    );
+    const rule = rules.decide(q.qname, q.qtype, transport);
     let fate: FaultAction = rule?.action ?? "answer";
     if (fate === "truncate" && transport === "tcp") fate = "answer"; // nothing to truncate over TCP
-    packets.push({ t_ms: sim.now / MS, transport, port: label(sock, transport), qtype: q.qtype, qname: q.qname, fate });
+    packets.push({ t_ms: sim.now / MS, server, transport, port: label(sock, transport), qtype: q.qtype, qname: q.qname, fate });
     if (fate === "drop") return;
     const rcode: Rcode = fate === "nxdomain" ? "NXDOMAIN" : fate === "servfail" ? "SERVFAIL" : fate === "refused" ? "REFUSED" : "NOERROR";
     const ancount = fate === "answer" ? 1 : 0;
@@ -154,7 +126,7 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
       msgs.forEach((m, i) => {
         const dest = s.peers[to === undefined ? 0 : to[i]!]!;
         sim.at(sim.now + oneWay + i * 1000, (q: DnsMessage) =>
-          serve(q, "udp", s, (a) => {
+          serve(q, dest, "udp", s, (a) => {
             if (s.closed) return;
             a.from = dest;
             if (s.waiter !== null) s.waiter.wake(a);
@@ -173,7 +145,7 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
     sendTcp(c: TcpConn, msgs: DnsMessage[]): void {
       for (const m of msgs) {
         sim.at(sim.now + oneWay, (q: DnsMessage) =>
-          serve(q, "tcp", c, (a) => {
+          serve(q, c.peer, "tcp", c, (a) => {
             if (c.closed) return;
             a.from = c.peer;
             if (c.waiter !== null) c.waiter.wake(a);
@@ -197,9 +169,10 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
     rng: stream(1, "direct/thread0"),
     tally: { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 } as LookupTally,
     glibcSticky: { singleRequest: false, singleRequestReopen: false },
+    glibcProcess: newGlibcProcess(),
   } as ThreadCtx & { proc: Process<unknown> };
   const glibc = glibcConf(opts.resolvConf);
-  const musl = muslConf(opts.resolvConf);
+  const musl = muslConf(opts.resolvConf, opts.musl);
   const go = goConf(opts.resolvConf);
   const goroutine: GoSpawn = (gen, onDone) => new TimedProcess<GoTry>(sim, gen, proc.expired, onDone);
   let started = 0;

@@ -10,10 +10,11 @@ import {
   type TcpConn,
   type ThreadCtx,
   type UdpSocket,
+  newGlibcProcess,
   outcomeLabel,
 } from "../resolver/host.js";
 import { type GoConf, goConf, goGetaddrinfo } from "../resolver/go.js";
-import { type MuslConf, muslConf, muslGetaddrinfo } from "../resolver/musl.js";
+import { type MuslConf, type MuslOptions, muslConf, muslGetaddrinfo } from "../resolver/musl.js";
 import type { ResolvConf } from "../resolver/resolvconf.js";
 import type { Cluster, LocalReceiver } from "./cluster.js";
 import type { LookupLog } from "./log.js";
@@ -30,6 +31,8 @@ export interface PodConfig {
   name: string;
   ip: string;
   libc: Libc;
+  /** The musl release and its query-ID collisions (musl pods). */
+  musl?: MuslOptions;
   resolvConf: ResolvConf;
   family: Family;
   threads: number;
@@ -121,7 +124,7 @@ export class Pod implements LocalReceiver {
     this.workRng = s.get(`workload/${cfg.name}`);
     this.nameRng = s.get(`names/${cfg.name}`);
     this.glibc = cfg.libc === "glibc" ? glibcConf(cfg.resolvConf) : null;
-    this.musl = cfg.libc === "musl" ? muslConf(cfg.resolvConf) : null;
+    this.musl = cfg.libc === "musl" ? muslConf(cfg.resolvConf, cfg.musl) : null;
     this.go = cfg.libc === "go" ? goConf(cfg.resolvConf) : null;
     let c = 0;
     this.nameCum = cfg.names.map((n) => (c += n.weight));
@@ -135,6 +138,8 @@ export class Pod implements LocalReceiver {
     const cpus = this.cluster.cfg.node.cpus;
     const w = this.cfg.workload;
     if (w.kind === "closed") this.remaining = w.lookups;
+    // The threads are those of one process, unless lookups_per_process makes each a process of its own.
+    const shared = this.cfg.lookupsPerProcess === Infinity ? newGlibcProcess() : null;
     for (let k = 0; k < this.cfg.threads; k++) {
       const cpu = (this.cfg.firstCpu + k) % cpus;
       const th: Thread = {
@@ -145,6 +150,7 @@ export class Pod implements LocalReceiver {
         rng: this.cluster.streams.get(`pod/${this.cfg.name}/thread${k}`),
         tally: newTally(),
         glibcSticky: { singleRequest: false, singleRequestReopen: false },
+        glibcProcess: shared ?? newGlibcProcess(),
         note: null,
         lookupsDone: 0,
         current: null,
@@ -198,9 +204,11 @@ export class Pod implements LocalReceiver {
   /** getaddrinfo(name) on thread th: the libc's generator runs as the thread's process. */
   private begin(th: Thread, name: string): void {
     if (th.lookupsDone > 0 && th.lookupsDone % this.cfg.lookupsPerProcess === 0) {
-      // A new process: a fresh _res, without the fallback flags the old one ORed in.
+      // A new process: a fresh _res, without the fallback flags the old one ORed in ...
       th.glibcSticky.singleRequest = false;
       th.glibcSticky.singleRequestReopen = false;
+      // ... and libc's statics start over (nameserver_offset's counter is seeded again).
+      th.glibcProcess.globalOffset = 0;
     }
     th.lookupsDone++;
     th.tally = newTally();

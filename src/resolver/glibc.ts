@@ -191,8 +191,8 @@ function failed(herrno: Herrno, rcode1: string, econnrefused: boolean): QueryOut
 function* resContextSend(t: ThreadCtx, conf: GlibcConf, st: SendState, q1: DnsMessage, q2: DnsMessage | null): Wait<number> {
   const nscount = conf.nameservers.length;
   st.vCircuit = conf.useVc;
-  // RES_ROTATE: the nameserver the loop starts from is random (random_bits() % nscount).
-  const nsOffset = conf.rotate ? Math.floor(t.rng() * nscount) : 0;
+  // "Name server index offset.  Used to implement RES_ROTATE."
+  const nsOffset = conf.rotate && nscount > 1 ? nameserverOffset(t, nscount) : 0;
   try {
     for (let attempt = 0; attempt < conf.retry; attempt++) {
       for (let shift = 0; shift < nscount; shift++) {
@@ -217,6 +217,36 @@ function* resContextSend(t: ThreadCtx, conf: GlibcConf, st: SendState, q1: DnsMe
     return -1;
   } finally {
     iclose(t, st);
+  }
+}
+
+/**
+ * nameserver_offset (res_send.c, glibc 2.26 and later, 5b757a51 "Make RES_ROTATE
+ * start with a random name server"): round robin over the nameservers with a
+ * process-wide counter, seeded on its first use from random_bits() and
+ * advanced by one per __res_context_send call (per search step, not per lookup).
+ * Called only with rotate and more than one nameserver, as the source returns 0
+ * before touching the counter otherwise.
+ */
+function nameserverOffset(t: ThreadCtx, nscount: number): number {
+  const p = t.glibcProcess;
+  // atomic_fetch_add_relaxed (&global_offset, 2)
+  let offset = p.globalOffset;
+  p.globalOffset = (offset + 2) >>> 0;
+  if ((offset & 1) === 0) {
+    // "Initialization is required."  random_bits(): 32 bits from CLOCK_MONOTONIC, here the thread's stream.
+    offset = Math.floor(t.rng() * 4294967296) >>> 0;
+    offset = (offset << 1) >>> 0; // "The lowest bit is the most random.  Preserve it."
+    p.globalOffset = (((offset | 1) >>> 0) + 2) >>> 0;
+  }
+  offset >>>= 1; // "Remove the initialization bit."
+  switch (nscount) {
+    case 2:
+      return offset & 1;
+    case 3:
+      return offset % 3;
+    default:
+      return offset % nscount;
   }
 }
 

@@ -215,7 +215,7 @@ export function* goGetaddrinfo(t: ThreadCtx, conf: GoConf, name: string, family:
       if (t.note) t.note(`go goLookupIPCNAME: ${qtypes.join(" and ")} ${fqdn} in ${qtypes.length === 2 ? "two goroutines, each exchange on a socket of its own" : "a goroutine"}`);
       // queryFn: one goroutine per type, each with its own view of the thread (its own process).
       for (const qtype of qtypes) {
-        const g: ThreadCtx = { id: t.id, cpu: t.cpu, proc: t.proc, host: t.host, rng: t.rng, tally: t.tally, glibcSticky: t.glibcSticky, note: t.note };
+        const g: ThreadCtx = { id: t.id, cpu: t.cpu, proc: t.proc, host: t.host, rng: t.rng, tally: t.tally, glibcSticky: t.glibcSticky, glibcProcess: t.glibcProcess, note: t.note };
         const p = go(tryOneName(g, conf, fqdn, qtype), (r) => lane.send(r));
         g.proc = p;
         p.start();

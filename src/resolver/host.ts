@@ -53,14 +53,26 @@ export interface ThreadCtx {
   /** The process running the thread's current lookup. */
   proc: Waiter;
   readonly host: ResolverHost;
-  /** The thread's random stream (glibc RES_ROTATE's random_bits()). */
+  /** The thread's random stream (glibc's random_bits(), which seeds RES_ROTATE's counter). */
   readonly rng: Rng;
   /** Accounting for the lookup in progress. */
   tally: LookupTally;
   /** glibc's per-thread _res options that the send_dg fallback ORs in (RES_SNGLKUP, RES_SNGLKUPREOP). */
   glibcSticky: { singleRequest: boolean; singleRequestReopen: boolean };
+  /** glibc's process-wide state, shared by the threads of one process. */
+  glibcProcess: GlibcProcess;
   /** When tracing: the resolver says what it does and why, in its source's terms (null otherwise). */
   note: ((text: string) => void) | null;
+}
+
+/** glibc state that is per process, not per thread (static variables of libc). */
+export interface GlibcProcess {
+  /** res_send.c nameserver_offset's `static unsigned int global_offset`: bit 0 set once seeded, then +2 per call. */
+  globalOffset: number;
+}
+
+export function newGlibcProcess(): GlibcProcess {
+  return { globalOffset: 0 };
 }
 
 /**

@@ -1,16 +1,58 @@
+import { TIMEOUT, type Waiter } from "../engine/process.js";
 import type { DnsMessage } from "../net/packet.js";
-import { type LookupResult, type ThreadCtx, type Wait, countDots, countSends, gaiResult, pollUdp, qualify, query, udpWoken, withDot } from "./host.js";
+import { type LookupResult, type TcpConn, type ThreadCtx, type UdpSocket, type Wait, countDots, countSends, gaiResult, pollUdp, qualify, query, udpWoken, withDot } from "./host.js";
 import { type ResolvConf, type ResolvOptions, parseOption } from "./resolvconf.js";
 
-/** musl's struct resolvconf as __get_resolv_conf fills it (src/network/resolvconf.c, 1.2.3). */
+/** musl's struct resolvconf as __get_resolv_conf fills it (src/network/resolvconf.c), and the release's behaviour. */
 export interface MuslConf {
   nameservers: string[];
   search: string[];
   ndots: number;
   /** Seconds (options timeout:, at most 60). */
   timeout: number;
-  /** options attempts:, at most 10. */
+  /** options attempts:, at most 10 (not read before 1.1.17). */
   attempts: number;
+  /** The musl release modelled. */
+  version: string;
+  /** 1.2.1 (5cf1ac24): every answer of the pair is judged before parsing; before, any address won and only the first answer's rcode was read. */
+  judgeEachAnswer: boolean;
+  /** 1.2.4 (85050ac5): a name with no address is EAI_NODATA (EAI_NONAME before). */
+  eaiNodata: boolean;
+  /** 1.2.4 (51d4669f, dec8f0a4): a truncated answer is asked again over TCP. */
+  tcpFallback: boolean;
+  /** 1.2.4 (1e7fb12f): a name res_mkquery rejects is passed over like NXDOMAIN (before, EAI_NONAME ended the lookup). */
+  skipRejectedNames: boolean;
+  /**
+   * Before 1.2.4 (fixed by 6c858d6f): the share of pairs whose A and AAAA get the
+   * same ID from res_mkquery's clock (nanoseconds of CLOCK_REALTIME): 0 with a
+   * fine clock, near 1 with a coarse one. 0 from 1.2.4 (the IDs are made distinct).
+   */
+  sameIdProbability: number;
+}
+
+/** The musl releases modelled: search domains arrived in 1.1.13 (3d6e2e47); 1.2.5 is the latest. */
+export const MUSL_RELEASES: readonly string[] = [
+  ...Array.from({ length: 12 }, (_, i) => `1.1.${13 + i}`),
+  ...Array.from({ length: 6 }, (_, i) => `1.2.${i}`),
+];
+export const MUSL_DEFAULT_VERSION = "1.2.3";
+
+/** Why a musl version cannot be modelled, or null. */
+export function muslVersionProblem(v: string): string | null {
+  if (MUSL_RELEASES.includes(v)) return null;
+  return `expected a musl release from 1.1.13 (the first with search domains) to 1.2.5, such as "1.2.3", found "${v}"`;
+}
+
+/** Whether release a is b or later (both in MUSL_RELEASES). */
+export function muslAtLeast(a: string, b: string): boolean {
+  return MUSL_RELEASES.indexOf(a) >= MUSL_RELEASES.indexOf(b);
+}
+
+export interface MuslOptions {
+  /** A release of MUSL_RELEASES (default 1.2.3). */
+  version?: string | undefined;
+  /** See MuslConf.sameIdProbability (default 0). */
+  sameIdProbability?: number | undefined;
 }
 
 /**
@@ -20,7 +62,11 @@ export interface MuslConf {
  * does not fit with its newline (255 characters or more) is skipped whole
  * ("Ignore lines that get truncated"), so an earlier search line stays in force.
  */
-export function muslConf(rc: ResolvConf): MuslConf {
+export function muslConf(rc: ResolvConf, opts: MuslOptions = {}): MuslConf {
+  const version = opts.version ?? MUSL_DEFAULT_VERSION;
+  const problem = muslVersionProblem(version);
+  if (problem !== null) throw new Error(problem);
+  const since = (v: string) => muslAtLeast(version, v);
   const nameservers: string[] = [];
   let search: string[] = [];
   const o: ResolvOptions = {};
@@ -39,7 +85,14 @@ export function muslConf(rc: ResolvConf): MuslConf {
     search,
     ndots: Math.min(o.ndots ?? 1, 15),
     timeout: Math.min(o.timeout ?? 5, 60),
-    attempts: Math.min(o.attempts ?? 2, 10),
+    // 1.1.13-1.1.16 looked for the digits of "attempts:" at p[6] instead of p[9] (d6cb08bc; fixed by 1a7fa5e5): never found.
+    attempts: since("1.1.17") ? Math.min(o.attempts ?? 2, 10) : 2,
+    version,
+    judgeEachAnswer: since("1.2.1"),
+    eaiNodata: since("1.2.4"),
+    tcpFallback: since("1.2.4"),
+    skipRejectedNames: since("1.2.4"),
+    sameIdProbability: since("1.2.4") ? 0 : (opts.sameIdProbability ?? 0),
   };
 }
 
@@ -66,35 +119,103 @@ export function* muslGetaddrinfo(t: ThreadCtx, conf: MuslConf, name: string, fam
   return r === 0 ? gaiResult("EAI_NONAME", false, false) : r;
 }
 
-/** name_from_dns: A then AAAA through one __res_msend_rc; 0 means NXDOMAIN (try the next name). */
+/**
+ * name_from_dns (src/network/lookup_name.c): A then AAAA through one
+ * __res_msend_rc; 0 means NXDOMAIN (try the next name). How the pair is judged
+ * depends on the release: from 1.2.1 (5cf1ac24) every answer is checked before
+ * parsing, so a missing or failed answer fails the name even when the other
+ * has an address; before, any address won and only the first query's answer
+ * was read for the error.
+ */
 function* nameFromDns(t: ThreadCtx, conf: MuslConf, qname: string, family: "unspec" | "inet" | "inet6"): Wait<LookupResult | 0> {
+  if (mkqueryRejects(qname)) {
+    // __res_mkquery returned -1: 1.2.4 returns 0 (1e7fb12f "treat names rejected by res_mkquery as nonexistent rather than error").
+    t.note?.(`musl name_from_dns: res_mkquery refuses ${qname} (over 253 characters, or a label over 63): ${conf.skipRejectedNames ? "passed over like NXDOMAIN (1.2.4, 1e7fb12f)" : "EAI_NONAME, the walk ends (before 1.2.4)"}`);
+    return conf.skipRejectedNames ? 0 : gaiResult("EAI_NONAME", false, false);
+  }
   // afrr[]: A first, then AAAA, each unless the family excludes it.
   const qs: DnsMessage[] = [];
   if (family !== "inet6") qs.push(query(t.host, qname, "A"));
   if (family !== "inet") qs.push(query(t.host, qname, "AAAA"));
+  if (qs.length === 2 && conf.sameIdProbability > 0 && t.rng() < conf.sameIdProbability) {
+    // res_mkquery: id = ts.tv_nsec + ts.tv_nsec/65536 of CLOCK_REALTIME; the same reading gives the same ID
+    // (from 1.2.4 name_from_dns makes them differ, 6c858d6f).
+    qs[1]!.id = qs[0]!.id;
+    t.note?.(`musl res_mkquery: the clock read the same for both queries: A and AAAA have the same ID ${qs[0]!.id} (before 1.2.4)`);
+  }
   const answers = (yield resMsendRc(t, conf, qs)) as (DnsMessage | null)[];
   let v4 = false;
   let v6 = false;
+  if (conf.judgeEachAnswer) {
+    for (const a of answers) {
+      if (a === null || a.rcode === "SERVFAIL") return gaiResult("EAI_AGAIN", false, false);
+      if (a.rcode === "NXDOMAIN") return 0;
+      if (a.rcode !== "NOERROR") return gaiResult("EAI_FAIL", false, false);
+    }
+    for (const a of answers) {
+      if (a!.ancount > 0) {
+        if (a!.qtype === "A") v4 = true;
+        else v6 = true;
+      }
+    }
+    if (v4 || v6) return gaiResult("OK", v4, v6);
+    // 1.2.1-1.2.3 return EAI_NONAME for a name with no address; 1.2.4 EAI_NODATA (85050ac5).
+    return gaiResult(conf.eaiNodata ? "EAI_NODATA" : "EAI_NONAME", false, false);
+  }
+  // 1.1.13-1.2.0: __dns_parse every answer first ("if (ctx.cnt) return ctx.cnt;") ...
   for (const a of answers) {
-    if (a === null || a.rcode === "SERVFAIL") return gaiResult("EAI_AGAIN", false, false);
-    if (a.rcode === "NXDOMAIN") return 0;
-    if (a.rcode !== "NOERROR") return gaiResult("EAI_FAIL", false, false);
-    if (a.ancount > 0) {
+    if (a !== null && a.rcode === "NOERROR" && a.ancount > 0) {
       if (a.qtype === "A") v4 = true;
       else v6 = true;
     }
   }
-  // 1.2.3 returns EAI_NONAME for a name with no address (1.2.4 made it EAI_NODATA, 85050ac5).
-  if (!v4 && !v6) return gaiResult("EAI_NONAME", v4, v6);
-  return gaiResult("OK", v4, v6);
+  if (v4 || v6) {
+    if (t.note && answers.includes(null)) t.note("musl name_from_dns (before 1.2.1): an address in one answer is enough; the query that got no answer is not reported");
+    return gaiResult("OK", v4, v6);
+  }
+  // ... then only the first query's answer (abuf[0]) decides.
+  const a0 = answers[0]!;
+  if (a0 === null || a0.rcode === "SERVFAIL") return gaiResult("EAI_AGAIN", false, false);
+  if (a0.rcode === "NOERROR") return gaiResult("EAI_NONAME", false, false);
+  if (a0.rcode === "NXDOMAIN") return 0;
+  return gaiResult("EAI_FAIL", false, false);
+}
+
+/** __res_mkquery's refusals: a name over 253 characters (without its final dot), or a label of 0 or more than 63. */
+function mkqueryRejects(qname: string): boolean {
+  const l = qname.endsWith(".") ? qname.length - 1 : qname.length;
+  if (l > 253) return true;
+  let start = 0;
+  for (let i = 0; i <= l; i++) {
+    if (i === l || qname.charCodeAt(i) === 46) {
+      const len = i - start;
+      if (l > 0 && (len === 0 || len > 63)) return true;
+      start = i + 1;
+    }
+  }
+  return false;
+}
+
+/** alens[i] = -1: the query is being asked over TCP (1.2.4); never handed to the caller. */
+const TCP_PENDING: DnsMessage = { id: -1, qname: "", qtype: "A", response: true, rcode: "NOERROR", ancount: 0, tc: false, from: "", sends: 0 };
+
+/** Wakes the thread for an event on TCP connection i (a TCP fallback of 1.2.4). */
+class TcpEvent {
+  constructor(
+    readonly i: number,
+    readonly v: unknown,
+  ) {}
 }
 
 /**
- * __res_msend_rc (src/network/res_msend.c, 1.2.3): one socket; every unanswered
+ * __res_msend_rc (src/network/res_msend.c): one socket; every unanswered
  * query is sent to every nameserver at once and again every
  * retry_interval = timeout/attempts; the whole exchange gives up after `timeout`
  * (not timeout x attempts). SERVFAIL triggers an immediate, bounded resend;
- * other rcodes than NOERROR and NXDOMAIN are ignored.
+ * other rcodes than NOERROR and NXDOMAIN are ignored. An answer goes to the
+ * first query not yet answered, from `next` on, with its ID. From 1.2.4
+ * (51d4669f, dec8f0a4) a truncated answer is asked again over TCP, to the
+ * nameserver that sent it, for that query alone (start_tcp).
  */
 function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsMessage | null)[]> {
   const host = t.host;
@@ -102,7 +223,14 @@ function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsM
   const MS = 1_000_000;
   const timeout = 1000 * conf.timeout;
   const retryInterval = Math.trunc(timeout / conf.attempts);
-  const answers: (DnsMessage | null)[] = qs.length === 2 ? [null, null] : [null];
+  const nq = qs.length;
+  // alens[i] as answers[i]: null for 0 (no answer), TCP_PENDING for -1 (being asked over TCP, 1.2.4), else the answer.
+  const answers: (DnsMessage | null)[] = nq === 2 ? [null, null] : [null];
+  let next = 0;
+  // 1.2.4: the TCP connection of each query (pfd[i]), created on its first truncated answer.
+  let tcp: (TcpConn | null)[] | null = null;
+  let tcpSent: boolean[] | null = null;
+  let udpOn = true;
   // socket() + bind() to port 0: unconnected; answers from addresses not in the list are ignored.
   const sock = host.openUdp(conf.nameservers, 53);
   // mtime() in ms, counted from the start of the exchange.
@@ -112,39 +240,72 @@ function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsM
   let t1 = t2 - retryInterval;
   let servfailRetry = 0;
   try {
-    for (; t2 - t0 < timeout; t2 = Math.floor((sim.now - start) / MS)) {
+    out: for (; t2 - t0 < timeout; t2 = Math.floor((sim.now - start) / MS)) {
+      if (tcp !== null) {
+        // 1.2.4: "This is the loop exit condition: that all queries have an accepted answer."
+        let all = true;
+        for (let i = 0; i < nq; i++) if (answers[i] === null || answers[i] === TCP_PENDING) all = false;
+        if (all) break;
+      }
       if (t2 - t1 >= retryInterval) {
         // "Query all configured nameservers in parallel"
         const burst: DnsMessage[] = [];
         const many = conf.nameservers.length > 1;
         const to: number[] | undefined = many ? [] : undefined;
-        for (let i = 0; i < qs.length; i++) {
+        for (let i = 0; i < nq; i++) {
           if (answers[i] !== null) continue;
           for (let j = 0; j < conf.nameservers.length; j++) {
             burst.push(qs[i]!);
             to?.push(j);
           }
         }
-        if (t.note && t2 > 0) t.note(`musl res_msend: ${t2} ms without an answer to ${burst.length === qs.length * conf.nameservers.length ? "any query" : "one query"}: resending only the unanswered (retry_interval = timeout/attempts = ${conf.timeout * 1000}/${conf.attempts} ms)`);
-        else if (t.note) t.note(`musl res_msend: ${qs.map((q) => q.qtype).join(" and ")} as back-to-back sendto() on one socket; resend every ${retryInterval} ms, give up after ${timeout} ms`);
-        host.sendUdp(sock, burst, to);
-        countSends(t.tally, burst);
+        if (t.note && t2 > 0 && burst.length > 0) t.note(`musl res_msend: ${t2} ms without an answer to ${burst.length === nq * conf.nameservers.length ? "any query" : "one query"}: resending only the unanswered (retry_interval = timeout/attempts = ${conf.timeout * 1000}/${conf.attempts} ms)`);
+        else if (t.note && t2 === 0) t.note(`musl res_msend: ${qs.map((q) => q.qtype).join(" and ")} as back-to-back sendto() on one socket; resend every ${retryInterval} ms, give up after ${timeout} ms`);
+        if (burst.length > 0) {
+          host.sendUdp(sock, burst, to);
+          countSends(t.tally, burst);
+        }
         t1 = t2;
-        servfailRetry = 2 * qs.length;
+        servfailRetry = 2 * nq;
       }
       // "Wait for a response, or until time to retry"
       const deadline = start + (t1 + retryInterval) * MS;
       // poll(pfd, ..., t1+retry_interval-t2): not capped at t0+timeout, so with an interval that does not
       // divide the timeout the last pass waits past it (timeout:5 attempts:3 gives up at 6664 ms).
-      let msg = pollUdp(t, sock, deadline);
-      if (msg === undefined) msg = udpWoken(sock, yield undefined);
-      while (msg !== null) {
+      let msg: DnsMessage | null | undefined;
+      let tcpEvent: TcpEvent | null = null;
+      if (tcp === null) {
+        msg = pollUdp(t, sock, deadline);
+        if (msg === undefined) msg = udpWoken(sock, yield undefined);
+      } else {
+        const woken = (yield pollAll(t, sock, udpOn, tcp, tcpSent!, deadline)) as DnsMessage | TcpEvent | null;
+        if (woken instanceof TcpEvent) {
+          tcpEvent = woken;
+          msg = null;
+        } else msg = woken;
+      }
+      while (msg !== null && next < nq) {
         // "Find which query this answer goes with, if any"
-        let i = 0;
-        while (i < qs.length && qs[i]!.id !== msg.id) i++;
-        if (i < qs.length && answers[i] === null) {
+        let i = next;
+        while (i < nq && qs[i]!.id !== msg.id) i++;
+        if (i < nq && answers[i] === null) {
           if (msg.rcode === "NOERROR" || msg.rcode === "NXDOMAIN") {
+            // "Store answer in the right slot, or update next available temp slot if it's already in place."
             answers[i] = msg;
+            if (i === next) while (next < nq && answers[next] !== null) next++;
+            // 1.2.4: "Ignore further UDP if all slots full or TCP-mode"
+            if (conf.tcpFallback && next === nq) udpOn = false;
+            if (conf.tcpFallback && msg.tc) {
+              // "If answer is truncated (TC bit), fallback to TCP"
+              answers[i] = TCP_PENDING;
+              const j = Math.max(0, conf.nameservers.indexOf(msg.from));
+              t.note?.(`musl res_msend: the ${qs[i]!.qtype} answer is truncated (TC): asking ${qs[i]!.qtype} again over TCP to ${conf.nameservers[j]} (start_tcp, 1.2.4)`);
+              tcp ??= nq === 2 ? [null, null] : [null];
+              tcpSent ??= nq === 2 ? [false, false] : [false];
+              // TCP_FASTOPEN_CONNECT: no cookie from the server, so the query waits for the handshake.
+              tcp[i] = host.openTcp(conf.nameservers[j]!, 53);
+              tcpSent[i] = false;
+            }
           } else if (msg.rcode === "SERVFAIL") {
             if (servfailRetry > 0) {
               servfailRetry--;
@@ -154,14 +315,76 @@ function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsM
           }
         }
         // Drain what is already queued (recvmsg until EAGAIN).
-        msg = sock.queue.shift() ?? null;
+        msg = udpOn ? (sock.queue.shift() ?? null) : null;
       }
-      let all = true;
-      for (const a of answers) if (a === null) all = false;
-      if (all) break;
+      if (tcp !== null) {
+        // pfd[i] POLLOUT: the connection is up, the query goes out; POLLIN: its answer.
+        for (let i = 0; i < nq; i++) {
+          const c = tcp[i];
+          if (c === null || c === undefined) continue;
+          if (c.established && !tcpSent![i]) {
+            host.sendTcp(c, [qs[i]!]);
+            countSends(t.tally, [qs[i]!]);
+            tcpSent![i] = true;
+          }
+          let a: DnsMessage | undefined = tcpEvent !== null && tcpEvent.i === i && isMessage(tcpEvent.v) ? tcpEvent.v : undefined;
+          a ??= c.queue.shift();
+          if (a === undefined) continue;
+          if (a.rcode !== "NOERROR" && a.rcode !== "NXDOMAIN") {
+            t.note?.(`musl res_msend: the TCP answer to ${a.qtype} is ${a.rcode}: the whole exchange ends (goto out)`);
+            break out;
+          }
+          // "Storing the length here commits the accepted answer. Immediately close TCP socket."
+          answers[i] = a;
+          host.closeTcp(c);
+          tcp[i] = null;
+        }
+      } else {
+        let all = true;
+        for (let i = 0; i < nq; i++) if (answers[i] === null) all = false;
+        if (all) break;
+      }
     }
+    // "Disregard any incomplete TCP results"
+    for (let i = 0; i < nq; i++) if (answers[i] === TCP_PENDING) answers[i] = null;
     return answers;
   } finally {
     host.closeUdp(sock);
+    if (tcp !== null) for (const c of tcp) if (c !== null) host.closeTcp(c);
   }
+}
+
+function isMessage(v: unknown): v is DnsMessage {
+  return typeof v === "object" && v !== null && "qname" in v;
+}
+
+/**
+ * poll() on the UDP socket (unless its events are off) and the TCP connections
+ * at once: what is ready now, or the first wake, or null at the deadline. A
+ * connection that is up but has not sent its query is ready (POLLOUT).
+ */
+function* pollAll(t: ThreadCtx, sock: UdpSocket, udpOn: boolean, tcp: (TcpConn | null)[], sent: boolean[], deadline: number): Wait<DnsMessage | TcpEvent | null> {
+  if (udpOn && sock.queue.length > 0) return sock.queue.shift()!;
+  for (let i = 0; i < tcp.length; i++) {
+    const c = tcp[i];
+    if (c === null || c === undefined) continue;
+    if ((c.established && !sent[i]) || c.queue.length > 0) return new TcpEvent(i, undefined);
+  }
+  if (t.host.sim.now >= deadline) return null;
+  const proc = t.proc;
+  const waiters: Waiter[] = [];
+  for (let i = 0; i < tcp.length; i++) {
+    const c = tcp[i];
+    if (c === null || c === undefined) continue;
+    const w: Waiter = { deadline: (d) => proc.deadline(d), wake: (v) => proc.wake(new TcpEvent(i, v)) };
+    c.waiter = w;
+    waiters.push(w);
+  }
+  if (udpOn) sock.waiter = proc;
+  proc.deadline(deadline);
+  const v: unknown = yield undefined;
+  sock.waiter = null;
+  for (const c of tcp) if (c !== null && c !== undefined) c.waiter = null;
+  if (v === TIMEOUT) return null;
+  return v as DnsMessage | TcpEvent;
 }

@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
 import { type Document, LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import type { z } from "zod";
+import { type FaultRule, RuleError, parseRule, ruleFromObject } from "../dns/rules.js";
 import { kernelFeatures } from "../kernel/version.js";
 import { goFallbackMessage, goUnknownOption } from "../resolver/go.js";
+import { MUSL_DEFAULT_VERSION, muslAtLeast, muslVersionProblem } from "../resolver/musl.js";
 import { type ResolvConf, ResolvConfError, parseOption, parseResolvConf } from "../resolver/resolvconf.js";
 import { kubeletResolvConf } from "./kubelet.js";
 import { type Scenario, scenarioSchema } from "./schema.js";
@@ -20,6 +22,8 @@ export interface LoadedScenario {
   scenario: Scenario;
   /** Parsed resolv.conf per pod, in pod order. */
   resolvConfs: ResolvConf[];
+  /** kube_dns.rules, checked. */
+  rules: FaultRule[];
 }
 
 export type PathKey = string | number;
@@ -120,6 +124,7 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
     }
     if (nl.ip === scenario.cluster.node_ip) throw new InputError(`${file}: ${at(["nodelocal", "ip"])}field "nodelocal.ip": ${nl.ip} is the node's address (cluster.node_ip); NodeLocal DNSCache listens on a link-local address such as 169.254.20.10.`);
   }
+  const rules = scenario.kube_dns.rules.map((r, i) => kubeDnsRule(r, `${file}: ${at(["kube_dns", "rules", i])}field "kube_dns.rules[${i}]"`));
   const names = new Set<string>();
   const resolvConfs = scenario.pods.map((pod, i) => {
     if (names.has(pod.name)) throw new InputError(`${file}: ${at(["pods", i, "name"])}field "pods[${i}].name": pod name "${pod.name}" is used twice.`);
@@ -146,7 +151,9 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
         );
       }
     }
-    if (pod.libc === "musl" && rc.options.attempts === 0) {
+    checkMuslFields(pod, i, file, at);
+    // musl reads attempts: from 1.1.17 (1a7fa5e5); earlier releases never found its digits.
+    if (pod.libc === "musl" && rc.options.attempts === 0 && muslAtLeast(pod.musl_version ?? MUSL_DEFAULT_VERSION, "1.1.17")) {
       throw new InputError(`${file}: ${at(["pods", i, "resolv_conf"])}field "${field}": "options attempts:0" makes musl divide by zero (res_msend.c: timeout/attempts, SIGFPE); use attempts:1 or more.`);
     }
     const env = pod.env;
@@ -166,7 +173,37 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
     }
     return rc;
   });
-  return { file, scenario, resolvConfs };
+  return { file, scenario, resolvConfs, rules };
+}
+
+/** One of kube_dns.rules: a string in the `lookup --rule` language, or the same as a mapping. */
+function kubeDnsRule(r: unknown, where: string): FaultRule {
+  const example = `a string such as "drop qtype=AAAA nth=1" or a mapping such as {action: drop, qtype: AAAA, nth: 1}`;
+  try {
+    if (typeof r === "string") return parseRule(r);
+    if (typeof r === "object" && r !== null && !Array.isArray(r)) return ruleFromObject(r as Record<string, unknown>);
+  } catch (e) {
+    if (!(e instanceof RuleError)) throw e;
+    throw new InputError(`${where} (${typeof r === "string" ? `"${r}"` : JSON.stringify(r)}): ${e.reason}.`);
+  }
+  throw new InputError(`${where}: a rule is ${example}, found ${JSON.stringify(r)}.`);
+}
+
+/** musl_version and musl_same_id_probability: musl pods only, a release that is modelled, and a probability that matters. */
+function checkMuslFields(pod: Scenario["pods"][number], i: number, file: string, at: (path: PathKey[]) => string): void {
+  for (const key of ["musl_version", "musl_same_id_probability"] as const) {
+    if (pod[key] !== undefined && pod.libc !== "musl") {
+      throw new InputError(`${file}: ${at(["pods", i, key])}field "pods[${i}].${key}": applies to libc: musl only (this pod has libc: ${pod.libc}).`);
+    }
+  }
+  const version = pod.musl_version ?? MUSL_DEFAULT_VERSION;
+  const problem = muslVersionProblem(version);
+  if (problem !== null) throw new InputError(`${file}: ${at(["pods", i, "musl_version"])}field "pods[${i}].musl_version": ${problem}.`);
+  if ((pod.musl_same_id_probability ?? 0) > 0 && muslAtLeast(version, "1.2.4")) {
+    throw new InputError(
+      `${file}: ${at(["pods", i, "musl_same_id_probability"])}field "pods[${i}].musl_same_id_probability": musl ${version} makes the A and AAAA query IDs differ (6c858d6f, 1.2.4), so it has no effect; set musl_version below 1.2.4 or leave it out.`,
+    );
+  }
 }
 
 /** node.proxy_mode, node.ipvs, kube_dns.placement and endpoint_nodes: what the schema alone cannot check. */

@@ -102,6 +102,7 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
       clusterTtlS: 5,
       externalTtlS: 30,
     },
+    rules: loaded.rules,
     nodelocal:
       nl === null
         ? null
@@ -132,6 +133,7 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
         name: p.name,
         ip: `10.244.0.${10 + i}`,
         libc: p.libc,
+        musl: { version: p.musl_version, sameIdProbability: p.musl_same_id_probability },
         resolvConf: loaded.resolvConfs[i]!,
         family: p.family,
         threads: p.threads,

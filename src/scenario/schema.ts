@@ -27,6 +27,10 @@ export const podSchema = z
   .strictObject({
     name: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: "expected a lower-case pod name (letters, digits, dashes)" }),
     libc: z.enum(["glibc", "musl", "go"]),
+    /** The musl release (libc: musl only), default 1.2.3: the pair rule (1.2.1), TCP fallback and EAI_NODATA (1.2.4). */
+    musl_version: z.string().optional(),
+    /** Before musl 1.2.4: the share of pairs whose A and AAAA get the same query ID (res_mkquery's clock), default 0. */
+    musl_same_id_probability: z.number().min(0).max(1).optional(),
     /** The pod's /etc/resolv.conf as written; or let the kubelet build it from dns_policy (and dns_config). */
     resolv_conf: z.string().optional(),
     dns_policy: z.enum(["ClusterFirst", "Default", "None"]).optional(),
@@ -117,6 +121,8 @@ export const scenarioSchema = z.strictObject({
     placement: z.union([z.enum(["local", "remote"]), z.array(nodeName).min(1)], { error: "expected local, remote, or a list of node names, one per endpoint (client-node for the client node)" }).default("local"),
     records: z.array(record).default([]),
     external_records: z.array(record).default([]),
+    /** Answer rules (the `dnsrace lookup --rule` language), as strings or mappings; checked by the loader (src/dns/rules.ts). */
+    rules: z.array(z.unknown()).default([]),
   }),
   /** The nodes of remote endpoints (kube_dns.placement): each field defaults to the client node's. */
   endpoint_nodes: z
