@@ -42,6 +42,17 @@ describe("scenarios: the bundled files", () => {
     assert.ok(g.drop > 0 && g.insert_failed === g.clashes);
   });
 
+  it("a pod's TCP (use-vc) to NodeLocal DNSCache: the cache accepts the connection and answers on it, untracked", () => {
+    const text = readFileSync(scenarioPath("nodelocal.yaml"), "utf8").replace("options ndots:5", "options ndots:5 use-vc").replace("lookups: 3000", "lookups: 100");
+    const res = runScenario(loadScenarioText(text, "nodelocal-vc.yaml"));
+    const s = summarize(res);
+    assert.equal(s.lookups, 100);
+    assert.equal(s.failed, 0);
+    assert.equal(s.clashes, 0);
+    assert.ok(s.max_ms < 1000, String(s.max_ms));
+    assert.equal(res.net.toClosedPort + res.net.blackholed, 0);
+  });
+
   it("the same scenario and seed give byte-identical CSV; another seed does not", () => {
     const a = run("musl.yaml");
     const b = run("musl.yaml");

@@ -278,8 +278,23 @@ export class Cluster {
     this.node.ingress([syn], cpu);
   }
 
-  /** Data on an established connection: each message reaches the endpoint after the one-way delay. */
+  /** The node-local cache accepted a pod's connection: its SYN reached a NOTRACKed cache address, which answers the data too. */
+  tcpAccept(syn: Packet): void {
+    const c = this.tcpByKey.get(addrPort(syn.src, syn.sport));
+    if (c !== undefined) c.endpointAddr = syn.dst;
+  }
+
+  /** A TCP answer from the node-local cache reaches the pod's connection at time t (untracked, as its UDP answers). */
+  tcpAnswer(pkt: Packet, t: number): void {
+    this.sim.at(t, this.replyArriveFn, pkt);
+  }
+
+  /** Data on an established connection: each message reaches the endpoint (or the node-local cache) after the one-way delay. */
   tcpSend(c: TcpConnection, msgs: DnsMessage[], tally: LookupTally | null): void {
+    if (this.cache !== null && this.cache.serves(c.endpointAddr)) {
+      for (const m of msgs) this.cache.query(makePacket(this.uid++, "tcp", c.localAddr, c.port, c.endpointAddr, 53, m, "", tally, this.sim.now), this.sim.now + this.cfg.podDeliverNs);
+      return;
+    }
     const ep = this.endpointByAddr[c.endpointAddr]!;
     const node = this.nodeOf[ep.index]!;
     const t = (node === null ? this.sim.now : node.linkIn(this.sim.now)) + this.oneWay(ep);

@@ -57,10 +57,20 @@ export class NodeLocalCache implements LocalReceiver {
     return this.ips.has(addr);
   }
 
-  /** A pod's query reaches the cache (untracked, not DNATed) at time t. */
+  /** A pod's query (or TCP SYN) reaches the cache (untracked, not DNATed) at time t. */
   query(pkt: Packet, t: number): void {
+    if (pkt.flags === "SYN") {
+      // The cache listens on TCP too (CoreDNS's dns server serves both): the node's stack answers the SYN.
+      this.cluster.sim.at(t, this.acceptFn, pkt);
+      return;
+    }
     this.cluster.sim.at(t + Math.round(this.cfg.cacheNs.sample(this.rng)), this.handleFn, pkt);
   }
+
+  private readonly acceptFn = (syn: Packet) => {
+    this.cluster.tcpAccept(syn);
+    this.cluster.node.reply(replyPacket(this.cluster.nextUid(), syn, null, "SYN-ACK", this.cluster.sim.now), this.cluster.cfg.podDeliverNs);
+  };
 
   private handle(pkt: Packet): void {
     const sim = this.cluster.sim;
@@ -143,6 +153,11 @@ export class NodeLocalCache implements LocalReceiver {
   /** The answer leaves from the address the pod asked (raw OUTPUT NOTRACK -s localIP --sport 53). */
   private answer(pkt: Packet, rcode: DnsMessage["rcode"], ancount: number): void {
     const reply = replyPacket(this.cluster.nextUid(), pkt, answerTo(pkt.dns!, rcode, ancount), "", this.cluster.sim.now);
+    if (pkt.proto === "tcp") {
+      // An answer on the pod's TCP connection (glibc use-vc, or a retry after a truncated answer).
+      this.cluster.tcpAnswer(reply, this.cluster.sim.now + this.cluster.cfg.podDeliverNs);
+      return;
+    }
     this.cluster.node.reply(reply, this.cluster.cfg.podDeliverNs);
   }
 
