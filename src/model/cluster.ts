@@ -5,6 +5,7 @@ import { Simulator } from "../engine/sim.js";
 import type { Endpoint } from "../dns/server.js";
 import { Zone, type ZoneConfig, newAnswer } from "../dns/zone.js";
 import { Netns, type NetnsConfig } from "../kernel/netns.js";
+import { NetemDelay, type TcDelayConfig } from "../kernel/qdisc.js";
 import { AddressBook, MAX_ADDRESSES, addrPort } from "../net/addr.js";
 import { type DnsMessage, type LookupTally, type Packet, answerTo, makePacket, replyPacket, turnAround } from "../net/packet.js";
 import type { NodeLocalConfig } from "./nodelocal.js";
@@ -25,6 +26,15 @@ export interface ClusterConfig {
   endpoints: { addr: string; rttNs: Dist; serviceNs: Dist }[];
   zone: ZoneConfig;
   nodelocal: NodeLocalConfig | null;
+  /** A tc netem delay of one query type at a named interface (node.tc_delay), or null. */
+  tcDelay: TcDelayConfig | null;
+}
+
+/** A packet held by a pod's netem qdisc, with the CPU whose watchdog releases it. */
+interface Held {
+  pkt: Packet;
+  cpu: number;
+  where: string;
 }
 
 /** Something on the node that receives packets addressed to it: a pod, or the node-local cache. */
@@ -70,6 +80,10 @@ export class Cluster {
   private readonly endpointArriveFn = (p: Packet) => this.endpointArrive(p);
   private readonly replyArriveFn = (p: Packet) => this.replyArrive(p);
   private readonly toLocalFn = (p: Packet) => this.toLocal(p);
+  /** The netem qdisc on every pod's eth0 (before the node's conntrack), or on the node's uplink (after it). */
+  private readonly podTc: NetemDelay | null;
+  private readonly uplinkTc: NetemDelay | null;
+  private readonly releaseFn = (h: Held) => this.release(h);
   private readonly answerScratch = newAnswer();
 
   constructor(readonly cfg: ClusterConfig) {
@@ -100,6 +114,9 @@ export class Cluster {
         addrName: (id) => this.addrs.name(id),
       },
     );
+    const tc = cfg.tcDelay === null ? null : new NetemDelay(cfg.tcDelay, this.streams.get("node/tc-delay"));
+    this.podTc = tc?.cfg.iface === "pod-eth0" ? tc : null;
+    this.uplinkTc = tc?.cfg.iface === "uplink" ? tc : null;
     this.cache = cfg.nodelocal === null ? null : new NodeLocalCache(this, cfg.nodelocal, this.streams.get("nodelocal"));
     if (this.cache !== null) this.receivers[this.nodeIp] = this.cache;
   }
@@ -117,11 +134,48 @@ export class Cluster {
     return makePacket(this.uid++, "udp", src, sport, dst, dport, dns, "", tally, this.sim.now);
   }
 
+  /**
+   * A burst of datagrams leaves a pod through its eth0: the egress qdisc (if
+   * node.tc_delay is there), then veth_xmit into the node's receive path.
+   */
+  podEgress(burst: Packet[], cpu: number, where: string): void {
+    const tc = this.podTc;
+    if (tc === null) {
+      this.node.ingress(burst, cpu);
+      return;
+    }
+    const now = this.sim.now;
+    const pass: Packet[] = [];
+    for (const pkt of burst) {
+      if (!tc.matches(pkt)) {
+        pass.push(pkt);
+        continue;
+      }
+      const d = tc.delayNs();
+      if (this.tracer !== null) {
+        this.tracer.add(pkt.tally, now, `${where} eth0`, `tc netem holds ${pkt.dns!.qtype} for ${(d / 1e6).toFixed(3)} ms (the filter marks UDP port 53 ${tc.cfg.qtype} queries): it reaches the node's conntrack after the rest of the burst`);
+      }
+      // The qdisc watchdog's hrtimer is pinned to the CPU that armed it (qdisc_watchdog_schedule_range_ns,
+      // HRTIMER_MODE_ABS_PINNED): the packet goes on to veth_xmit from the sender's CPU, alone.
+      this.sim.at(now + d, this.releaseFn, { pkt, cpu, where });
+    }
+    if (pass.length > 0) this.node.ingress(pass, cpu);
+  }
+
+  private release(h: Held): void {
+    const pkt = h.pkt;
+    if (this.tracer !== null) this.tracer.add(pkt.tally, this.sim.now, `${h.where} eth0`, `tc netem releases ${pkt.dns!.qtype} into the veth`);
+    this.node.ingress([pkt], h.cpu);
+  }
+
   /** A packet leaves the client node's conntrack hop at time t. */
   private forward(pkt: Packet, t: number): void {
     const ep = this.endpointByAddr[pkt.dst];
     if (ep !== undefined) {
-      this.sim.at(t + this.oneWay(ep), this.endpointArriveFn, pkt);
+      let at = t + this.oneWay(ep);
+      // The uplink's qdisc runs after POSTROUTING (ip_finish_output2 -> dev_queue_xmit): the entry is already confirmed.
+      if (this.uplinkTc !== null && this.uplinkTc.matches(pkt)) at += this.uplinkHold(pkt);
+      this.sim.at(at, this.endpointArriveFn, pkt);
       return;
     }
     if (this.cache !== null && this.cache.serves(pkt.dst)) {
@@ -130,6 +184,14 @@ export class Cluster {
     }
     this.net.blackholed++;
     if (pkt.tally !== null && pkt.dns !== null) pkt.tally.queriesLost++;
+  }
+
+  private uplinkHold(pkt: Packet): number {
+    const d = this.uplinkTc!.delayNs();
+    if (this.tracer !== null) {
+      this.tracer.add(pkt.tally, this.sim.now, "node uplink", `tc netem holds ${pkt.dns!.qtype} for ${(d / 1e6).toFixed(3)} ms on its way out; it passed the node's conntrack first (the confirm is POSTROUTING's last hook, the qdisc comes after), so this delay protects only the hops after the node`);
+    }
+    return d;
   }
 
   oneWay(ep: Endpoint): number {

@@ -1,5 +1,6 @@
 import { fqdn } from "../net/packet.js";
 import type { CounterName } from "../kernel/conntrack.js";
+import type { TcInterface } from "../kernel/qdisc.js";
 import { type NodeLoad, type RxMode, defaultRx } from "../kernel/rx.js";
 import { type HopTiming, type NatBackend, type SendTiming, defaultHopTiming, defaultSendTiming } from "../kernel/timing.js";
 import { kernelFeatures } from "../kernel/version.js";
@@ -52,6 +53,7 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
   const record = (r: string | { name: string; a?: boolean | undefined; aaaa?: boolean | undefined }, ipv6: boolean): RecordSpec =>
     typeof r === "string" ? { name: fqdn(r), a: true, aaaa: ipv6 } : { name: fqdn(r.name), a: r.a ?? true, aaaa: r.aaaa ?? ipv6 };
   const nl = s.nodelocal?.enabled ? s.nodelocal : null;
+  const tc = s.node.tc_delay;
   const cfg: ClusterConfig = {
     seed,
     node: {
@@ -94,6 +96,7 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
             connExpireNs: 10 * SEC,
             cpu: 0,
           },
+    tcDelay: tc === undefined ? null : { iface: tc.interface as TcInterface, qtype: tc.qtype, delay: buildDist(tc.delay_ms, MS) },
   };
   const cluster = new Cluster(cfg);
   let lookupNo = 0;

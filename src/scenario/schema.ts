@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { TC_INTERFACES } from "../kernel/qdisc.js";
 import { RX_MODES, NODE_LOADS } from "../kernel/rx.js";
 import { type DistSpec, checkDist } from "./dist.js";
 
@@ -72,6 +73,17 @@ export const scenarioSchema = z.strictObject({
       rules_before_dns: z.number().int().min(0).default(0),
       /** The node's /etc/resolv.conf (the kubelet's --resolv-conf): dnsPolicy Default copies it, ClusterFirst appends its search domains. */
       resolv_conf: z.string().default("nameserver 10.0.0.2\n"),
+      /** tc netem delay of one query type at a named interface (weave-tc, GKE netd's dns-delay). */
+      tc_delay: z
+        .strictObject(
+          {
+            interface: z.enum(TC_INTERFACES as [string, ...string[]]),
+            qtype: z.enum(["A", "AAAA"]).default("AAAA"),
+            delay_ms: dist,
+          },
+          { error: `expected {interface: ${TC_INTERFACES.join(" | ")}, delay_ms: a distribution, qtype: A | AAAA (default AAAA)}` },
+        )
+        .optional(),
       /** Overrides of the calibrated or assumed path timings (src/kernel/timing.ts); each is optional. */
       timing: z
         .strictObject({
