@@ -142,7 +142,7 @@ function gap(v: unknown): number {
 /** What this kernel does with the entry confirmed second, and the counters it moves (from its features). */
 export function loserFate(f: KernelFeatures): string {
   // Before 4e35c1cb9460 (5.0) the null binding can rewrite the loser's source port (race 2): never identical, dropped.
-  const race2 = "a loser whose reply tuple the winner already owns gets a new source port (found++)";
+  const race2 = "a loser whose reply tuple the winner already owns gets a new source port (found += 2)";
   if (f.clashResolution === "none") {
     return [`${f.version}: there is no clash resolution before 4.7, every loser is dropped (insert_failed++; drop does not move)`, ...(f.sameOriginSkip ? [] : [race2])].join("; ");
   }
@@ -236,7 +236,7 @@ export function formatRaceReport(r: RaceResult, o: RaceOptions, f: KernelFeature
   const here: string[] = [];
   if (merged > 0) here.push(`${merged} merged`);
   if (r.nat_clash_entries > 0) here.push(`${r.nat_clash_entries} kept as NAT-clash entries`);
-  if (dropped > 0) here.push(`${dropped} dropped${r.found > 0 ? ` (${r.found} of them after a source-port rewrite)` : ""}`);
+  if (dropped > 0) here.push(`${dropped} dropped${r.port_rewrites > 0 ? ` (${r.port_rewrites} of them after a source-port rewrite)` : ""}`);
   out.push(`  in this run: ${here.length > 0 ? here.join(", ") : "no clash, nothing to resolve"}`, "", "conntrack -S");
   r.perCpu.forEach((c, cpu) => out.push(conntrackStatLine(cpu, c, f)));
   return `${out.join("\n")}\n`;
@@ -263,6 +263,7 @@ export function raceJson(r: RaceResult, o: RaceOptions, f: KernelFeatures): stri
     drop: r.drop,
     clash_resolve: r.clash_resolve,
     found: r.found,
+    port_rewrites: r.port_rewrites,
     different_endpoint_clashes: r.different_endpoint_clashes,
     nat_clash_entries: r.nat_clash_entries,
     merged: r.clashes - r.nat_clash_entries - r.conservation.dropped,

@@ -73,6 +73,8 @@ export interface HopStats {
   repliesIn: number;
   repliesDelivered: number;
   repliesOrphaned: number;
+  /** Packets whose source port the POSTROUTING nat binding rewrote (nf_nat_l4proto_unique_tuple). */
+  portRewrites: number;
 }
 
 interface Work {
@@ -119,6 +121,7 @@ export class Netns {
     repliesIn: 0,
     repliesDelivered: 0,
     repliesOrphaned: 0,
+    portRewrites: 0,
   };
   trace: ((e: HopEvent) => void) | null = null;
 
@@ -130,11 +133,13 @@ export class Netns {
   private readonly hasNotrack: boolean;
   private readonly times: number[] = [];
   private readonly arriveFn = (w: Work) => this.arrive(w);
+  /** udp_port_rover and tcp_port_rover of nf_nat_proto_udp.c / _tcp.c (before 6ed5943f8735). */
+  private readonly rovers = [0, 0];
 
   constructor(
     private readonly sim: Simulator,
     readonly cfg: NetnsConfig,
-    private readonly rng: { dnat: Rng; timing: Rng; rx: Rng },
+    private readonly rng: { dnat: Rng; timing: Rng; rx: Rng; snat: Rng },
     private readonly wiring: HopWiring,
   ) {
     this.table = new ConntrackTable(cfg.features);
@@ -390,17 +395,14 @@ export class Netns {
     }
     const f = this.cfg.features;
     const table = this.table;
-    if (this.cfg.natTable && !f.sameOriginSkip) {
+    if (this.cfg.natTable && !f.sameOriginSkip && this.taken(e, e.replyKey, now)) {
       // get_unique_tuple for the SRC null binding, snatLeadNs before the confirm: before 4e35c1cb9460
-      // nf_nat_used_tuple sees a confirmed entry owning our REPLY tuple and picks another source port (race 2).
-      const owner = table.findReply(e.replyKey, now);
-      if (owner !== undefined && owner.confirmedAt <= now - this.cfg.timing.snatLeadNs) {
-        this.counters.bump(cpu, "found");
-        const newPort = 1024 + (e.origKey % 1000);
-        e.replyKey = tupleKey(pkt.proto === "tcp", e.natDst, e.natDport, pkt.src, newPort);
-        pkt.sport = newPort;
-        if (this.trace !== null) this.emit("port-realloc", pkt, cpu, e);
-      }
+      // nf_nat_used_tuple sees a confirmed entry owning our REPLY tuple (race 2). It is asked twice, for
+      // "the original tuple first" and for "already in range and unique" (found++ each time); then
+      // nf_nat_l4proto_unique_tuple picks another source port.
+      this.counters.bump(cpu, "found");
+      this.counters.bump(cpu, "found");
+      this.rewriteSource(e, pkt, pkt.src, this.uniquePort(e, pkt.proto === "tcp", pkt.src, false, cpu, now), cpu);
     }
     const winner = table.findOrig(e.origKey, now) ?? table.findReply(e.replyKey, now);
     if (winner === undefined) {
@@ -454,6 +456,48 @@ export class Netns {
     if (pkt.tally !== null) pkt.tally.queriesLost++;
   }
 
+  /**
+   * nf_nat_used_tuple -> nf_conntrack_tuple_taken, as the SRC binding sees it snatLeadNs before the
+   * confirm: a confirmed entry owns the reply tuple `replyKey`. From 4e35c1cb9460 (5.0) an entry with
+   * our own ORIGINAL tuple does not count ("Let nf_ct_resolve_clash() deal with this later").
+   */
+  private taken(e: Entry, replyKey: number, now: number): boolean {
+    const owner = this.table.findReply(replyKey, now);
+    if (owner === undefined || owner.confirmedAt > now - this.cfg.timing.snatLeadNs) return false;
+    return !(this.cfg.features.sameOriginSkip && owner.origKey === e.origKey);
+  }
+
+  /**
+   * nf_nat_l4proto_unique_tuple for a source port of 1024 or more and no --to-ports: the first port
+   * of 1024-65535 whose reply tuple is not taken (found++ for each taken one), searching from a random
+   * offset (prandom_u32), or before 6ed5943f8735 from the protocol's rover, which then keeps the
+   * offset chosen (udp_port_rover starts at 0: the port 1024 of the brb/conntrack-race logs).
+   * The later cap of 128 attempts ("netfilter: nat: limit port clash resolution attempts") is not
+   * modelled: the search here goes on to a free port.
+   */
+  private uniquePort(e: Entry, tcp: boolean, addr: number, random: boolean, cpu: number, now: number): number {
+    const size = 65536 - 1024;
+    const rover = !random && this.cfg.features.natPortRover;
+    let off = rover ? this.rovers[tcp ? 1 : 0]! : Math.floor(this.rng.snat() * size);
+    for (let i = 0; i < size; i++, off++) {
+      const port = 1024 + (off % size);
+      if (!this.taken(e, tupleKey(tcp, e.natDst, e.natDport, addr, port), now)) break;
+      this.counters.bump(cpu, "found");
+    }
+    off %= size;
+    if (rover) this.rovers[tcp ? 1 : 0] = off;
+    return 1024 + off;
+  }
+
+  /** nf_nat_setup_info -> nf_conntrack_alter_reply: the new source in the REPLY tuple and (nf_nat_packet) in the packet. */
+  private rewriteSource(e: Entry, pkt: Packet, addr: number, port: number, cpu: number): void {
+    if (port !== pkt.sport) this.stats.portRewrites++;
+    e.replyKey = tupleKey(pkt.proto === "tcp", e.natDst, e.natDport, addr, port);
+    pkt.src = addr;
+    pkt.sport = port;
+    if (this.trace !== null) this.emit("port-realloc", pkt, cpu, e);
+  }
+
   /** Trace events are described here, off the hot path (the hooks only pass the entry). */
   private emit(kind: HopEventKind, pkt: Packet, cpu: number, e: Entry | null): void {
     this.trace!({ t: this.sim.now, hop: this.cfg.name, cpu, kind, pkt, detail: this.describe(kind, pkt, e) });
@@ -474,7 +518,7 @@ export class Netns {
       case "dnat":
         return `DNAT ${name(pkt.dst)}:${pkt.dport} -> ${name(e!.natDst)}:${e!.natDport}`;
       case "port-realloc":
-        return `the reply tuple is taken by a confirmed entry: source port rewritten to ${pkt.sport} (found++)`;
+        return `the reply tuple is taken by a confirmed entry: source port rewritten to ${pkt.sport} (found += 2)`;
       case "confirm":
         return "entry confirmed (inserted in the hash table)";
       case "clash-merge":

@@ -107,7 +107,7 @@ export class Cluster {
     this.node = new Netns(
       this.sim,
       { ...cfg.node, services, notrack },
-      { dnat: this.streams.get("node/dnat"), timing: this.streams.get("node/timing"), rx: this.streams.get("node/rx") },
+      { dnat: this.streams.get("node/dnat"), timing: this.streams.get("node/timing"), rx: this.streams.get("node/rx"), snat: this.streams.get("node/snat") },
       {
         forward: (pkt, t) => this.forward(pkt, t),
         toPod: (pkt, t) => this.sim.at(t, this.toLocalFn, pkt),

@@ -38,6 +38,8 @@ export interface RaceResult {
   drop: number;
   clash_resolve: number;
   found: number;
+  /** Losers whose source port the null binding rewrote (race 2). */
+  port_rewrites: number;
   different_endpoint_clashes: number;
   /** Losers inserted as reply-only NAT-clash entries (5.6+). */
   nat_clash_entries: number;
@@ -102,7 +104,7 @@ export function runRace(o: RaceOptions): RaceResult {
       timing: defaultHopTiming(o.backend),
       send: defaultSendTiming(),
     },
-    { dnat: streams.get("node/dnat"), timing: streams.get("node/timing"), rx: streams.get("node/rx") },
+    { dnat: streams.get("node/dnat"), timing: streams.get("node/timing"), rx: streams.get("node/rx"), snat: streams.get("node/snat") },
     {
       forward: (pkt, t) => {
         // The endpoint answers at once; the reply comes back to the node.
@@ -157,6 +159,7 @@ export function runRace(o: RaceOptions): RaceResult {
     drop: c.drop,
     clash_resolve: c.clash_resolve,
     found: c.found,
+    port_rewrites: st.portRewrites,
     different_endpoint_clashes: st.clashesDifferentEndpoint,
     nat_clash_entries: st.natClashEntries,
     conservation: {
