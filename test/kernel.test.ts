@@ -283,6 +283,7 @@ describe("kernel: TCP has no clash resolution", () => {
         rx: defaultRx("inline", "idle"),
         timing: defaultHopTiming("nftables"),
         send: { ...defaultSendTiming(), stallProbability: 0 },
+        masquerade: null,
       },
       { dnat: streams.get("dnat"), timing: streams.get("timing"), rx: streams.get("rx"), snat: streams.get("snat") },
       { forward: (p) => forwarded.push(p.uid), toPod: () => {}, addrName: String },

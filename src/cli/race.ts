@@ -2,7 +2,7 @@ import type { CommandModule } from "yargs";
 import { NODE_LOADS, type NodeLoad, RX_MODES, type RxMode } from "../kernel/rx.js";
 import type { NatBackend } from "../kernel/timing.js";
 import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
-import { RACE_DEFAULTS, type RaceOptions, type RaceResult, runRace, type SendMode } from "../model/race.js";
+import { MASQUERADE_MODES, type MasqueradeMode, RACE_DEFAULTS, type RaceOptions, type RaceResult, runRace, type SendMode } from "../model/race.js";
 import { InputError } from "../scenario/load.js";
 import { conntrackStatLine } from "../report/conntrack.js";
 
@@ -21,6 +21,7 @@ export interface RaceArgs {
   load: string | undefined;
   cpus: string | undefined;
   seed: string | undefined;
+  masquerade?: string | undefined;
   json: boolean;
 }
 
@@ -62,6 +63,7 @@ export const raceCommand: CommandModule<object, RaceArgs> = {
       .option("load", { type: "string", choices: NODE_LOADS, defaultDescription: RACE_DEFAULTS.load, describe: "node load (sets how often threaded NAPI batches a burst)" })
       .option("cpus", { type: "string", defaultDescription: String(RACE_DEFAULTS.cpus), describe: "CPUs of the node" })
       .option("seed", { type: "string", defaultDescription: String(RACE_DEFAULTS.seed), describe: "seed of the random streams" })
+      .option("masquerade", { type: "string", choices: MASQUERADE_MODES, defaultDescription: RACE_DEFAULTS.masquerade, describe: "MASQUERADE the queries to the node's address (kube-proxy --masquerade-all), plain or with --random-fully" })
       .option("json", { type: "boolean", default: false, describe: "print one JSON object instead of the report" }) as never,
   handler: (args) => {
     const o = raceOptions(args);
@@ -101,6 +103,7 @@ export function raceOptions(a: RaceArgs): RaceOptions & { kernel: KernelFeatures
     load: choice<NodeLoad>("--load", a.load, NODE_LOADS, RACE_DEFAULTS.load),
     cpus: wholeNumber("--cpus", a.cpus, RACE_DEFAULTS.cpus, 1, MAX_CPUS),
     seed: wholeNumber("--seed", a.seed, RACE_DEFAULTS.seed, 0, Number.MAX_SAFE_INTEGER),
+    masquerade: choice<MasqueradeMode>("--masquerade", a.masquerade, MASQUERADE_MODES, RACE_DEFAULTS.masquerade),
   };
 }
 
@@ -171,6 +174,12 @@ const RX_PHRASE: Record<RxMode, string> = {
   "rps-gro-threaded": "threaded NAPI, RPS re-queues the datagrams one by one",
 };
 
+const MASQUERADE_PHRASE: Record<MasqueradeMode, string> = {
+  none: "",
+  plain: ", and MASQUERADEd to the node's address (kube-proxy --masquerade-all)",
+  "random-fully": ", and MASQUERADEd to the node's address with --random-fully (a random source port per new entry)",
+};
+
 const BACKEND_PHRASE: Record<NatBackend, string> = {
   nftables: "a native nftables ruleset",
   "iptables-nft": "kube-proxy's iptables rules through iptables-nft",
@@ -222,7 +231,7 @@ export function formatRaceReport(r: RaceResult, o: RaceOptions, f: KernelFeature
       `dnsrace race on kernel ${f.version}: ${plural(r.pairs, "pair")} of queries, ${sendPhrase(o)}, a fresh source port per pair, ` +
         `through one node hop (${plural(o.cpus, "CPU")}; receive path ${rxFlag(o.rx)}: ${RX_PHRASE[o.rx]}; load ${o.load}), ` +
         `where the DNS Service is DNATed to ${plural(o.endpoints, "endpoint")} by ${BACKEND_PHRASE[o.backend]}, ` +
-        `${plural(o.rules, "nat rule")} walked before its rule; seed ${o.seed}.`,
+        `${plural(o.rules, "nat rule")} walked before its rule${MASQUERADE_PHRASE[o.masquerade]}; seed ${o.seed}.`,
     ),
     "",
     `clashes        ${r.clashes} of ${r.pairs} pairs (${percent(r.clashes, r.pairs)}); to different endpoints: ${r.different_endpoint_clashes} (${percent(r.different_endpoint_clashes, r.clashes)} of them)`,
@@ -236,8 +245,10 @@ export function formatRaceReport(r: RaceResult, o: RaceOptions, f: KernelFeature
   const here: string[] = [];
   if (merged > 0) here.push(`${merged} merged`);
   if (r.nat_clash_entries > 0) here.push(`${r.nat_clash_entries} kept as NAT-clash entries`);
-  if (dropped > 0) here.push(`${dropped} dropped${r.port_rewrites > 0 ? ` (${r.port_rewrites} of them after a source-port rewrite)` : ""}`);
-  out.push(`  in this run: ${here.length > 0 ? here.join(", ") : "no clash, nothing to resolve"}`, "", "conntrack -S");
+  if (dropped > 0) here.push(`${dropped} dropped`);
+  const other = r.different_source_clashes;
+  const why = other > 0 ? `; ${other} of the clashes went to the winner's endpoint from another source port` : "";
+  out.push(...wrap(`in this run: ${here.length > 0 ? here.join(", ") : "no clash, nothing to resolve"}${why}`, "  "), "", "conntrack -S");
   r.perCpu.forEach((c, cpu) => out.push(conntrackStatLine(cpu, c, f)));
   return `${out.join("\n")}\n`;
 }
@@ -255,6 +266,7 @@ export function raceJson(r: RaceResult, o: RaceOptions, f: KernelFeatures): stri
     load: o.load,
     cpus: o.cpus,
     seed: o.seed,
+    masquerade: o.masquerade,
     pairs: r.pairs,
     clashes: r.clashes,
     lost_pairs: r.lost_pairs,
@@ -265,6 +277,7 @@ export function raceJson(r: RaceResult, o: RaceOptions, f: KernelFeatures): stri
     found: r.found,
     port_rewrites: r.port_rewrites,
     different_endpoint_clashes: r.different_endpoint_clashes,
+    different_source_clashes: r.different_source_clashes,
     nat_clash_entries: r.nat_clash_entries,
     merged: r.clashes - r.nat_clash_entries - r.conservation.dropped,
     dropped: r.conservation.dropped,

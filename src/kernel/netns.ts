@@ -16,6 +16,7 @@ export type HopEventKind =
   | "lookup-miss"
   | "dnat"
   | "port-realloc"
+  | "masquerade"
   | "confirm"
   | "clash-merge"
   | "clash-nat-entry"
@@ -59,6 +60,13 @@ export interface NetnsConfig {
   rx: RxConfig;
   timing: HopTiming;
   send: SendTiming;
+  /**
+   * kube-proxy --masquerade-all: KUBE-MARK-MASQ on every new connection to a Service, so
+   * KUBE-POSTROUTING's MASQUERADE rewrites its source to the node's address `addr`, with
+   * `--random-fully` (NF_NAT_RANGE_PROTO_RANDOM_FULLY) or without. null: pods' Service traffic
+   * keeps its source (a null binding), which --random-fully does not touch.
+   */
+  masquerade: { addr: number; randomFully: boolean } | null;
 }
 
 export interface HopStats {
@@ -68,6 +76,8 @@ export interface HopStats {
   untracked: number;
   clashes: number;
   clashesDifferentEndpoint: number;
+  /** Clashes whose loser went to the winner's endpoint from another source port (race 2, or --random-fully). */
+  clashesDifferentSource: number;
   /** Losers inserted reply-only as NAT-clash entries (5.6+). */
   natClashEntries: number;
   repliesIn: number;
@@ -117,6 +127,7 @@ export class Netns {
     untracked: 0,
     clashes: 0,
     clashesDifferentEndpoint: 0,
+    clashesDifferentSource: 0,
     natClashEntries: 0,
     repliesIn: 0,
     repliesDelivered: 0,
@@ -223,8 +234,11 @@ export class Netns {
       return;
     }
     this.table.udpPacket(e, true, now);
+    // nf_nat_packet in the reply direction: the inverse of both bindings.
     pkt.src = e.origDst;
     pkt.sport = e.origDport;
+    pkt.dst = e.origSrc;
+    pkt.dport = e.origSport;
     this.stats.repliesDelivered++;
     if (this.trace !== null) this.emit("reply-denat", pkt, 0, e);
     if (e.natClash && this.cfg.features.natClashEntry === "delete-on-reply") {
@@ -346,11 +360,13 @@ export class Netns {
       if (this.trace !== null) this.emit("lookup-hit", pkt, w.cpu, hit);
       pkt.dst = hit.natDst;
       pkt.dport = hit.natDport;
+      pkt.src = hit.natSrc;
+      pkt.sport = hit.natSport;
       pkt.ctPost = timing.hitNs / 2;
       return timing.hitNs / 2;
     }
     // Miss: init_conntrack, an unconfirmed entry attached to this packet only.
-    const e = this.table.create(key, pkt.dst, pkt.dport, now);
+    const e = this.table.create(key, pkt.src, pkt.sport, pkt.dst, pkt.dport, now);
     const svcRef = this.byVip.get(addrPort(pkt.dst, pkt.dport));
     let rules = this.cfg.totalRules;
     let svc: NatService | null = null;
@@ -361,6 +377,8 @@ export class Netns {
       const ep = svc.endpoints[idx]!;
       e.natDst = ep.addr;
       e.natDport = ep.port;
+      // proxier.go: with masqueradeAll, "-A KUBE-SVC-... -j KUBE-MARK-MASQ" before the endpoint rules.
+      e.masq = this.cfg.masquerade !== null;
     }
     // nf_conntrack_alter_reply: REPLY = inverted tuple after DNAT.
     e.replyKey = tupleKey(pkt.proto === "tcp", e.natDst, e.natDport, pkt.src, pkt.sport);
@@ -395,14 +413,16 @@ export class Netns {
     }
     const f = this.cfg.features;
     const table = this.table;
-    if (this.cfg.natTable && !f.sameOriginSkip && this.taken(e, e.replyKey, now)) {
+    if (e.masq) {
+      this.masquerade(e, pkt, cpu, now);
+    } else if (this.cfg.natTable && !f.sameOriginSkip && this.taken(e, e.replyKey, now) !== null) {
       // get_unique_tuple for the SRC null binding, snatLeadNs before the confirm: before 4e35c1cb9460
       // nf_nat_used_tuple sees a confirmed entry owning our REPLY tuple (race 2). It is asked twice, for
       // "the original tuple first" and for "already in range and unique" (found++ each time); then
       // nf_nat_l4proto_unique_tuple picks another source port.
       this.counters.bump(cpu, "found");
       this.counters.bump(cpu, "found");
-      this.rewriteSource(e, pkt, pkt.src, this.uniquePort(e, pkt.proto === "tcp", pkt.src, false, cpu, now), cpu);
+      this.rewriteSource(e, pkt, pkt.src, this.uniquePort(e, pkt.proto === "tcp", pkt.src, false, cpu, now), cpu, "port-realloc");
     }
     const winner = table.findOrig(e.origKey, now) ?? table.findReply(e.replyKey, now);
     if (winner === undefined) {
@@ -416,6 +436,7 @@ export class Netns {
     this.stats.clashes++;
     if (pkt.tally !== null) pkt.tally.clashes++;
     if (winner.natDst !== e.natDst || winner.natDport !== e.natDport) this.stats.clashesDifferentEndpoint++;
+    else if (winner.natSrc !== e.natSrc || winner.natSport !== e.natSport) this.stats.clashesDifferentSource++;
     const identical = winner.origKey === e.origKey && winner.replyKey === e.replyKey;
     const natDone = this.cfg.natTable;
     let resolved: "merge" | "nat-clash" | "drop";
@@ -461,10 +482,40 @@ export class Netns {
    * confirm: a confirmed entry owns the reply tuple `replyKey`. From 4e35c1cb9460 (5.0) an entry with
    * our own ORIGINAL tuple does not count ("Let nf_ct_resolve_clash() deal with this later").
    */
-  private taken(e: Entry, replyKey: number, now: number): boolean {
+  private taken(e: Entry, replyKey: number, now: number): Entry | null {
     const owner = this.table.findReply(replyKey, now);
-    if (owner === undefined || owner.confirmedAt > now - this.cfg.timing.snatLeadNs) return false;
-    return !(this.cfg.features.sameOriginSkip && owner.origKey === e.origKey);
+    if (owner === undefined || owner.confirmedAt > now - this.cfg.timing.snatLeadNs) return null;
+    return this.cfg.features.sameOriginSkip && owner.origKey === e.origKey ? null : owner;
+  }
+
+  /**
+   * KUBE-POSTROUTING's MASQUERADE (nf_nat_masquerade_ipv4): the source becomes the node's address,
+   * with the flags of the rule, and get_unique_tuple (nf_nat_core.c) picks the source port.
+   */
+  private masquerade(e: Entry, pkt: Packet, cpu: number, now: number): void {
+    const m = this.cfg.masquerade!;
+    const tcp = pkt.proto === "tcp";
+    let port = pkt.sport;
+    if (m.randomFully) {
+      // NF_NAT_RANGE_PROTO_RANDOM_FULLY is in NF_NAT_RANGE_PROTO_RANDOM_ALL: get_unique_tuple skips "try
+      // the original tuple first" (find_appropriate_src) and "only bother mapping if it's not already in
+      // range and unique", and nf_nat_l4proto_unique_tuple starts from prandom_u32() in every version.
+      // Each new entry gets a port of its own: the two entries of a same-tuple pair get different REPLY
+      // tuples even when DNAT picked the same endpoint.
+      port = this.uniquePort(e, tcp, m.addr, true, cpu, now);
+    } else {
+      // The original port if (node address, port) is free. Step 1 offers it through find_appropriate_src
+      // (the mapping of an entry with our original source: the pair's winner), step 3 asks again: each
+      // asks nf_nat_used_tuple, found++ when taken. A winner whose own port was rewritten would offer
+      // that port instead; the model offers the original port.
+      const owner = this.taken(e, tupleKey(tcp, e.natDst, e.natDport, m.addr, port), now);
+      if (owner !== null) {
+        this.counters.bump(cpu, "found");
+        if (owner.origKey === e.origKey) this.counters.bump(cpu, "found");
+        port = this.uniquePort(e, tcp, m.addr, false, cpu, now);
+      }
+    }
+    this.rewriteSource(e, pkt, m.addr, port, cpu, "masquerade");
   }
 
   /**
@@ -490,12 +541,14 @@ export class Netns {
   }
 
   /** nf_nat_setup_info -> nf_conntrack_alter_reply: the new source in the REPLY tuple and (nf_nat_packet) in the packet. */
-  private rewriteSource(e: Entry, pkt: Packet, addr: number, port: number, cpu: number): void {
+  private rewriteSource(e: Entry, pkt: Packet, addr: number, port: number, cpu: number, kind: "port-realloc" | "masquerade"): void {
     if (port !== pkt.sport) this.stats.portRewrites++;
+    e.natSrc = addr;
+    e.natSport = port;
     e.replyKey = tupleKey(pkt.proto === "tcp", e.natDst, e.natDport, addr, port);
     pkt.src = addr;
     pkt.sport = port;
-    if (this.trace !== null) this.emit("port-realloc", pkt, cpu, e);
+    if (this.trace !== null) this.emit(kind, pkt, cpu, e);
   }
 
   /** Trace events are described here, off the hot path (the hooks only pass the entry). */
@@ -519,6 +572,8 @@ export class Netns {
         return `DNAT ${name(pkt.dst)}:${pkt.dport} -> ${name(e!.natDst)}:${e!.natDport}`;
       case "port-realloc":
         return `the reply tuple is taken by a confirmed entry: source port rewritten to ${pkt.sport} (found += 2)`;
+      case "masquerade":
+        return `MASQUERADE (kube-proxy --masquerade-all): source becomes ${name(pkt.src)}:${pkt.sport}${this.cfg.masquerade!.randomFully ? " (--random-fully: a random port)" : pkt.sport === e!.origSport ? " (the port kept)" : " (the port was taken: another one)"}`;
       case "confirm":
         return "entry confirmed (inserted in the hash table)";
       case "clash-merge":

@@ -16,7 +16,9 @@ import type { TraceCollector } from "./trace.js";
 export interface ClusterConfig {
   seed: number;
   /** The client node's host network namespace (the race site with DNAT). */
-  node: Omit<NetnsConfig, "services" | "notrack">;
+  node: Omit<NetnsConfig, "services" | "notrack" | "masquerade">;
+  /** kube-proxy --masquerade-all (and the MASQUERADE rule's --random-fully): Service traffic leaves with the node's address. */
+  masquerade: { randomFully: boolean } | null;
   nodeIp: string;
   /** Rules walked in KUBE-SERVICES before the DNS Service's rule. */
   rulesBeforeDns: number;
@@ -74,6 +76,8 @@ export class Cluster {
   private readonly endpointByAddr: (Endpoint | undefined)[] = new Array<Endpoint | undefined>(MAX_ADDRESSES).fill(undefined);
   private readonly receivers: (LocalReceiver | undefined)[] = new Array<LocalReceiver | undefined>(MAX_ADDRESSES).fill(undefined);
   private readonly tcpByKey = new Map<number, TcpConnection>();
+  /** SYNs on their way to an endpoint, by packet uid. */
+  private readonly synOwner = new Map<number, TcpConnection>();
   private readonly netRng: Rng;
   private readonly serverRng: Rng;
   private uid = 1;
@@ -106,7 +110,7 @@ export class Cluster {
     }
     this.node = new Netns(
       this.sim,
-      { ...cfg.node, services, notrack },
+      { ...cfg.node, services, notrack, masquerade: cfg.masquerade === null ? null : { addr: this.nodeIp, randomFully: cfg.masquerade.randomFully } },
       { dnat: this.streams.get("node/dnat"), timing: this.streams.get("node/timing"), rx: this.streams.get("node/rx"), snat: this.streams.get("node/snat") },
       {
         forward: (pkt, t) => this.forward(pkt, t),
@@ -203,8 +207,10 @@ export class Cluster {
     const ep = this.endpointByAddr[pkt.dst]!;
     const now = this.sim.now;
     if (pkt.flags === "SYN") {
-      // The SYN's DNAT chose this endpoint; the connection's data follows it.
-      const c = this.tcpByKey.get(addrPort(pkt.src, pkt.sport));
+      // The SYN's DNAT chose this endpoint; the connection's data follows it. (Its source may have been
+      // MASQUERADEd: the connection is found by the SYN, not by the source it arrives with.)
+      const c = this.synOwner.get(pkt.uid);
+      this.synOwner.delete(pkt.uid);
       if (c !== undefined) c.endpointAddr = ep.addr;
       const synAck = replyPacket(this.uid++, pkt, null, "SYN-ACK", now);
       this.sim.at(now + this.oneWay(ep), this.replyArriveFn, synAck);
@@ -248,7 +254,9 @@ export class Cluster {
     }
     const r = this.receivers[pkt.dst];
     if (r === undefined) {
+      // E.g. a reply to a MASQUERADEd query that no entry reverse-NATed: it is addressed to the node.
       this.net.blackholed++;
+      if (pkt.tally !== null && pkt.dns !== null) pkt.tally.queriesLost++;
       return;
     }
     r.deliver(pkt, owned);
@@ -261,6 +269,7 @@ export class Cluster {
   tcpConnect(c: TcpConnection, cpu: number): void {
     this.tcpByKey.set(addrPort(c.localAddr, c.port), c);
     const syn = makePacket(this.uid++, "tcp", c.localAddr, c.port, this.addrs.id(c.peer), c.peerPort, null, "SYN", null, this.sim.now);
+    this.synOwner.set(syn.uid, c);
     this.node.ingress([syn], cpu);
   }
 

@@ -9,6 +9,9 @@ import { AddressBook } from "../net/addr.js";
 import { type DnsMessage, type Packet, type QType, makePacket, replyPacket } from "../net/packet.js";
 
 export type SendMode = "two-threads" | "sendmmsg" | "two-sockets";
+/** kube-proxy --masquerade-all, with or without --random-fully on its MASQUERADE rule. */
+export type MasqueradeMode = "none" | "plain" | "random-fully";
+export const MASQUERADE_MODES: readonly MasqueradeMode[] = ["none", "plain", "random-fully"];
 
 export interface RaceOptions {
   kernel: string | KernelFeatures;
@@ -25,6 +28,8 @@ export interface RaceOptions {
   seed: number;
   /** Extra time each endpoint takes to answer, ms (a slow server). */
   replyDelayMs: number;
+  /** The queries are MASQUERADEd to the node's address (kube-proxy --masquerade-all). */
+  masquerade: MasqueradeMode;
   trace?: (e: HopEvent) => void;
 }
 
@@ -41,6 +46,8 @@ export interface RaceResult {
   /** Losers whose source port the null binding rewrote (race 2). */
   port_rewrites: number;
   different_endpoint_clashes: number;
+  /** Clashes whose loser went to the winner's endpoint from another source port. */
+  different_source_clashes: number;
   /** Losers inserted as reply-only NAT-clash entries (5.6+). */
   nat_clash_entries: number;
   /** Packets: sent, forwarded, dropped in the clash, replies delivered, replies orphaned. */
@@ -61,6 +68,7 @@ export const RACE_DEFAULTS: Omit<RaceOptions, "kernel"> = {
   cpus: 2,
   seed: 1,
   replyDelayMs: 0,
+  masquerade: "none",
 };
 
 const US = 1000;
@@ -103,6 +111,7 @@ export function runRace(o: RaceOptions): RaceResult {
       rx: defaultRx(o.rx, o.load),
       timing: defaultHopTiming(o.backend),
       send: defaultSendTiming(),
+      masquerade: o.masquerade === "none" ? null : { addr: addrs.id("10.0.0.1"), randomFully: o.masquerade === "random-fully" },
     },
     { dnat: streams.get("node/dnat"), timing: streams.get("node/timing"), rx: streams.get("node/rx"), snat: streams.get("node/snat") },
     {
@@ -161,6 +170,7 @@ export function runRace(o: RaceOptions): RaceResult {
     found: c.found,
     port_rewrites: st.portRewrites,
     different_endpoint_clashes: st.clashesDifferentEndpoint,
+    different_source_clashes: st.clashesDifferentSource,
     nat_clash_entries: st.natClashEntries,
     conservation: {
       sent: st.packetsIn,

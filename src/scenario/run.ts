@@ -96,6 +96,7 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
             connExpireNs: 10 * SEC,
             cpu: 0,
           },
+    masquerade: s.node.masquerade_all ? { randomFully: s.node.masquerade_random_fully } : null,
     tcDelay: tc === undefined ? null : { iface: tc.interface as TcInterface, qtype: tc.qtype, delay: buildDist(tc.delay_ms, MS) },
   };
   const cluster = new Cluster(cfg);

@@ -73,6 +73,10 @@ export const scenarioSchema = z.strictObject({
       rules_before_dns: z.number().int().min(0).default(0),
       /** The node's /etc/resolv.conf (the kubelet's --resolv-conf): dnsPolicy Default copies it, ClusterFirst appends its search domains. */
       resolv_conf: z.string().default("nameserver 10.0.0.2\n"),
+      /** kube-proxy --masquerade-all: pods' Service traffic is MASQUERADEd to the node's address. */
+      masquerade_all: z.boolean().default(false),
+      /** --random-fully on kube-proxy's MASQUERADE rule (added when iptables supports it). */
+      masquerade_random_fully: z.boolean().default(false),
       /** tc netem delay of one query type at a named interface (weave-tc, GKE netd's dns-delay). */
       tc_delay: z
         .strictObject(
