@@ -36,6 +36,10 @@ describe("kernel: version table (features, with the commits that brought them)",
     assert.equal(kernelFeatures("5.15")!.assuredOnlyInStream, false);
     assert.equal(kernelFeatures("5.16")!.assuredOnlyInStream, true);
   });
+  it("the NAT port search starts at the protocol's rover before 5.0 (6ed5943f8735), at a random offset after", () => {
+    assert.equal(kernelFeatures("4.19")!.natPortRover, true);
+    assert.equal(kernelFeatures("5.0")!.natPortRover, false);
+  });
   it("rejects strings that are not versions", () => {
     assert.equal(kernelFeatures("latest"), null);
   });
@@ -66,13 +70,23 @@ describe("kernel: what happens to the loser, per version (two threads at gap 0, 
   it("4.19: identical tuples merge (race 1); a reallocated port (race 2) or another endpoint (race 3) drops", () => {
     const one = race({ kernel: "4.19", endpoints: 1, pairs });
     assert.equal(one.insert_failed, one.clashes);
-    assert.ok(one.found > 0, "race 2 happens: the null binding finds the winner's reply tuple (found++)");
-    assert.equal(one.drop, one.found);
+    assert.ok(one.port_rewrites > 0, "race 2 happens: the null binding finds the winner's reply tuple");
+    // get_unique_tuple asks nf_nat_used_tuple twice (the original tuple first, then "in range and unique").
+    assert.equal(one.found, 2 * one.port_rewrites);
+    assert.equal(one.drop, one.port_rewrites);
     assert.equal(one.lost_pairs, one.drop);
     assert.ok(one.lost_pairs < one.clashes, "some clashes merged");
     const two = race({ kernel: "4.19", endpoints: 2, pairs });
     assert.ok(two.lost_pairs >= two.different_endpoint_clashes);
     assert.equal(two.drop, two.lost_pairs);
+  });
+
+  it("4.19: race 2 rewrites the loser's source port from the protocol's rover (1024, as in the brb/conntrack-race logs)", () => {
+    const ports: number[] = [];
+    race({ kernel: "4.19", endpoints: 1, pairs: 300, trace: (e) => e.kind === "port-realloc" && ports.push(e.pkt.sport) });
+    assert.ok(ports.length > 0);
+    // Each loser is dropped, so 1024 stays free and the rover keeps pointing at it.
+    assert.deepEqual([...new Set(ports)], [1024]);
   });
 
   it("5.4: race 2 is gone (same-origin skip), identical clashes merge, race 3 still drops", () => {
@@ -269,8 +283,9 @@ describe("kernel: TCP has no clash resolution", () => {
         rx: defaultRx("inline", "idle"),
         timing: defaultHopTiming("nftables"),
         send: { ...defaultSendTiming(), stallProbability: 0 },
+        masquerade: null,
       },
-      { dnat: streams.get("dnat"), timing: streams.get("timing"), rx: streams.get("rx") },
+      { dnat: streams.get("dnat"), timing: streams.get("timing"), rx: streams.get("rx"), snat: streams.get("snat") },
       { forward: (p) => forwarded.push(p.uid), toPod: () => {}, addrName: String },
     );
     // Two threads on two CPUs send a SYN with the same tuple at the same instant.

@@ -2,7 +2,7 @@ import type { CommandModule } from "yargs";
 import { NODE_LOADS, type NodeLoad, RX_MODES, type RxMode } from "../kernel/rx.js";
 import type { NatBackend } from "../kernel/timing.js";
 import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
-import { RACE_DEFAULTS, type RaceOptions, type RaceResult, runRace, type SendMode } from "../model/race.js";
+import { MASQUERADE_MODES, type MasqueradeMode, RACE_DEFAULTS, type RaceOptions, type RaceResult, runRace, type SendMode } from "../model/race.js";
 import { InputError } from "../scenario/load.js";
 import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
 import { conntrackStatLine } from "../report/conntrack.js";
@@ -24,6 +24,7 @@ export interface RaceArgs {
   seed: string | undefined;
   proxyMode: string | undefined;
   ipvsScheduleNs: string | undefined;
+  masquerade?: string | undefined;
   json: boolean;
 }
 
@@ -68,6 +69,7 @@ export const raceCommand: CommandModule<object, RaceArgs> = {
       .option("seed", { type: "string", defaultDescription: String(RACE_DEFAULTS.seed), describe: "seed of the random streams" })
       .option("proxy-mode", { type: "string", choices: PROXY_MODES, defaultDescription: "iptables", describe: "kube-proxy's mode: the nat table's DNAT, or IPVS" })
       .option("ipvs-schedule-ns", { type: "string", defaultDescription: String(DEFAULT_IPVS_SCHEDULE_NS), describe: "IPVS: ns from a connection-table miss to the new connection's hash" })
+      .option("masquerade", { type: "string", choices: MASQUERADE_MODES, defaultDescription: RACE_DEFAULTS.masquerade, describe: "MASQUERADE the queries to the node's address (kube-proxy --masquerade-all), plain or with --random-fully" })
       .option("json", { type: "boolean", default: false, describe: "print one JSON object instead of the report" }) as never,
   handler: (args) => {
     const o = raceOptions(args);
@@ -111,6 +113,7 @@ export function raceOptions(a: RaceArgs): RaceOptions & { kernel: KernelFeatures
     cpus: wholeNumber("--cpus", a.cpus, RACE_DEFAULTS.cpus, 1, MAX_CPUS),
     seed: wholeNumber("--seed", a.seed, RACE_DEFAULTS.seed, 0, Number.MAX_SAFE_INTEGER),
     ipvsScheduleNs: ipvs ? wholeNumber("--ipvs-schedule-ns", a.ipvsScheduleNs, DEFAULT_IPVS_SCHEDULE_NS, 0, 1_000_000) : null,
+    masquerade: choice<MasqueradeMode>("--masquerade", a.masquerade, MASQUERADE_MODES, RACE_DEFAULTS.masquerade),
   };
 }
 
@@ -152,7 +155,7 @@ function gap(v: unknown): number {
 /** What this kernel does with the entry confirmed second, and the counters it moves (from its features). */
 export function loserFate(f: KernelFeatures): string {
   // Before 4e35c1cb9460 (5.0) the null binding can rewrite the loser's source port (race 2): never identical, dropped.
-  const race2 = "a loser whose reply tuple the winner already owns gets a new source port (found++)";
+  const race2 = "a loser whose reply tuple the winner already owns gets a new source port (found += 2)";
   if (f.clashResolution === "none") {
     return [`${f.version}: there is no clash resolution before 4.7, every loser is dropped (insert_failed++; drop does not move)`, ...(f.sameOriginSkip ? [] : [race2])].join("; ");
   }
@@ -179,6 +182,12 @@ const RX_PHRASE: Record<RxMode, string> = {
   gro: "GRO on the veth's NAPI, polled inline in the sender's softirq",
   "gro-threaded": "GRO with threaded NAPI, a queued burst handed on as one list",
   "rps-gro-threaded": "threaded NAPI, RPS re-queues the datagrams one by one",
+};
+
+const MASQUERADE_PHRASE: Record<MasqueradeMode, string> = {
+  none: "",
+  plain: ", and MASQUERADEd to the node's address (kube-proxy --masquerade-all)",
+  "random-fully": ", and MASQUERADEd to the node's address with --random-fully (a random source port per new entry)",
 };
 
 const BACKEND_PHRASE: Record<NatBackend, string> = {
@@ -232,8 +241,8 @@ export function formatRaceReport(r: RaceResult, o: RaceOptions, f: KernelFeature
       `dnsrace race on kernel ${f.version}: ${plural(r.pairs, "pair")} of queries, ${sendPhrase(o)}, a fresh source port per pair, ` +
         `through one node hop (${plural(o.cpus, "CPU")}; receive path ${rxFlag(o.rx)}: ${RX_PHRASE[o.rx]}; load ${o.load}), ` +
         (o.ipvsScheduleNs === null
-          ? `where the DNS Service is DNATed to ${plural(o.endpoints, "endpoint")} by ${BACKEND_PHRASE[o.backend]}, ${plural(o.rules, "nat rule")} walked before its rule; `
-          : `where IPVS (rr) sends the DNS Service to ${plural(o.endpoints, "endpoint")}, two first packets splitting only when their IPVS steps on two CPUs are less than ${o.ipvsScheduleNs} ns apart; `) +
+          ? `where the DNS Service is DNATed to ${plural(o.endpoints, "endpoint")} by ${BACKEND_PHRASE[o.backend]}, ${plural(o.rules, "nat rule")} walked before its rule${MASQUERADE_PHRASE[o.masquerade]}; `
+          : `where IPVS (rr) sends the DNS Service to ${plural(o.endpoints, "endpoint")}, two first packets splitting only when their IPVS steps on two CPUs are less than ${o.ipvsScheduleNs} ns apart${MASQUERADE_PHRASE[o.masquerade]}; `) +
         `seed ${o.seed}.`,
     ),
     "",
@@ -248,8 +257,10 @@ export function formatRaceReport(r: RaceResult, o: RaceOptions, f: KernelFeature
   const here: string[] = [];
   if (merged > 0) here.push(`${merged} merged`);
   if (r.nat_clash_entries > 0) here.push(`${r.nat_clash_entries} kept as NAT-clash entries`);
-  if (dropped > 0) here.push(`${dropped} dropped${r.found > 0 ? ` (${r.found} of them after a source-port rewrite)` : ""}`);
-  out.push(`  in this run: ${here.length > 0 ? here.join(", ") : "no clash, nothing to resolve"}`, "", "conntrack -S");
+  if (dropped > 0) here.push(`${dropped} dropped`);
+  const other = r.different_source_clashes;
+  const why = other > 0 ? `; ${other} of the clashes went to the winner's endpoint from another source port` : "";
+  out.push(...wrap(`in this run: ${here.length > 0 ? here.join(", ") : "no clash, nothing to resolve"}${why}`, "  "), "", "conntrack -S");
   r.perCpu.forEach((c, cpu) => out.push(conntrackStatLine(cpu, c, f)));
   return `${out.join("\n")}\n`;
 }
@@ -269,6 +280,7 @@ export function raceJson(r: RaceResult, o: RaceOptions, f: KernelFeatures): stri
     seed: o.seed,
     proxy_mode: o.ipvsScheduleNs === null ? "iptables" : "ipvs",
     ipvs_schedule_ns: o.ipvsScheduleNs,
+    masquerade: o.masquerade,
     pairs: r.pairs,
     clashes: r.clashes,
     lost_pairs: r.lost_pairs,
@@ -277,7 +289,9 @@ export function raceJson(r: RaceResult, o: RaceOptions, f: KernelFeatures): stri
     drop: r.drop,
     clash_resolve: r.clash_resolve,
     found: r.found,
+    port_rewrites: r.port_rewrites,
     different_endpoint_clashes: r.different_endpoint_clashes,
+    different_source_clashes: r.different_source_clashes,
     nat_clash_entries: r.nat_clash_entries,
     merged: r.clashes - r.nat_clash_entries - r.conservation.dropped,
     dropped: r.conservation.dropped,

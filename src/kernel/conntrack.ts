@@ -9,12 +9,19 @@ export interface Entry {
   /** Tuple keys (net/addr.ts tupleKey). */
   origKey: number;
   replyKey: number;
-  /** Original destination (the Service VIP and port), restored on replies by reverse NAT. */
+  /** Original source and destination (the Service VIP and port), restored on replies by reverse NAT. */
+  origSrc: number;
+  origSport: number;
   origDst: number;
   origDport: number;
   /** Destination after DNAT (equal to origDst/origDport for a null binding). */
   natDst: number;
   natDport: number;
+  /** Source after the POSTROUTING binding (MASQUERADE, or a port rewritten in race 2). */
+  natSrc: number;
+  natSport: number;
+  /** KUBE-MARK-MASQ set on its first packet: KUBE-POSTROUTING will MASQUERADE it. */
+  masq: boolean;
   confirmed: boolean;
   confirmedAt: number;
   /** IPS_SEEN_REPLY */
@@ -89,14 +96,19 @@ export class ConntrackTable {
   }
 
   /** A new, unconfirmed entry (init_conntrack), with nf_conntrack_udp_packet's first timeout. */
-  create(origKey: number, origDst: number, origDport: number, now: number): Entry {
+  create(origKey: number, src: number, sport: number, dst: number, dport: number, now: number): Entry {
     return {
       origKey,
       replyKey: -1,
-      origDst,
-      origDport,
-      natDst: origDst,
-      natDport: origDport,
+      origSrc: src,
+      origSport: sport,
+      origDst: dst,
+      origDport: dport,
+      natDst: dst,
+      natDport: dport,
+      natSrc: src,
+      natSport: sport,
+      masq: false,
       confirmed: false,
       confirmedAt: -1,
       seenReply: false,

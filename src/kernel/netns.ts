@@ -17,6 +17,7 @@ export type HopEventKind =
   | "lookup-miss"
   | "dnat"
   | "port-realloc"
+  | "masquerade"
   | "confirm"
   | "clash-merge"
   | "clash-nat-entry"
@@ -62,6 +63,13 @@ export interface NetnsConfig {
   send: SendTiming;
   /** kube-proxy's IPVS mode: IPVS, not the nat table, picks the endpoint (kernel/ipvs.ts). */
   ipvs?: IpvsConfig;
+  /**
+   * kube-proxy --masquerade-all: KUBE-MARK-MASQ on every new connection to a Service, so
+   * KUBE-POSTROUTING's MASQUERADE rewrites its source to the node's address `addr`, with
+   * `--random-fully` (NF_NAT_RANGE_PROTO_RANDOM_FULLY) or without. null: pods' Service traffic
+   * keeps its source (a null binding), which --random-fully does not touch.
+   */
+  masquerade: { addr: number; randomFully: boolean } | null;
 }
 
 export interface HopStats {
@@ -71,11 +79,15 @@ export interface HopStats {
   untracked: number;
   clashes: number;
   clashesDifferentEndpoint: number;
+  /** Clashes whose loser went to the winner's endpoint from another source port (race 2, or --random-fully). */
+  clashesDifferentSource: number;
   /** Losers inserted reply-only as NAT-clash entries (5.6+). */
   natClashEntries: number;
   repliesIn: number;
   repliesDelivered: number;
   repliesOrphaned: number;
+  /** Packets whose source port the POSTROUTING nat binding rewrote (nf_nat_l4proto_unique_tuple). */
+  portRewrites: number;
 }
 
 interface Work {
@@ -118,10 +130,12 @@ export class Netns {
     untracked: 0,
     clashes: 0,
     clashesDifferentEndpoint: 0,
+    clashesDifferentSource: 0,
     natClashEntries: 0,
     repliesIn: 0,
     repliesDelivered: 0,
     repliesOrphaned: 0,
+    portRewrites: 0,
   };
   trace: ((e: HopEvent) => void) | null = null;
   readonly ipvs: Ipvs | null;
@@ -134,11 +148,13 @@ export class Netns {
   private readonly hasNotrack: boolean;
   private readonly times: number[] = [];
   private readonly arriveFn = (w: Work) => this.arrive(w);
+  /** udp_port_rover and tcp_port_rover of nf_nat_proto_udp.c / _tcp.c (before 6ed5943f8735). */
+  private readonly rovers = [0, 0];
 
   constructor(
     private readonly sim: Simulator,
     readonly cfg: NetnsConfig,
-    private readonly rng: { dnat: Rng; timing: Rng; rx: Rng },
+    private readonly rng: { dnat: Rng; timing: Rng; rx: Rng; snat: Rng },
     private readonly wiring: HopWiring,
   ) {
     this.table = new ConntrackTable(cfg.features);
@@ -233,8 +249,11 @@ export class Netns {
       return;
     }
     this.table.udpPacket(e, true, now);
+    // nf_nat_packet in the reply direction: the inverse of both bindings.
     pkt.src = e.origDst;
     pkt.sport = e.origDport;
+    pkt.dst = e.origSrc;
+    pkt.dport = e.origSport;
     this.stats.repliesDelivered++;
     if (this.trace !== null) this.emit("reply-denat", pkt, 0, e);
     if (e.natClash && this.cfg.features.natClashEntry === "delete-on-reply") {
@@ -356,11 +375,13 @@ export class Netns {
       if (this.trace !== null) this.emit("lookup-hit", pkt, w.cpu, hit);
       pkt.dst = hit.natDst;
       pkt.dport = hit.natDport;
+      pkt.src = hit.natSrc;
+      pkt.sport = hit.natSport;
       pkt.ctPost = timing.hitNs / 2;
       return timing.hitNs / 2;
     }
     // Miss: init_conntrack, an unconfirmed entry attached to this packet only.
-    const e = this.table.create(key, pkt.dst, pkt.dport, now);
+    const e = this.table.create(key, pkt.src, pkt.sport, pkt.dst, pkt.dport, now);
     const svcRef = this.byVip.get(addrPort(pkt.dst, pkt.dport));
     let rules = this.cfg.totalRules;
     let svc: NatService | null = null;
@@ -374,6 +395,8 @@ export class Netns {
       const ep = svc.endpoints[idx]!;
       e.natDst = ep.addr;
       e.natDport = ep.port;
+      // proxier.go: with masqueradeAll, "-A KUBE-SVC-... -j KUBE-MARK-MASQ" before the endpoint rules.
+      e.masq = this.cfg.masquerade !== null;
     }
     // nf_conntrack_alter_reply: REPLY = inverted tuple after DNAT.
     e.replyKey = tupleKey(pkt.proto === "tcp", e.natDst, e.natDport, pkt.src, pkt.sport);
@@ -406,17 +429,16 @@ export class Netns {
     }
     const f = this.cfg.features;
     const table = this.table;
-    if (this.cfg.natTable && !f.sameOriginSkip) {
+    if (e.masq) {
+      this.masquerade(e, pkt, cpu, now);
+    } else if (this.cfg.natTable && !f.sameOriginSkip && this.taken(e, e.replyKey, now) !== null) {
       // get_unique_tuple for the SRC null binding, snatLeadNs before the confirm: before 4e35c1cb9460
-      // nf_nat_used_tuple sees a confirmed entry owning our REPLY tuple and picks another source port (race 2).
-      const owner = table.findReply(e.replyKey, now);
-      if (owner !== undefined && owner.confirmedAt <= now - this.cfg.timing.snatLeadNs) {
-        this.counters.bump(cpu, "found");
-        const newPort = 1024 + (e.origKey % 1000);
-        e.replyKey = tupleKey(pkt.proto === "tcp", e.natDst, e.natDport, pkt.src, newPort);
-        pkt.sport = newPort;
-        if (this.trace !== null) this.emit("port-realloc", pkt, cpu, e);
-      }
+      // nf_nat_used_tuple sees a confirmed entry owning our REPLY tuple (race 2). It is asked twice, for
+      // "the original tuple first" and for "already in range and unique" (found++ each time); then
+      // nf_nat_l4proto_unique_tuple picks another source port.
+      this.counters.bump(cpu, "found");
+      this.counters.bump(cpu, "found");
+      this.rewriteSource(e, pkt, pkt.src, this.uniquePort(e, pkt.proto === "tcp", pkt.src, false, cpu, now), cpu, "port-realloc");
     }
     const winner = table.findOrig(e.origKey, now) ?? table.findReply(e.replyKey, now);
     if (winner === undefined) {
@@ -430,6 +452,7 @@ export class Netns {
     this.stats.clashes++;
     if (pkt.tally !== null) pkt.tally.clashes++;
     if (winner.natDst !== e.natDst || winner.natDport !== e.natDport) this.stats.clashesDifferentEndpoint++;
+    else if (winner.natSrc !== e.natSrc || winner.natSport !== e.natSport) this.stats.clashesDifferentSource++;
     const identical = winner.origKey === e.origKey && winner.replyKey === e.replyKey;
     const natDone = this.cfg.natTable;
     let resolved: "merge" | "nat-clash" | "drop";
@@ -470,6 +493,80 @@ export class Netns {
     if (pkt.tally !== null) pkt.tally.queriesLost++;
   }
 
+  /**
+   * nf_nat_used_tuple -> nf_conntrack_tuple_taken, as the SRC binding sees it snatLeadNs before the
+   * confirm: a confirmed entry owns the reply tuple `replyKey`. From 4e35c1cb9460 (5.0) an entry with
+   * our own ORIGINAL tuple does not count ("Let nf_ct_resolve_clash() deal with this later").
+   */
+  private taken(e: Entry, replyKey: number, now: number): Entry | null {
+    const owner = this.table.findReply(replyKey, now);
+    if (owner === undefined || owner.confirmedAt > now - this.cfg.timing.snatLeadNs) return null;
+    return this.cfg.features.sameOriginSkip && owner.origKey === e.origKey ? null : owner;
+  }
+
+  /**
+   * KUBE-POSTROUTING's MASQUERADE (nf_nat_masquerade_ipv4): the source becomes the node's address,
+   * with the flags of the rule, and get_unique_tuple (nf_nat_core.c) picks the source port.
+   */
+  private masquerade(e: Entry, pkt: Packet, cpu: number, now: number): void {
+    const m = this.cfg.masquerade!;
+    const tcp = pkt.proto === "tcp";
+    let port = pkt.sport;
+    if (m.randomFully) {
+      // NF_NAT_RANGE_PROTO_RANDOM_FULLY is in NF_NAT_RANGE_PROTO_RANDOM_ALL: get_unique_tuple skips "try
+      // the original tuple first" (find_appropriate_src) and "only bother mapping if it's not already in
+      // range and unique", and nf_nat_l4proto_unique_tuple starts from prandom_u32() in every version.
+      // Each new entry gets a port of its own: the two entries of a same-tuple pair get different REPLY
+      // tuples even when DNAT picked the same endpoint.
+      port = this.uniquePort(e, tcp, m.addr, true, cpu, now);
+    } else {
+      // The original port if (node address, port) is free. Step 1 offers it through find_appropriate_src
+      // (the mapping of an entry with our original source: the pair's winner), step 3 asks again: each
+      // asks nf_nat_used_tuple, found++ when taken. A winner whose own port was rewritten would offer
+      // that port instead; the model offers the original port.
+      const owner = this.taken(e, tupleKey(tcp, e.natDst, e.natDport, m.addr, port), now);
+      if (owner !== null) {
+        this.counters.bump(cpu, "found");
+        if (owner.origKey === e.origKey) this.counters.bump(cpu, "found");
+        port = this.uniquePort(e, tcp, m.addr, false, cpu, now);
+      }
+    }
+    this.rewriteSource(e, pkt, m.addr, port, cpu, "masquerade");
+  }
+
+  /**
+   * nf_nat_l4proto_unique_tuple for a source port of 1024 or more and no --to-ports: the first port
+   * of 1024-65535 whose reply tuple is not taken (found++ for each taken one), searching from a random
+   * offset (prandom_u32), or before 6ed5943f8735 from the protocol's rover, which then keeps the
+   * offset chosen (udp_port_rover starts at 0: the port 1024 of the brb/conntrack-race logs).
+   * The later cap of 128 attempts ("netfilter: nat: limit port clash resolution attempts") is not
+   * modelled: the search here goes on to a free port.
+   */
+  private uniquePort(e: Entry, tcp: boolean, addr: number, random: boolean, cpu: number, now: number): number {
+    const size = 65536 - 1024;
+    const rover = !random && this.cfg.features.natPortRover;
+    let off = rover ? this.rovers[tcp ? 1 : 0]! : Math.floor(this.rng.snat() * size);
+    for (let i = 0; i < size; i++, off++) {
+      const port = 1024 + (off % size);
+      if (!this.taken(e, tupleKey(tcp, e.natDst, e.natDport, addr, port), now)) break;
+      this.counters.bump(cpu, "found");
+    }
+    off %= size;
+    if (rover) this.rovers[tcp ? 1 : 0] = off;
+    return 1024 + off;
+  }
+
+  /** nf_nat_setup_info -> nf_conntrack_alter_reply: the new source in the REPLY tuple and (nf_nat_packet) in the packet. */
+  private rewriteSource(e: Entry, pkt: Packet, addr: number, port: number, cpu: number, kind: "port-realloc" | "masquerade"): void {
+    if (port !== pkt.sport) this.stats.portRewrites++;
+    e.natSrc = addr;
+    e.natSport = port;
+    e.replyKey = tupleKey(pkt.proto === "tcp", e.natDst, e.natDport, addr, port);
+    pkt.src = addr;
+    pkt.sport = port;
+    if (this.trace !== null) this.emit(kind, pkt, cpu, e);
+  }
+
   /** Trace events are described here, off the hot path (the hooks only pass the entry). */
   private emit(kind: HopEventKind, pkt: Packet, cpu: number, e: Entry | null): void {
     this.trace!({ t: this.sim.now, hop: this.cfg.name, cpu, kind, pkt, detail: this.describe(kind, pkt, e) });
@@ -492,7 +589,9 @@ export class Netns {
         if (this.ipvs !== null) return `IPVS ${IPVS_WORDS[this.ipvs.last]}: ${name(pkt.dst)}:${pkt.dport} -> ${name(e!.natDst)}:${e!.natDport}`;
         return `DNAT ${name(pkt.dst)}:${pkt.dport} -> ${name(e!.natDst)}:${e!.natDport}`;
       case "port-realloc":
-        return `the reply tuple is taken by a confirmed entry: source port rewritten to ${pkt.sport} (found++)`;
+        return `the reply tuple is taken by a confirmed entry: source port rewritten to ${pkt.sport} (found += 2)`;
+      case "masquerade":
+        return `MASQUERADE (kube-proxy --masquerade-all): source becomes ${name(pkt.src)}:${pkt.sport}${this.cfg.masquerade!.randomFully ? " (--random-fully: a random port)" : pkt.sport === e!.origSport ? " (the port kept)" : " (the port was taken: another one)"}`;
       case "confirm":
         return "entry confirmed (inserted in the hash table)";
       case "clash-merge":

@@ -30,6 +30,12 @@ export interface KernelFeatures {
    * "fixed-timeout": c46172147ebb (5.9), it lives out its 1 s.
    */
   natClashEntry: "none" | "delete-on-reply" | "fixed-timeout";
+  /**
+   * Before 6ed5943f8735 (5.0; stable 4.9/4.14/4.19 in 2022): nf_nat_l4proto_unique_tuple starts its
+   * search for a free source port at a per-protocol rover (the last port it chose), not at a random
+   * offset. Only NF_NAT_RANGE_PROTO_RANDOM(_FULLY) drew a random start.
+   */
+  natPortRover: boolean;
   /** bc92470413f3 (5.10): clash_resolve counter; insert_failed only for unresolved clashes. */
   clashResolveCounter: boolean;
   /** UDP stream timeout: 180 s before 294304e4c522 (5.0), 120 s after. */
@@ -68,6 +74,7 @@ export function kernelFeatures(version: string): KernelFeatures | null {
     version,
     clashResolution: identical ? "identical" : atLeast(v, 4, 7) ? "nat-free-only" : "none",
     sameOriginSkip: atLeast(v, 5, 0),
+    natPortRover: !atLeast(v, 5, 0),
     natClashEntry: atLeast(v, 5, 9) ? "fixed-timeout" : atLeast(v, 5, 6) ? "delete-on-reply" : "none",
     clashResolveCounter: atLeast(v, 5, 10),
     udpStreamTimeoutS: atLeast(v, 5, 0) ? 120 : 180,

@@ -6,6 +6,7 @@ import { type FaultRule, RuleBook, ruleText } from "../dns/rules.js";
 import type { Endpoint } from "../dns/server.js";
 import { Zone, type ZoneConfig, newAnswer } from "../dns/zone.js";
 import { Netns, type NetnsConfig } from "../kernel/netns.js";
+import { NetemDelay, type TcDelayConfig } from "../kernel/qdisc.js";
 import { AddressBook, MAX_ADDRESSES, addrPort } from "../net/addr.js";
 import { type DnsMessage, type LookupTally, type Packet, type Rcode, answerTo, makePacket, replyPacket, turnAround } from "../net/packet.js";
 import { EndpointNode, type EndpointNodeConfig } from "./endpointnode.js";
@@ -17,7 +18,9 @@ import type { TraceCollector } from "./trace.js";
 export interface ClusterConfig {
   seed: number;
   /** The client node's host network namespace (the race site with DNAT). */
-  node: Omit<NetnsConfig, "services" | "notrack">;
+  node: Omit<NetnsConfig, "services" | "notrack" | "masquerade">;
+  /** kube-proxy --masquerade-all (and the MASQUERADE rule's --random-fully): Service traffic leaves with the node's address. */
+  masquerade: { randomFully: boolean } | null;
   nodeIp: string;
   /** Rules walked in KUBE-SERVICES before the DNS Service's rule. */
   rulesBeforeDns: number;
@@ -32,6 +35,15 @@ export interface ClusterConfig {
   /** Answer rules of the kube-dns endpoints (kube_dns.rules), applied before the zone; [] for none. */
   rules: FaultRule[];
   nodelocal: NodeLocalConfig | null;
+  /** A tc netem delay of one query type at a named interface (node.tc_delay), or null. */
+  tcDelay: TcDelayConfig | null;
+}
+
+/** A packet held by a pod's netem qdisc, with the CPU whose watchdog releases it. */
+interface Held {
+  pkt: Packet;
+  cpu: number;
+  where: string;
 }
 
 /** Something on the node that receives packets addressed to it: a pod, or the node-local cache. */
@@ -80,6 +92,8 @@ export class Cluster {
   private readonly nodeOf: (EndpointNode | null)[];
   private readonly receivers: (LocalReceiver | undefined)[] = new Array<LocalReceiver | undefined>(MAX_ADDRESSES).fill(undefined);
   private readonly tcpByKey = new Map<number, TcpConnection>();
+  /** SYNs on their way to an endpoint, by packet uid. */
+  private readonly synOwner = new Map<number, TcpConnection>();
   private readonly netRng: Rng;
   private readonly serverRng: Rng;
   private uid = 1;
@@ -87,6 +101,10 @@ export class Cluster {
   private readonly replyArriveFn = (p: Packet) => this.replyArrive(p);
   private readonly nodeAnswerFn = (p: Packet) => this.nodeOf[this.endpointByAddr[p.src]!.index]!.answer(p);
   private readonly toLocalFn = (p: Packet) => this.toLocal(p);
+  /** The netem qdisc on every pod's eth0 (before the node's conntrack), or on the node's uplink (after it). */
+  private readonly podTc: NetemDelay | null;
+  private readonly uplinkTc: NetemDelay | null;
+  private readonly releaseFn = (h: Held) => this.release(h);
   private readonly answerScratch = newAnswer();
 
   constructor(readonly cfg: ClusterConfig) {
@@ -119,14 +137,17 @@ export class Cluster {
     }
     this.node = new Netns(
       this.sim,
-      { ...cfg.node, services, notrack },
-      { dnat: this.streams.get("node/dnat"), timing: this.streams.get("node/timing"), rx: this.streams.get("node/rx") },
+      { ...cfg.node, services, notrack, masquerade: cfg.masquerade === null ? null : { addr: this.nodeIp, randomFully: cfg.masquerade.randomFully } },
+      { dnat: this.streams.get("node/dnat"), timing: this.streams.get("node/timing"), rx: this.streams.get("node/rx"), snat: this.streams.get("node/snat") },
       {
         forward: (pkt, t) => this.forward(pkt, t),
         toPod: (pkt, t) => this.sim.at(t, this.toLocalFn, pkt),
         addrName: (id) => this.addrs.name(id),
       },
     );
+    const tc = cfg.tcDelay === null ? null : new NetemDelay(cfg.tcDelay, this.streams.get("node/tc-delay"));
+    this.podTc = tc?.cfg.iface === "pod-eth0" ? tc : null;
+    this.uplinkTc = tc?.cfg.iface === "uplink" ? tc : null;
     this.cache = cfg.nodelocal === null ? null : new NodeLocalCache(this, cfg.nodelocal, this.streams.get("nodelocal"));
     if (this.cache !== null) this.receivers[this.nodeIp] = this.cache;
   }
@@ -144,13 +165,49 @@ export class Cluster {
     return makePacket(this.uid++, "udp", src, sport, dst, dport, dns, "", tally, this.sim.now);
   }
 
+  /**
+   * A burst of datagrams leaves a pod through its eth0: the egress qdisc (if
+   * node.tc_delay is there), then veth_xmit into the node's receive path.
+   */
+  podEgress(burst: Packet[], cpu: number, where: string): void {
+    const tc = this.podTc;
+    if (tc === null) {
+      this.node.ingress(burst, cpu);
+      return;
+    }
+    const now = this.sim.now;
+    const pass: Packet[] = [];
+    for (const pkt of burst) {
+      if (!tc.matches(pkt)) {
+        pass.push(pkt);
+        continue;
+      }
+      const d = tc.delayNs();
+      if (this.tracer !== null) {
+        this.tracer.add(pkt.tally, now, `${where} eth0`, `tc netem holds ${pkt.dns!.qtype} for ${(d / 1e6).toFixed(3)} ms (the filter marks UDP port 53 ${tc.cfg.qtype} queries): it reaches the node's conntrack after the rest of the burst`);
+      }
+      // The qdisc watchdog's hrtimer is pinned to the CPU that armed it (qdisc_watchdog_schedule_range_ns,
+      // HRTIMER_MODE_ABS_PINNED): the packet goes on to veth_xmit from the sender's CPU, alone.
+      this.sim.at(now + d, this.releaseFn, { pkt, cpu, where });
+    }
+    if (pass.length > 0) this.node.ingress(pass, cpu);
+  }
+
+  private release(h: Held): void {
+    const pkt = h.pkt;
+    if (this.tracer !== null) this.tracer.add(pkt.tally, this.sim.now, `${h.where} eth0`, `tc netem releases ${pkt.dns!.qtype} into the veth`);
+    this.node.ingress([pkt], h.cpu);
+  }
+
   /** A packet leaves the client node's conntrack hop at time t. */
   private forward(pkt: Packet, t: number): void {
     const ep = this.endpointByAddr[pkt.dst];
     if (ep !== undefined) {
       const node = this.nodeOf[ep.index]!;
-      if (node !== null) node.fromClient(pkt, t);
-      else this.sim.at(t + this.oneWay(ep), this.endpointArriveFn, pkt);
+      // The uplink's qdisc runs after POSTROUTING (ip_finish_output2 -> dev_queue_xmit): the client node's entry is already confirmed.
+      const hold = this.uplinkTc !== null && this.uplinkTc.matches(pkt) ? this.uplinkHold(pkt) : 0;
+      if (node !== null) node.fromClient(pkt, t + hold);
+      else this.sim.at(t + this.oneWay(ep) + hold, this.endpointArriveFn, pkt);
       return;
     }
     if (this.cache !== null && this.cache.serves(pkt.dst)) {
@@ -159,6 +216,14 @@ export class Cluster {
     }
     this.net.blackholed++;
     if (pkt.tally !== null && pkt.dns !== null) pkt.tally.queriesLost++;
+  }
+
+  private uplinkHold(pkt: Packet): number {
+    const d = this.uplinkTc!.delayNs();
+    if (this.tracer !== null) {
+      this.tracer.add(pkt.tally, this.sim.now, "node uplink", `tc netem holds ${pkt.dns!.qtype} for ${(d / 1e6).toFixed(3)} ms on its way out; it passed the node's conntrack first (the confirm is POSTROUTING's last hook, the qdisc comes after), so this delay protects only the hops after the node`);
+    }
+    return d;
   }
 
   oneWay(ep: Endpoint): number {
@@ -170,8 +235,10 @@ export class Cluster {
     const ep = this.endpointByAddr[pkt.dst]!;
     const now = this.sim.now;
     if (pkt.flags === "SYN") {
-      // The SYN's DNAT chose this endpoint; the connection's data follows it.
-      const c = this.tcpByKey.get(addrPort(pkt.src, pkt.sport));
+      // The SYN's DNAT chose this endpoint; the connection's data follows it. (Its source may have been
+      // MASQUERADEd: the connection is found by the SYN, not by the source it arrives with.)
+      const c = this.synOwner.get(pkt.uid);
+      this.synOwner.delete(pkt.uid);
       if (c !== undefined) c.endpointAddr = ep.addr;
       const synAck = replyPacket(this.uid++, pkt, null, "SYN-ACK", now);
       this.answer(ep, synAck, now + this.oneWay(ep));
@@ -262,7 +329,9 @@ export class Cluster {
     }
     const r = this.receivers[pkt.dst];
     if (r === undefined) {
+      // E.g. a reply to a MASQUERADEd query that no entry reverse-NATed: it is addressed to the node.
       this.net.blackholed++;
+      if (pkt.tally !== null && pkt.dns !== null) pkt.tally.queriesLost++;
       return;
     }
     r.deliver(pkt, owned);
@@ -275,6 +344,7 @@ export class Cluster {
   tcpConnect(c: TcpConnection, cpu: number): void {
     this.tcpByKey.set(addrPort(c.localAddr, c.port), c);
     const syn = makePacket(this.uid++, "tcp", c.localAddr, c.port, this.addrs.id(c.peer), c.peerPort, null, "SYN", null, this.sim.now);
+    this.synOwner.set(syn.uid, c);
     this.node.ingress([syn], cpu);
   }
 

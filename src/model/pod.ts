@@ -307,7 +307,7 @@ export class Pod implements LocalReceiver {
           const what = msgs.map((m) => `${m.qtype}${m.sends > 0 ? " (again)" : ""}`).join(" and ");
           cluster.tracer.add(tally, cluster.sim.now, pod.where(pod.threads[threadId]!), `${how} ${what} ${msgs[0]!.qname} from port ${s.port} to ${cluster.addrs.name(peerIds[0]!)}:${s.peerPort}`);
         }
-        cluster.node.ingress(burst, cpu);
+        cluster.podEgress(burst, cpu, `pod ${pod.cfg.name}`);
       },
       openTcp(peer: string, peerPort: number): TcpConn {
         pod.tcpCount++;

@@ -9,6 +9,9 @@ import { AddressBook } from "../net/addr.js";
 import { type DnsMessage, type Packet, type QType, makePacket, replyPacket } from "../net/packet.js";
 
 export type SendMode = "two-threads" | "sendmmsg" | "two-sockets";
+/** kube-proxy --masquerade-all, with or without --random-fully on its MASQUERADE rule. */
+export type MasqueradeMode = "none" | "plain" | "random-fully";
+export const MASQUERADE_MODES: readonly MasqueradeMode[] = ["none", "plain", "random-fully"];
 
 export interface RaceOptions {
   kernel: string | KernelFeatures;
@@ -27,6 +30,8 @@ export interface RaceOptions {
   replyDelayMs: number;
   /** kube-proxy's IPVS mode with this schedule_ns (kernel/ipvs.ts), or null for the nat table's DNAT. */
   ipvsScheduleNs: number | null;
+  /** The queries are MASQUERADEd to the node's address (kube-proxy --masquerade-all). */
+  masquerade: MasqueradeMode;
   trace?: (e: HopEvent) => void;
 }
 
@@ -40,7 +45,11 @@ export interface RaceResult {
   drop: number;
   clash_resolve: number;
   found: number;
+  /** Losers whose source port the null binding rewrote (race 2). */
+  port_rewrites: number;
   different_endpoint_clashes: number;
+  /** Clashes whose loser went to the winner's endpoint from another source port. */
+  different_source_clashes: number;
   /** Losers inserted as reply-only NAT-clash entries (5.6+). */
   nat_clash_entries: number;
   /** Packets: sent, forwarded, dropped in the clash, replies delivered, replies orphaned. */
@@ -62,6 +71,7 @@ export const RACE_DEFAULTS: Omit<RaceOptions, "kernel"> = {
   seed: 1,
   replyDelayMs: 0,
   ipvsScheduleNs: null,
+  masquerade: "none",
 };
 
 const US = 1000;
@@ -105,8 +115,9 @@ export function runRace(o: RaceOptions): RaceResult {
       timing: defaultHopTiming(o.backend),
       send: defaultSendTiming(),
       ...(o.ipvsScheduleNs === null ? {} : { ipvs: { scheduleNs: o.ipvsScheduleNs } }),
+      masquerade: o.masquerade === "none" ? null : { addr: addrs.id("10.0.0.1"), randomFully: o.masquerade === "random-fully" },
     },
-    { dnat: streams.get("node/dnat"), timing: streams.get("node/timing"), rx: streams.get("node/rx") },
+    { dnat: streams.get("node/dnat"), timing: streams.get("node/timing"), rx: streams.get("node/rx"), snat: streams.get("node/snat") },
     {
       forward: (pkt, t) => {
         // The endpoint answers at once; the reply comes back to the node.
@@ -161,7 +172,9 @@ export function runRace(o: RaceOptions): RaceResult {
     drop: c.drop,
     clash_resolve: c.clash_resolve,
     found: c.found,
+    port_rewrites: st.portRewrites,
     different_endpoint_clashes: st.clashesDifferentEndpoint,
+    different_source_clashes: st.clashesDifferentSource,
     nat_clash_entries: st.natClashEntries,
     conservation: {
       sent: st.packetsIn,

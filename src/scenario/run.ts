@@ -1,5 +1,6 @@
 import { fqdn } from "../net/packet.js";
 import type { CounterName } from "../kernel/conntrack.js";
+import type { TcInterface } from "../kernel/qdisc.js";
 import { type NodeLoad, type RxMode, defaultRx } from "../kernel/rx.js";
 import { type HopTiming, type NatBackend, type SendTiming, defaultHopTiming, defaultSendTiming } from "../kernel/timing.js";
 import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
@@ -69,6 +70,7 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
   const nl = s.nodelocal?.enabled ? s.nodelocal : null;
   const ipvs = s.node.proxy_mode === "ipvs";
   const placement = endpointPlacement(s);
+  const tc = s.node.tc_delay;
   const cfg: ClusterConfig = {
     seed,
     node: {
@@ -116,6 +118,8 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
             connExpireNs: 10 * SEC,
             cpu: 0,
           },
+    masquerade: s.node.masquerade_all ? { randomFully: s.node.masquerade_random_fully } : null,
+    tcDelay: tc === undefined ? null : { iface: tc.interface as TcInterface, qtype: tc.qtype, delay: buildDist(tc.delay_ms, MS) },
   };
   const cluster = new Cluster(cfg);
   let lookupNo = 0;
@@ -176,6 +180,8 @@ function endpointNodeConfig(s: LoadedScenario["scenario"], name: string): Endpoi
       features: kernelFeatures(en?.kernel ?? s.kernel)!,
       // kube-proxy's nat table is there on every node: a packet to a pod IP matches no rule and gets a null binding.
       natTable: true,
+      // Traffic to a pod IP is no Service traffic: KUBE-MARK-MASQ never marks it.
+      masquerade: null,
       // iptables mode: it walks the whole KUBE-SERVICES chain without a match; IPVS mode: an ipset match.
       totalRules: ipvs ? 0 : (en?.nat_rules ?? s.node.rules_before_dns),
       rx,

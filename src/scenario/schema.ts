@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
 import { DEFAULT_LINK_US } from "../model/endpointnode.js";
+import { TC_INTERFACES } from "../kernel/qdisc.js";
 import { RX_MODES, NODE_LOADS } from "../kernel/rx.js";
 import { type DistSpec, checkDist } from "./dist.js";
 
@@ -87,6 +88,21 @@ export const scenarioSchema = z.strictObject({
       ipvs: z.strictObject({ schedule_ns: z.number().min(0).max(1e9).default(DEFAULT_IPVS_SCHEDULE_NS) }).optional(),
       /** The node's /etc/resolv.conf (the kubelet's --resolv-conf): dnsPolicy Default copies it, ClusterFirst appends its search domains. */
       resolv_conf: z.string().default("nameserver 10.0.0.2\n"),
+      /** kube-proxy --masquerade-all: pods' Service traffic is MASQUERADEd to the node's address. */
+      masquerade_all: z.boolean().default(false),
+      /** --random-fully on kube-proxy's MASQUERADE rule (added when iptables supports it). */
+      masquerade_random_fully: z.boolean().default(false),
+      /** tc netem delay of one query type at a named interface (weave-tc, GKE netd's dns-delay). */
+      tc_delay: z
+        .strictObject(
+          {
+            interface: z.enum(TC_INTERFACES as [string, ...string[]]),
+            qtype: z.enum(["A", "AAAA"]).default("AAAA"),
+            delay_ms: dist,
+          },
+          { error: `expected {interface: ${TC_INTERFACES.join(" | ")}, delay_ms: a distribution, qtype: A | AAAA (default AAAA)}` },
+        )
+        .optional(),
       /** Overrides of the calibrated or assumed path timings (src/kernel/timing.ts); each is optional. */
       timing: z
         .strictObject({
