@@ -68,6 +68,14 @@ describe("endpoint nodes: each node that runs an endpoint is a conntrack hop of 
     assert.equal(summarize(r).clashes, clashes, "the summary counts the clashes of every hop");
   });
 
+  it("a tc delay of AAAA on the client node's uplink protects the endpoints' nodes, which it comes before", () => {
+    const plain = run(scenario({})).r;
+    const delayed = run(scenario({ node: "  rx: inline\n  tc_delay: { interface: uplink, delay_ms: 4 }\n" })).r;
+    const at = (r: RunResult) => r.endpointNodes.reduce((s, n) => s + n.hop.clashes, 0);
+    assert.ok(at(plain) > 100, String(at(plain)));
+    assert.equal(at(delayed), 0);
+  });
+
   it("an endpoint node that processes packets one by one (rx inline) has no clash", () => {
     const { r } = run(scenario({ endpointNodes: "endpoint_nodes:\n  rx: inline\n" }));
     assert.equal(r.hop.clashes + r.endpointNodes.reduce((s, n) => s + n.hop.clashes, 0), 0);

@@ -206,8 +206,11 @@ export class Cluster {
       const node = this.nodeOf[ep.index]!;
       // The uplink's qdisc runs after POSTROUTING (ip_finish_output2 -> dev_queue_xmit): the client node's entry is already confirmed.
       const hold = this.uplinkTc !== null && this.uplinkTc.matches(pkt) ? this.uplinkHold(pkt) : 0;
-      if (node !== null) node.fromClient(pkt, t + hold);
-      else this.sim.at(t + this.oneWay(ep) + hold, this.endpointArriveFn, pkt);
+      if (node !== null) {
+        // The qdisc holds the packet before the link: it joins the link's order when netem releases it.
+        if (hold > 0) this.sim.at(t + hold, (p: Packet) => node.fromClient(p, this.sim.now), pkt);
+        else node.fromClient(pkt, t);
+      } else this.sim.at(t + this.oneWay(ep) + hold, this.endpointArriveFn, pkt);
       return;
     }
     if (this.cache !== null && this.cache.serves(pkt.dst)) {
