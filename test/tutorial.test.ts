@@ -41,4 +41,12 @@ describe("tutorial: each step shows what its description says", () => {
     assert.ok(nl.clashes === 0 && nl.share_over_1s === 0);
     assert.ok(ndots.share_over_1s > 0 && ndots.share_over_1s < busy.share_over_1s);
   });
+
+  it("08: the tc delay at the pod's eth0 removes the clashes and costs its 4 ms at the median", () => {
+    const busy = step("04-busy-node.yaml");
+    const tc = step("08-tc-delay.yaml");
+    assert.equal(tc.clashes, 0);
+    assert.equal(tc.share_over_1s, 0);
+    assert.ok(tc.p50_ms - busy.p50_ms > 3.5 && tc.p50_ms - busy.p50_ms < 4.5, `${busy.p50_ms} -> ${tc.p50_ms}`);
+  });
 });
