@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runComparison } from "../src/compare/compare.js";
 import { applyChange, deepMerge, loadComparison, loadSweep } from "../src/compare/spec.js";
-import { pairedInterval, t975, tInterval } from "../src/compare/stats.js";
+import { bootstrapQuantile, pairedInterval, seedMultisets, t975, tInterval } from "../src/compare/stats.js";
+import { compareReport } from "../src/report/compare.js";
 import { runScenario } from "../src/scenario/run.js";
 import { ROOT, scenarioPath } from "./helpers.js";
 
@@ -96,6 +97,26 @@ describe("compare: statistics", () => {
   });
 });
 
+describe("compare: the bootstrap over seeds", () => {
+  it("every resample of k seeds is enumerated once, with probabilities summing to 1", () => {
+    const m = seedMultisets(5);
+    assert.equal(m.length, 126);
+    assert.ok(Math.abs(m.reduce((a, x) => a + x.p, 0) - 1) < 1e-12);
+    assert.deepEqual(seedMultisets(2).map((x) => [x.m, x.p]), [[[2, 0], 0.25], [[1, 1], 0.5], [[0, 2], 0.25]]);
+  });
+
+  it("the p99 interval of a bimodal pool holds the pooled p99 and spans the seeds' steps, not a mean between them", () => {
+    // Three seeds whose p99 is on the fast body, two on the 5 s step.
+    const fast = Float64Array.from({ length: 100 }, (_, i) => 1 + i / 100);
+    const slow = Float64Array.from({ length: 100 }, (_, i) => (i < 97 ? 1 + i / 100 : 5000));
+    const reps = [fast, slow, fast, slow, fast];
+    const pooled = Float64Array.from(reps.flatMap((r) => [...r])).sort();
+    const ci = bootstrapQuantile(reps, pooled, 0.99, () => 0.5)!;
+    assert.ok(ci.low < 2 && ci.high === 5000, `${ci.low} ${ci.high}`);
+    assert.equal(bootstrapQuantile([fast], fast, 0.99, () => 0.5), null, "one seed: no interval");
+  });
+});
+
 describe("compare: variants", () => {
   it("a change merges objects, replaces arrays and scalars, and removes a field given null", () => {
     assert.deepEqual(deepMerge({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3] }, d: null, e: 2 }), { a: { b: 1, c: [3] }, e: 2 });
@@ -133,6 +154,34 @@ describe("compare: variants", () => {
     assert.ok(k510!.diff!.high < 0, "the paired interval lies below 0");
     assert.equal(base!.diff, null, "the first variant is its own reference");
     assert.ok(base!.pooled.share_over_1s_ci!.low <= base!.pooled.share_over_1s && base!.pooled.share_over_1s <= base!.pooled.share_over_1s_ci!.high);
+  });
+
+  it("a variant that finishes no lookup is ranked last and judged as such, with empty figures", () => {
+    const text = SMALL.replace("    resolv_options: [single-request-reopen]", "    pods: { rate_per_s: 0.0001, duration_s: 1 }");
+    const c = loadComparison(tmpFile("none.yaml", text));
+    const r = runComparison(c, 2);
+    assert.equal(r.results[2]!.pooled.lookups, 0);
+    const report = compareReport(r, { cdf: "c.svg", tail: "t.svg", slow: "s.svg" });
+    assert.match(report, /\| 3 \| reopen \|/);
+    assert.match(report, /### reopen[\s\S]*No lookups finished/);
+  });
+
+  it("a variant cannot change the seed (common random numbers), nor a sweep sweep it", () => {
+    const f = tmpFile("seed.yaml", SMALL.replace('    set: { kernel: "5.10" }', "    set: { seed: 9 }"));
+    assert.throws(() => loadComparison(f), (e: Error) => /field "variants\[1\]\.set\.seed": every variant runs on the same seeds/.test(e.message));
+    const g = tmpFile("sweep.yaml", SMALL.replace(/^variants:[\s\S]*$/m, "grid:\n  seed: [1, 2]\n"));
+    assert.throws(() => loadSweep(g), (e: Error) => /grid parameter "seed": every grid point runs on the same seeds/.test(e.message));
+  });
+
+  it("a misspelt field is named as unknown, before the fields it leaves missing", () => {
+    const f = tmpFile("typo.yaml", SMALL.replace("variants:", "variantz:"));
+    assert.throws(() => loadComparison(f), (e: Error) => /unknown field "variantz" in the top level of the comparison file/.test(e.message));
+  });
+
+  it("options added by a variant that the resolver refuses: the error points at the variant's resolv_options", () => {
+    const text = SMALL.replace("    resolv_options: [single-request-reopen]", "    resolv_options: [ndots:x]");
+    const line = text.split("\n").findIndex((l) => l.includes("ndots:x")) + 1;
+    assert.throws(() => loadComparison(tmpFile("opt.yaml", text)), (e: Error) => e.message.includes(`variant "reopen": line ${line}: field "pods[0].resolv_conf", resolv.conf line 4`));
   });
 
   it("a bad variant: the error names the file, the variant, the line and the field", () => {
@@ -188,10 +237,12 @@ describe("cli: dnsrace compare", () => {
     const out = join(mkdtempSync(join(tmpdir(), "dnsrace-cmp-bad-")), "out");
     const r = cli(["compare", tmpFile("small.yaml", SMALL), "--seeds", "0", "--out", out]);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /--seeds: expected a whole number of replications from 1 to 1000, found 0/);
+    assert.match(r.stderr, /--seeds: expected a whole number of replications from 1 to 1000, found "0"/);
     const s = cli(["compare", scenarioPath("glibc.yaml"), "--out", out]);
     assert.equal(s.status, 2);
-    assert.match(s.stderr, /glibc\.yaml: .*field "base"/);
+    assert.match(s.stderr, /glibc\.yaml: this is a scenario file, not a comparison file; run it with dnsrace run/);
+    const t = cli(["compare", tmpFile("small.yaml", SMALL), "--seeds", "abc", "--out", out]);
+    assert.match(t.stderr, /--seeds: expected a whole number of replications from 1 to 1000, found "abc"/);
     assert.throws(() => readdirSync(out));
   });
 

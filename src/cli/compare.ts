@@ -11,13 +11,16 @@ import { writeAll } from "./run.js";
 interface CompareArgs {
   file: string;
   out: string | undefined;
-  seeds: number | undefined;
+  seeds: string | undefined;
   quiet: boolean;
 }
 
-/** --seeds: replications per variant. */
-export function checkSeeds(v: number | undefined): void {
-  if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > 1000)) throw new InputError(`--seeds: expected a whole number of replications from 1 to 1000, found ${String(v)}.`);
+/** --seeds: replications per variant (or grid point), as typed. */
+export function parseSeeds(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isInteger(n) || n < 1 || n > 1000) throw new InputError(`--seeds: expected a whole number of replications from 1 to 1000, found "${v}".`);
+  return n;
 }
 
 export const compareCommand: CommandModule<object, CompareArgs> = {
@@ -27,20 +30,22 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     y
       .positional("file", { type: "string", demandOption: true, describe: "a comparison file (base and variants)" })
       .option("out", { type: "string", describe: "output folder (default: results/<file name>)" })
-      .option("seeds", { type: "number", describe: "replications per variant, each on its own seed (default: the file's seeds)" })
+      .option("seeds", { type: "string", describe: "replications per variant, each on its own seed (default: the file's seeds)" })
       .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors" }) as never,
   handler: (args) => {
-    checkSeeds(args.seeds);
+    const seeds = parseSeeds(args.seeds);
     const c = loadComparison(args.file);
     const out = args.out ?? join("results", basename(args.file, extname(args.file)));
-    const k = args.seeds ?? c.seeds;
+    const k = seeds ?? c.seeds;
     const progress = new Progress(process.stderr, args.quiet);
     progress.begin(`${c.name}: ${c.variants.length} variants x ${k} seeds`);
     const r = runComparison(c, k, (f) => progress.update(f));
     progress.end();
     const plots = { cdf: "cdf.svg", tail: "tail.svg", slow: "slow.svg" };
     const series = r.results.map((v) => ({ label: v.variant.name, latMs: v.pooled.latMs }));
-    const sub = `${c.name}: ${r.results[0]!.pooled.lookups} lookups per variant over ${k} seed${k === 1 ? "" : "s"}`;
+    const counts = r.results.map((v) => v.pooled.lookups);
+    const [fewest, most] = [Math.min(...counts), Math.max(...counts)];
+    const sub = `${c.name}: ${fewest === most ? most : `${fewest} to ${most}`} lookups per variant over ${k} seed${k === 1 ? "" : "s"}`;
     const files = [
       { name: "compare.csv", text: compareCsv(r) },
       { name: "compare.runs.csv", text: compareRunsCsv(r) },

@@ -7,13 +7,13 @@ import { tInterval } from "../compare/stats.js";
 import { ms3 } from "../report/csv.js";
 import { sweepChart } from "../report/plots.js";
 import { Progress } from "./progress.js";
-import { checkSeeds } from "./compare.js";
+import { parseSeeds } from "./compare.js";
 import { writeAll } from "./run.js";
 
 interface SweepArgs {
   file: string;
   out: string | undefined;
-  seeds: number | undefined;
+  seeds: string | undefined;
   quiet: boolean;
 }
 
@@ -68,13 +68,13 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     y
       .positional("file", { type: "string", demandOption: true, describe: "a sweep file (base and grid)" })
       .option("out", { type: "string", describe: "output folder (default: results/<file name>)" })
-      .option("seeds", { type: "number", describe: "seeds per grid point (default: the file's seeds)" })
+      .option("seeds", { type: "string", describe: "seeds per grid point (default: the file's seeds)" })
       .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors" }) as never,
   handler: (args) => {
-    checkSeeds(args.seeds);
+    const seeds = parseSeeds(args.seeds);
     const s = loadSweep(args.file);
     const out = args.out ?? join("results", basename(args.file, extname(args.file)));
-    const k = args.seeds ?? s.seeds;
+    const k = seeds ?? s.seeds;
     const progress = new Progress(process.stderr, args.quiet);
     progress.begin(`${s.name}: ${s.points.length} grid points x ${k} seeds`);
     const total = s.points.length * k;

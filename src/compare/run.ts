@@ -2,7 +2,8 @@ import { quantileSorted } from "d3-array";
 import { type Summary, summarize } from "../report/summary.js";
 import type { LoadedScenario } from "../scenario/load.js";
 import { runScenario } from "../scenario/run.js";
-import { type Interval, pairedInterval, tInterval } from "./stats.js";
+import { stream } from "../engine/random.js";
+import { type Bounds, type Interval, bootstrapQuantile, pairedInterval, tInterval } from "./stats.js";
 
 const MS = 1_000_000;
 
@@ -54,7 +55,8 @@ export interface Pooled {
   insert_failed: number;
   drop: number;
   clash_resolve: number;
-  p99_ci: Interval | null;
+  /** 95% percentile-bootstrap interval of the pooled p99, resampling seeds. */
+  p99_ci: Bounds | null;
   share_over_1s_ci: Interval | null;
   /** Every lookup of every replication, ms, ascending (for plots). */
   latMs: Float64Array;
@@ -95,7 +97,12 @@ export function pool(reps: Replication[]): Pooled {
     insert_failed: sum((s) => s.insert_failed),
     drop: sum((s) => s.drop),
     clash_resolve: sum((s) => s.clash_resolve),
-    p99_ci: tInterval(reps.map((r) => r.summary.p99_ms), 0),
+    p99_ci: bootstrapQuantile(
+      reps.map((r) => r.latMs),
+      all,
+      0.99,
+      stream(reps.map((r) => r.seed).join("+"), "bootstrap"),
+    ),
     share_over_1s_ci: tInterval(reps.map((r) => r.summary.share_over_1s), 0, 1),
     latMs: all,
   };

@@ -178,16 +178,32 @@ function readYaml(file: string, what: string): YamlFile {
 
 function parseWith<T>(schema: z.ZodType<T>, y: YamlFile, file: string, what: string): T {
   if (!isObject(y.data)) throw new InputError(`${file}: a ${what} file is a YAML mapping with name, description, base and ${what === "comparison" ? "variants" : "grid"}.`);
+  const kind = fileKind(y.data);
+  // A file with a base is a comparison or a sweep whatever else is wrong with it: let the schema say what.
+  if (kind !== what && !(kind === "scenario" && "base" in y.data)) {
+    const cmd = kind === "scenario" ? "run" : kind === "comparison" ? "compare" : "sweep";
+    fail(`${file}: this is a ${kind} file, not a ${what} file; run it with dnsrace ${cmd} ${file}.`);
+  }
   const r = schema.safeParse(y.data);
   if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
+  // An unknown field explains the rest (a misspelt "variants" also leaves "variants" missing).
+  const issue = r.error.issues.find((i) => i.code === "unrecognized_keys") ?? r.error.issues[0]!;
   const path = issue.path.filter((k): k is PathKey => typeof k === "string" || typeof k === "number");
   const src = docSource(y.doc, y.lineCounter, file);
   const label = path.length === 0 ? `the ${what}` : `field "${path.map((k) => (typeof k === "number" ? `[${k}]` : k)).join(".").replace(/\.\[/g, "[")}"`;
   if (issue.code === "unrecognized_keys") {
     return fail(`${file}: ${src.at([...path, issue.keys[0]!])}unknown field "${issue.keys[0]}" in ${path.length === 0 ? "the top level" : label} of the ${what} file.`);
   }
-  return fail(`${file}: ${src.at(path)}${label}: ${issue.message.replace(/^Invalid input: /, "")}.`);
+  return fail(`${file}: ${src.at(path)}${label}: ${plainMessage(issue)}.`);
+}
+
+/** zod's message in the project's words. */
+function plainMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === "too_small" && issue.origin === "number") return `expected a number of at least ${String(issue.minimum)}`;
+  if (issue.code === "too_big" && issue.origin === "number") return `expected a number of at most ${String(issue.maximum)}`;
+  if (issue.code === "too_small" && issue.origin === "array") return `expected at least ${String(issue.minimum)} item${issue.minimum === 1 ? "" : "s"}`;
+  if (issue.code === "invalid_type") return `expected ${issue.expected === "array" ? "a list" : issue.expected === "record" ? "a mapping" : `a ${issue.expected}`}`;
+  return issue.message.replace(/^Invalid input: /, "");
 }
 
 function fail(message: string): never {
@@ -201,6 +217,9 @@ export function loadComparison(file: string): Comparison {
   loadScenarioData(c.base, docSource(y.doc, y.lineCounter, file, ["base"], "base: "));
   const names = new Set<string>();
   c.variants.forEach((v, i) => {
+    if (v.set !== undefined && "seed" in v.set) {
+      fail(`${file}: ${docSource(y.doc, y.lineCounter, file).at(["variants", i, "set", "seed"])}field "variants[${i}].set.seed": every variant runs on the same seeds (common random numbers); set the seed in base, and the number of seeds with seeds or --seeds.`);
+    }
     if (names.has(v.name)) fail(`${file}: ${docSource(y.doc, y.lineCounter, file).at(["variants", i, "name"])}variant name "${v.name}" is used twice.`);
     names.add(v.name);
   });
@@ -222,6 +241,7 @@ export function loadSweep(file: string): Sweep {
   const s = parseWith(sweepSchema, y, file, "sweep");
   loadScenarioData(s.base, docSource(y.doc, y.lineCounter, file, ["base"], "base: "));
   const params = Object.keys(s.grid);
+  if (params.includes("seed")) fail(`${file}: ${docSource(y.doc, y.lineCounter, file).at(["grid", "seed"])}grid parameter "seed": every grid point runs on the same seeds; set the first in base.seed and their number with seeds or --seeds.`);
   if (params.length === 0) fail(`${file}: ${docSource(y.doc, y.lineCounter, file).at(["grid"])}field "grid": give at least one parameter with its values.`);
   const x = s.x ?? params[0]!;
   if (!params.includes(x)) fail(`${file}: ${docSource(y.doc, y.lineCounter, file).at(["x"])}field "x": "${x}" is not one of the grid's parameters (${params.join(", ")}).`);

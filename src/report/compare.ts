@@ -1,11 +1,11 @@
 import { stringify } from "csv-stringify/sync";
 import type { ComparisonResult, VariantResult } from "../compare/compare.js";
 import type { Pooled } from "../compare/run.js";
-import type { Interval } from "../compare/stats.js";
+import type { Bounds } from "../compare/stats.js";
 import { ms3 } from "./csv.js";
 
 const share6 = (v: number) => v.toFixed(6);
-const ciCell = (i: Interval | null, side: "low" | "high", fmt: (v: number) => string) => (i === null ? "" : fmt(i[side]));
+const ciCell = (i: Bounds | null, side: "low" | "high", fmt: (v: number) => string) => (i === null ? "" : fmt(i[side]));
 
 export const COMPARE_COLUMNS = [
   "variant",
@@ -39,35 +39,40 @@ export const COMPARE_COLUMNS = [
 
 /** compare.csv: one row per variant, figures pooled over the replications, intervals across them. */
 export function compareCsv(r: ComparisonResult): string {
-  const rows = r.results.map(({ variant: v, pooled: p, diff }) => [
-    v.name,
-    v.changes,
-    v.against,
-    v.loaded.scenario.kernel,
-    p.replications,
-    p.lookups,
-    ms3(p.p50_ms),
-    ms3(p.p90_ms),
-    ms3(p.p99_ms),
-    ciCell(p.p99_ci, "low", ms3),
-    ciCell(p.p99_ci, "high", ms3),
-    ms3(p.p999_ms),
-    ms3(p.max_ms),
-    share6(p.share_over_1s),
-    ciCell(p.share_over_1s_ci, "low", share6),
-    ciCell(p.share_over_1s_ci, "high", share6),
-    diff === null ? "" : share6(diff.mean),
-    ciCell(diff, "low", share6),
-    ciCell(diff, "high", share6),
-    share6(p.share_ge_5s),
-    share6(p.share_ok_v4),
-    share6(p.share_failed),
-    p.queries_per_lookup.toFixed(3),
-    p.clashes,
-    p.insert_failed,
-    p.drop,
-    p.clash_resolve,
-  ]);
+  const rows = r.results.map(({ variant: v, pooled: p, diff }) => {
+    // No finished lookup: no quantile or share to report.
+    const ms = (x: number) => (p.lookups === 0 ? "" : ms3(x));
+    const share = (x: number) => (p.lookups === 0 ? "" : share6(x));
+    return [
+      v.name,
+      oneLine(v.changes),
+      v.against,
+      v.loaded.scenario.kernel,
+      p.replications,
+      p.lookups,
+      ms(p.p50_ms),
+      ms(p.p90_ms),
+      ms(p.p99_ms),
+      ciCell(p.p99_ci, "low", ms3),
+      ciCell(p.p99_ci, "high", ms3),
+      ms(p.p999_ms),
+      ms(p.max_ms),
+      share(p.share_over_1s),
+      ciCell(p.share_over_1s_ci, "low", share6),
+      ciCell(p.share_over_1s_ci, "high", share6),
+      diff === null ? "" : share6(diff.mean),
+      ciCell(diff, "low", share6),
+      ciCell(diff, "high", share6),
+      share(p.share_ge_5s),
+      share(p.share_ok_v4),
+      share(p.share_failed),
+      p.queries_per_lookup.toFixed(3),
+      p.clashes,
+      p.insert_failed,
+      p.drop,
+      p.clash_resolve,
+    ];
+  });
   return stringify(rows, { header: true, columns: [...COMPARE_COLUMNS] });
 }
 
@@ -101,11 +106,12 @@ export function compareRunsCsv(r: ComparisonResult): string {
 
 export const pct = (v: number, digits = 2) => `${(v * 100).toFixed(digits)}%`;
 const msText = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(v < 10 ? 2 : 1)} ms`);
-const ciText = (i: Interval | null, f: (v: number) => string) => (i === null ? "" : ` (${f(i.low)} to ${f(i.high)})`);
+const ciText = (i: Bounds | null, f: (v: number) => string) => (i === null ? "" : ` (${f(i.low)} to ${f(i.high)})`);
 
 /** Variants from best to worst: share over 1 s, then p99, then p50. */
 export function ranked(r: ComparisonResult): VariantResult[] {
-  return [...r.results].sort((a, b) => a.pooled.share_over_1s - b.pooled.share_over_1s || a.pooled.p99_ms - b.pooled.p99_ms || a.pooled.p50_ms - b.pooled.p50_ms);
+  const none = (v: VariantResult) => (v.pooled.lookups === 0 ? 1 : 0);
+  return [...r.results].sort((a, b) => none(a) - none(b) || a.pooled.share_over_1s - b.pooled.share_over_1s || a.pooled.p99_ms - b.pooled.p99_ms || a.pooled.p50_ms - b.pooled.p50_ms);
 }
 
 /** The plain-language verdict on one variant, from its figures against those of the variant it is compared with. */
@@ -113,6 +119,8 @@ export function verdict(v: VariantResult, base: VariantResult): string[] {
   const p = v.pooled;
   const b = base.pooled;
   const lines: string[] = [];
+  if (p.lookups === 0) return ["**No lookups finished** in this variant: there is nothing to judge. Check its workload (rate_per_s, duration_s, lookups)."];
+  if (v !== base && b.lookups === 0) return [`**Nothing to compare with**: ${base.variant.name} has no finished lookup.`];
   if (v === base) {
     lines.push(
       `Reference point. ${pct(p.share_over_1s)} of lookups take over 1 s${ciText(p.share_over_1s_ci, (x) => pct(x))} and ${pct(p.share_ge_5s)} take 5 s or more; ` +
@@ -123,7 +131,7 @@ export function verdict(v: VariantResult, base: VariantResult): string[] {
   }
   lines.push(mechanism(p, b, v === base));
   if (v !== base) lines.push(...costs(p, b));
-  if (v.variant.notes !== null) lines.push(v.variant.notes.trim());
+  if (v.variant.notes !== null) lines.push(oneLine(v.variant.notes));
   return lines;
 }
 
@@ -136,11 +144,14 @@ function effect(v: VariantResult, base: VariantResult): string {
   const against = `than ${base.variant.name}`;
   if (b.share_over_1s === 0 && p.share_over_1s === 0) return `**No slow lookups, as with ${base.variant.name}.** Neither has a lookup over 1 s.`;
   if (p.share_over_1s === 0) return `**Fixes the slow lookups**: none of ${p.lookups} lookups takes over 1 s (${base.variant.name}: ${pct(b.share_over_1s)}).`;
-  const lower = d !== null ? d.high < 0 : p.share_over_1s < b.share_over_1s;
-  const higher = d !== null ? d.low > 0 : p.share_over_1s > b.share_over_1s;
-  if (lower && p.share_over_1s <= b.share_over_1s / 5) return `**Removes most slow lookups**: ${change}${diffText}.`;
-  if (lower) return `**Fewer slow lookups ${against}**, but not none: ${change}${diffText}.`;
-  if (higher) return `**More slow lookups ${against}**: ${change}${diffText}.`;
+  if (d === null) {
+    // One seed: no interval, only the point figures.
+    const dir = p.share_over_1s < b.share_over_1s ? "Fewer" : p.share_over_1s > b.share_over_1s ? "More" : "As many";
+    return `**${dir} slow lookups ${against}** on one seed: ${change}; with one seed there is no interval to tell this from noise (run with --seeds 2 or more).`;
+  }
+  if (d.high < 0 && p.share_over_1s <= b.share_over_1s / 5) return `**Removes most slow lookups**: ${change}${diffText}.`;
+  if (d.high < 0) return `**Fewer slow lookups ${against}**, but not none: ${change}${diffText}.`;
+  if (d.low > 0) return `**More slow lookups ${against}**: ${change}${diffText}.`;
   return `**No clear effect** on the slow lookups: ${change}${diffText}; the interval of the difference includes 0.`;
 }
 
@@ -150,7 +161,7 @@ function mechanism(p: Pooled, b: Pooled, isBase: boolean): string {
   else {
     parts.push(`${p.clashes} conntrack clashes${isBase ? "" : ` (${b.clashes} before)`}`);
     if (p.drop === 0) parts.push(p.clash_resolve > 0 ? `none dropped: the kernel resolves them (clash_resolve ${p.clash_resolve})` : "none dropped");
-    else parts.push(`${p.drop} packets dropped${isBase ? "" : ` (${b.drop} before)`}, each one a lookup waiting for its resolver's retry timer`);
+    else parts.push(`${p.drop} packets dropped${isBase ? "" : ` (${b.drop} before)`}, each a query left unanswered until its resolver's retry timer`);
   }
   return `${parts.join("; ")}.`;
 }
@@ -171,18 +182,26 @@ function costs(p: Pooled, b: Pooled): string[] {
   return out;
 }
 
+/** Text from a YAML field on one line (a folded field ends in a newline). */
+export function oneLine(s: string): string {
+  return s.replace(/\s+/g, " ").trim();
+}
+
 /** report.md: the ranked table, then a verdict per variant. */
 export function compareReport(r: ComparisonResult, plots: { cdf: string; tail: string; slow: string }): string {
   const c = r.comparison;
   const byName = new Map(r.results.map((v) => [v.variant.name, v]));
   const out: string[] = [];
   const base = c.variants[0]!.loaded.scenario;
-  const lookups = r.results[0]!.pooled.lookups;
+  const counts = r.results.map((v) => v.pooled.lookups);
+  const [fewest, most] = [Math.min(...counts), Math.max(...counts)];
+  const lookups = fewest === most ? String(most) : `${fewest} to ${most}`;
   out.push(`# ${c.name}`, "", c.description.trim(), "");
   out.push(
     `Each variant ran on ${r.seeds.length} seed${r.seeds.length === 1 ? "" : "s"} (${r.seeds.join(", ")}) with common random numbers: the same lookups arrive at the same times in every variant, ` +
       `so a difference between two variants comes from what they change. ${lookups} lookups per variant in all` +
-      `${base.kernel ? `; the base runs kernel ${base.kernel}` : ""}. Intervals are 95% confidence intervals across the seeds` +
+      `${base.kernel ? `; the base runs kernel ${base.kernel}` : ""}. Intervals are 95% confidence intervals across the seeds (Student's t for the share over 1 s and for differences, ` +
+      `paired by seed; a percentile bootstrap over the seeds for the p99)` +
       (r.seeds.length < 2 ? " (with one seed there are none: run with --seeds 2 or more)." : "."),
     "",
   );
@@ -190,13 +209,14 @@ export function compareReport(r: ComparisonResult, plots: { cdf: string; tail: s
   ranked(r).forEach((v, i) => {
     const p = v.pooled;
     out.push(
-      `| ${i + 1} | ${v.variant.name} | ${v.variant.changes.replace(/\|/g, "\\|")} | ${pct(p.share_over_1s)}${ciText(p.share_over_1s_ci, (x) => pct(x))} | ${pct(p.share_ge_5s)} | ${msText(p.p50_ms)} | ${msText(p.p99_ms)}${ciText(p.p99_ci, msText)} | ${p.clashes} | ${p.drop} | ${pct(p.share_failed)} |`,
+      `| ${i + 1} | ${v.variant.name} | ${oneLine(v.variant.changes).replace(/\|/g, "\\|")} | ${pct(p.share_over_1s)}${ciText(p.share_over_1s_ci, (x) => pct(x))} | ${pct(p.share_ge_5s)} | ${msText(p.p50_ms)} | ${msText(p.p99_ms)}${ciText(p.p99_ci, msText)} | ${p.clashes} | ${p.drop} | ${pct(p.share_failed)} |`,
     );
   });
   out.push("", `![latency CDF](${plots.cdf})`, "", `![slow tail](${plots.tail})`, "", `![share of slow lookups](${plots.slow})`, "", "## Verdicts", "");
   for (const v of r.results) {
     const against = byName.get(v.variant.against)!;
-    out.push(`### ${v.variant.name}`, "", `${v.variant.changes}${v === against ? "" : ` Compared with **${against.variant.name}**.`}`, "");
+    const changes = oneLine(v.variant.changes).replace(/([^.!?])$/, "$1.");
+    out.push(`### ${v.variant.name}`, "", `${changes}${v === against ? "" : ` Compared with **${against.variant.name}**.`}`, "");
     for (const line of verdict(v, against)) out.push(`- ${line}`);
     out.push("");
   }

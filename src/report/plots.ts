@@ -20,8 +20,13 @@ export interface Series {
 
 const W = 900;
 const H = 520;
-const M = { top: 64, right: 230, bottom: 64, left: 80 };
+const M = { top: 64, right: 250, bottom: 64, left: 80 };
 const FONT = `font-family="Helvetica, Arial, sans-serif"`;
+
+/** A label cut to fit its column, with an ellipsis. */
+function fit(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
 
 function esc(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -52,7 +57,7 @@ function legend(labels: string[], x: number, y: number): string[] {
     const ly = y + i * 20;
     out.push(
       `<line x1="${x}" y1="${ly}" x2="${x + 24}" y2="${ly}" stroke="${color}" stroke-width="2.5"${dash ? ` stroke-dasharray="${dash}"` : ""}/>`,
-      `<text x="${x + 30}" y="${ly + 4}" font-size="12" fill="#222">${esc(label)}</text>`,
+      `<text x="${x + 30}" y="${ly + 4}" font-size="12" fill="#222">${esc(fit(label, 32))}</text>`,
     );
   });
   out.push(`</g>`);
@@ -75,7 +80,7 @@ function latencyAxis(series: Series[], width: number): ScaleLogarithmic<number, 
   }
   if (!Number.isFinite(lo)) [lo, hi] = [0.1, 10_000];
   const a = 10 ** Math.floor(Math.log10(Math.max(lo, 0.01)));
-  const b = 10 ** Math.ceil(Math.log10(Math.max(hi, 10_000) * 1.0001));
+  const b = 10 ** Math.ceil(Math.log10(Math.max(hi * 1.0001, 10_000)));
   return scaleLog().domain([a, b]).range([0, width]);
 }
 
@@ -167,6 +172,14 @@ function stepPath(pts: [number, number][]): string {
   return line().curve(curveLinear).digits(1)(thin(stepped)) ?? "";
 }
 
+/** Legend labels; a series with exactly the latencies of an earlier one says so, since its curve lies under that one. */
+function seriesLabels(series: Series[]): string[] {
+  return series.map((s, i) => {
+    const twin = series.findIndex((t, j) => j < i && t.latMs.length === s.latMs.length && t.latMs.every((v, k) => v === s.latMs[k]));
+    return twin < 0 ? s.label : `${s.label} (= ${series[twin]!.label})`;
+  });
+}
+
 /** The latency CDF of every series on one chart, log time axis. */
 export function cdfChart(title: string, subtitle: string, series: Series[]): string {
   const pw = W - M.left - M.right;
@@ -182,7 +195,7 @@ export function cdfChart(title: string, subtitle: string, series: Series[]): str
     const d = stepPath([{ x: pts[0]!.x, f: 0 }, ...pts, { x: x.domain()[1]!, f: 1 }].map(px));
     body.push(`<path class="series" d="${d}" fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ""}><title>${esc(s.label)}</title></path>`);
   });
-  body.push(...axisTitles("lookup latency (log scale)", "share of lookups done", pw, ph), `</g>`, ...legend(series.map((s) => s.label), W - M.right + 20, M.top + 10));
+  body.push(...axisTitles("lookup latency (log scale)", "share of lookups done", pw, ph), `</g>`, ...legend(seriesLabels(series), W - M.right + 20, M.top + 10));
   return frame(title, subtitle, body);
 }
 
@@ -191,8 +204,8 @@ export function tailChart(title: string, subtitle: string, series: Series[]): st
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;
   const x = latencyAxis(series, pw);
-  const minN = Math.max(1, ...series.map((s) => s.latMs.length));
-  const floor = 10 ** Math.floor(Math.log10(1 / minN));
+  const maxN = Math.max(1, ...series.map((s) => s.latMs.length));
+  const floor = 10 ** Math.floor(Math.log10(1 / maxN));
   const y = scaleLog().domain([floor, 1]).range([ph, 0]).clamp(true);
   const ticks: number[] = [];
   for (let v = 1; v >= floor * 0.999; v /= 10) ticks.push(v);
@@ -207,7 +220,7 @@ export function tailChart(title: string, subtitle: string, series: Series[]): st
     const d = stepPath([{ x: s.latMs[0]!, f: 0 }, ...pts, { x: last, f: 1 - floor }].map(px));
     body.push(`<path class="series" d="${d}" fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ""}><title>${esc(s.label)}</title></path>`);
   });
-  body.push(...axisTitles("lookup latency t (log scale)", "share of lookups slower than t (log scale)", pw, ph), `</g>`, ...legend(series.map((s) => s.label), W - M.right + 20, M.top + 10));
+  body.push(...axisTitles("lookup latency t (log scale)", "share of lookups slower than t (log scale)", pw, ph), `</g>`, ...legend(seriesLabels(series), W - M.right + 20, M.top + 10));
   return frame(title, subtitle, body);
 }
 
@@ -240,7 +253,7 @@ export function intervalBarChart(title: string, subtitle: string, xTitle: string
     const bh = y.bandwidth();
     const mid = n2(by + bh / 2);
     body.push(
-      `<text x="-10" y="${mid}" dy="4" font-size="12" text-anchor="end" fill="#222">${esc(b.label)}</text>`,
+      `<text x="-10" y="${mid}" dy="4" font-size="12" text-anchor="end" fill="#222">${esc(fit(b.label, 30))}</text>`,
       `<rect class="bar" x="0" y="${n2(by)}" width="${n2(x(b.value))}" height="${n2(bh)}" fill="${color}" fill-opacity="0.85"><title>${esc(b.label)}: ${pct(b.value)}</title></rect>`,
     );
     if (b.low !== null && b.high !== null) {
@@ -269,14 +282,16 @@ export function sweepChart(title: string, subtitle: string, xTitle: string, yTit
   const ph = H - M.top - M.bottom;
   const xs = [...new Set(lines.flatMap((l) => l.points.map((p) => p.x)))];
   const numeric = xs.every((v) => typeof v === "number");
-  const lin = numeric ? scaleLinear().domain([Math.min(...(xs as number[])), Math.max(...(xs as number[]))]).range([0, pw]) : null;
+  const [xmin, xmax] = numeric ? [Math.min(...(xs as number[])), Math.max(...(xs as number[]))] : [0, 0];
+  // A twentieth of the range on each side keeps the end points off the frame.
+  const lin = numeric ? scaleLinear().domain([xmin - (xmax - xmin) / 20, xmax + (xmax - xmin) / 20]).range([0, pw]) : null;
   const pts = scalePoint<string>().domain(xs.map(String)).range([0, pw]).padding(0.3);
   const xOf = (v: string | number) => (lin !== null && lin.domain()[0] !== lin.domain()[1] ? lin(v as number) : pts(String(v))!);
   const top = Math.max(0.001, ...lines.flatMap((l) => l.points.map((p) => Math.max(p.y, p.high ?? 0)))) * 1.1;
   const y = scaleLinear().domain([0, top]).range([ph, 0]).nice();
   const pct = (v: number) => `${n2(v * 100)}%`;
   const body = [`<g transform="translate(${M.left},${M.top})">`, ...yAxis(y, y.ticks(6), pct, pw)];
-  for (const v of numeric && lin !== null && lin.domain()[0] !== lin.domain()[1] ? (xs as number[]) : xs) {
+  for (const v of xs) {
     body.push(`<text x="${n2(xOf(v))}" y="${ph + 18}" font-size="12" text-anchor="middle" fill="#333">${esc(String(v))}</text>`);
   }
   const path = line<LinePoint>()

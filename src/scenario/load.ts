@@ -139,7 +139,9 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
       if (!(e instanceof ResolvConfError)) throw e;
       if (built) throw new InputError(`${file}: ${at(["pods", i, "dns_config"])}field "${field}": the resolv.conf the kubelet builds from it is not valid: line ${e.line}: ${e.reason}.`);
       const fileLine = base === null ? "" : ` (file line ${base + e.line})`;
-      throw new InputError(`${file}: ${src.context}field "${field}", resolv.conf line ${e.line}${fileLine}: ${e.reason}.`);
+      // Without a block to count lines in (options added by a comparison variant), name where the text came from.
+      const where = base === null ? src.at(["pods", i, "resolv_conf"]) : "";
+      throw new InputError(`${file}: ${src.context}${where}field "${field}", resolv.conf line ${e.line}${fileLine}: ${e.reason}.`);
     }
     if (rc.nameservers.length === 0) throw new InputError(`${file}: ${at(["pods", i, "resolv_conf"])}field "${field}": the resolv.conf has no "nameserver" line.`);
     for (const ns of rc.nameservers.slice(0, 3)) {
