@@ -284,6 +284,7 @@ describe("kernel: TCP has no clash resolution", () => {
         timing: defaultHopTiming("nftables"),
         send: { ...defaultSendTiming(), stallProbability: 0 },
         masquerade: null,
+        tableLimits: null,
       },
       { dnat: streams.get("dnat"), timing: streams.get("timing"), rx: streams.get("rx"), snat: streams.get("snat") },
       { forward: (p) => forwarded.push(p.uid), toPod: () => {}, addrName: String },

@@ -2,7 +2,7 @@ import type { Rng } from "../engine/random.js";
 import type { Simulator } from "../engine/sim.js";
 import { addrPort, tupleKey } from "../net/addr.js";
 import { type Packet, packetKey } from "../net/packet.js";
-import { ConntrackTable, Counters, type Entry } from "./conntrack.js";
+import { ConntrackTable, Counters, type Entry, type TableLimits } from "./conntrack.js";
 import { type NatService, statisticThresholds, walkServiceChain } from "./kubeproxy.js";
 import type { RxConfig } from "./rx.js";
 import type { HopTiming, SendTiming } from "./timing.js";
@@ -23,7 +23,9 @@ export type HopEventKind =
   | "clash-drop"
   | "reply-denat"
   | "reply-orphan"
-  | "clash-entry-killed";
+  | "clash-entry-killed"
+  | "early-drop"
+  | "table-full";
 
 export interface HopEvent {
   t: number;
@@ -67,6 +69,8 @@ export interface NetnsConfig {
    * keeps its source (a null binding), which --random-fully does not touch.
    */
   masquerade: { addr: number; randomFully: boolean } | null;
+  /** nf_conntrack_max and the hash size; null: no limit (nf_conntrack_max = 0). */
+  tableLimits: TableLimits | null;
 }
 
 export interface HopStats {
@@ -83,6 +87,8 @@ export interface HopStats {
   repliesIn: number;
   repliesDelivered: number;
   repliesOrphaned: number;
+  /** New packets dropped because the table was full and early_drop found nothing to evict. */
+  droppedTableFull: number;
   /** Packets whose source port the POSTROUTING nat binding rewrote (nf_nat_l4proto_unique_tuple). */
   portRewrites: number;
 }
@@ -106,6 +112,8 @@ const NO_PACKET = null as unknown as Packet;
 const CT_UNTRACKED = 1;
 const CT_ESTABLISHED = 2;
 const CT_NEW = 3;
+/** Dropped at PREROUTING (table full): nothing more happens to it. */
+const CT_DROPPED = 4;
 
 /**
  * One network namespace with conntrack on the path: its conntrack table, CPUs,
@@ -132,6 +140,7 @@ export class Netns {
     repliesIn: 0,
     repliesDelivered: 0,
     repliesOrphaned: 0,
+    droppedTableFull: 0,
     portRewrites: 0,
   };
   trace: ((e: HopEvent) => void) | null = null;
@@ -142,6 +151,8 @@ export class Netns {
   private readonly pool: Work[] = [];
   /** Whether any raw-table NOTRACK rule exists (most nodes have none: skip the check). */
   private readonly hasNotrack: boolean;
+  /** Whether nf_conntrack_max is set (by default it is not: skip the check). */
+  private readonly limited: boolean;
   private readonly times: number[] = [];
   private readonly arriveFn = (w: Work) => this.arrive(w);
   /** udp_port_rover and tcp_port_rover of nf_nat_proto_udp.c / _tcp.c (before 6ed5943f8735). */
@@ -153,7 +164,8 @@ export class Netns {
     private readonly rng: { dnat: Rng; timing: Rng; rx: Rng; snat: Rng },
     private readonly wiring: HopWiring,
   ) {
-    this.table = new ConntrackTable(cfg.features);
+    this.table = new ConntrackTable(cfg.features, cfg.tableLimits);
+    this.limited = cfg.tableLimits !== null;
     this.counters = new Counters(cfg.cpus);
     this.cpus = Array.from({ length: cfg.cpus }, () => ({ busy: false, queue: [] }));
     this.hasNotrack = cfg.notrack.size > 0;
@@ -366,6 +378,12 @@ export class Netns {
       return timing.hitNs / 2;
     }
     // Miss: init_conntrack, an unconfirmed entry attached to this packet only.
+    if (this.limited && !this.admit(pkt, w.cpu, key, now)) {
+      pkt.ct = null;
+      pkt.ctState = CT_DROPPED;
+      pkt.ctPost = timing.hitNs / 2;
+      return timing.hitNs / 2;
+    }
     const e = this.table.create(key, pkt.src, pkt.sport, pkt.dst, pkt.dport, now);
     const svcRef = this.byVip.get(addrPort(pkt.dst, pkt.dport));
     let rules = this.cfg.totalRules;
@@ -398,6 +416,25 @@ export class Netns {
     return pre;
   }
 
+  /**
+   * __nf_conntrack_alloc with nf_conntrack_max set: room for one more entry, by early_drop() if
+   * the table is full; if nothing can be evicted, nf_conntrack_in drops the packet ("Too stressed
+   * to deal": drop++, NF_DROP).
+   */
+  private admit(pkt: Packet, cpu: number, key: number, now: number): boolean {
+    const evicted = this.table.makeRoom(key, now);
+    if (evicted > 0) {
+      this.counters.add(cpu, "early_drop", evicted);
+      if (this.trace !== null) this.emit("early-drop", pkt, cpu, null, evicted);
+    }
+    if (evicted >= 0) return true;
+    this.counters.bump(cpu, "drop");
+    this.stats.droppedTableFull++;
+    if (pkt.tally !== null) pkt.tally.queriesLost++;
+    if (this.trace !== null) this.emit("table-full", pkt, cpu, null);
+    return false;
+  }
+
   /** nf_nat_ipv4_out (null binding / SNAT) then nf_confirm -> __nf_conntrack_confirm. */
   private post(pkt: Packet, cpu: number): void {
     const now = this.sim.now;
@@ -407,6 +444,7 @@ export class Netns {
     pkt.ctState = 0;
     const out = now + this.cfg.timing.xmitNs;
     if (state !== CT_NEW) {
+      if (state === CT_DROPPED) return;
       this.stats.forwarded++;
       this.wiring.forward(pkt, out);
       return;
@@ -452,7 +490,8 @@ export class Netns {
       resolved = "drop";
     }
     if (resolved === "merge") {
-      // nf_ct_resolve_clash: the skb is attached to the winner (nf_ct_set); its NAT is identical.
+      // nf_ct_resolve_clash: the skb is attached to the winner (nf_ct_set); its NAT is identical. The loser is freed.
+      table.free(e);
       this.table.udpPacket(winner, false, now);
       this.counters.bump(cpu, f.clashResolveCounter ? "clash_resolve" : "insert_failed");
       if (this.trace !== null) this.emit("clash-merge", pkt, cpu, e);
@@ -470,6 +509,7 @@ export class Netns {
       return;
     }
     // NF_DROP. Before 4.7 only insert_failed moves; from 4.7 the drop counter too (71d8c47fc653).
+    table.free(e);
     this.counters.bump(cpu, "insert_failed");
     if (f.clashResolution !== "none") this.counters.bump(cpu, "drop");
     if (this.trace !== null) this.emit("clash-drop", pkt, cpu, e);
@@ -552,11 +592,11 @@ export class Netns {
   }
 
   /** Trace events are described here, off the hot path (the hooks only pass the entry). */
-  private emit(kind: HopEventKind, pkt: Packet, cpu: number, e: Entry | null): void {
-    this.trace!({ t: this.sim.now, hop: this.cfg.name, cpu, kind, pkt, detail: this.describe(kind, pkt, e) });
+  private emit(kind: HopEventKind, pkt: Packet, cpu: number, e: Entry | null, n = 0): void {
+    this.trace!({ t: this.sim.now, hop: this.cfg.name, cpu, kind, pkt, detail: this.describe(kind, pkt, e, n) });
   }
 
-  private describe(kind: HopEventKind, pkt: Packet, e: Entry | null): string {
+  private describe(kind: HopEventKind, pkt: Packet, e: Entry | null, n: number): string {
     const name = (id: number) => this.wiring.addrName(id);
     const f = this.cfg.features;
     switch (kind) {
@@ -588,6 +628,10 @@ export class Netns {
         return "no entry owns the reply tuple: not reverse-NATed";
       case "clash-entry-killed":
         return "NAT-clash entry deleted by its first reply";
+      case "early-drop":
+        return `the table is full (nf_conntrack_max ${this.cfg.tableLimits!.max}): early_drop evicts ${n} entr${n === 1 ? "y" : "ies"} that are not ASSURED (early_drop += ${n})`;
+      case "table-full":
+        return `the table is full (nf_conntrack_max ${this.cfg.tableLimits!.max}) and early_drop finds no entry that is not ASSURED: "nf_conntrack: table full, dropping packet" (drop++)`;
     }
   }
 }

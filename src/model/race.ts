@@ -30,6 +30,8 @@ export interface RaceOptions {
   replyDelayMs: number;
   /** The queries are MASQUERADEd to the node's address (kube-proxy --masquerade-all). */
   masquerade: MasqueradeMode;
+  /** nf_conntrack_max (0: no limit), with nf_conntrack_buckets = max / 4 as kube-proxy sets it. */
+  conntrackMax: number;
   trace?: (e: HopEvent) => void;
 }
 
@@ -51,7 +53,7 @@ export interface RaceResult {
   /** Losers inserted as reply-only NAT-clash entries (5.6+). */
   nat_clash_entries: number;
   /** Packets: sent, forwarded, dropped in the clash, replies delivered, replies orphaned. */
-  conservation: { sent: number; forwarded: number; dropped: number; untracked: number; repliesDelivered: number; repliesOrphaned: number };
+  conservation: { sent: number; forwarded: number; dropped: number; tableFull: number; untracked: number; repliesDelivered: number; repliesOrphaned: number };
   counters: Record<CounterName, number>;
   perCpu: Record<CounterName, number>[];
 }
@@ -69,6 +71,7 @@ export const RACE_DEFAULTS: Omit<RaceOptions, "kernel"> = {
   seed: 1,
   replyDelayMs: 0,
   masquerade: "none",
+  conntrackMax: 0,
 };
 
 const US = 1000;
@@ -112,6 +115,7 @@ export function runRace(o: RaceOptions): RaceResult {
       timing: defaultHopTiming(o.backend),
       send: defaultSendTiming(),
       masquerade: o.masquerade === "none" ? null : { addr: addrs.id("10.0.0.1"), randomFully: o.masquerade === "random-fully" },
+      tableLimits: o.conntrackMax > 0 ? { max: o.conntrackMax, buckets: Math.max(1, Math.floor(o.conntrackMax / 4)) } : null,
     },
     { dnat: streams.get("node/dnat"), timing: streams.get("node/timing"), rx: streams.get("node/rx"), snat: streams.get("node/snat") },
     {
@@ -176,6 +180,7 @@ export function runRace(o: RaceOptions): RaceResult {
       sent: st.packetsIn,
       forwarded: st.forwarded,
       dropped: st.droppedClash,
+      tableFull: st.droppedTableFull,
       untracked: st.untracked,
       repliesDelivered: st.repliesDelivered,
       repliesOrphaned: st.repliesOrphaned,

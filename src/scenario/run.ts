@@ -65,6 +65,8 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
       rx,
       timing: hopTiming(s),
       send: sendTiming(s),
+      // kube-proxy's realConntracker.SetMax writes hashsize = max/4 (pkg/proxy/conntrack.go).
+      tableLimits: s.node.conntrack_max === undefined ? null : { max: s.node.conntrack_max, buckets: s.node.conntrack_buckets ?? Math.max(1, Math.floor(s.node.conntrack_max / 4)) },
     },
     nodeIp: s.cluster.node_ip,
     rulesBeforeDns: s.node.rules_before_dns,
