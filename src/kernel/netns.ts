@@ -78,6 +78,8 @@ export interface HopStats {
   forwarded: number;
   droppedClash: number;
   untracked: number;
+  /** Replies NOTRACKed at OUTPUT (NodeLocal DNSCache's answers). */
+  untrackedReplies: number;
   clashes: number;
   clashesDifferentEndpoint: number;
   /** Clashes whose loser went to the winner's endpoint from another source port (race 2, or --random-fully). */
@@ -133,6 +135,7 @@ export class Netns {
     forwarded: 0,
     droppedClash: 0,
     untracked: 0,
+    untrackedReplies: 0,
     clashes: 0,
     clashesDifferentEndpoint: 0,
     clashesDifferentSource: 0,
@@ -229,7 +232,9 @@ export class Netns {
     const now = this.sim.now;
     this.stats.repliesIn++;
     if (this.hasNotrack && this.cfg.notrack.has(addrPort(pkt.src, pkt.sport))) {
-      // raw OUTPUT -s <localIP> --sport 53 -j NOTRACK: untouched, delivered as is.
+      // raw OUTPUT -s <localIP> --sport 53 -j NOTRACK: untouched, delivered as is (nf_conntrack_in: ignore++ before 5.10).
+      if (this.cfg.features.ignoreCounter) this.counters.bump(0, "ignore");
+      this.stats.untrackedReplies++;
       this.stats.repliesDelivered++;
       pkt.owned = true;
       this.wiring.toPod(pkt, now + deliverDelayNs);
@@ -358,6 +363,8 @@ export class Netns {
       pkt.ct = null;
       pkt.ctState = CT_UNTRACKED;
       this.stats.untracked++;
+      // nf_conntrack_in: an IP_CT_UNTRACKED skb is "ignored" (ignore++ before 5.10).
+      if (this.cfg.features.ignoreCounter) this.counters.bump(w.cpu, "ignore");
       if (this.trace !== null) this.emit("notrack", pkt, w.cpu, null);
       pkt.ctPost = timing.hitNs / 2;
       return timing.hitNs / 2;

@@ -36,6 +36,12 @@ export interface KernelFeatures {
    * offset. Only NF_NAT_RANGE_PROTO_RANDOM(_FULLY) drew a random start.
    */
   natPortRover: boolean;
+  /**
+   * The `ignore` counter: nf_conntrack_in counts a packet that is untracked (raw NOTRACK) or
+   * already has its entry. "netfilter: conntrack: remove ignore stats" (5.10) dropped it from
+   * ctnetlink (conntrack -S) and prints 0 in /proc.
+   */
+  ignoreCounter: boolean;
   /** bc92470413f3 (5.10): clash_resolve counter; insert_failed only for unresolved clashes. */
   clashResolveCounter: boolean;
   /** UDP stream timeout: 180 s before 294304e4c522 (5.0), 120 s after. */
@@ -77,6 +83,7 @@ export function kernelFeatures(version: string): KernelFeatures | null {
     natPortRover: !atLeast(v, 5, 0),
     natClashEntry: atLeast(v, 5, 9) ? "fixed-timeout" : atLeast(v, 5, 6) ? "delete-on-reply" : "none",
     clashResolveCounter: atLeast(v, 5, 10),
+    ignoreCounter: !atLeast(v, 5, 10),
     udpStreamTimeoutS: atLeast(v, 5, 0) ? 120 : 180,
     udpStreamAfter2s: atLeast(v, 5, 0),
     assuredOnlyInStream: atLeast(v, 5, 16),
