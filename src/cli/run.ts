@@ -6,7 +6,7 @@ import { type Summary, summarize } from "../report/summary.js";
 import { InputError, type LoadedScenario, loadScenarioFile } from "../scenario/load.js";
 import { runScenario } from "../scenario/run.js";
 import { Progress } from "./progress.js";
-import { conntrackStatLine } from "../report/conntrack.js";
+import { conntrackStatLine, procStatHeader, procStatRow } from "../report/conntrack.js";
 import { kernelFeatures } from "../kernel/version.js";
 
 export interface RunArgs {
@@ -15,6 +15,7 @@ export interface RunArgs {
   seed: number | undefined;
   quiet: boolean;
   "conntrack-stats": boolean;
+  "proc-stat"?: boolean;
 }
 
 /** The scenario files named by the arguments: files as given, folders' *.yaml and *.yml files in name order. */
@@ -45,7 +46,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option("out", { type: "string", default: "results", describe: "folder for <scenario>.lookups.csv and summary.csv" })
       .option("seed", { type: "number", describe: "seed for every scenario (default: each scenario's own seed)" })
       .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors" })
-      .option("conntrack-stats", { type: "boolean", default: false, describe: "also print each scenario's node counters as `conntrack -S` lines" }) as never,
+      .option("conntrack-stats", { type: "boolean", default: false, describe: "also print each scenario's node counters as `conntrack -S` lines" })
+      .option("proc-stat", { type: "boolean", default: false, describe: "also print each scenario's node counters as /proc/net/stat/nf_conntrack shows them (its columns by kernel version)" }) as never,
   handler: (args) => {
     if (args.seed !== undefined && (!Number.isInteger(args.seed) || args.seed < 0)) {
       throw new InputError(`--seed: expected a whole number >= 0, found ${String(args.seed)}.`);
@@ -68,6 +70,7 @@ export function runScenarios(args: RunArgs): void {
   const outputs: { name: string; text: string }[] = [];
   const summaries: Summary[] = [];
   const stats: string[] = [];
+  const procStats: string[] = [];
   for (const l of loaded) {
     const stem = basename(l.file, extname(l.file));
     progress.begin(stem);
@@ -77,12 +80,19 @@ export function runScenarios(args: RunArgs): void {
     summaries.push(summarize(res));
     const features = kernelFeatures(res.kernel)!;
     stats.push(`${res.name} (kernel ${res.kernel}), client node: conntrack -S`, ...res.perCpuCounters.map((c, cpu) => conntrackStatLine(cpu, c, features)), "");
+    procStats.push(
+      `${res.name} (kernel ${res.kernel}), client node: /proc/net/stat/nf_conntrack`,
+      procStatHeader(features),
+      ...res.perCpuCounters.map((c) => procStatRow(res.conntrackEntries, c, features)),
+      "",
+    );
   }
   outputs.push({ name: "summary.csv", text: summaryCsv(summaries) });
   writeAll(args.out, outputs);
   if (!args.quiet) {
     process.stdout.write(summaryTable(summaries));
     if (args["conntrack-stats"]) process.stdout.write(`\n${stats.join("\n")}`);
+    if (args["proc-stat"]) process.stdout.write(`\n${procStats.join("\n")}`);
     process.stdout.write(`\nwrote ${outputs.length} files to ${args.out}/\n`);
   }
 }

@@ -50,6 +50,7 @@ export const COUNTER_NAMES = [
   "error",
   "search_restart",
   "clash_resolve",
+  "chaintoolong",
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 
@@ -72,7 +73,7 @@ export class Counters {
 }
 
 function zeroCounters(): Record<CounterName, number> {
-  return { found: 0, invalid: 0, ignore: 0, insert: 0, insert_failed: 0, drop: 0, early_drop: 0, error: 0, search_restart: 0, clash_resolve: 0 };
+  return { found: 0, invalid: 0, ignore: 0, insert: 0, insert_failed: 0, drop: 0, early_drop: 0, error: 0, search_restart: 0, clash_resolve: 0, chaintoolong: 0 };
 }
 
 const SEC = 1_000_000_000;

@@ -25,6 +25,8 @@ export interface RunResult {
   log: LookupLog;
   counters: Record<CounterName, number>;
   perCpuCounters: Record<CounterName, number>[];
+  /** The node's table size at the end of the run (net->ct.count: /proc's `entries`). */
+  conntrackEntries: number;
   hop: HopStats;
   net: NetworkStats;
   events: number;
@@ -191,6 +193,7 @@ export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunR
     log,
     counters: cluster.node.counters.sum(),
     perCpuCounters: cluster.node.counters.perCpu,
+    conntrackEntries: cluster.node.table.count,
     hop: cluster.node.stats,
     net: cluster.net,
     events: sim.executed,
