@@ -11,6 +11,7 @@ import type { KernelFeatures } from "./version.js";
 /** What the hop did, for traces and teaching (see trace events in the README). */
 export type HopEventKind =
   | "gro-list"
+  | "migration-split"
   | "notrack"
   | "lookup-hit"
   | "lookup-miss"
@@ -164,7 +165,7 @@ export class Netns {
   constructor(
     private readonly sim: Simulator,
     readonly cfg: NetnsConfig,
-    private readonly rng: { dnat: Rng; timing: Rng; rx: Rng; snat: Rng },
+    private readonly rng: { dnat: Rng; timing: Rng; rx: Rng; snat: Rng; migrate: Rng },
     private readonly wiring: HopWiring,
   ) {
     this.table = new ConntrackTable(cfg.features, cfg.tableLimits);
@@ -197,9 +198,17 @@ export class Netns {
     this.stats.packetsIn += burst.length;
     switch (rx.mode) {
       case "inline":
-      case "gro":
-        for (let i = 0; i < burst.length; i++) this.schedule(burst[i]!, senderCpu % this.cfg.cpus, times[i]!);
+      case "gro": {
+        const cpu = senderCpu % this.cfg.cpus;
+        // The rare thread-migration split (rx.ts), drawn from a stream of its own so that the other
+        // streams' draws do not move.
+        if (burst.length > 1 && this.cfg.cpus > 1 && rx.migrationProbability > 0 && this.rng.migrate() < rx.migrationProbability) {
+          this.migrationSplit(burst, cpu, times[times.length - 1]!);
+          break;
+        }
+        for (let i = 0; i < burst.length; i++) this.schedule(burst[i]!, cpu, times[i]!);
         break;
+      }
       case "rps":
         for (let i = 0; i < burst.length; i++) this.schedule(burst[i]!, this.rpsCpu(burst[i]!), times[i]! + Math.round(rx.rpsNs.sample(r)));
         break;
@@ -225,6 +234,23 @@ export class Netns {
         break;
       }
     }
+  }
+
+  /**
+   * The thread-migration split: the first datagram waits on `cpu` while the thread, moved to another
+   * CPU, sends the rest. "inline": the old CPU's backlog and the new CPU's softirq process them at the
+   * same time; "gro": they join the NAPI poll still pending on the old CPU and go on as one list.
+   * Either way they reach PREROUTING together, at the last send's time `t`.
+   */
+  private migrationSplit(burst: Packet[], cpu: number, t: number): void {
+    const other = (cpu + 1 + Math.floor(this.rng.migrate() * (this.cfg.cpus - 1))) % this.cfg.cpus;
+    if (this.trace !== null) this.emit("migration-split", burst[1]!, other, null, cpu);
+    if (this.cfg.rx.mode === "gro") {
+      this.scheduleList(burst, cpu, t);
+      return;
+    }
+    this.schedule(burst[0]!, cpu, t);
+    for (let i = 1; i < burst.length; i++) this.schedule(burst[i]!, other, t);
   }
 
   /** A reply arriving from the network at time now: reverse NAT through the entry that owns its tuple. */
@@ -600,13 +626,15 @@ export class Netns {
 
   /** Trace events are described here, off the hot path (the hooks only pass the entry). */
   private emit(kind: HopEventKind, pkt: Packet, cpu: number, e: Entry | null, n = 0): void {
-    this.trace!({ t: this.sim.now, hop: this.cfg.name, cpu, kind, pkt, detail: this.describe(kind, pkt, e, n) });
+    this.trace!({ t: this.sim.now, hop: this.cfg.name, cpu, kind, pkt, detail: this.describe(kind, pkt, e, n, cpu) });
   }
 
-  private describe(kind: HopEventKind, pkt: Packet, e: Entry | null, n: number): string {
+  private describe(kind: HopEventKind, pkt: Packet, e: Entry | null, n: number, cpu: number): string {
     const name = (id: number) => this.wiring.addrName(id);
     const f = this.cfg.features;
     switch (kind) {
+      case "migration-split":
+        return `the sending thread migrated to cpu${cpu} between its sends while its first datagram still waited for cpu${n}'s softirq: ${this.cfg.rx.mode === "gro" ? "both join the NAPI poll pending on cpu" + n + " and go on as one list" : "the two are processed at the same time on two CPUs"} (a rare path, p = ${this.cfg.rx.migrationProbability.toPrecision(3)} per burst)`;
       case "gro-list":
         return "GRO + threaded NAPI: the poll thread hands the queued datagrams on as one list (netif_receive_skb_list): PREROUTING runs for all of them before any is confirmed";
       case "notrack":

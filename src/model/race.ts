@@ -2,7 +2,7 @@ import { Streams } from "../engine/random.js";
 import { Simulator } from "../engine/sim.js";
 import type { CounterName } from "../kernel/conntrack.js";
 import { type HopEvent, Netns } from "../kernel/netns.js";
-import { type NodeLoad, type RxMode, defaultRx } from "../kernel/rx.js";
+import { MIGRATION_SPLIT_PROBABILITY, type NodeLoad, type RxMode, defaultRx } from "../kernel/rx.js";
 import { type NatBackend, defaultHopTiming, defaultSendTiming } from "../kernel/timing.js";
 import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
 import { AddressBook } from "../net/addr.js";
@@ -32,6 +32,8 @@ export interface RaceOptions {
   masquerade: MasqueradeMode;
   /** nf_conntrack_max (0: no limit), with nf_conntrack_buckets = max / 4 as kube-proxy sets it. */
   conntrackMax: number;
+  /** The thread-migration split of a sendmmsg() pair, per pair (rx.ts). */
+  migrationProbability: number;
   trace?: (e: HopEvent) => void;
 }
 
@@ -72,6 +74,7 @@ export const RACE_DEFAULTS: Omit<RaceOptions, "kernel"> = {
   replyDelayMs: 0,
   masquerade: "none",
   conntrackMax: 0,
+  migrationProbability: MIGRATION_SPLIT_PROBABILITY,
 };
 
 const US = 1000;
@@ -111,13 +114,13 @@ export function runRace(o: RaceOptions): RaceResult {
       services: [{ name: "dns", vip, port: 53, endpoints: eps.map((addr) => ({ addr, port: 53 })), rulesBefore: o.rules }],
       totalRules: o.rules,
       notrack: new Set(),
-      rx: defaultRx(o.rx, o.load),
+      rx: { ...defaultRx(o.rx, o.load), migrationProbability: o.migrationProbability },
       timing: defaultHopTiming(o.backend),
       send: defaultSendTiming(),
       masquerade: o.masquerade === "none" ? null : { addr: addrs.id("10.0.0.1"), randomFully: o.masquerade === "random-fully" },
       tableLimits: o.conntrackMax > 0 ? { max: o.conntrackMax, buckets: Math.max(1, Math.floor(o.conntrackMax / 4)) } : null,
     },
-    { dnat: streams.get("node/dnat"), timing: streams.get("node/timing"), rx: streams.get("node/rx"), snat: streams.get("node/snat") },
+    { dnat: streams.get("node/dnat"), timing: streams.get("node/timing"), rx: streams.get("node/rx"), snat: streams.get("node/snat"), migrate: streams.get("node/migrate") },
     {
       forward: (pkt, t) => {
         // The endpoint answers at once; the reply comes back to the node.

@@ -52,6 +52,7 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
   const features = kernelFeatures(s.kernel)!;
   const rx = defaultRx(s.node.rx as RxMode, s.node.load as NodeLoad);
   if (s.node.batch_probability !== undefined) rx.batchProbability = s.node.batch_probability;
+  if (s.node.migration_probability !== undefined) rx.migrationProbability = s.node.migration_probability;
   const record = (r: string | { name: string; a?: boolean | undefined; aaaa?: boolean | undefined }, ipv6: boolean): RecordSpec =>
     typeof r === "string" ? { name: fqdn(r), a: true, aaaa: ipv6 } : { name: fqdn(r.name), a: r.a ?? true, aaaa: r.aaaa ?? ipv6 };
   const nl = s.nodelocal?.enabled ? s.nodelocal : null;

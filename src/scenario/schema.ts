@@ -74,6 +74,8 @@ export const scenarioSchema = z.strictObject({
       rx: z.enum(RX_MODES as [string, ...string[]]).default("inline"),
       load: z.enum(NODE_LOADS as [string, ...string[]]).default("idle"),
       batch_probability: z.number().min(0).max(1).optional(),
+      /** The thread-migration split of one thread's burst over two CPUs (inline and gro), per burst. */
+      migration_probability: z.number({ error: "expected a probability from 0 to 1" }).min(0, { error: "expected a probability from 0 to 1" }).max(1, { error: "expected a probability from 0 to 1" }).optional(),
       nat_backend: z.enum(["iptables-legacy", "iptables-nft", "nftables"]).default("iptables-nft"),
       rules_before_dns: z.number().int().min(0).default(0),
       /** The node's /etc/resolv.conf (the kubelet's --resolv-conf): dnsPolicy Default copies it, ClusterFirst appends its search domains. */
