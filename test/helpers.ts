@@ -1,6 +1,8 @@
+import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { InputError } from "../src/scenario/load.js";
 
 /** The repository root (tests run from dist/test/). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -12,4 +14,15 @@ export function calibration<T>(name: string): T {
 
 export function scenarioPath(name: string): string {
   return resolve(ROOT, "scenarios", name);
+}
+
+/** The message of the InputError that f throws (a failure if it throws nothing, or something else). */
+export function inputError(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    assert.ok(e instanceof InputError, String(e));
+    return e.message;
+  }
+  assert.fail("no error");
 }

@@ -4,9 +4,9 @@ import { ConntrackTable, type Entry } from "../src/kernel/conntrack.js";
 import { kernelFeatures } from "../src/kernel/version.js";
 import { tupleKey } from "../src/net/addr.js";
 import { RACE_DEFAULTS, type RaceOptions, runRace } from "../src/model/race.js";
-import { InputError, loadScenarioText } from "../src/scenario/load.js";
+import { loadScenarioText } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";
-import { scenarioPath } from "./helpers.js";
+import { inputError, scenarioPath } from "./helpers.js";
 
 const SEC = 1_000_000_000;
 const race = (o: Partial<RaceOptions>) => runRace({ ...RACE_DEFAULTS, kernel: "6.18", send: "sendmmsg", pairs: 500, ...o });
@@ -109,15 +109,7 @@ describe("conntrack table size: nf_conntrack_max and early_drop (node.conntrack_
   });
 
   describe("bad input", () => {
-    const err = (node: string): string => {
-      try {
-        loadScenarioText(glibc(node), "bad.yaml");
-      } catch (e) {
-        assert.ok(e instanceof InputError, String(e));
-        return e.message;
-      }
-      assert.fail("no error");
-    };
+    const err = (node: string): string => inputError(() => loadScenarioText(glibc(node), "bad.yaml"));
     it("conntrack_max that is not a whole number from 1 to 16777216", () => {
       for (const v of ["0", "1.5", "lots", "100000000"]) {
         assert.match(err(`  conntrack_max: ${v}\n`), /^bad\.yaml: line \d+: field "node\.conntrack_max": expected a whole number from 1 to 16777216 \(nf_conntrack_max\), found .+\.$/);
