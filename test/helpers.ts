@@ -16,10 +16,14 @@ export function scenarioPath(name: string): string {
   return resolve(ROOT, "scenarios", name);
 }
 
-/** The InputError message a scenario text gets as "bad.yaml" (fails if it loads). */
-export function inputError(text: string): string {
+/**
+ * The InputError message of a scenario text loaded as "bad.yaml", or of what
+ * f throws (a test failure if nothing is thrown, or something else).
+ */
+export function inputError(x: string | (() => unknown)): string {
   try {
-    loadScenarioText(text, "bad.yaml");
+    if (typeof x === "string") loadScenarioText(x, "bad.yaml");
+    else x();
   } catch (e) {
     assert.ok(e instanceof InputError, String(e));
     return e.message;

@@ -284,8 +284,9 @@ describe("kernel: TCP has no clash resolution", () => {
         timing: defaultHopTiming("nftables"),
         send: { ...defaultSendTiming(), stallProbability: 0 },
         masquerade: null,
+        tableLimits: null,
       },
-      { dnat: streams.get("dnat"), timing: streams.get("timing"), rx: streams.get("rx"), snat: streams.get("snat") },
+      { dnat: streams.get("dnat"), timing: streams.get("timing"), rx: streams.get("rx"), snat: streams.get("snat"), migrate: streams.get("migrate") },
       { forward: (p) => forwarded.push(p.uid), toPod: () => {}, addrName: String },
     );
     // Two threads on two CPUs send a SYN with the same tuple at the same instant.

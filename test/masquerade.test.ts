@@ -6,7 +6,7 @@ import { summarize } from "../src/report/summary.js";
 import { InputError, loadScenarioText } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";
 import { formatRaceReport, raceOptions, type RaceArgs } from "../src/cli/race.js";
-import { scenarioPath } from "./helpers.js";
+import { inputError, scenarioPath } from "./helpers.js";
 
 const race = (o: Partial<RaceOptions>) => runRace({ ...RACE_DEFAULTS, kernel: "6.18", pairs: 3000, ...o });
 const scenario = (file: string, node: string) => readFileSync(scenarioPath(file), "utf8").replace(/^node:\n/m, `node:\n${node}`);
@@ -111,15 +111,7 @@ describe("MASQUERADE and --random-fully (node.masquerade_all, node.masquerade_ra
   });
 
   describe("bad input", () => {
-    const err = (node: string): string => {
-      try {
-        loadScenarioText(scenario("glibc.yaml", node), "bad.yaml");
-      } catch (e) {
-        assert.ok(e instanceof InputError, String(e));
-        return e.message;
-      }
-      assert.fail("no error");
-    };
+    const err = (node: string): string => inputError(() => loadScenarioText(scenario("glibc.yaml", node), "bad.yaml"));
     it("masquerade_all that is not true or false", () => {
       assert.match(err("  masquerade_all: yes please\n"), /^bad\.yaml: line \d+: field "node\.masquerade_all": .*found "yes please"\.$/);
     });

@@ -109,15 +109,16 @@ describe("cli: dnsrace race", () => {
     assert.ok(r417.drop > 0);
   });
 
-  it("race: conntrack -S lines show clash_resolve only from 5.10", () => {
-    const shape = /^cpu=\d+ found=\d+ invalid=\d+ insert=\d+ insert_failed=\d+ drop=\d+ early_drop=\d+ error=\d+ search_restart=\d+( clash_resolve=\d+)?$/;
+  it("race: conntrack -S lines show ignore only before 5.10 and clash_resolve only from 5.10", () => {
+    const shape = /^cpu=\d+ found=\d+ invalid=\d+( ignore=\d+)? insert=\d+ insert_failed=\d+ drop=\d+ early_drop=\d+ error=\d+ search_restart=\d+( clash_resolve=\d+)?( chaintoolong=\d+)?$/;
     for (const [kernel, shown] of [["5.4", false], ["5.9", false], ["5.10", true], ["6.18", true]] as const) {
       const { r, text } = race({ kernel, pairs: "500" });
       const lines = statLines(text);
       assert.equal(lines.length, 2, `${kernel}: one line per CPU`);
       for (const l of lines) {
         assert.match(l, shape);
-        assert.equal(/ clash_resolve=\d+$/.test(l), shown, `${kernel}: ${l}`);
+        assert.equal(/ clash_resolve=\d+( chaintoolong=\d+)?$/.test(l), shown, `${kernel}: ${l}`);
+        assert.equal(/ ignore=\d+ /.test(l), !shown, `${kernel}: ${l}`);
       }
       // The per-CPU lines add up to the totals.
       const sum = (name: string) => lines.reduce((s, l) => s + Number(new RegExp(` ${name}=(\\d+)`).exec(l)?.[1] ?? 0), 0);
@@ -125,10 +126,10 @@ describe("cli: dnsrace race", () => {
       assert.equal(sum("drop"), r.drop, kernel);
       if (shown) assert.equal(sum("clash_resolve"), r.clash_resolve, kernel);
     }
-    const c = { found: 1, invalid: 0, insert: 0, insert_failed: 12, drop: 6, early_drop: 0, error: 0, search_restart: 0, clash_resolve: 3 };
+    const c = { found: 1, invalid: 0, ignore: 7, insert: 0, insert_failed: 12, drop: 6, early_drop: 0, error: 0, search_restart: 0, clash_resolve: 3, chaintoolong: 0 };
     assert.equal(
       conntrackStatLine(0, c, raceOptions({ ...NO_FLAGS, kernel: "5.4" }).kernel),
-      "cpu=0 found=1 invalid=0 insert=0 insert_failed=12 drop=6 early_drop=0 error=0 search_restart=0",
+      "cpu=0 found=1 invalid=0 ignore=7 insert=0 insert_failed=12 drop=6 early_drop=0 error=0 search_restart=0",
     );
     assert.equal(
       conntrackStatLine(1, c, raceOptions({ ...NO_FLAGS, kernel: "5.10" }).kernel),

@@ -8,9 +8,9 @@ import { stream } from "../src/engine/random.js";
 import { NetemDelay } from "../src/kernel/qdisc.js";
 import { type DnsMessage, makePacket } from "../src/net/packet.js";
 import { summarize } from "../src/report/summary.js";
-import { InputError, loadScenarioText } from "../src/scenario/load.js";
+import { loadScenarioText } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";
-import { ROOT, scenarioPath } from "./helpers.js";
+import { ROOT, inputError, scenarioPath } from "./helpers.js";
 
 const glibc = readFileSync(scenarioPath("glibc.yaml"), "utf8");
 /** The bundled glibc scenario (kernel 5.4, GRO + threaded NAPI, softirq-saturated) with node.tc_delay. */
@@ -75,15 +75,7 @@ describe("tc netem delay of AAAA queries (node.tc_delay)", () => {
   });
 
   describe("bad input", () => {
-    const err = (tc: string): string => {
-      try {
-        loadScenarioText(withTc(tc), "bad.yaml");
-      } catch (e) {
-        assert.ok(e instanceof InputError, String(e));
-        return e.message;
-      }
-      assert.fail("no error");
-    };
+    const err = (tc: string): string => inputError(() => loadScenarioText(withTc(tc), "bad.yaml"));
     it("an interface that is not a named point of the path", () => {
       assert.match(err("{ interface: eth0, delay_ms: 4 }"), /^bad\.yaml: line \d+: field "node\.tc_delay\.interface": expected one of pod-eth0, uplink, found "eth0"\.$/);
     });

@@ -7,7 +7,7 @@ import { fileKind } from "../compare/spec.js";
 import { InputError, type LoadedScenario, loadScenarioText, parseYaml, readScenarioFile } from "../scenario/load.js";
 import { runScenario } from "../scenario/run.js";
 import { Progress } from "./progress.js";
-import { conntrackStatLine } from "../report/conntrack.js";
+import { conntrackStatLine, procStatHeader, procStatRow } from "../report/conntrack.js";
 import { kernelFeatures } from "../kernel/version.js";
 
 export interface RunArgs {
@@ -16,6 +16,7 @@ export interface RunArgs {
   seed: number | undefined;
   quiet: boolean;
   "conntrack-stats": boolean;
+  "proc-stat"?: boolean;
 }
 
 /** The scenario files named by the arguments: files as given, folders' *.yaml and *.yml files in name order. */
@@ -46,7 +47,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option("out", { type: "string", default: "results", describe: "folder for <scenario>.lookups.csv and summary.csv" })
       .option("seed", { type: "number", describe: "seed for every scenario (default: each scenario's own seed)" })
       .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors" })
-      .option("conntrack-stats", { type: "boolean", default: false, describe: "also print each scenario's counters as `conntrack -S` lines, per node on the path" }) as never,
+      .option("conntrack-stats", { type: "boolean", default: false, describe: "also print each scenario's counters as `conntrack -S` lines, per node on the path" })
+      .option("proc-stat", { type: "boolean", default: false, describe: "also print each scenario's counters as /proc/net/stat/nf_conntrack shows them (its columns by kernel version), per node on the path" }) as never,
   handler: (args) => {
     if (args.seed !== undefined && (!Number.isInteger(args.seed) || args.seed < 0)) {
       throw new InputError(`--seed: expected a whole number >= 0, found ${String(args.seed)}.`);
@@ -81,6 +83,7 @@ export function runScenarios(args: RunArgs): void {
   const outputs: { name: string; text: string }[] = [];
   const summaries: Summary[] = [];
   const stats: string[] = [];
+  const procStats: string[] = [];
   for (const l of loaded) {
     const stem = basename(l.file, extname(l.file));
     progress.begin(stem);
@@ -90,8 +93,20 @@ export function runScenarios(args: RunArgs): void {
     summaries.push(summarize(res));
     const features = kernelFeatures(res.kernel)!;
     stats.push(`${res.name} (kernel ${res.kernel}), client node: conntrack -S`, ...res.perCpuCounters.map((c, cpu) => conntrackStatLine(cpu, c, features)), "");
+    procStats.push(
+      `${res.name} (kernel ${res.kernel}), client node: /proc/net/stat/nf_conntrack`,
+      procStatHeader(features),
+      ...res.perCpuCounters.map((c) => procStatRow(res.conntrackEntries, c, features)),
+      "",
+    );
     for (const n of res.endpointNodes) {
       stats.push(`${res.name} (kernel ${n.kernel}), endpoint node ${n.name}: conntrack -S`, ...n.perCpuCounters.map((c, cpu) => conntrackStatLine(cpu, c, n.features)), "");
+      procStats.push(
+        `${res.name} (kernel ${n.kernel}), endpoint node ${n.name}: /proc/net/stat/nf_conntrack`,
+        procStatHeader(n.features),
+        ...n.perCpuCounters.map((c) => procStatRow(n.conntrackEntries, c, n.features)),
+        "",
+      );
     }
   }
   outputs.push({ name: "summary.csv", text: summaryCsv(summaries) });
@@ -99,6 +114,7 @@ export function runScenarios(args: RunArgs): void {
   if (!args.quiet) {
     process.stdout.write(summaryTable(summaries));
     if (args["conntrack-stats"]) process.stdout.write(`\n${stats.join("\n")}`);
+    if (args["proc-stat"]) process.stdout.write(`\n${procStats.join("\n")}`);
     process.stdout.write(`\nwrote ${outputs.length} files to ${args.out}/\n`);
     for (const s of skipped) process.stdout.write(`skipped ${s}\n`);
   }

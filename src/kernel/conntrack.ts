@@ -1,4 +1,4 @@
-import { TupleMap } from "./tuplemap.js";
+import { TupleMap, hash } from "./tuplemap.js";
 import type { KernelFeatures } from "./version.js";
 
 /**
@@ -42,6 +42,7 @@ export interface Entry {
 export const COUNTER_NAMES = [
   "found",
   "invalid",
+  "ignore",
   "insert",
   "insert_failed",
   "drop",
@@ -49,6 +50,7 @@ export const COUNTER_NAMES = [
   "error",
   "search_restart",
   "clash_resolve",
+  "chaintoolong",
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 
@@ -60,6 +62,9 @@ export class Counters {
   bump(cpu: number, name: CounterName): void {
     this.perCpu[cpu]![name]++;
   }
+  add(cpu: number, name: CounterName, n: number): void {
+    this.perCpu[cpu]![name] += n;
+  }
   sum(): Record<CounterName, number> {
     const s = zeroCounters();
     for (const c of this.perCpu) for (const k of COUNTER_NAMES) s[k] += c[k];
@@ -68,7 +73,7 @@ export class Counters {
 }
 
 function zeroCounters(): Record<CounterName, number> {
-  return { found: 0, invalid: 0, insert: 0, insert_failed: 0, drop: 0, early_drop: 0, error: 0, search_restart: 0, clash_resolve: 0 };
+  return { found: 0, invalid: 0, ignore: 0, insert: 0, insert_failed: 0, drop: 0, early_drop: 0, error: 0, search_restart: 0, clash_resolve: 0, chaintoolong: 0 };
 }
 
 const SEC = 1_000_000_000;
@@ -79,17 +84,41 @@ export const NAT_CLASH_TIMEOUT_NS = 1 * SEC;
 /** nf_conntrack_udp_packet: stream_ts = now + 2 s (5.0+). */
 export const UDP_STREAM_DELAY_NS = 2 * SEC;
 
+/** nf_conntrack_max and the number of hash buckets (nf_conntrack_buckets, the module's hashsize). */
+export interface TableLimits {
+  max: number;
+  buckets: number;
+}
+
+/** early_drop() looks at this many buckets from the new tuple's (NF_CT_EVICTION_RANGE). */
+export const NF_CT_EVICTION_RANGE = 8;
+
 /**
  * The hash table of one network namespace: confirmed entries by ORIGINAL and by
  * REPLY tuple. Unconfirmed entries are never here (they hang off their packet),
  * which is the whole race: nf_ct_key_equal() only matches confirmed entries.
+ *
+ * `count` is net->ct.count: every nf_conn alive, unconfirmed ones included.
+ * With limits, the entries are also kept in their hash buckets (one per
+ * direction, as the kernel's tuplehash nodes), for early_drop().
  */
 export class ConntrackTable {
   private readonly byOrig = new TupleMap<Entry>();
   private readonly byReply = new TupleMap<Entry>();
   private insertsSinceSweep = 0;
+  /** net->ct.count */
+  count = 0;
+  /** Hash chains by bucket (only the non-empty ones), when limited. */
+  private readonly buckets: Map<number, Entry[]> | null;
+  /** No entry in the table expires before this (a lower bound, kept when the table is limited). */
+  private earliestExpiry = Infinity;
 
-  constructor(readonly features: KernelFeatures) {}
+  constructor(
+    readonly features: KernelFeatures,
+    readonly limits: TableLimits | null = null,
+  ) {
+    this.buckets = limits === null ? null : new Map();
+  }
 
   get size(): number {
     return this.byReply.size;
@@ -97,6 +126,7 @@ export class ConntrackTable {
 
   /** A new, unconfirmed entry (init_conntrack), with nf_conntrack_udp_packet's first timeout. */
   create(origKey: number, src: number, sport: number, dst: number, dport: number, now: number): Entry {
+    this.count++;
     return {
       origKey,
       replyKey: -1,
@@ -149,7 +179,17 @@ export class ConntrackTable {
     e.timeoutAt = now + e.relTimeout;
     this.byOrig.set(e.origKey, e);
     this.byReply.set(e.replyKey, e);
+    if (this.buckets !== null) {
+      this.link(this.bucketOf(e.origKey), e);
+      this.link(this.bucketOf(e.replyKey), e);
+      if (e.timeoutAt < this.earliestExpiry) this.earliestExpiry = e.timeoutAt;
+    }
     this.maybeSweep(now);
+  }
+
+  /** An unconfirmed entry that will never be inserted (a clash loser merged or dropped): nf_conntrack_free. */
+  free(_e: Entry): void {
+    this.count--;
   }
 
   /**
@@ -162,12 +202,86 @@ export class ConntrackTable {
     e.natClash = true;
     e.timeoutAt = now + NAT_CLASH_TIMEOUT_NS;
     this.byReply.set(e.replyKey, e);
+    if (this.buckets !== null) {
+      this.link(this.bucketOf(e.replyKey), e);
+      if (e.timeoutAt < this.earliestExpiry) this.earliestExpiry = e.timeoutAt;
+    }
     this.maybeSweep(now);
   }
 
+  /** A confirmed entry leaves the table (expired, killed, evicted): its slot is free again. */
   remove(e: Entry): void {
-    if (this.byOrig.get(e.origKey) === e) this.byOrig.delete(e.origKey);
-    if (this.byReply.get(e.replyKey) === e) this.byReply.delete(e.replyKey);
+    let removed = false;
+    if (this.byOrig.get(e.origKey) === e) removed = this.byOrig.delete(e.origKey);
+    if (this.byReply.get(e.replyKey) === e) removed = this.byReply.delete(e.replyKey) || removed;
+    if (!removed) return;
+    this.count--;
+    if (this.buckets !== null) {
+      if (!e.natClash) this.unlink(this.bucketOf(e.origKey), e);
+      this.unlink(this.bucketOf(e.replyKey), e);
+    }
+  }
+
+  /**
+   * The table-size check of __nf_conntrack_alloc, before a new entry for `origKey`: if
+   * nf_conntrack_max is reached, early_drop() (nf_conntrack_core.c) evicts from the bucket
+   * of the new tuple and the next ones, up to NF_CT_EVICTION_RANGE buckets, every entry of
+   * the first bucket that has any that is not ASSURED (early_drop_list: not IPS_ASSURED, not
+   * dying). Returns the number evicted (0: there was room), or -1: nothing could go, the
+   * packet is dropped ("nf_conntrack: table full, dropping packet").
+   * Expired entries hold no slot here: the kernel's gc_worker reaps them within its scan
+   * interval, and lookups and early_drop_list reap those they meet (nf_ct_gc_expired).
+   */
+  makeRoom(origKey: number, now: number): number {
+    const limits = this.limits!;
+    if (this.count < limits.max) return 0;
+    if (now >= this.earliestExpiry) this.reapExpired(now);
+    if (this.count < limits.max) return 0;
+    const size = limits.buckets;
+    let b = this.bucketOf(origKey);
+    for (let i = 0; i < NF_CT_EVICTION_RANGE; i++, b = (b + 1) % size) {
+      const victims = (this.buckets!.get(b) ?? []).filter((e) => !e.assured);
+      if (victims.length === 0) continue;
+      let drops = 0;
+      for (const e of victims) {
+        if (this.byReply.get(e.replyKey) !== e) continue; // both its nodes were in this bucket: already gone
+        this.remove(e);
+        drops++;
+      }
+      return drops;
+    }
+    return -1;
+  }
+
+  /** hlist_nulls_add_head_rcu: one direction of an entry joins a bucket's chain. */
+  private link(b: number, e: Entry): void {
+    const chain = this.buckets!.get(b);
+    if (chain === undefined) this.buckets!.set(b, [e]);
+    else chain.push(e);
+  }
+
+  /** hlist_nulls_del_rcu */
+  private unlink(b: number, e: Entry): void {
+    const chain = this.buckets!.get(b);
+    if (chain === undefined) return;
+    const i = chain.indexOf(e);
+    if (i >= 0) chain.splice(i, 1);
+    if (chain.length === 0) this.buckets!.delete(b);
+  }
+
+  /** reciprocal_scale(hash, hsize): the bucket of a tuple. */
+  private bucketOf(key: number): number {
+    return Math.floor((hash(key) * this.limits!.buckets) / 4294967296);
+  }
+
+  /** Removes every expired entry and notes when the next one expires. */
+  private reapExpired(now: number): void {
+    let next = Infinity;
+    this.byReply.forEach((e) => {
+      if (now >= e.timeoutAt) this.remove(e);
+      else if (e.timeoutAt < next) next = e.timeoutAt;
+    });
+    this.earliestExpiry = next;
   }
 
   /**

@@ -2,7 +2,7 @@ import type { Rng } from "../engine/random.js";
 import type { Simulator } from "../engine/sim.js";
 import { addrPort, tupleKey } from "../net/addr.js";
 import { type Packet, packetKey } from "../net/packet.js";
-import { ConntrackTable, Counters, type Entry } from "./conntrack.js";
+import { ConntrackTable, Counters, type Entry, type TableLimits } from "./conntrack.js";
 import { Ipvs, type IpvsConfig, type IpvsOutcome } from "./ipvs.js";
 import { type NatService, statisticThresholds, walkServiceChain } from "./kubeproxy.js";
 import type { RxConfig } from "./rx.js";
@@ -12,6 +12,7 @@ import type { KernelFeatures } from "./version.js";
 /** What the hop did, for traces and teaching (see trace events in the README). */
 export type HopEventKind =
   | "gro-list"
+  | "migration-split"
   | "notrack"
   | "lookup-hit"
   | "lookup-miss"
@@ -24,7 +25,9 @@ export type HopEventKind =
   | "clash-drop"
   | "reply-denat"
   | "reply-orphan"
-  | "clash-entry-killed";
+  | "clash-entry-killed"
+  | "early-drop"
+  | "table-full";
 
 export interface HopEvent {
   t: number;
@@ -70,6 +73,8 @@ export interface NetnsConfig {
    * keeps its source (a null binding), which --random-fully does not touch.
    */
   masquerade: { addr: number; randomFully: boolean } | null;
+  /** nf_conntrack_max and the hash size; null: no limit (nf_conntrack_max = 0). */
+  tableLimits: TableLimits | null;
 }
 
 export interface HopStats {
@@ -77,6 +82,8 @@ export interface HopStats {
   forwarded: number;
   droppedClash: number;
   untracked: number;
+  /** Replies NOTRACKed at OUTPUT (NodeLocal DNSCache's answers). */
+  untrackedReplies: number;
   clashes: number;
   clashesDifferentEndpoint: number;
   /** Clashes whose loser went to the winner's endpoint from another source port (race 2, or --random-fully). */
@@ -86,6 +93,8 @@ export interface HopStats {
   repliesIn: number;
   repliesDelivered: number;
   repliesOrphaned: number;
+  /** New packets dropped because the table was full and early_drop found nothing to evict. */
+  droppedTableFull: number;
   /** Packets whose source port the POSTROUTING nat binding rewrote (nf_nat_l4proto_unique_tuple). */
   portRewrites: number;
 }
@@ -109,6 +118,8 @@ const NO_PACKET = null as unknown as Packet;
 const CT_UNTRACKED = 1;
 const CT_ESTABLISHED = 2;
 const CT_NEW = 3;
+/** Dropped at PREROUTING (table full): nothing more happens to it. */
+const CT_DROPPED = 4;
 
 /**
  * One network namespace with conntrack on the path: its conntrack table, CPUs,
@@ -128,6 +139,7 @@ export class Netns {
     forwarded: 0,
     droppedClash: 0,
     untracked: 0,
+    untrackedReplies: 0,
     clashes: 0,
     clashesDifferentEndpoint: 0,
     clashesDifferentSource: 0,
@@ -135,6 +147,7 @@ export class Netns {
     repliesIn: 0,
     repliesDelivered: 0,
     repliesOrphaned: 0,
+    droppedTableFull: 0,
     portRewrites: 0,
   };
   trace: ((e: HopEvent) => void) | null = null;
@@ -146,6 +159,8 @@ export class Netns {
   private readonly pool: Work[] = [];
   /** Whether any raw-table NOTRACK rule exists (most nodes have none: skip the check). */
   private readonly hasNotrack: boolean;
+  /** Whether nf_conntrack_max is set (by default it is not: skip the check). */
+  private readonly limited: boolean;
   private readonly times: number[] = [];
   private readonly arriveFn = (w: Work) => this.arrive(w);
   /** udp_port_rover and tcp_port_rover of nf_nat_proto_udp.c / _tcp.c (before 6ed5943f8735). */
@@ -154,10 +169,11 @@ export class Netns {
   constructor(
     private readonly sim: Simulator,
     readonly cfg: NetnsConfig,
-    private readonly rng: { dnat: Rng; timing: Rng; rx: Rng; snat: Rng },
+    private readonly rng: { dnat: Rng; timing: Rng; rx: Rng; snat: Rng; migrate: Rng },
     private readonly wiring: HopWiring,
   ) {
-    this.table = new ConntrackTable(cfg.features);
+    this.table = new ConntrackTable(cfg.features, cfg.tableLimits);
+    this.limited = cfg.tableLimits !== null;
     this.counters = new Counters(cfg.cpus);
     this.cpus = Array.from({ length: cfg.cpus }, () => ({ busy: false, queue: [] }));
     this.hasNotrack = cfg.notrack.size > 0;
@@ -187,9 +203,17 @@ export class Netns {
     this.stats.packetsIn += burst.length;
     switch (rx.mode) {
       case "inline":
-      case "gro":
-        for (let i = 0; i < burst.length; i++) this.schedule(burst[i]!, senderCpu % this.cfg.cpus, times[i]!);
+      case "gro": {
+        const cpu = senderCpu % this.cfg.cpus;
+        // The rare thread-migration split (rx.ts), drawn from a stream of its own so that the other
+        // streams' draws do not move.
+        if (burst.length > 1 && this.cfg.cpus > 1 && rx.migrationProbability > 0 && this.rng.migrate() < rx.migrationProbability) {
+          this.migrationSplit(burst, cpu, times[times.length - 1]!);
+          break;
+        }
+        for (let i = 0; i < burst.length; i++) this.schedule(burst[i]!, cpu, times[i]!);
         break;
+      }
       case "rps":
         for (let i = 0; i < burst.length; i++) this.schedule(burst[i]!, this.rpsCpu(burst[i]!), times[i]! + Math.round(rx.rpsNs.sample(r)));
         break;
@@ -227,12 +251,31 @@ export class Netns {
     this.scheduleList(pkts, cpu, t);
   }
 
+  /**
+   * The thread-migration split: the first datagram waits on `cpu` while the thread, moved to another
+   * CPU, sends the rest. "inline": the old CPU's backlog and the new CPU's softirq process them at the
+   * same time; "gro": they join the NAPI poll still pending on the old CPU and go on as one list.
+   * Either way they reach PREROUTING together, at the last send's time `t`.
+   */
+  private migrationSplit(burst: Packet[], cpu: number, t: number): void {
+    const other = (cpu + 1 + Math.floor(this.rng.migrate() * (this.cfg.cpus - 1))) % this.cfg.cpus;
+    if (this.trace !== null) this.emit("migration-split", burst[1]!, other, null, cpu);
+    if (this.cfg.rx.mode === "gro") {
+      this.scheduleList(burst, cpu, t);
+      return;
+    }
+    this.schedule(burst[0]!, cpu, t);
+    for (let i = 1; i < burst.length; i++) this.schedule(burst[i]!, other, t);
+  }
+
   /** A reply arriving from the network at time now: reverse NAT through the entry that owns its tuple. */
   reply(pkt: Packet, deliverDelayNs: number): void {
     const now = this.sim.now;
     this.stats.repliesIn++;
     if (this.hasNotrack && this.cfg.notrack.has(addrPort(pkt.src, pkt.sport))) {
-      // raw OUTPUT -s <localIP> --sport 53 -j NOTRACK: untouched, delivered as is.
+      // raw OUTPUT -s <localIP> --sport 53 -j NOTRACK: untouched, delivered as is (nf_conntrack_in: ignore++ before 5.10).
+      if (this.cfg.features.ignoreCounter) this.counters.bump(0, "ignore");
+      this.stats.untrackedReplies++;
       this.stats.repliesDelivered++;
       pkt.owned = true;
       this.wiring.toPod(pkt, now + deliverDelayNs);
@@ -361,6 +404,8 @@ export class Netns {
       pkt.ct = null;
       pkt.ctState = CT_UNTRACKED;
       this.stats.untracked++;
+      // nf_conntrack_in: an IP_CT_UNTRACKED skb is "ignored" (ignore++ before 5.10).
+      if (this.cfg.features.ignoreCounter) this.counters.bump(w.cpu, "ignore");
       if (this.trace !== null) this.emit("notrack", pkt, w.cpu, null);
       pkt.ctPost = timing.hitNs / 2;
       return timing.hitNs / 2;
@@ -381,6 +426,12 @@ export class Netns {
       return timing.hitNs / 2;
     }
     // Miss: init_conntrack, an unconfirmed entry attached to this packet only.
+    if (this.limited && !this.admit(pkt, w.cpu, key, now)) {
+      pkt.ct = null;
+      pkt.ctState = CT_DROPPED;
+      pkt.ctPost = timing.hitNs / 2;
+      return timing.hitNs / 2;
+    }
     const e = this.table.create(key, pkt.src, pkt.sport, pkt.dst, pkt.dport, now);
     const svcRef = this.byVip.get(addrPort(pkt.dst, pkt.dport));
     let rules = this.cfg.totalRules;
@@ -414,6 +465,25 @@ export class Netns {
     return pre;
   }
 
+  /**
+   * __nf_conntrack_alloc with nf_conntrack_max set: room for one more entry, by early_drop() if
+   * the table is full; if nothing can be evicted, nf_conntrack_in drops the packet ("Too stressed
+   * to deal": drop++, NF_DROP).
+   */
+  private admit(pkt: Packet, cpu: number, key: number, now: number): boolean {
+    const evicted = this.table.makeRoom(key, now);
+    if (evicted > 0) {
+      this.counters.add(cpu, "early_drop", evicted);
+      if (this.trace !== null) this.emit("early-drop", pkt, cpu, null, evicted);
+    }
+    if (evicted >= 0) return true;
+    this.counters.bump(cpu, "drop");
+    this.stats.droppedTableFull++;
+    if (pkt.tally !== null) pkt.tally.queriesLost++;
+    if (this.trace !== null) this.emit("table-full", pkt, cpu, null);
+    return false;
+  }
+
   /** nf_nat_ipv4_out (null binding / SNAT) then nf_confirm -> __nf_conntrack_confirm. */
   private post(pkt: Packet, cpu: number): void {
     const now = this.sim.now;
@@ -423,6 +493,7 @@ export class Netns {
     pkt.ctState = 0;
     const out = now + this.cfg.timing.xmitNs;
     if (state !== CT_NEW) {
+      if (state === CT_DROPPED) return;
       this.stats.forwarded++;
       this.wiring.forward(pkt, out);
       return;
@@ -468,7 +539,8 @@ export class Netns {
       resolved = "drop";
     }
     if (resolved === "merge") {
-      // nf_ct_resolve_clash: the skb is attached to the winner (nf_ct_set); its NAT is identical.
+      // nf_ct_resolve_clash: the skb is attached to the winner (nf_ct_set); its NAT is identical. The loser is freed.
+      table.free(e);
       this.table.udpPacket(winner, false, now);
       this.counters.bump(cpu, f.clashResolveCounter ? "clash_resolve" : "insert_failed");
       if (this.trace !== null) this.emit("clash-merge", pkt, cpu, e);
@@ -486,6 +558,7 @@ export class Netns {
       return;
     }
     // NF_DROP. Before 4.7 only insert_failed moves; from 4.7 the drop counter too (71d8c47fc653).
+    table.free(e);
     this.counters.bump(cpu, "insert_failed");
     if (f.clashResolution !== "none") this.counters.bump(cpu, "drop");
     if (this.trace !== null) this.emit("clash-drop", pkt, cpu, e);
@@ -568,14 +641,16 @@ export class Netns {
   }
 
   /** Trace events are described here, off the hot path (the hooks only pass the entry). */
-  private emit(kind: HopEventKind, pkt: Packet, cpu: number, e: Entry | null): void {
-    this.trace!({ t: this.sim.now, hop: this.cfg.name, cpu, kind, pkt, detail: this.describe(kind, pkt, e) });
+  private emit(kind: HopEventKind, pkt: Packet, cpu: number, e: Entry | null, n = 0): void {
+    this.trace!({ t: this.sim.now, hop: this.cfg.name, cpu, kind, pkt, detail: this.describe(kind, pkt, e, n, cpu) });
   }
 
-  private describe(kind: HopEventKind, pkt: Packet, e: Entry | null): string {
+  private describe(kind: HopEventKind, pkt: Packet, e: Entry | null, n: number, cpu: number): string {
     const name = (id: number) => this.wiring.addrName(id);
     const f = this.cfg.features;
     switch (kind) {
+      case "migration-split":
+        return `the sending thread migrated to cpu${cpu} between its sends while its first datagram still waited for cpu${n}'s softirq: ${this.cfg.rx.mode === "gro" ? "both join the NAPI poll pending on cpu" + n + " and go on as one list" : "the two are processed at the same time on two CPUs"} (a rare path, p = ${this.cfg.rx.migrationProbability.toPrecision(3)} per burst)`;
       case "gro-list":
         return "GRO + threaded NAPI: the poll thread hands the queued datagrams on as one list (netif_receive_skb_list): PREROUTING runs for all of them before any is confirmed";
       case "notrack":
@@ -607,6 +682,10 @@ export class Netns {
         return "no entry owns the reply tuple: not reverse-NATed";
       case "clash-entry-killed":
         return "NAT-clash entry deleted by its first reply";
+      case "early-drop":
+        return `the table is full (nf_conntrack_max ${this.cfg.tableLimits!.max}): early_drop evicts ${n} entr${n === 1 ? "y" : "ies"} that are not ASSURED (early_drop += ${n})`;
+      case "table-full":
+        return `the table is full (nf_conntrack_max ${this.cfg.tableLimits!.max}) and early_drop finds no entry that is not ASSURED: "nf_conntrack: table full, dropping packet" (drop++)`;
     }
   }
 }

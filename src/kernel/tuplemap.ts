@@ -103,8 +103,8 @@ export class TupleMap<V> {
   }
 }
 
-/** A 32-bit mix of both halves of the key. */
-function hash(key: number): number {
+/** A 32-bit mix of both halves of the key (also the model's stand-in for conntrack's jhash of a tuple). */
+export function hash(key: number): number {
   const lo = key | 0; // ToInt32: the low 32 bits of the integer key
   const hi = (key / 4294967296) | 0;
   let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);

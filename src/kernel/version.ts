@@ -36,8 +36,20 @@ export interface KernelFeatures {
    * offset. Only NF_NAT_RANGE_PROTO_RANDOM(_FULLY) drew a random start.
    */
   natPortRover: boolean;
+  /**
+   * The `ignore` counter: nf_conntrack_in counts a packet that is untracked (raw NOTRACK) or
+   * already has its entry. "netfilter: conntrack: remove ignore stats" (5.10) dropped it from
+   * ctnetlink (conntrack -S) and prints 0 in /proc.
+   */
+  ignoreCounter: boolean;
   /** bc92470413f3 (5.10): clash_resolve counter; insert_failed only for unresolved clashes. */
   clashResolveCounter: boolean;
+  /**
+   * "netfilter: refuse insertion if chain has grown too large" (5.15, net pull of 2021-09-03): the
+   * chaintoolong counter, in ctnetlink (conntrack -S) and in /proc as the column `chainlength`
+   * (formerly `delete_list`). The chain limit itself (64) is not modelled: the counter stays 0.
+   */
+  chainTooLongCounter: boolean;
   /** UDP stream timeout: 180 s before 294304e4c522 (5.0), 120 s after. */
   udpStreamTimeoutS: number;
   /** d535c8a69c19 (5.0): a reply within 2 s of creation keeps the 30 s timeout. */
@@ -77,6 +89,8 @@ export function kernelFeatures(version: string): KernelFeatures | null {
     natPortRover: !atLeast(v, 5, 0),
     natClashEntry: atLeast(v, 5, 9) ? "fixed-timeout" : atLeast(v, 5, 6) ? "delete-on-reply" : "none",
     clashResolveCounter: atLeast(v, 5, 10),
+    ignoreCounter: !atLeast(v, 5, 10),
+    chainTooLongCounter: atLeast(v, 5, 15),
     udpStreamTimeoutS: atLeast(v, 5, 0) ? 120 : 180,
     udpStreamAfter2s: atLeast(v, 5, 0),
     assuredOnlyInStream: atLeast(v, 5, 16),

@@ -2,7 +2,7 @@ import { Streams } from "../engine/random.js";
 import { Simulator } from "../engine/sim.js";
 import type { CounterName } from "../kernel/conntrack.js";
 import { type HopEvent, Netns } from "../kernel/netns.js";
-import { type NodeLoad, type RxMode, defaultRx } from "../kernel/rx.js";
+import { MIGRATION_SPLIT_PROBABILITY, type NodeLoad, type RxMode, defaultRx } from "../kernel/rx.js";
 import { type NatBackend, defaultHopTiming, defaultSendTiming } from "../kernel/timing.js";
 import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
 import { AddressBook } from "../net/addr.js";
@@ -32,6 +32,10 @@ export interface RaceOptions {
   ipvsScheduleNs: number | null;
   /** The queries are MASQUERADEd to the node's address (kube-proxy --masquerade-all). */
   masquerade: MasqueradeMode;
+  /** nf_conntrack_max (0: no limit), with nf_conntrack_buckets = max / 4 as kube-proxy sets it. */
+  conntrackMax: number;
+  /** The thread-migration split of a sendmmsg() pair, per pair (rx.ts). */
+  migrationProbability: number;
   trace?: (e: HopEvent) => void;
 }
 
@@ -53,7 +57,7 @@ export interface RaceResult {
   /** Losers inserted as reply-only NAT-clash entries (5.6+). */
   nat_clash_entries: number;
   /** Packets: sent, forwarded, dropped in the clash, replies delivered, replies orphaned. */
-  conservation: { sent: number; forwarded: number; dropped: number; untracked: number; repliesDelivered: number; repliesOrphaned: number };
+  conservation: { sent: number; forwarded: number; dropped: number; tableFull: number; untracked: number; repliesDelivered: number; repliesOrphaned: number };
   counters: Record<CounterName, number>;
   perCpu: Record<CounterName, number>[];
 }
@@ -72,6 +76,8 @@ export const RACE_DEFAULTS: Omit<RaceOptions, "kernel"> = {
   replyDelayMs: 0,
   ipvsScheduleNs: null,
   masquerade: "none",
+  conntrackMax: 0,
+  migrationProbability: MIGRATION_SPLIT_PROBABILITY,
 };
 
 const US = 1000;
@@ -111,13 +117,14 @@ export function runRace(o: RaceOptions): RaceResult {
       services: [{ name: "dns", vip, port: 53, endpoints: eps.map((addr) => ({ addr, port: 53 })), rulesBefore: o.rules }],
       totalRules: o.rules,
       notrack: new Set(),
-      rx: defaultRx(o.rx, o.load),
+      rx: { ...defaultRx(o.rx, o.load), migrationProbability: o.migrationProbability },
       timing: defaultHopTiming(o.backend),
       send: defaultSendTiming(),
       ...(o.ipvsScheduleNs === null ? {} : { ipvs: { scheduleNs: o.ipvsScheduleNs } }),
       masquerade: o.masquerade === "none" ? null : { addr: addrs.id("10.0.0.1"), randomFully: o.masquerade === "random-fully" },
+      tableLimits: o.conntrackMax > 0 ? { max: o.conntrackMax, buckets: Math.max(1, Math.floor(o.conntrackMax / 4)) } : null,
     },
-    { dnat: streams.get("node/dnat"), timing: streams.get("node/timing"), rx: streams.get("node/rx"), snat: streams.get("node/snat") },
+    { dnat: streams.get("node/dnat"), timing: streams.get("node/timing"), rx: streams.get("node/rx"), snat: streams.get("node/snat"), migrate: streams.get("node/migrate") },
     {
       forward: (pkt, t) => {
         // The endpoint answers at once; the reply comes back to the node.
@@ -180,6 +187,7 @@ export function runRace(o: RaceOptions): RaceResult {
       sent: st.packetsIn,
       forwarded: st.forwarded,
       dropped: st.droppedClash,
+      tableFull: st.droppedTableFull,
       untracked: st.untracked,
       repliesDelivered: st.repliesDelivered,
       repliesOrphaned: st.repliesOrphaned,

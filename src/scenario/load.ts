@@ -107,6 +107,10 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
   if (kernelFeatures(scenario.kernel) === null) throw new InputError(`${file}: ${at(["kernel"])}field "kernel": "${scenario.kernel}" is not a kernel version such as "5.4".`);
   checkProxyAndPlacement(scenario, file, at);
 
+  if (scenario.node.conntrack_buckets !== undefined && scenario.node.conntrack_max === undefined) {
+    throw new InputError(`${file}: ${at(["node", "conntrack_buckets"])}field "node.conntrack_buckets": the hash size only matters for early_drop() when the table has a limit; set node.conntrack_max too.`);
+  }
+
   const known = new Set([scenario.cluster.dns_service_ip]);
   const nl = scenario.nodelocal;
   if (nl?.enabled) {

@@ -25,6 +25,8 @@ export interface NodeResult {
   features: KernelFeatures;
   counters: Record<CounterName, number>;
   perCpuCounters: Record<CounterName, number>[];
+  /** The node's table size at the end of the run. */
+  conntrackEntries: number;
   hop: HopStats;
 }
 
@@ -38,6 +40,8 @@ export interface RunResult {
   /** The client node's hop. */
   counters: Record<CounterName, number>;
   perCpuCounters: Record<CounterName, number>[];
+  /** The node's table size at the end of the run (net->ct.count: /proc's `entries`). */
+  conntrackEntries: number;
   hop: HopStats;
   /** The hops of the other nodes that run endpoints (kube_dns.placement), in the order first named. */
   endpointNodes: NodeResult[];
@@ -65,6 +69,7 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
   const features = kernelFeatures(s.kernel)!;
   const rx = defaultRx(s.node.rx as RxMode, s.node.load as NodeLoad);
   if (s.node.batch_probability !== undefined) rx.batchProbability = s.node.batch_probability;
+  if (s.node.migration_probability !== undefined) rx.migrationProbability = s.node.migration_probability;
   const record = (r: string | { name: string; a?: boolean | undefined; aaaa?: boolean | undefined }, ipv6: boolean): RecordSpec =>
     typeof r === "string" ? { name: fqdn(r), a: true, aaaa: ipv6 } : { name: fqdn(r.name), a: r.a ?? true, aaaa: r.aaaa ?? ipv6 };
   const nl = s.nodelocal?.enabled ? s.nodelocal : null;
@@ -84,6 +89,8 @@ export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: C
       timing: hopTiming(s, s.node.nat_backend as NatBackend),
       send: sendTiming(s),
       ...(ipvs ? { ipvs: { scheduleNs: s.node.ipvs?.schedule_ns ?? DEFAULT_IPVS_SCHEDULE_NS } } : {}),
+      // kube-proxy's realConntracker.SetMax writes hashsize = max/4 (pkg/proxy/conntrack.go).
+      tableLimits: s.node.conntrack_max === undefined ? null : { max: s.node.conntrack_max, buckets: s.node.conntrack_buckets ?? Math.max(1, Math.floor(s.node.conntrack_max / 4)) },
     },
     nodeIp: s.cluster.node_ip,
     rulesBeforeDns: ipvs ? 0 : s.node.rules_before_dns,
@@ -182,6 +189,8 @@ function endpointNodeConfig(s: LoadedScenario["scenario"], name: string): Endpoi
       natTable: true,
       // Traffic to a pod IP is no Service traffic: KUBE-MARK-MASQ never marks it.
       masquerade: null,
+      // The endpoints' nodes have no table limit (node.conntrack_max is the client node's).
+      tableLimits: null,
       // iptables mode: it walks the whole KUBE-SERVICES chain without a match; IPVS mode: an ipset match.
       totalRules: ipvs ? 0 : (en?.nat_rules ?? s.node.rules_before_dns),
       rx,
@@ -251,6 +260,7 @@ export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunR
     log,
     counters: cluster.node.counters.sum(),
     perCpuCounters: cluster.node.counters.perCpu,
+    conntrackEntries: cluster.node.table.count,
     hop: cluster.node.stats,
     endpointNodes: cluster.endpointNodes.map((n) => ({
       name: n.name,
@@ -258,6 +268,7 @@ export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunR
       features: n.hop.cfg.features,
       counters: n.hop.counters.sum(),
       perCpuCounters: n.hop.counters.perCpu,
+      conntrackEntries: n.hop.table.count,
       hop: n.hop.stats,
     })),
     net: cluster.net,

@@ -9,6 +9,11 @@ import { type DistSpec, checkDist } from "./dist.js";
 const dist = z.custom<DistSpec>((v) => checkDist(v) === null, { error: (iss) => checkDist(iss.input) ?? "invalid distribution" });
 
 const positiveInt = z.number().int().min(1);
+/** A whole number in [min, max], with one message for every way of missing it. */
+const wholeIn = (min: number, max: number, what: string) => {
+  const error = `expected a whole number from ${min} to ${max} (${what})`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
 const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, { error: "expected an IPv4 address such as 10.96.0.10" });
 const dnsName = z.string().regex(/^[A-Za-z0-9_*]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?$/, { error: "expected a DNS name such as redis.default.svc.cluster.local" });
 
@@ -81,6 +86,8 @@ export const scenarioSchema = z.strictObject({
       rx: z.enum(RX_MODES as [string, ...string[]]).default("inline"),
       load: z.enum(NODE_LOADS as [string, ...string[]]).default("idle"),
       batch_probability: z.number().min(0).max(1).optional(),
+      /** The thread-migration split of one thread's burst over two CPUs (inline and gro), per burst. */
+      migration_probability: z.number({ error: "expected a probability from 0 to 1" }).min(0, { error: "expected a probability from 0 to 1" }).max(1, { error: "expected a probability from 0 to 1" }).optional(),
       nat_backend: z.enum(["iptables-legacy", "iptables-nft", "nftables"]).default("iptables-nft"),
       rules_before_dns: z.number().int().min(0).default(0),
       /** kube-proxy's mode: the nat table's KUBE-SVC chains, or IPVS (kernel/ipvs.ts). */
@@ -92,6 +99,10 @@ export const scenarioSchema = z.strictObject({
       masquerade_all: z.boolean().default(false),
       /** --random-fully on kube-proxy's MASQUERADE rule (added when iptables supports it). */
       masquerade_random_fully: z.boolean().default(false),
+      /** nf_conntrack_max; absent: no limit. */
+      conntrack_max: wholeIn(1, 16_777_216, "nf_conntrack_max").optional(),
+      /** nf_conntrack_buckets (the module's hashsize); default conntrack_max / 4, as kube-proxy sets it. */
+      conntrack_buckets: wholeIn(1, 16_777_216, "nf_conntrack_buckets").optional(),
       /** tc netem delay of one query type at a named interface (weave-tc, GKE netd's dns-delay). */
       tc_delay: z
         .strictObject(
