@@ -109,6 +109,16 @@ describe("cli: dnsrace race", () => {
     assert.ok(r417.drop > 0);
   });
 
+  it("race --json: per_cpu holds the counters of conntrack -S on that kernel, and no others", () => {
+    const keys = (kernel: string) => {
+      const o = raceOptions({ kernel, pairs: "50", json: true } as RaceArgs);
+      const j = JSON.parse(raceJson(runRace(o), o, o.kernel)) as { per_cpu: object[] };
+      return Object.keys(j.per_cpu[0]!);
+    };
+    assert.deepEqual(keys("5.4"), ["cpu", "found", "invalid", "ignore", "insert", "insert_failed", "drop", "early_drop", "error", "search_restart"]);
+    assert.deepEqual(keys("6.18"), ["cpu", "found", "invalid", "insert", "insert_failed", "drop", "early_drop", "error", "search_restart", "clash_resolve", "chaintoolong"]);
+  });
+
   it("race: conntrack -S lines show ignore only before 5.10 and clash_resolve only from 5.10", () => {
     const shape = /^cpu=\d+ found=\d+ invalid=\d+( ignore=\d+)? insert=\d+ insert_failed=\d+ drop=\d+ early_drop=\d+ error=\d+ search_restart=\d+( clash_resolve=\d+)?( chaintoolong=\d+)?$/;
     for (const [kernel, shown] of [["5.4", false], ["5.9", false], ["5.10", true], ["6.18", true]] as const) {

@@ -5,7 +5,7 @@ import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
 import { MASQUERADE_MODES, type MasqueradeMode, RACE_DEFAULTS, type RaceOptions, type RaceResult, runRace, type SendMode } from "../model/race.js";
 import { InputError } from "../scenario/load.js";
 import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
-import { conntrackStatLine } from "../report/conntrack.js";
+import { conntrackStatLine, statNames } from "../report/conntrack.js";
 
 export { conntrackStatLine };
 
@@ -295,6 +295,7 @@ export function raceJson(r: RaceResult, o: RaceOptions, f: KernelFeatures): stri
     nat_clash_entries: r.nat_clash_entries,
     merged: r.clashes - r.nat_clash_entries - r.conservation.dropped,
     dropped: r.conservation.dropped,
-    per_cpu: r.perCpu.map((c, cpu) => ({ cpu, ...c })),
+    // The counters of `conntrack -S` on this kernel, and no others.
+    per_cpu: r.perCpu.map((c, cpu) => Object.fromEntries([["cpu", cpu], ...statNames(f).map((n) => [n, c[n]])])),
   });
 }

@@ -7,10 +7,12 @@ import type { KernelFeatures } from "../kernel/version.js";
  * ("remove ignore stats"), `clash_resolve=` only from 5.10 (bc92470413f3).
  */
 export function conntrackStatLine(cpu: number, c: Record<CounterName, number>, f: KernelFeatures): string {
-  const names = COUNTER_NAMES.filter(
-    (n) => (n !== "clash_resolve" || f.clashResolveCounter) && (n !== "ignore" || f.ignoreCounter) && (n !== "chaintoolong" || f.chainTooLongCounter),
-  );
-  return [`cpu=${cpu}`, ...names.map((n) => `${n}=${c[n]}`)].join(" ");
+  return [`cpu=${cpu}`, ...statNames(f).map((n) => `${n}=${c[n]}`)].join(" ");
+}
+
+/** The counters `conntrack -S` prints on this kernel, in its order. */
+export function statNames(f: KernelFeatures): CounterName[] {
+  return COUNTER_NAMES.filter((n) => (n !== "clash_resolve" || f.clashResolveCounter) && (n !== "ignore" || f.ignoreCounter) && (n !== "chaintoolong" || f.chainTooLongCounter));
 }
 
 /**
