@@ -7,6 +7,7 @@ import { Fixed } from "../src/engine/dist.js";
 import { stream } from "../src/engine/random.js";
 import { NetemDelay } from "../src/kernel/qdisc.js";
 import { type DnsMessage, makePacket } from "../src/net/packet.js";
+import { lookupsCsv } from "../src/report/csv.js";
 import { summarize } from "../src/report/summary.js";
 import { loadScenarioText } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";
@@ -16,6 +17,8 @@ const glibc = readFileSync(scenarioPath("glibc.yaml"), "utf8");
 /** The bundled glibc scenario (kernel 5.4, GRO + threaded NAPI, softirq-saturated) with node.tc_delay. */
 const withTc = (tc: string) => glibc.replace(/^node:\n/m, `node:\n  tc_delay: ${tc}\n`);
 const run = (text: string) => runScenario(loadScenarioText(text, "t.yaml"));
+/** The same with every endpoint on a node of its own: queries leave the client node by its uplink. */
+const remote = (text: string) => text.replace("  endpoints: 2\n", "  endpoints: 2\n  placement: remote\n");
 /** Clashes per A/AAAA pair sent (every query of glibc.yaml goes out in a pair). */
 const clashesPerPair = (r: ReturnType<typeof run>) => r.hop.clashes / (r.hop.packetsIn / 2);
 
@@ -34,9 +37,15 @@ describe("tc netem delay of AAAA queries (node.tc_delay)", () => {
   });
 
   it("a delay on the node's uplink comes after the confirm: as many pairs clash as without it", () => {
-    const plain = clashesPerPair(run(glibc));
-    const late = clashesPerPair(run(withTc(weave.replace("pod-eth0", "uplink"))));
+    const plain = clashesPerPair(run(remote(glibc)));
+    const late = clashesPerPair(run(remote(withTc(weave.replace("pod-eth0", "uplink")))));
     assert.ok(Math.abs(late - plain) / plain < 0.1, `clashes per pair: ${late} with the uplink delay, ${plain} without`);
+  });
+
+  it("a delay on the uplink does not touch queries to endpoints on the client node (they leave by the endpoint's veth)", () => {
+    const plain = lookupsCsv(run(glibc));
+    const withUplink = lookupsCsv(run(withTc(weave.replace("pod-eth0", "uplink"))));
+    assert.equal(withUplink, plain);
   });
 
   it("the filter picks UDP port 53 queries of its qtype only: not the other qtype, not answers, not TCP", () => {
@@ -68,7 +77,7 @@ describe("tc netem delay of AAAA queries (node.tc_delay)", () => {
   it("trace shows the uplink's qdisc after the node's conntrack", () => {
     const dir = mkdtempSync(join(tmpdir(), "dnsrace-"));
     const file = join(dir, "tc.yaml");
-    writeFileSync(file, withTc(weave.replace("pod-eth0", "uplink")));
+    writeFileSync(file, remote(withTc(weave.replace("pod-eth0", "uplink"))));
     const r = spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), "trace", file, "--lookup", "1"], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /AAAA entry confirmed.*\n.*node uplink +tc netem holds AAAA for \d\.\d{3} ms on its way out; it passed the node's conntrack first/);

@@ -274,6 +274,12 @@ export class ConntrackTable {
     return Math.floor((hash(key) * this.limits!.buckets) / 4294967296);
   }
 
+  /** Entries alive at `now` (what /proc's `entries` shows: the gc worker has reaped the expired ones). */
+  liveCount(now: number): number {
+    this.reapExpired(now);
+    return this.count;
+  }
+
   /** Removes every expired entry and notes when the next one expires. */
   private reapExpired(now: number): void {
     let next = Infinity;

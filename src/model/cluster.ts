@@ -204,13 +204,16 @@ export class Cluster {
     const ep = this.endpointByAddr[pkt.dst];
     if (ep !== undefined) {
       const node = this.nodeOf[ep.index]!;
+      if (node === null) {
+        // An endpoint on this node: the packet goes out through the endpoint pod's veth, not the uplink.
+        this.sim.at(t + this.oneWay(ep), this.endpointArriveFn, pkt);
+        return;
+      }
       // The uplink's qdisc runs after POSTROUTING (ip_finish_output2 -> dev_queue_xmit): the client node's entry is already confirmed.
       const hold = this.uplinkTc !== null && this.uplinkTc.matches(pkt) ? this.uplinkHold(pkt) : 0;
-      if (node !== null) {
-        // The qdisc holds the packet before the link: it joins the link's order when netem releases it.
-        if (hold > 0) this.sim.at(t + hold, (p: Packet) => node.fromClient(p, this.sim.now), pkt);
-        else node.fromClient(pkt, t);
-      } else this.sim.at(t + this.oneWay(ep) + hold, this.endpointArriveFn, pkt);
+      // The qdisc holds the packet before the link: it joins the link's order when netem releases it.
+      if (hold > 0) this.sim.at(t + hold, (p: Packet) => node.fromClient(p, this.sim.now), pkt);
+      else node.fromClient(pkt, t);
       return;
     }
     if (this.cache !== null && this.cache.serves(pkt.dst)) {

@@ -260,7 +260,7 @@ export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunR
     log,
     counters: cluster.node.counters.sum(),
     perCpuCounters: cluster.node.counters.perCpu,
-    conntrackEntries: cluster.node.table.count,
+    conntrackEntries: cluster.node.table.liveCount(sim.now),
     hop: cluster.node.stats,
     endpointNodes: cluster.endpointNodes.map((n) => ({
       name: n.name,
@@ -268,7 +268,7 @@ export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunR
       features: n.hop.cfg.features,
       counters: n.hop.counters.sum(),
       perCpuCounters: n.hop.counters.perCpu,
-      conntrackEntries: n.hop.table.count,
+      conntrackEntries: n.hop.table.liveCount(sim.now),
       hop: n.hop.stats,
     })),
     net: cluster.net,
