@@ -9,6 +9,11 @@ import { traceCommand } from "./trace.js";
 
 /** Exit codes: 0 done, 1 internal error, 2 bad input (scenario, resolv.conf, flags). */
 export async function main(argv: string[]): Promise<number> {
+  // A reader that stops early (`dnsrace run ... | head`) is not an error: stop quietly, as Unix tools do.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
   const parser = yargs(argv)
     .scriptName("dnsrace")
     .usage("$0 <command> [options]\n\nSimulates the conntrack insertion race behind 5-second DNS lookups in Kubernetes pods.")
