@@ -94,6 +94,37 @@ describe("musl releases: 1.2.4", () => {
   });
 });
 
+describe("musl: search domains too long for the name (name_from_dns_search)", () => {
+  // 230 characters in four labels (57, 57, 57, 56) and three dots.
+  const name = ["a", "b", "c"].map((c) => c.repeat(57)).concat(["d".repeat(56)]).join(".");
+  const longDomain = "averylongdomainname.example.internal.corp";
+
+  it("musl skips a search domain that would make name.domain longer than 255 characters, in every release: no query, the walk goes on to the next domain", () => {
+    assert.equal(name.length, 230);
+    const conf = `search ${longDomain} short.io\nnameserver 10.96.0.10\noptions ndots:5\n`;
+    for (const version of MUSL_RELEASES) {
+      const r = musl(version, conf, name);
+      assert.equal(r.result, "OK v4+v6", version);
+      assert.deepEqual([...new Set(r.packets.map((p) => p.qname))], [`${name}.short.io.`], version);
+    }
+  });
+
+  it("musl skips a domain at 256 characters and queries one at 253; a candidate of 254 or 255 reaches res_mkquery, which refuses it (EAI_NONAME before 1.2.4, passed over from 1.2.4)", () => {
+    // 230 + "." + 25 = 256: skipped (z-p < 256 - l - 1 fails), the next domain is asked.
+    const skipped = `search ${"e".repeat(25)} short.io\nnameserver 10.96.0.10\noptions ndots:5\n`;
+    assert.deepEqual([...new Set(musl("1.2.3", skipped, name).packets.map((p) => p.qname))], [`${name}.short.io.`]);
+    // 230 + "." + 22 = 253: asked.
+    const fits = `search ${"e".repeat(22)} short.io\nnameserver 10.96.0.10\noptions ndots:5\n`;
+    assert.deepEqual([...new Set(musl("1.2.3", fits, name).packets.map((p) => p.qname))], [`${name}.${"e".repeat(22)}.`]);
+    // 230 + "." + 24 = 255: fits the buffer, over res_mkquery's 253.
+    const refused = `search ${"e".repeat(24)} short.io\nnameserver 10.96.0.10\noptions ndots:5\n`;
+    const old = musl("1.2.3", refused, name);
+    assert.deepEqual([old.result, old.packets.length], ["EAI_NONAME", 0]);
+    const fixed = musl("1.2.4", refused, name);
+    assert.deepEqual([...new Set(fixed.packets.map((p) => p.qname))], [`${name}.short.io.`]);
+  });
+});
+
 describe("musl releases: query IDs (res_mkquery, 6c858d6f)", () => {
   it("musl before 1.2.4 with A and AAAA of the same ID: the AAAA answer fills the A's slot and the A is never asked again", () => {
     const r = musl("1.2.3", ONE_NS, "svc.example.", [{ action: "drop", qtype: "A", nth: [1] }], { musl: { version: "1.2.3", sameIdProbability: 1 } });

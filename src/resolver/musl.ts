@@ -103,7 +103,8 @@ export const MUSL_LINE_MAX = 255;
  * getaddrinfo(name, AF_UNSPEC) in musl 1.2.3: __lookup_name -> name_from_dns_search
  * (src/network/lookup_name.c). The search list is used only when dots < ndots and
  * there is no trailing dot, and the walk goes on only when name_from_dns returns 0
- * (NXDOMAIN); NODATA, SERVFAIL and a timeout stop it.
+ * (NXDOMAIN); NODATA, SERVFAIL and a timeout stop it. A search domain that
+ * would make the name longer than 255 characters is passed over unasked.
  */
 export function* muslGetaddrinfo(t: ThreadCtx, conf: MuslConf, name: string, family: "unspec" | "inet" | "inet6" = "unspec"): Wait<LookupResult> {
   const dots = countDots(name);
@@ -112,6 +113,12 @@ export function* muslGetaddrinfo(t: ThreadCtx, conf: MuslConf, name: string, fam
   const base = (trailing ? name.slice(0, -1) : name).toLowerCase();
   if (base === "" || base.endsWith(".")) return gaiResult("EAI_NONAME", false, false);
   for (const domain of search) {
+    // "if (z-p < 256 - l - 1)" (every release): a domain that would make name.domain longer than 255
+    // characters is passed over unqueried; such a name never reaches res_mkquery.
+    if (domain.length >= 255 - base.length) {
+      t.note?.(`musl name_from_dns_search: ${base}.${domain} would be over 255 characters: search domain ${domain} skipped, no query`);
+      continue;
+    }
     const r = (yield nameFromDns(t, conf, withDot(qualify(base, domain)), family)) as LookupResult | 0;
     if (r !== 0) return r;
   }
