@@ -83,7 +83,7 @@ describe("musl releases: 1.2.4", () => {
     assert.equal(r.packets.filter((p) => p.qtype === "A").length, 2);
   });
 
-  it("musl 1.2.4: a name res_mkquery refuses (a label over 63) is passed over; before 1.2.4 it ends the walk with EAI_NONAME (1e7fb12f)", () => {
+  it("musl 1.2.4: a name res_mkquery refuses (a label over 63) is passed over; in 1.1.15-1.2.3 it ends the walk with EAI_NONAME (1e7fb12f)", () => {
     const conf = `search ${"x".repeat(64)}.local cluster.local\nnameserver 10.96.0.10\n`;
     const old = musl("1.2.3", conf, "redis");
     assert.equal(old.result, "EAI_NONAME");
@@ -109,7 +109,7 @@ describe("musl: search domains too long for the name (name_from_dns_search)", ()
     }
   });
 
-  it("musl skips a domain at 256 characters and queries one at 253; a candidate of 254 or 255 reaches res_mkquery, which refuses it (EAI_NONAME before 1.2.4, passed over from 1.2.4)", () => {
+  it("musl skips a domain at 256 characters and queries one at 253; a candidate of 254 or 255 reaches res_mkquery, which refuses it (EAI_NONAME in 1.1.15-1.2.3, passed over from 1.2.4)", () => {
     // 230 + "." + 25 = 256: skipped (z-p < 256 - l - 1 fails), the next domain is asked.
     const skipped = `search ${"e".repeat(25)} short.io\nnameserver 10.96.0.10\noptions ndots:5\n`;
     assert.deepEqual([...new Set(musl("1.2.3", skipped, name).packets.map((p) => p.qname))], [`${name}.short.io.`]);
@@ -122,6 +122,24 @@ describe("musl: search domains too long for the name (name_from_dns_search)", ()
     assert.deepEqual([old.result, old.packets.length], ["EAI_NONAME", 0]);
     const fixed = musl("1.2.4", refused, name);
     assert.deepEqual([...new Set(fixed.packets.map((p) => p.qname))], [`${name}.short.io.`]);
+  });
+});
+
+describe("musl releases: res_mkquery's result (04bced40)", () => {
+  it("musl 1.1.13-1.1.14 do not check res_mkquery's result: a refused name goes to sendto() with length -1, no packet leaves, and the exchange waits out its timeout (EAI_AGAIN); from 1.1.15 it is EAI_NONAME at once", () => {
+    const conf = `search ${"x".repeat(64)}.local cluster.local\nnameserver 10.96.0.10\n`;
+    for (const version of ["1.1.13", "1.1.14"]) {
+      assert.equal(muslConf(parseResolvConf(conf), { version }).checksMkquery, false, version);
+      const r = musl(version, conf, "redis");
+      assert.deepEqual([r.result, r.packets.length, r.latencyMs], ["EAI_AGAIN", 0, 5000], version);
+      assert.equal(r.tally.queriesSent, 0, version);
+    }
+    // timeout:3 with attempts never read (2): two passes of 1.5 s.
+    const short = musl("1.1.14", conf + "options timeout:3\n", "redis");
+    assert.deepEqual([short.result, short.latencyMs], ["EAI_AGAIN", 3000]);
+    const checked = musl("1.1.15", conf, "redis");
+    assert.equal(muslConf(parseResolvConf(conf), { version: "1.1.15" }).checksMkquery, true);
+    assert.deepEqual([checked.result, checked.packets.length, checked.latencyMs], ["EAI_NONAME", 0, 0]);
   });
 });
 
