@@ -144,6 +144,36 @@ describe("lookup: the command (dnsrace lookup)", () => {
     assert.match(out, /hint: musl resent the unanswered query after timeout\/attempts = 2\.5 s, at 2500\.000 ms, and gave up after 2 passes 2\.5 s apart/);
   });
 
+  it("lookup: the musl hint tells a search step that gave up from a resend: resent at 2.5 s, gave up at 5 s, the search went on", () => {
+    const conf = "search ns.svc.cluster.local svc.cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n";
+    const rule = ["nxdomain qtype=A name=redis.ns.svc.cluster.local", "drop qtype=AAAA name=redis.ns.svc.cluster.local"];
+    for (const muslVersion of ["1.2.0", "1.2.3"]) {
+      const opts = lookupOptions(lookupArgs("redis", "musl", { rule, muslVersion }), conf, "test");
+      const r = runDirectLookup(opts);
+      assert.deepEqual(r.timeouts, [2500, 5000]);
+      assert.deepEqual(r.gaveUp, [{ t_ms: 5000, sent: true }]);
+      const out = formatTimeline(opts, r);
+      assert.match(out, /result: OK v4\+v6 after 5000\.101 ms\n/);
+      assert.match(out, /hint: musl resent the unanswered query after timeout\/attempts = 2\.5 s, at 2500\.000 ms, and gave up after 2 passes 2\.5 s apart .*, at 5000\.000 ms \(options timeout:5 attempts:2; res_msend\.c\); the first query's answer was NXDOMAIN, so after that give-up the search went on to the next name/);
+      assert.doesNotMatch(out, /2500\.000 ms, 5000\.000 ms/, muslVersion);
+    }
+  });
+
+  it("lookup: the musl hint from 1.2.1 says the answers are judged in order when a give-up ends the walk without EAI_AGAIN", () => {
+    const opts = lookupOptions(lookupArgs("svc.example.", "musl", { rule: ["nxdomain qtype=A", "drop qtype=AAAA"], muslVersion: "1.2.1" }), "nameserver 10.96.0.10\n", "test");
+    const out = formatTimeline(opts, runDirectLookup(opts));
+    assert.match(out, /result: EAI_NONAME after 5000\.000 ms\nhint: .*gave up after 2 passes.*, at 5000\.000 ms .*; the answers it had decide, judged in order, A then AAAA, the first verdict winning \(lookup_name\.c, 5cf1ac24\)\.\n$/);
+    assert.doesNotMatch(out, /search went on/);
+  });
+
+  it("lookup: musl before 1.1.15 sends nothing for a name res_mkquery refuses, and the hint says the exchange gave up", () => {
+    const conf = `search ${"x".repeat(64)}.local\nnameserver 10.96.0.10\n`;
+    const opts = lookupOptions(lookupArgs("redis", "musl", { muslVersion: "1.1.14" }), conf, "test");
+    const r = runDirectLookup(opts);
+    assert.deepEqual(r.gaveUp, [{ t_ms: 5000, sent: false }]);
+    assert.match(formatTimeline(opts, r), /\(no query reached the server\)\nresult: EAI_AGAIN after 5000\.000 ms\nhint: musl sent nothing for a name res_mkquery refuses \(before 1\.1\.15 its -1 goes to sendto\(\), 04bced40\) and gave up after 2 passes/);
+  });
+
   it("lookup: --resolv-conf - reads the pod's resolv.conf from standard input", () => {
     const r = cli(["redis", "--libc", "musl", "--resolv-conf", "-", "--rule", "nxdomain name=*.cluster.local", "--json"], K8S);
     assert.equal(r.status, 0, r.stderr);

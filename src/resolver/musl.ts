@@ -217,7 +217,10 @@ function* unsentExchange(t: ThreadCtx, conf: MuslConf): Wait<void> {
     for (;;) {
       let msg = pollUdp(t, sock, deadline);
       if (msg === undefined) msg = udpWoken(sock, yield undefined);
-      if (msg === null) return;
+      if (msg === null) {
+        t.gaveUp?.(false);
+        return;
+      }
     }
   } finally {
     host.closeUdp(sock);
@@ -388,6 +391,8 @@ function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsM
         if (all) break;
       }
     }
+    // The loop ended on its condition, t2-t0 < timeout, rather than by a break: the exchange gave up.
+    if (t2 - t0 >= timeout) t.gaveUp?.(true);
     // "Disregard any incomplete TCP results"
     for (let i = 0; i < nq; i++) if (answers[i] === TCP_PENDING) answers[i] = null;
     return answers;
