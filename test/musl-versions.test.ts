@@ -39,6 +39,18 @@ describe("musl releases: the pair rule of name_from_dns (lookup_name.c)", () => 
     assert.equal(fixed.packets.at(-1)!.qname, "redis.");
   });
 
+  it("musl from 1.2.1: the answers are judged in order, A then AAAA, and the first verdict wins: A NXDOMAIN with the AAAA missing goes on, A missing with AAAA NXDOMAIN is EAI_AGAIN (5cf1ac24)", () => {
+    const step = "redis.ns.svc.cluster.local";
+    for (const version of ["1.2.1", "1.2.3", "1.2.5"]) {
+      const goesOn = musl(version, K8S, "redis", [{ action: "nxdomain", qtype: "A", name: step }, { action: "drop", qtype: "AAAA", name: step }]);
+      assert.equal(goesOn.result, "OK v4+v6", version);
+      assert.deepEqual([...new Set(goesOn.packets.map((p) => p.qname))], [`${step}.`, "redis.svc.cluster.local."], version);
+      const stops = musl(version, K8S, "redis", [{ action: "drop", qtype: "A", name: step }, { action: "nxdomain", qtype: "AAAA", name: step }]);
+      assert.equal(stops.result, "EAI_AGAIN", version);
+      assert.deepEqual([...new Set(stops.packets.map((p) => p.qname))], [`${step}.`], version);
+    }
+  });
+
   it("musl before 1.2.1: the first query unanswered is EAI_AGAIN when the other has no address, whatever the other says", () => {
     const r = musl("1.2.0", K8S, "redis", [{ action: "drop", qtype: "A" }, { action: "nxdomain", qtype: "AAAA" }]);
     assert.equal(r.result, "EAI_AGAIN");

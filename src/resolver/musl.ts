@@ -136,9 +136,9 @@ export function* muslGetaddrinfo(t: ThreadCtx, conf: MuslConf, name: string, fam
  * name_from_dns (src/network/lookup_name.c): A then AAAA through one
  * __res_msend_rc; 0 means NXDOMAIN (try the next name). How the pair is judged
  * depends on the release: from 1.2.1 (5cf1ac24) every answer is checked before
- * parsing, so a missing or failed answer fails the name even when the other
- * has an address; before, any address won and only the first query's answer
- * was read for the error.
+ * parsing, in order (A then AAAA) and the first verdict winning, so a missing or
+ * failed answer fails the name even when the other has an address; before, any
+ * address won and only the first query's answer was read for the error.
  */
 function* nameFromDns(t: ThreadCtx, conf: MuslConf, qname: string, family: "unspec" | "inet" | "inet6"): Wait<LookupResult | 0> {
   if (mkqueryRejects(qname)) {
