@@ -44,7 +44,38 @@ describe("scenarios: the bundled files", () => {
 
   it("a pod's TCP (use-vc) to NodeLocal DNSCache: the cache accepts the connection and answers on it, untracked", () => {
     const text = readFileSync(scenarioPath("nodelocal.yaml"), "utf8").replace("options ndots:5", "options ndots:5 use-vc").replace("lookups: 3000", "lookups: 100");
-    const res = runScenario(loadScenarioText(text, "nodelocal-vc.yaml"));
+    // What the pod hands the node: its connections, the packets that reach the node's conntrack hop, and the entries they create.
+    let podConnections = 0;
+    const podPackets: string[] = [];
+    let podEntries = 0;
+    const res = runScenario(loadScenarioText(text, "nodelocal-vc.yaml"), {
+      beforeRun: (cluster) => {
+        const fromPod = (addr: number) => addr !== cluster.nodeIp;
+        const connect = cluster.tcpConnect.bind(cluster);
+        cluster.tcpConnect = (c, cpu) => {
+          if (fromPod(c.localAddr)) podConnections++;
+          connect(c, cpu);
+        };
+        const ingress = cluster.node.ingress.bind(cluster.node);
+        cluster.node.ingress = (burst, cpu) => {
+          for (const p of burst) if (fromPod(p.src)) podPackets.push(`${p.proto} ${p.flags}`);
+          ingress(burst, cpu);
+        };
+        const table = cluster.node.table;
+        const create = table.create.bind(table);
+        table.create = (key, src, sport, dst, dport, now) => {
+          if (fromPod(src)) podEntries++;
+          return create(key, src, sport, dst, dport, now);
+        };
+      },
+    });
+    // Over TCP: at least one connection per lookup, and only their SYNs pass the node's hop (the data goes to the cache).
+    assert.ok(podConnections >= 100, String(podConnections));
+    assert.equal(podPackets.length, podConnections);
+    assert.ok(podPackets.every((p) => p === "tcp SYN"), [...new Set(podPackets)].join(", "));
+    // Untracked (raw NOTRACK on the cache's addresses): no conntrack entry for the pod.
+    assert.equal(res.hop.untracked, podConnections);
+    assert.equal(podEntries, 0);
     const s = summarize(res);
     assert.equal(s.lookups, 100);
     assert.equal(s.failed, 0);
