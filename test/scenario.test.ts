@@ -208,12 +208,14 @@ ${more}    names: [redis]
       nameserver 10.96.0.10
       options ndots:5 rotate
 `;
-  /** The nameserver each lookup asked first, in the order the lookups started. */
-  const firstServers = (t: string) => {
+  /** Each lookup's thread and the nameserver it asked first, in the order the lookups started. */
+  const lookups = (t: string, seed?: number) => {
     const collector = new TraceCollector();
-    runScenario(loadScenarioText(t, "t.yaml"), { collector });
-    return [...collector.lookups].sort((a, b) => a.lookup - b.lookup).map((l) => /to (\S+):53/.exec(l.lines.find((x) => / to \S+:53$/.test(x.text))!.text)![1]);
+    runScenario(loadScenarioText(t, "t.yaml"), seed === undefined ? { collector } : { collector, seed });
+    return [...collector.lookups].sort((a, b) => a.lookup - b.lookup).map((l) => ({ thread: l.thread, server: /to (\S+):53/.exec(l.lines.find((x) => / to \S+:53$/.test(x.text))!.text)![1]! }));
   };
+  /** The nameserver each lookup asked first, in the order the lookups started. */
+  const firstServers = (t: string) => lookups(t).map((l) => l.server);
 
   it("the threads of one process take turns on one counter: consecutive lookups alternate between the two nameservers", () => {
     const s = firstServers(text(""));
@@ -221,10 +223,24 @@ ${more}    names: [redis]
     for (let i = 1; i < s.length; i++) assert.notEqual(s[i], s[i - 1], s.join(" "));
   });
 
-  it("lookups_per_process: each process seeds its own counter again", () => {
-    const s = firstServers(text("    lookups_per_process: 1\n"));
-    assert.equal(s.length, 8);
-    assert.ok(s.some((x, i) => i > 0 && x === s[i - 1]), s.join(" "));
+  it("lookups_per_process: each process seeds its own counter again, so each lookup starts at a random nameserver", () => {
+    // Over 20 seeds, per thread: a fresh random start per lookup puts about half of the lookups on each nameserver
+    // and repeats the thread's previous nameserver about half the time. A counter kept from lookup to lookup would
+    // never repeat; one reset without a new seed would always start at the same nameserver.
+    const runs = Array.from({ length: 20 }, (_, seed) => lookups(text("    lookups_per_process: 1\n"), seed + 1));
+    assert.ok(runs.every((r) => r.length === 8));
+    const all = runs.flat();
+    const onFirst = all.filter((l) => l.server === "169.254.20.10").length / all.length;
+    const pairs = runs.flatMap((r) =>
+      [0, 1].flatMap((thread) => {
+        const s = r.filter((l) => l.thread === thread).map((l) => l.server);
+        return s.slice(1).map((x, i) => x === s[i]);
+      }),
+    );
+    const repeats = pairs.filter(Boolean).length / pairs.length;
+    assert.ok(pairs.length >= 100, String(pairs.length));
+    assert.ok(onFirst > 0.3 && onFirst < 0.7, `share on the first nameserver ${onFirst}`);
+    assert.ok(repeats > 0.3 && repeats < 0.7, `share of lookups on the thread's previous nameserver ${repeats}`);
   });
 });
 
