@@ -110,6 +110,35 @@ describe("rules: kube_dns.rules in a scenario act at the kube-dns endpoints, bef
     assert.equal(r.outcome, "OK v4");
     assert.equal(r.tally.queriesSent, 4);
     assert.ok(r.ms > 0.5 && r.ms < 20, `${r.ms} ms`);
+    // The retry: a TCP connection to the ClusterIP, its SYN through the node's hop to the ClusterIP (DNATed there),
+    // and the endpoints see the pair again over TCP after the UDP pair.
+    const arrivals: string[] = [];
+    const connects: string[] = [];
+    const syns: string[] = [];
+    runScenario(loadScenarioText(text, "t.yaml"), {
+      beforeRun: (cluster) => {
+        const book = cluster.rules!;
+        const decide = book.decide.bind(book);
+        book.decide = (qname, qtype, transport) => {
+          arrivals.push(`${transport} ${qtype} ${qname}`);
+          return decide(qname, qtype, transport);
+        };
+        const connect = cluster.tcpConnect.bind(cluster);
+        cluster.tcpConnect = (c, cpu) => {
+          connects.push(`${c.peer}:${c.peerPort}`);
+          connect(c, cpu);
+        };
+        const ingress = cluster.node.ingress.bind(cluster.node);
+        cluster.node.ingress = (burst, cpu) => {
+          for (const p of burst) if (p.proto === "tcp" && p.flags === "SYN") syns.push(`${cluster.addrs.name(p.dst)}:${p.dport}`);
+          ingress(burst, cpu);
+        };
+      },
+    });
+    assert.deepEqual(connects, ["10.96.0.10:53"]);
+    assert.deepEqual(syns, ["10.96.0.10:53"]);
+    const step = "redis.shop.svc.cluster.local.";
+    assert.deepEqual(arrivals, [`udp A ${step}`, `udp AAAA ${step}`, `tcp A ${step}`, `tcp AAAA ${step}`]);
   });
 
   it("answer delay_ms=30 keeps the zone's answer and delays it", () => {
