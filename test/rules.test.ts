@@ -42,6 +42,15 @@ describe("rules: the answer-rule language (src/dns/rules.ts)", () => {
     assert.equal(ruleText(parseRule("drop  qtype=aaaa nth=1,2")), "drop qtype=AAAA nth=1,2");
   });
 
+  it("the action, qtype and transport are case-insensitive, in both forms; keys are not", () => {
+    const rule = { action: "drop", qtype: "AAAA", transport: "tcp" };
+    assert.deepEqual(parseRule("DROP qtype=aaaa transport=TCP"), rule);
+    assert.deepEqual(parseRule("Drop qtype=AAAA transport=Tcp"), rule);
+    assert.deepEqual(ruleFromObject({ action: "Drop", qtype: "aaaa", transport: "TCP" }), rule);
+    assert.throws(() => parseRule("drop QTYPE=A"), (e: unknown) => e instanceof RuleError && /unknown key "QTYPE"/.test(e.reason));
+    assert.throws(() => parseRule("DORP"), (e: unknown) => e instanceof RuleError && /unknown action "DORP"/.test(e.reason));
+  });
+
   it("a bad mapping names the key and what is allowed", () => {
     const refused = (o: Record<string, unknown>, re: RegExp) => assert.throws(() => ruleFromObject(o), (e: unknown) => e instanceof RuleError && re.test(e.reason));
     refused({ qtype: "A" }, /a rule needs an action/);

@@ -39,10 +39,12 @@ const NAME_PATTERN = /^(\*|[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)(\.(\*|[A-Z
 /** "ACTION key=value ...", as `--rule` and a scenario's rule strings give it. */
 export function parseRule(text: string): FaultRule {
   const words = text.trim().split(/\s+/).filter((w) => w !== "");
-  const [action, ...pairs] = words;
-  if (action === undefined) throw new RuleError(`a rule starts with an action, one of ${FAULT_ACTIONS.join(", ")}`);
+  const [word0, ...pairs] = words;
+  if (word0 === undefined) throw new RuleError(`a rule starts with an action, one of ${FAULT_ACTIONS.join(", ")}`);
+  // Values are case-insensitive (the action, qtype, transport, name); keys are not.
+  const action = word0.toLowerCase();
   if (!(FAULT_ACTIONS as readonly string[]).includes(action)) {
-    throw new RuleError(`unknown action "${action}" (the first word is the action, one of ${FAULT_ACTIONS.join(", ")})`);
+    throw new RuleError(`unknown action "${word0}" (the first word is the action, one of ${FAULT_ACTIONS.join(", ")})`);
   }
   const rule: FaultRule = { action: action as FaultAction };
   const seen = new Set<string>();
@@ -62,10 +64,10 @@ export function parseRule(text: string): FaultRule {
 export function ruleFromObject(o: Record<string, unknown>): FaultRule {
   const action = o["action"];
   if (action === undefined) throw new RuleError(`a rule needs an action (action: ${FAULT_ACTIONS.join("|")})`);
-  if (typeof action !== "string" || !(FAULT_ACTIONS as readonly string[]).includes(action)) {
+  if (typeof action !== "string" || !(FAULT_ACTIONS as readonly string[]).includes(action.toLowerCase())) {
     throw new RuleError(`unknown action ${JSON.stringify(action)} (action is one of ${FAULT_ACTIONS.join(", ")})`);
   }
-  const rule: FaultRule = { action: action as FaultAction };
+  const rule: FaultRule = { action: action.toLowerCase() as FaultAction };
   for (const [key, value] of Object.entries(o)) {
     if (key === "action") continue;
     if (!(RULE_KEYS as readonly string[]).includes(key)) throw new RuleError(`unknown key "${key}" (keys: action, ${RULE_KEYS.join(", ")})`);
@@ -99,10 +101,12 @@ function setKey(rule: FaultRule, key: RuleKey, value: string, word: string): voi
       rule.nth = parts.map(Number);
       return;
     }
-    case "transport":
-      if (value !== "udp" && value !== "tcp") throw new RuleError(`"${word}": transport is udp or tcp (leave it out to match both)`);
-      rule.transport = value;
+    case "transport": {
+      const transport = value.toLowerCase();
+      if (transport !== "udp" && transport !== "tcp") throw new RuleError(`"${word}": transport is udp or tcp (leave it out to match both)`);
+      rule.transport = transport;
       return;
+    }
     case "delay_ms": {
       const d = Number(value);
       if (value === "" || !Number.isFinite(d) || d < 0) throw new RuleError(`"${word}": delay_ms is a number of milliseconds >= 0`);
