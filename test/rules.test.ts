@@ -61,6 +61,17 @@ describe("rules: the answer-rule language (src/dns/rules.ts)", () => {
     refused({ action: "answer", delay_ms: -1 }, /"delay_ms: -1": delay_ms is a number of milliseconds >= 0/);
   });
 
+  it("delay_ms is decimal only: 0x10, 1e3, Infinity and signs are refused; 2, 0.5, .5 and 2. are read", () => {
+    for (const d of ["0x10", "1e3", "Infinity", "+1", "-1", "0b1", "1_000", ""]) {
+      assert.throws(() => parseRule(`answer delay_ms=${d}`), (e: unknown) => e instanceof RuleError && e.reason === `"delay_ms=${d}": delay_ms is a number of milliseconds >= 0, in decimal (such as 2 or 0.5)`, d);
+    }
+    assert.deepEqual(["2", "0.5", ".5", "2."].map((d) => parseRule(`answer delay_ms=${d}`).delayMs), [2, 0.5, 0.5, 2]);
+    assert.throws(() => parseRule(`answer delay_ms=1${"0".repeat(400)}`), (e: unknown) => e instanceof RuleError && /too large for a double/.test(e.reason));
+    // A YAML number is a number already: 1e-3 is read, a string "0x10" is not.
+    assert.equal(ruleFromObject({ action: "answer", delay_ms: 1e-3 }).delayMs, 0.001);
+    assert.throws(() => ruleFromObject({ action: "answer", delay_ms: "0x10" }), (e: unknown) => e instanceof RuleError && /"delay_ms: "0x10"": delay_ms is a number of milliseconds >= 0, in decimal/.test(e.reason));
+  });
+
   it("arrivals are counted per qtype and name; the first matching rule decides", () => {
     const book = new RuleBook([parseRule("drop qtype=AAAA nth=2"), parseRule("nxdomain name=*.example")]);
     assert.equal(book.decide("a.example.", "AAAA", "udp")?.action, "nxdomain");
@@ -195,6 +206,15 @@ describe("rules: bad kube_dns.rules name the field, its line and the rule", () =
 
   it("a bad mapping", () => {
     assert.match(err(scenario("glibc", "  rules:\n    - { action: drop, qtpe: A }\n")), /^bad\.yaml: line 8: field "kube_dns\.rules\[0\]" \(\{"action":"drop","qtpe":"A"\}\): unknown key "qtpe" \(keys: action, qtype, name, nth, transport, delay_ms\)\.$/);
+  });
+
+  it("delay_ms too large for a double (YAML 1e400 reads as infinity): the error names it, not null", () => {
+    assert.equal(
+      err(scenario("glibc", "  rules:\n    - { action: answer, delay_ms: 1e400 }\n")),
+      'bad.yaml: line 8: field "kube_dns.rules[0]" ({"action":"answer","delay_ms":Infinity}): "delay_ms: Infinity": delay_ms is a finite number of milliseconds >= 0 (a number too large for a double, such as 1e400, reads as infinity).',
+    );
+    assert.match(err(scenario("glibc", "  rules:\n    - { action: answer, delay_ms: .nan }\n")), /"delay_ms: NaN": delay_ms is a finite number of milliseconds >= 0\.$/);
+    assert.match(err(scenario("glibc", '  rules: ["answer delay_ms=1e400"]\n')), /"delay_ms=1e400": delay_ms is a number of milliseconds >= 0, in decimal/);
   });
 
   it("neither a string nor a mapping", () => {

@@ -71,7 +71,12 @@ export function ruleFromObject(o: Record<string, unknown>): FaultRule {
   for (const [key, value] of Object.entries(o)) {
     if (key === "action") continue;
     if (!(RULE_KEYS as readonly string[]).includes(key)) throw new RuleError(`unknown key "${key}" (keys: action, ${RULE_KEYS.join(", ")})`);
-    const word = `${key}: ${JSON.stringify(value)}`;
+    const word = `${key}: ${showValue(value)}`;
+    if (key === "delay_ms" && typeof value === "number") {
+      // A YAML number is taken as it is (1e-3 too); one too large for a double (1e400) reads as infinity.
+      setDelay(rule, value, word);
+      continue;
+    }
     // YAML numbers and lists stand for the words of the string form (nth: [1, 2] is nth=1,2).
     let text: string;
     if (typeof value === "string") text = value;
@@ -107,13 +112,29 @@ function setKey(rule: FaultRule, key: RuleKey, value: string, word: string): voi
       rule.transport = transport;
       return;
     }
-    case "delay_ms": {
-      const d = Number(value);
-      if (value === "" || !Number.isFinite(d) || d < 0) throw new RuleError(`"${word}": delay_ms is a number of milliseconds >= 0`);
-      rule.delayMs = d;
+    case "delay_ms":
+      // Decimal only: Number() would also read 0x10, 1e3, " 1" and Infinity.
+      if (!DECIMAL.test(value)) throw new RuleError(`"${word}": delay_ms is a number of milliseconds >= 0, in decimal (such as 2 or 0.5)`);
+      setDelay(rule, Number(value), word);
       return;
-    }
   }
+}
+
+const DECIMAL = /^(\d+(\.\d*)?|\.\d+)$/;
+
+function setDelay(rule: FaultRule, d: number, word: string): void {
+  if (Number.isNaN(d)) throw new RuleError(`"${word}": delay_ms is a finite number of milliseconds >= 0`);
+  if (!Number.isFinite(d)) throw new RuleError(`"${word}": delay_ms is a finite number of milliseconds >= 0 (a number too large for a double, such as 1e400, reads as infinity)`);
+  if (d < 0) throw new RuleError(`"${word}": delay_ms is a number of milliseconds >= 0`);
+  rule.delayMs = d;
+}
+
+/** A value from YAML as JSON shows it, but with infinities and NaN by name (JSON.stringify makes them null). */
+export function showValue(v: unknown): string {
+  if (typeof v === "number") return Number.isFinite(v) ? JSON.stringify(v) : String(v);
+  if (Array.isArray(v)) return `[${v.map(showValue).join(",")}]`;
+  if (typeof v === "object" && v !== null) return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}:${showValue(x)}`).join(",")}}`;
+  return JSON.stringify(v) ?? String(v);
 }
 
 /** The rule in its string form (for messages and traces). */
