@@ -97,7 +97,7 @@ function setKey(rule: FaultRule, key: RuleKey, value: string, word: string): voi
       return;
     }
     case "name":
-      if (!NAME_PATTERN.test(value)) throw new RuleError(`"${word}": name is a domain name, with or without the trailing dot, where "*" stands for any labels (e.g. name=*.cluster.local)`);
+      if (!NAME_PATTERN.test(value)) throw new RuleError(`"${word}": name is a domain name, with or without the trailing dot, where "*" stands for one or more labels (e.g. name=*.cluster.local)`);
       rule.name = value;
       return;
     case "nth": {
