@@ -81,6 +81,15 @@ describe("rules: the answer-rule language (src/dns/rules.ts)", () => {
     assert.equal(book.decide("b.other.", "AAAA", "udp"), null);
     assert.equal(book.decide("b.other.", "AAAA", "udp")?.action, "drop");
   });
+
+  it("arrivals are counted case-insensitively, as names are matched: A.Example. and a.example. are arrivals of one name", () => {
+    const book = new RuleBook([parseRule("drop name=a.example nth=2")]);
+    assert.equal(book.decide("a.example.", "A", "udp"), null);
+    assert.equal(book.decide("A.Example.", "A", "udp")?.action, "drop");
+    assert.equal(book.nth, 2);
+    assert.equal(book.decide("A.EXAMPLE.", "A", "udp"), null);
+    assert.equal(book.nth, 3);
+  });
 });
 
 describe("rules: kube_dns.rules in a scenario act at the kube-dns endpoints, before the zone", () => {

@@ -168,7 +168,7 @@ interface CompiledRule {
  */
 export class RuleBook {
   private readonly rules: CompiledRule[];
-  /** Arrivals by name, per qtype (kept only if a rule counts them). */
+  /** Arrivals by name in lower case, per qtype (kept only if a rule counts them). */
   private readonly arrivalsA = new Map<string, number>();
   private readonly arrivalsAaaa = new Map<string, number>();
   private readonly counts: boolean;
@@ -189,8 +189,10 @@ export class RuleBook {
     let nth = 0;
     if (this.counts) {
       const arrivals = qtype === "A" ? this.arrivalsA : this.arrivalsAaaa;
-      nth = (arrivals.get(qname) ?? 0) + 1;
-      arrivals.set(qname, nth);
+      // Counted as matched: case-insensitively (REDIS.svc. and redis.svc. are arrivals of one name).
+      const key = qname.toLowerCase();
+      nth = (arrivals.get(key) ?? 0) + 1;
+      arrivals.set(key, nth);
     }
     this.nth = nth;
     for (const { rule, match } of this.rules) {
