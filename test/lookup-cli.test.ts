@@ -174,6 +174,22 @@ describe("lookup: the command (dnsrace lookup)", () => {
     assert.match(formatTimeline(opts, r), /\(no query reached the server\)\nresult: EAI_AGAIN after 5000\.000 ms\nhint: musl sent nothing for a name res_mkquery refuses \(before 1\.1\.15 its -1 goes to sendto\(\), 04bced40\) and gave up after 2 passes/);
   });
 
+  it("lookup: with more than one nameserver, each query names the nameserver it went to, in the timeline and as server in --json", () => {
+    const two = "nameserver 10.96.0.10\nnameserver 10.96.0.11\n";
+    const args = lookupArgs("svc.example.", "musl", { rule: "drop qtype=AAAA nth=1,2" });
+    const text = lookupOutput({ ...args, json: false }, { text: two, source: "test" });
+    assert.match(text, /\n {5}0\.050 ms {2}udp p1 {2}to 10\.96\.0\.10 {2}A {4}svc\.example\. {2}answered\n {5}0\.051 ms {2}udp p1 {2}to 10\.96\.0\.11 {2}A {4}svc\.example\. {2}answered\n/);
+    const j = inProcess(args, two);
+    assert.deepEqual(Object.keys(j.packets[0]!), ["t_ms", "transport", "port", "server", "qtype", "qname", "fate"]);
+    assert.deepEqual(
+      j.packets.map((p) => `${(p as JsonPacket & { server: string }).server} ${p.qtype} ${p.fate}`),
+      ["10.96.0.10 A answer", "10.96.0.11 A answer", "10.96.0.10 AAAA drop", "10.96.0.11 AAAA drop", "10.96.0.10 AAAA answer", "10.96.0.11 AAAA answer"],
+    );
+    // One nameserver: nothing to tell apart.
+    assert.doesNotMatch(lookupOutput({ ...args, json: false }, { text: "nameserver 10.96.0.10\n", source: "test" }), / to 10\.96/);
+    assert.ok(!("server" in inProcess(args).packets[0]!));
+  });
+
   it("lookup: --resolv-conf - reads the pod's resolv.conf from standard input", () => {
     const r = cli(["redis", "--libc", "musl", "--resolv-conf", "-", "--rule", "nxdomain name=*.cluster.local", "--json"], K8S);
     assert.equal(r.status, 0, r.stderr);

@@ -101,15 +101,21 @@ export function readResolvConf(arg: string | undefined): { text: string; source:
 
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
 
-/** The --json line: what the resolver returned, when, and every query the server saw. */
+/** With more than one nameserver, each query's line names the one it went to. */
+function manyServers(opts: DirectOptions): boolean {
+  return opts.resolvConf.nameservers.length > 1;
+}
+
+/** The --json line: what the resolver returned, when, and every query the server saw (with its nameserver when there are several). */
 export function lookupJson(opts: DirectOptions, r: DirectResult): string {
+  const many = manyServers(opts);
   return JSON.stringify({
     libc: opts.libc,
     ...(opts.libc === "musl" ? { musl_version: opts.musl?.version ?? MUSL_DEFAULT_VERSION } : {}),
     name: opts.name,
     latency_ms: round3(r.latencyMs),
     result: r.result,
-    packets: r.packets.map((p) => ({ t_ms: round3(p.t_ms), transport: p.transport, port: p.port, qtype: p.qtype, qname: p.qname, fate: p.fate })),
+    packets: r.packets.map((p) => ({ t_ms: round3(p.t_ms), transport: p.transport, port: p.port, ...(many ? { server: p.server } : {}), qtype: p.qtype, qname: p.qname, fate: p.fate })),
   });
 }
 
@@ -132,8 +138,11 @@ export function formatTimeline(opts: DirectOptions, r: DirectResult): string {
   const width = Math.max(0, ...times.map((t) => t.length));
   const portWidth = Math.max(0, ...r.packets.map((p) => p.port.length));
   const nameWidth = Math.max(0, ...r.packets.map((p) => p.qname.length));
+  const serverWidth = Math.max(0, ...r.packets.map((p) => p.server.length));
+  const many = manyServers(opts);
   r.packets.forEach((p: ServerLogEntry, i) => {
-    lines.push(`  ${times[i]!.padStart(width)} ms  ${p.transport} ${p.port.padEnd(portWidth)}  ${p.qtype.padEnd(4)} ${p.qname.padEnd(nameWidth)}  ${FATE_WORDS[p.fate]}`);
+    const to = many ? `to ${p.server.padEnd(serverWidth)}  ` : "";
+    lines.push(`  ${times[i]!.padStart(width)} ms  ${p.transport} ${p.port.padEnd(portWidth)}  ${to}${p.qtype.padEnd(4)} ${p.qname.padEnd(nameWidth)}  ${FATE_WORDS[p.fate]}`);
   });
   if (r.packets.length === 0) lines.push("  (no query reached the server)");
   if (r.result === "HANG") lines.push(`result: HANG, still waiting after ${r.latencyMs.toFixed(3)} ms (--max-ms)`);
