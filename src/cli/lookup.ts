@@ -150,10 +150,20 @@ export function formatTimeline(opts: DirectOptions, r: DirectResult): string {
   const hint = timeoutHint(opts, r);
   if (hint !== null) lines.push(`hint: ${hint}`);
   if (r.result === "HANG") lines.push(`hint: ${hangHint(opts, r)}`);
-  if ((opts.musl?.sameIdProbability ?? 0) > 0) {
+  if ((opts.musl?.sameIdProbability ?? 0) > 0 && sameIdChanged(opts, r)) {
     lines.push("hint: A and AAAA had the same ID (--musl-same-id): res_msend.c gives an answer to the first query not yet answered that has its ID, whatever its type, so two answers of one type can fill both slots and the other query is not asked again (fixed in 1.2.4, 6c858d6f).");
   }
   return lines.join("\n") + "\n";
+}
+
+/**
+ * Whether the shared query ID changed what happened: the same lookup with distinct IDs gives another
+ * result, latency or server log (the IDs themselves are not shown, so only their effects count).
+ */
+function sameIdChanged(opts: DirectOptions, r: DirectResult): boolean {
+  const d = runDirectLookup({ ...opts, musl: { ...opts.musl, sameIdProbability: 0 } });
+  const log = (x: DirectResult) => JSON.stringify([x.result, x.latencyMs, x.packets]);
+  return log(d) !== log(r);
 }
 
 /** The network argument of Go's lookup for getaddrinfo's family ("ip" asks A and AAAA). */
