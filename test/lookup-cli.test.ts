@@ -76,7 +76,7 @@ describe("lookup: rules (parseRule)", () => {
     refused("drop nth=1,", /"nth=1,"/);
     refused("drop transport=sctp", /"transport=sctp"/, /udp or tcp/);
     refused("answer delay_ms=soon", /"delay_ms=soon"/, /milliseconds/);
-    refused("drop name=a..b", /"name=a\.\.b"/, /\*/);
+    refused("drop name=a..b", /"name=a\.\.b"/, /where "\*" stands for one or more labels/);
     refused("drop qtype=A qtype=AAAA", /"qtype" is given twice/);
     refused("", /starts with an action/);
   });
@@ -144,6 +144,52 @@ describe("lookup: the command (dnsrace lookup)", () => {
     assert.match(out, /hint: musl resent the unanswered query after timeout\/attempts = 2\.5 s, at 2500\.000 ms, and gave up after 2 passes 2\.5 s apart/);
   });
 
+  it("lookup: the musl hint tells a search step that gave up from a resend: resent at 2.5 s, gave up at 5 s, the search went on", () => {
+    const conf = "search ns.svc.cluster.local svc.cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n";
+    const rule = ["nxdomain qtype=A name=redis.ns.svc.cluster.local", "drop qtype=AAAA name=redis.ns.svc.cluster.local"];
+    for (const muslVersion of ["1.2.0", "1.2.3"]) {
+      const opts = lookupOptions(lookupArgs("redis", "musl", { rule, muslVersion }), conf, "test");
+      const r = runDirectLookup(opts);
+      assert.deepEqual(r.timeouts, [2500, 5000]);
+      assert.deepEqual(r.gaveUp, [{ t_ms: 5000, sent: true }]);
+      const out = formatTimeline(opts, r);
+      assert.match(out, /result: OK v4\+v6 after 5000\.101 ms\n/);
+      assert.match(out, /hint: musl resent the unanswered query after timeout\/attempts = 2\.5 s, at 2500\.000 ms, and gave up after 2 passes 2\.5 s apart .*, at 5000\.000 ms \(options timeout:5 attempts:2; res_msend\.c\); the first query's answer was NXDOMAIN, so after that give-up the search went on to the next name/);
+      assert.doesNotMatch(out, /2500\.000 ms, 5000\.000 ms/, muslVersion);
+    }
+  });
+
+  it("lookup: the musl hint from 1.2.1 says the answers are judged in order when a give-up ends the walk without EAI_AGAIN", () => {
+    const opts = lookupOptions(lookupArgs("svc.example.", "musl", { rule: ["nxdomain qtype=A", "drop qtype=AAAA"], muslVersion: "1.2.1" }), "nameserver 10.96.0.10\n", "test");
+    const out = formatTimeline(opts, runDirectLookup(opts));
+    assert.match(out, /result: EAI_NONAME after 5000\.000 ms\nhint: .*gave up after 2 passes.*, at 5000\.000 ms .*; the answers it had decide, judged in order, A then AAAA, the first verdict winning \(lookup_name\.c, 5cf1ac24\)\.\n$/);
+    assert.doesNotMatch(out, /search went on/);
+  });
+
+  it("lookup: musl before 1.1.15 sends nothing for a name res_mkquery refuses, and the hint says the exchange gave up", () => {
+    const conf = `search ${"x".repeat(64)}.local\nnameserver 10.96.0.10\n`;
+    const opts = lookupOptions(lookupArgs("redis", "musl", { muslVersion: "1.1.14" }), conf, "test");
+    const r = runDirectLookup(opts);
+    assert.deepEqual(r.gaveUp, [{ t_ms: 5000, sent: false }]);
+    assert.match(formatTimeline(opts, r), /\(no query reached the server\)\nresult: EAI_AGAIN after 5000\.000 ms\nhint: musl sent nothing for a name res_mkquery refuses \(before 1\.1\.15 its -1 goes to sendto\(\), 04bced40\) and gave up after 2 passes/);
+  });
+
+  it("lookup: with more than one nameserver, each query names the nameserver it went to, in the timeline and as server in --json", () => {
+    const two = "nameserver 10.96.0.10\nnameserver 10.96.0.11\n";
+    const args = lookupArgs("svc.example.", "musl", { rule: "drop qtype=AAAA nth=1,2" });
+    const text = lookupOutput({ ...args, json: false }, { text: two, source: "test" });
+    assert.match(text, /\n {5}0\.050 ms {2}udp p1 {2}to 10\.96\.0\.10 {2}A {4}svc\.example\. {2}answered\n {5}0\.051 ms {2}udp p1 {2}to 10\.96\.0\.11 {2}A {4}svc\.example\. {2}answered\n/);
+    const j = inProcess(args, two);
+    assert.deepEqual(Object.keys(j.packets[0]!), ["t_ms", "transport", "port", "server", "qtype", "qname", "fate"]);
+    assert.deepEqual(
+      j.packets.map((p) => `${(p as JsonPacket & { server: string }).server} ${p.qtype} ${p.fate}`),
+      ["10.96.0.10 A answer", "10.96.0.11 A answer", "10.96.0.10 AAAA drop", "10.96.0.11 AAAA drop", "10.96.0.10 AAAA answer", "10.96.0.11 AAAA answer"],
+    );
+    // One nameserver: nothing to tell apart.
+    assert.doesNotMatch(lookupOutput({ ...args, json: false }, { text: "nameserver 10.96.0.10\n", source: "test" }), / to 10\.96/);
+    assert.ok(!("server" in inProcess(args).packets[0]!));
+  });
+
   it("lookup: --resolv-conf - reads the pod's resolv.conf from standard input", () => {
     const r = cli(["redis", "--libc", "musl", "--resolv-conf", "-", "--rule", "nxdomain name=*.cluster.local", "--json"], K8S);
     assert.equal(r.status, 0, r.stderr);
@@ -192,7 +238,7 @@ describe("lookup: the command (dnsrace lookup)", () => {
     assert.ok(k.packets.every((p) => p.fate !== "drop"));
   });
 
-  it("lookup: name=*.cluster.local matches any labels", () => {
+  it("lookup: name=*.cluster.local matches one or more labels before cluster.local, not cluster.local itself", () => {
     const j = inProcess(lookupArgs("redis", "glibc", { rule: "nxdomain name=*.cluster.local" }), K8S);
     assert.deepEqual(seq(j.packets), [
       "udp p1 A redis.ns.svc.cluster.local. nxdomain",

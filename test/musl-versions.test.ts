@@ -39,6 +39,18 @@ describe("musl releases: the pair rule of name_from_dns (lookup_name.c)", () => 
     assert.equal(fixed.packets.at(-1)!.qname, "redis.");
   });
 
+  it("musl from 1.2.1: the answers are judged in order, A then AAAA, and the first verdict wins: A NXDOMAIN with the AAAA missing goes on, A missing with AAAA NXDOMAIN is EAI_AGAIN (5cf1ac24)", () => {
+    const step = "redis.ns.svc.cluster.local";
+    for (const version of ["1.2.1", "1.2.3", "1.2.5"]) {
+      const goesOn = musl(version, K8S, "redis", [{ action: "nxdomain", qtype: "A", name: step }, { action: "drop", qtype: "AAAA", name: step }]);
+      assert.equal(goesOn.result, "OK v4+v6", version);
+      assert.deepEqual([...new Set(goesOn.packets.map((p) => p.qname))], [`${step}.`, "redis.svc.cluster.local."], version);
+      const stops = musl(version, K8S, "redis", [{ action: "drop", qtype: "A", name: step }, { action: "nxdomain", qtype: "AAAA", name: step }]);
+      assert.equal(stops.result, "EAI_AGAIN", version);
+      assert.deepEqual([...new Set(stops.packets.map((p) => p.qname))], [`${step}.`], version);
+    }
+  });
+
   it("musl before 1.2.1: the first query unanswered is EAI_AGAIN when the other has no address, whatever the other says", () => {
     const r = musl("1.2.0", K8S, "redis", [{ action: "drop", qtype: "A" }, { action: "nxdomain", qtype: "AAAA" }]);
     assert.equal(r.result, "EAI_AGAIN");
@@ -83,7 +95,7 @@ describe("musl releases: 1.2.4", () => {
     assert.equal(r.packets.filter((p) => p.qtype === "A").length, 2);
   });
 
-  it("musl 1.2.4: a name res_mkquery refuses (a label over 63) is passed over; before 1.2.4 it ends the walk with EAI_NONAME (1e7fb12f)", () => {
+  it("musl 1.2.4: a name res_mkquery refuses (a label over 63) is passed over; in 1.1.15-1.2.3 it ends the walk with EAI_NONAME (1e7fb12f)", () => {
     const conf = `search ${"x".repeat(64)}.local cluster.local\nnameserver 10.96.0.10\n`;
     const old = musl("1.2.3", conf, "redis");
     assert.equal(old.result, "EAI_NONAME");
@@ -91,6 +103,55 @@ describe("musl releases: 1.2.4", () => {
     const fixed = musl("1.2.4", conf, "redis");
     assert.equal(fixed.result, "OK v4+v6");
     assert.deepEqual([...new Set(fixed.packets.map((p) => p.qname))], ["redis.cluster.local."]);
+  });
+});
+
+describe("musl: search domains too long for the name (name_from_dns_search)", () => {
+  // 230 characters in four labels (57, 57, 57, 56) and three dots.
+  const name = ["a", "b", "c"].map((c) => c.repeat(57)).concat(["d".repeat(56)]).join(".");
+  const longDomain = "averylongdomainname.example.internal.corp";
+
+  it("musl skips a search domain that would make name.domain longer than 255 characters, in every release: no query, the walk goes on to the next domain", () => {
+    assert.equal(name.length, 230);
+    const conf = `search ${longDomain} short.io\nnameserver 10.96.0.10\noptions ndots:5\n`;
+    for (const version of MUSL_RELEASES) {
+      const r = musl(version, conf, name);
+      assert.equal(r.result, "OK v4+v6", version);
+      assert.deepEqual([...new Set(r.packets.map((p) => p.qname))], [`${name}.short.io.`], version);
+    }
+  });
+
+  it("musl skips a domain at 256 characters and queries one at 253; a candidate of 254 or 255 reaches res_mkquery, which refuses it (EAI_NONAME in 1.1.15-1.2.3, passed over from 1.2.4)", () => {
+    // 230 + "." + 25 = 256: skipped (z-p < 256 - l - 1 fails), the next domain is asked.
+    const skipped = `search ${"e".repeat(25)} short.io\nnameserver 10.96.0.10\noptions ndots:5\n`;
+    assert.deepEqual([...new Set(musl("1.2.3", skipped, name).packets.map((p) => p.qname))], [`${name}.short.io.`]);
+    // 230 + "." + 22 = 253: asked.
+    const fits = `search ${"e".repeat(22)} short.io\nnameserver 10.96.0.10\noptions ndots:5\n`;
+    assert.deepEqual([...new Set(musl("1.2.3", fits, name).packets.map((p) => p.qname))], [`${name}.${"e".repeat(22)}.`]);
+    // 230 + "." + 24 = 255: fits the buffer, over res_mkquery's 253.
+    const refused = `search ${"e".repeat(24)} short.io\nnameserver 10.96.0.10\noptions ndots:5\n`;
+    const old = musl("1.2.3", refused, name);
+    assert.deepEqual([old.result, old.packets.length], ["EAI_NONAME", 0]);
+    const fixed = musl("1.2.4", refused, name);
+    assert.deepEqual([...new Set(fixed.packets.map((p) => p.qname))], [`${name}.short.io.`]);
+  });
+});
+
+describe("musl releases: res_mkquery's result (04bced40)", () => {
+  it("musl 1.1.13-1.1.14 do not check res_mkquery's result: a refused name goes to sendto() with length -1, no packet leaves, and the exchange waits out its timeout (EAI_AGAIN); from 1.1.15 it is EAI_NONAME at once", () => {
+    const conf = `search ${"x".repeat(64)}.local cluster.local\nnameserver 10.96.0.10\n`;
+    for (const version of ["1.1.13", "1.1.14"]) {
+      assert.equal(muslConf(parseResolvConf(conf), { version }).checksMkquery, false, version);
+      const r = musl(version, conf, "redis");
+      assert.deepEqual([r.result, r.packets.length, r.latencyMs], ["EAI_AGAIN", 0, 5000], version);
+      assert.equal(r.tally.queriesSent, 0, version);
+    }
+    // timeout:3 with attempts never read (2): two passes of 1.5 s.
+    const short = musl("1.1.14", conf + "options timeout:3\n", "redis");
+    assert.deepEqual([short.result, short.latencyMs], ["EAI_AGAIN", 3000]);
+    const checked = musl("1.1.15", conf, "redis");
+    assert.equal(muslConf(parseResolvConf(conf), { version: "1.1.15" }).checksMkquery, true);
+    assert.deepEqual([checked.result, checked.packets.length, checked.latencyMs], ["EAI_NONAME", 0, 0]);
   });
 });
 
@@ -155,6 +216,14 @@ describe("musl releases: dnsrace lookup --musl-version", () => {
     const text = out({ muslSameId: true, rule: "drop qtype=A nth=1" });
     assert.match(text, /result: OK v6 after 2500\.\d{3} ms/);
     assert.match(text, /hint: A and AAAA had the same ID/);
+  });
+
+  it("lookup --musl-same-id: no hint when the shared ID changed nothing (no query lost, the same log as with distinct IDs)", () => {
+    const text = out({ muslSameId: true });
+    assert.match(text, /result: OK v4\+v6 after 0\.101 ms\n$/);
+    assert.doesNotMatch(text, /same ID/);
+    // A lost AAAA: its resend is answered in its own slot whatever the IDs (the A was answered first).
+    assert.doesNotMatch(out({ muslSameId: true, rule: "drop qtype=AAAA nth=1" }), /same ID/);
   });
 
   it("lookup: bad --musl-version and --musl-same-id are InputErrors with one sentence each", () => {

@@ -234,9 +234,12 @@ describe("resolvers: musl (res_msend.c, lookup_name.c)", () => {
     assert.equal(r.result, "EAI_NONAME");
   });
 
-  it("musl ignores single-request, single-request-reopen, use-vc and no-aaaa", () => {
+  it("musl ignores single-request, single-request-reopen, use-vc, no-aaaa and rotate: its conf has exactly the keys of struct resolvconf and the release, the same with or without them", () => {
     const c = muslConf(parseResolvConf("nameserver 10.96.0.10\noptions single-request single-request-reopen use-vc no-aaaa rotate\n"));
-    for (const k of ["rotate", "singleRequest", "singleRequestReopen", "useVc", "noAaaa"]) assert.ok(!(k in c), k);
+    // struct resolvconf holds nameservers, search, ndots, timeout and attempts; the rest is the release's behaviour.
+    const keys = ["nameservers", "search", "ndots", "timeout", "attempts", "version", "judgeEachAnswer", "eaiNodata", "tcpFallback", "checksMkquery", "skipRejectedNames", "sameIdProbability"];
+    assert.deepEqual(Object.keys(c).sort(), [...keys].sort());
+    assert.deepEqual(c, muslConf(parseResolvConf("nameserver 10.96.0.10\n")));
     const r = lookup("musl", "nameserver 10.96.0.10\noptions use-vc no-aaaa\n", "svc.example.");
     assert.deepEqual(seq(r.packets), ["udp p1 A svc.example. answer", "udp p1 AAAA svc.example. answer"]);
   });

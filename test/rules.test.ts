@@ -42,6 +42,15 @@ describe("rules: the answer-rule language (src/dns/rules.ts)", () => {
     assert.equal(ruleText(parseRule("drop  qtype=aaaa nth=1,2")), "drop qtype=AAAA nth=1,2");
   });
 
+  it("the action, qtype and transport are case-insensitive, in both forms; keys are not", () => {
+    const rule = { action: "drop", qtype: "AAAA", transport: "tcp" };
+    assert.deepEqual(parseRule("DROP qtype=aaaa transport=TCP"), rule);
+    assert.deepEqual(parseRule("Drop qtype=AAAA transport=Tcp"), rule);
+    assert.deepEqual(ruleFromObject({ action: "Drop", qtype: "aaaa", transport: "TCP" }), rule);
+    assert.throws(() => parseRule("drop QTYPE=A"), (e: unknown) => e instanceof RuleError && /unknown key "QTYPE"/.test(e.reason));
+    assert.throws(() => parseRule("DORP"), (e: unknown) => e instanceof RuleError && /unknown action "DORP"/.test(e.reason));
+  });
+
   it("a bad mapping names the key and what is allowed", () => {
     const refused = (o: Record<string, unknown>, re: RegExp) => assert.throws(() => ruleFromObject(o), (e: unknown) => e instanceof RuleError && re.test(e.reason));
     refused({ qtype: "A" }, /a rule needs an action/);
@@ -52,6 +61,17 @@ describe("rules: the answer-rule language (src/dns/rules.ts)", () => {
     refused({ action: "answer", delay_ms: -1 }, /"delay_ms: -1": delay_ms is a number of milliseconds >= 0/);
   });
 
+  it("delay_ms is decimal only: 0x10, 1e3, Infinity and signs are refused; 2, 0.5, .5 and 2. are read", () => {
+    for (const d of ["0x10", "1e3", "Infinity", "+1", "-1", "0b1", "1_000", ""]) {
+      assert.throws(() => parseRule(`answer delay_ms=${d}`), (e: unknown) => e instanceof RuleError && e.reason === `"delay_ms=${d}": delay_ms is a number of milliseconds >= 0, in decimal (such as 2 or 0.5)`, d);
+    }
+    assert.deepEqual(["2", "0.5", ".5", "2."].map((d) => parseRule(`answer delay_ms=${d}`).delayMs), [2, 0.5, 0.5, 2]);
+    assert.throws(() => parseRule(`answer delay_ms=1${"0".repeat(400)}`), (e: unknown) => e instanceof RuleError && /too large for a double/.test(e.reason));
+    // A YAML number is a number already: 1e-3 is read, a string "0x10" is not.
+    assert.equal(ruleFromObject({ action: "answer", delay_ms: 1e-3 }).delayMs, 0.001);
+    assert.throws(() => ruleFromObject({ action: "answer", delay_ms: "0x10" }), (e: unknown) => e instanceof RuleError && /"delay_ms: "0x10"": delay_ms is a number of milliseconds >= 0, in decimal/.test(e.reason));
+  });
+
   it("arrivals are counted per qtype and name; the first matching rule decides", () => {
     const book = new RuleBook([parseRule("drop qtype=AAAA nth=2"), parseRule("nxdomain name=*.example")]);
     assert.equal(book.decide("a.example.", "AAAA", "udp")?.action, "nxdomain");
@@ -60,6 +80,15 @@ describe("rules: the answer-rule language (src/dns/rules.ts)", () => {
     assert.equal(book.nth, 2);
     assert.equal(book.decide("b.other.", "AAAA", "udp"), null);
     assert.equal(book.decide("b.other.", "AAAA", "udp")?.action, "drop");
+  });
+
+  it("arrivals are counted case-insensitively, as names are matched: A.Example. and a.example. are arrivals of one name", () => {
+    const book = new RuleBook([parseRule("drop name=a.example nth=2")]);
+    assert.equal(book.decide("a.example.", "A", "udp"), null);
+    assert.equal(book.decide("A.Example.", "A", "udp")?.action, "drop");
+    assert.equal(book.nth, 2);
+    assert.equal(book.decide("A.EXAMPLE.", "A", "udp"), null);
+    assert.equal(book.nth, 3);
   });
 });
 
@@ -110,6 +139,35 @@ describe("rules: kube_dns.rules in a scenario act at the kube-dns endpoints, bef
     assert.equal(r.outcome, "OK v4");
     assert.equal(r.tally.queriesSent, 4);
     assert.ok(r.ms > 0.5 && r.ms < 20, `${r.ms} ms`);
+    // The retry: a TCP connection to the ClusterIP, its SYN through the node's hop to the ClusterIP (DNATed there),
+    // and the endpoints see the pair again over TCP after the UDP pair.
+    const arrivals: string[] = [];
+    const connects: string[] = [];
+    const syns: string[] = [];
+    runScenario(loadScenarioText(text, "t.yaml"), {
+      beforeRun: (cluster) => {
+        const book = cluster.rules!;
+        const decide = book.decide.bind(book);
+        book.decide = (qname, qtype, transport) => {
+          arrivals.push(`${transport} ${qtype} ${qname}`);
+          return decide(qname, qtype, transport);
+        };
+        const connect = cluster.tcpConnect.bind(cluster);
+        cluster.tcpConnect = (c, cpu) => {
+          connects.push(`${c.peer}:${c.peerPort}`);
+          connect(c, cpu);
+        };
+        const ingress = cluster.node.ingress.bind(cluster.node);
+        cluster.node.ingress = (burst, cpu) => {
+          for (const p of burst) if (p.proto === "tcp" && p.flags === "SYN") syns.push(`${cluster.addrs.name(p.dst)}:${p.dport}`);
+          ingress(burst, cpu);
+        };
+      },
+    });
+    assert.deepEqual(connects, ["10.96.0.10:53"]);
+    assert.deepEqual(syns, ["10.96.0.10:53"]);
+    const step = "redis.shop.svc.cluster.local.";
+    assert.deepEqual(arrivals, [`udp A ${step}`, `udp AAAA ${step}`, `tcp A ${step}`, `tcp AAAA ${step}`]);
   });
 
   it("answer delay_ms=30 keeps the zone's answer and delays it", () => {
@@ -157,6 +215,15 @@ describe("rules: bad kube_dns.rules name the field, its line and the rule", () =
 
   it("a bad mapping", () => {
     assert.match(err(scenario("glibc", "  rules:\n    - { action: drop, qtpe: A }\n")), /^bad\.yaml: line 8: field "kube_dns\.rules\[0\]" \(\{"action":"drop","qtpe":"A"\}\): unknown key "qtpe" \(keys: action, qtype, name, nth, transport, delay_ms\)\.$/);
+  });
+
+  it("delay_ms too large for a double (YAML 1e400 reads as infinity): the error names it, not null", () => {
+    assert.equal(
+      err(scenario("glibc", "  rules:\n    - { action: answer, delay_ms: 1e400 }\n")),
+      'bad.yaml: line 8: field "kube_dns.rules[0]" ({"action":"answer","delay_ms":Infinity}): "delay_ms: Infinity": delay_ms is a finite number of milliseconds >= 0 (a number too large for a double, such as 1e400, reads as infinity).',
+    );
+    assert.match(err(scenario("glibc", "  rules:\n    - { action: answer, delay_ms: .nan }\n")), /"delay_ms: NaN": delay_ms is a finite number of milliseconds >= 0\.$/);
+    assert.match(err(scenario("glibc", '  rules: ["answer delay_ms=1e400"]\n')), /"delay_ms=1e400": delay_ms is a number of milliseconds >= 0, in decimal/);
   });
 
   it("neither a string nor a mapping", () => {

@@ -44,7 +44,38 @@ describe("scenarios: the bundled files", () => {
 
   it("a pod's TCP (use-vc) to NodeLocal DNSCache: the cache accepts the connection and answers on it, untracked", () => {
     const text = readFileSync(scenarioPath("nodelocal.yaml"), "utf8").replace("options ndots:5", "options ndots:5 use-vc").replace("lookups: 3000", "lookups: 100");
-    const res = runScenario(loadScenarioText(text, "nodelocal-vc.yaml"));
+    // What the pod hands the node: its connections, the packets that reach the node's conntrack hop, and the entries they create.
+    let podConnections = 0;
+    const podPackets: string[] = [];
+    let podEntries = 0;
+    const res = runScenario(loadScenarioText(text, "nodelocal-vc.yaml"), {
+      beforeRun: (cluster) => {
+        const fromPod = (addr: number) => addr !== cluster.nodeIp;
+        const connect = cluster.tcpConnect.bind(cluster);
+        cluster.tcpConnect = (c, cpu) => {
+          if (fromPod(c.localAddr)) podConnections++;
+          connect(c, cpu);
+        };
+        const ingress = cluster.node.ingress.bind(cluster.node);
+        cluster.node.ingress = (burst, cpu) => {
+          for (const p of burst) if (fromPod(p.src)) podPackets.push(`${p.proto} ${p.flags}`);
+          ingress(burst, cpu);
+        };
+        const table = cluster.node.table;
+        const create = table.create.bind(table);
+        table.create = (key, src, sport, dst, dport, now) => {
+          if (fromPod(src)) podEntries++;
+          return create(key, src, sport, dst, dport, now);
+        };
+      },
+    });
+    // Over TCP: at least one connection per lookup, and only their SYNs pass the node's hop (the data goes to the cache).
+    assert.ok(podConnections >= 100, String(podConnections));
+    assert.equal(podPackets.length, podConnections);
+    assert.ok(podPackets.every((p) => p === "tcp SYN"), [...new Set(podPackets)].join(", "));
+    // Untracked (raw NOTRACK on the cache's addresses): no conntrack entry for the pod.
+    assert.equal(res.hop.untracked, podConnections);
+    assert.equal(podEntries, 0);
     const s = summarize(res);
     assert.equal(s.lookups, 100);
     assert.equal(s.failed, 0);
@@ -177,12 +208,14 @@ ${more}    names: [redis]
       nameserver 10.96.0.10
       options ndots:5 rotate
 `;
-  /** The nameserver each lookup asked first, in the order the lookups started. */
-  const firstServers = (t: string) => {
+  /** Each lookup's thread and the nameserver it asked first, in the order the lookups started. */
+  const lookups = (t: string, seed?: number) => {
     const collector = new TraceCollector();
-    runScenario(loadScenarioText(t, "t.yaml"), { collector });
-    return [...collector.lookups].sort((a, b) => a.lookup - b.lookup).map((l) => /to (\S+):53/.exec(l.lines.find((x) => / to \S+:53$/.test(x.text))!.text)![1]);
+    runScenario(loadScenarioText(t, "t.yaml"), seed === undefined ? { collector } : { collector, seed });
+    return [...collector.lookups].sort((a, b) => a.lookup - b.lookup).map((l) => ({ thread: l.thread, server: /to (\S+):53/.exec(l.lines.find((x) => / to \S+:53$/.test(x.text))!.text)![1]! }));
   };
+  /** The nameserver each lookup asked first, in the order the lookups started. */
+  const firstServers = (t: string) => lookups(t).map((l) => l.server);
 
   it("the threads of one process take turns on one counter: consecutive lookups alternate between the two nameservers", () => {
     const s = firstServers(text(""));
@@ -190,10 +223,24 @@ ${more}    names: [redis]
     for (let i = 1; i < s.length; i++) assert.notEqual(s[i], s[i - 1], s.join(" "));
   });
 
-  it("lookups_per_process: each process seeds its own counter again", () => {
-    const s = firstServers(text("    lookups_per_process: 1\n"));
-    assert.equal(s.length, 8);
-    assert.ok(s.some((x, i) => i > 0 && x === s[i - 1]), s.join(" "));
+  it("lookups_per_process: each process seeds its own counter again, so each lookup starts at a random nameserver", () => {
+    // Over 20 seeds, per thread: a fresh random start per lookup puts about half of the lookups on each nameserver
+    // and repeats the thread's previous nameserver about half the time. A counter kept from lookup to lookup would
+    // never repeat; one reset without a new seed would always start at the same nameserver.
+    const runs = Array.from({ length: 20 }, (_, seed) => lookups(text("    lookups_per_process: 1\n"), seed + 1));
+    assert.ok(runs.every((r) => r.length === 8));
+    const all = runs.flat();
+    const onFirst = all.filter((l) => l.server === "169.254.20.10").length / all.length;
+    const pairs = runs.flatMap((r) =>
+      [0, 1].flatMap((thread) => {
+        const s = r.filter((l) => l.thread === thread).map((l) => l.server);
+        return s.slice(1).map((x, i) => x === s[i]);
+      }),
+    );
+    const repeats = pairs.filter(Boolean).length / pairs.length;
+    assert.ok(pairs.length >= 100, String(pairs.length));
+    assert.ok(onFirst > 0.3 && onFirst < 0.7, `share on the first nameserver ${onFirst}`);
+    assert.ok(repeats > 0.3 && repeats < 0.7, `share of lookups on the thread's previous nameserver ${repeats}`);
   });
 });
 

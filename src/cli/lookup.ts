@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { CommandModule } from "yargs";
 import { FAULT_ACTIONS, type FaultAction, type FaultRule, RuleError, parseRule as parseRuleText } from "../dns/rules.js";
-import { type DirectOptions, type DirectResult, type ServerLogEntry, runDirectLookup } from "../model/direct.js";
+import { type DirectOptions, type DirectResult, type GiveUp, type ServerLogEntry, runDirectLookup } from "../model/direct.js";
 import { glibcConf } from "../resolver/glibc.js";
 import { goConf, goFallbackMessage, goUnknownOption } from "../resolver/go.js";
 import { MUSL_DEFAULT_VERSION, muslAtLeast, muslConf, muslVersionProblem } from "../resolver/musl.js";
@@ -101,15 +101,21 @@ export function readResolvConf(arg: string | undefined): { text: string; source:
 
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
 
-/** The --json line: what the resolver returned, when, and every query the server saw. */
+/** With more than one nameserver, each query's line names the one it went to. */
+function manyServers(opts: DirectOptions): boolean {
+  return opts.resolvConf.nameservers.length > 1;
+}
+
+/** The --json line: what the resolver returned, when, and every query the server saw (with its nameserver when there are several). */
 export function lookupJson(opts: DirectOptions, r: DirectResult): string {
+  const many = manyServers(opts);
   return JSON.stringify({
     libc: opts.libc,
     ...(opts.libc === "musl" ? { musl_version: opts.musl?.version ?? MUSL_DEFAULT_VERSION } : {}),
     name: opts.name,
     latency_ms: round3(r.latencyMs),
     result: r.result,
-    packets: r.packets.map((p) => ({ t_ms: round3(p.t_ms), transport: p.transport, port: p.port, qtype: p.qtype, qname: p.qname, fate: p.fate })),
+    packets: r.packets.map((p) => ({ t_ms: round3(p.t_ms), transport: p.transport, port: p.port, ...(many ? { server: p.server } : {}), qtype: p.qtype, qname: p.qname, fate: p.fate })),
   });
 }
 
@@ -132,8 +138,11 @@ export function formatTimeline(opts: DirectOptions, r: DirectResult): string {
   const width = Math.max(0, ...times.map((t) => t.length));
   const portWidth = Math.max(0, ...r.packets.map((p) => p.port.length));
   const nameWidth = Math.max(0, ...r.packets.map((p) => p.qname.length));
+  const serverWidth = Math.max(0, ...r.packets.map((p) => p.server.length));
+  const many = manyServers(opts);
   r.packets.forEach((p: ServerLogEntry, i) => {
-    lines.push(`  ${times[i]!.padStart(width)} ms  ${p.transport} ${p.port.padEnd(portWidth)}  ${p.qtype.padEnd(4)} ${p.qname.padEnd(nameWidth)}  ${FATE_WORDS[p.fate]}`);
+    const to = many ? `to ${p.server.padEnd(serverWidth)}  ` : "";
+    lines.push(`  ${times[i]!.padStart(width)} ms  ${p.transport} ${p.port.padEnd(portWidth)}  ${to}${p.qtype.padEnd(4)} ${p.qname.padEnd(nameWidth)}  ${FATE_WORDS[p.fate]}`);
   });
   if (r.packets.length === 0) lines.push("  (no query reached the server)");
   if (r.result === "HANG") lines.push(`result: HANG, still waiting after ${r.latencyMs.toFixed(3)} ms (--max-ms)`);
@@ -141,10 +150,20 @@ export function formatTimeline(opts: DirectOptions, r: DirectResult): string {
   const hint = timeoutHint(opts, r);
   if (hint !== null) lines.push(`hint: ${hint}`);
   if (r.result === "HANG") lines.push(`hint: ${hangHint(opts, r)}`);
-  if ((opts.musl?.sameIdProbability ?? 0) > 0) {
+  if ((opts.musl?.sameIdProbability ?? 0) > 0 && sameIdChanged(opts, r)) {
     lines.push("hint: A and AAAA had the same ID (--musl-same-id): res_msend.c gives an answer to the first query not yet answered that has its ID, whatever its type, so two answers of one type can fill both slots and the other query is not asked again (fixed in 1.2.4, 6c858d6f).");
   }
   return lines.join("\n") + "\n";
+}
+
+/**
+ * Whether the shared query ID changed what happened: the same lookup with distinct IDs gives another
+ * result, latency or server log (the IDs themselves are not shown, so only their effects count).
+ */
+function sameIdChanged(opts: DirectOptions, r: DirectResult): boolean {
+  const d = runDirectLookup({ ...opts, musl: { ...opts.musl, sameIdProbability: 0 } });
+  const log = (x: DirectResult) => JSON.stringify([x.result, x.latencyMs, x.packets]);
+  return log(d) !== log(r);
 }
 
 /** The network argument of Go's lookup for getaddrinfo's family ("ip" asks A and AAAA). */
@@ -183,17 +202,36 @@ export function timeoutHint(opts: DirectOptions, r: DirectResult): string | null
   // Before 1.1.17 resolvconf.c never finds the digits of attempts: (1a7fa5e5).
   const attempts = o.attempts !== undefined && !muslAtLeast(c.version, "1.1.17") ? `attempts:${o.attempts} not read before 1.1.17, so 2` : optionWord("attempts", o.attempts, c.attempts);
   const opt = `options ${optionWord("timeout", o.timeout, c.timeout)} ${attempts}; res_msend.c`;
-  // The exchange gave up if its timer expired as the lookup ended (with EAI_AGAIN from 1.2.1; before, the answers it had decide).
-  const gaveUp = Math.abs(r.timeouts.at(-1)! - r.latencyMs) < 1e-6;
-  const judged = gaveUp && r.result !== "EAI_AGAIN" ? `; before 1.2.1 the answers it had decide, an address in either being enough (lookup_name.c, 5cf1ac24)` : "";
-  const resends = gaveUp ? r.timeouts.slice(0, -1) : r.timeouts;
   // res_msend.c sends a pass every retry_interval while less than `timeout` has passed, then waits out that pass.
   const passes = Math.ceil((1000 * c.timeout) / retryMs);
   const total = `${passes} pass${passes === 1 ? "" : "es"} ${seconds(retryMs)} apart (passes start while less than timeout = ${seconds(1000 * c.timeout)} has passed; the last one is waited out)`;
-  if (resends.length === 0) return `musl gave up after ${total} with a query unanswered, without resending it (${opt})${judged}.`;
-  const resent = `musl resent the unanswered query after timeout/attempts = ${seconds(retryMs)}`;
-  if (!gaveUp) return `${resent} (${opt}), at ${instants(resends)}.`;
-  return `${resent}, at ${instants(resends)}, and gave up after ${total} (${opt})${judged}.`;
+  // A timer that expired is a resend unless the exchange gave up then (the resolver tells, r.gaveUp): after a
+  // give-up the lookup ends, or the search walk goes on to its next name with a new exchange.
+  const at = (t: number) => (g: GiveUp) => Math.abs(g.t_ms - t) < 1e-6;
+  const resends = r.timeouts.filter((t) => !r.gaveUp.some(at(t)));
+  const sent = r.gaveUp.filter((g) => g.sent);
+  const unsent = r.gaveUp.filter((g) => !g.sent);
+  const ending = r.gaveUp.find(at(r.latencyMs));
+  const wentOn = sent.filter((g) => g !== ending);
+  if (sent.length === 0 && unsent.length === 0) return `musl resent the unanswered query after timeout/attempts = ${seconds(retryMs)} (${opt}), at ${instants(resends)}.`;
+  const clauses: string[] = [];
+  if (resends.length > 0) clauses.push(`musl resent the unanswered query after timeout/attempts = ${seconds(retryMs)}, at ${instants(resends)}`);
+  if (sent.length > 0) {
+    const who = resends.length > 0 ? "gave up" : "musl gave up";
+    const without = resends.length > 0 ? "" : " with a query unanswered, without resending it";
+    clauses.push(`${who} after ${total}${without}, at ${instants(sent.map((g) => g.t_ms))}`);
+  }
+  // lookup_name.c before 1.1.15 (04bced40): res_mkquery's -1 went to sendto().
+  if (unsent.length > 0) clauses.push(`${clauses.length > 0 ? "" : "musl "}sent nothing for a name res_mkquery refuses (before 1.1.15 its -1 goes to sendto(), 04bced40) and gave up after ${total}, at ${instants(unsent.map((g) => g.t_ms))}`);
+  let then = "";
+  // name_from_dns: an exchange that gave up goes on to the next name only when the first query's answer is NXDOMAIN.
+  if (wentOn.length > 0) then += `; the first query's answer was NXDOMAIN, so after ${wentOn.length === 1 ? "that give-up" : "those give-ups"} the search went on to the next name (lookup_name.c)`;
+  if (ending?.sent === true && r.result !== "EAI_AGAIN") {
+    then += c.judgeEachAnswer
+      ? `; the answers it had decide, judged in order, A then AAAA, the first verdict winning (lookup_name.c, 5cf1ac24)`
+      : `; before 1.2.1 the answers it had decide, an address in either being enough (lookup_name.c, 5cf1ac24)`;
+  }
+  return `${clauses.join(", and ")} (${opt})${then}.`;
 }
 
 /** An option as the libc read it (its default when not given): "timeout:5", or "timeout:99 clamped to 30". */

@@ -39,10 +39,12 @@ const NAME_PATTERN = /^(\*|[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)(\.(\*|[A-Z
 /** "ACTION key=value ...", as `--rule` and a scenario's rule strings give it. */
 export function parseRule(text: string): FaultRule {
   const words = text.trim().split(/\s+/).filter((w) => w !== "");
-  const [action, ...pairs] = words;
-  if (action === undefined) throw new RuleError(`a rule starts with an action, one of ${FAULT_ACTIONS.join(", ")}`);
+  const [word0, ...pairs] = words;
+  if (word0 === undefined) throw new RuleError(`a rule starts with an action, one of ${FAULT_ACTIONS.join(", ")}`);
+  // Values are case-insensitive (the action, qtype, transport, name); keys are not.
+  const action = word0.toLowerCase();
   if (!(FAULT_ACTIONS as readonly string[]).includes(action)) {
-    throw new RuleError(`unknown action "${action}" (the first word is the action, one of ${FAULT_ACTIONS.join(", ")})`);
+    throw new RuleError(`unknown action "${word0}" (the first word is the action, one of ${FAULT_ACTIONS.join(", ")})`);
   }
   const rule: FaultRule = { action: action as FaultAction };
   const seen = new Set<string>();
@@ -62,14 +64,19 @@ export function parseRule(text: string): FaultRule {
 export function ruleFromObject(o: Record<string, unknown>): FaultRule {
   const action = o["action"];
   if (action === undefined) throw new RuleError(`a rule needs an action (action: ${FAULT_ACTIONS.join("|")})`);
-  if (typeof action !== "string" || !(FAULT_ACTIONS as readonly string[]).includes(action)) {
+  if (typeof action !== "string" || !(FAULT_ACTIONS as readonly string[]).includes(action.toLowerCase())) {
     throw new RuleError(`unknown action ${JSON.stringify(action)} (action is one of ${FAULT_ACTIONS.join(", ")})`);
   }
-  const rule: FaultRule = { action: action as FaultAction };
+  const rule: FaultRule = { action: action.toLowerCase() as FaultAction };
   for (const [key, value] of Object.entries(o)) {
     if (key === "action") continue;
     if (!(RULE_KEYS as readonly string[]).includes(key)) throw new RuleError(`unknown key "${key}" (keys: action, ${RULE_KEYS.join(", ")})`);
-    const word = `${key}: ${JSON.stringify(value)}`;
+    const word = `${key}: ${showValue(value)}`;
+    if (key === "delay_ms" && typeof value === "number") {
+      // A YAML number is taken as it is (1e-3 too); one too large for a double (1e400) reads as infinity.
+      setDelay(rule, value, word);
+      continue;
+    }
     // YAML numbers and lists stand for the words of the string form (nth: [1, 2] is nth=1,2).
     let text: string;
     if (typeof value === "string") text = value;
@@ -90,7 +97,7 @@ function setKey(rule: FaultRule, key: RuleKey, value: string, word: string): voi
       return;
     }
     case "name":
-      if (!NAME_PATTERN.test(value)) throw new RuleError(`"${word}": name is a domain name, with or without the trailing dot, where "*" stands for any labels (e.g. name=*.cluster.local)`);
+      if (!NAME_PATTERN.test(value)) throw new RuleError(`"${word}": name is a domain name, with or without the trailing dot, where "*" stands for one or more labels (e.g. name=*.cluster.local)`);
       rule.name = value;
       return;
     case "nth": {
@@ -99,17 +106,35 @@ function setKey(rule: FaultRule, key: RuleKey, value: string, word: string): voi
       rule.nth = parts.map(Number);
       return;
     }
-    case "transport":
-      if (value !== "udp" && value !== "tcp") throw new RuleError(`"${word}": transport is udp or tcp (leave it out to match both)`);
-      rule.transport = value;
-      return;
-    case "delay_ms": {
-      const d = Number(value);
-      if (value === "" || !Number.isFinite(d) || d < 0) throw new RuleError(`"${word}": delay_ms is a number of milliseconds >= 0`);
-      rule.delayMs = d;
+    case "transport": {
+      const transport = value.toLowerCase();
+      if (transport !== "udp" && transport !== "tcp") throw new RuleError(`"${word}": transport is udp or tcp (leave it out to match both)`);
+      rule.transport = transport;
       return;
     }
+    case "delay_ms":
+      // Decimal only: Number() would also read 0x10, 1e3, " 1" and Infinity.
+      if (!DECIMAL.test(value)) throw new RuleError(`"${word}": delay_ms is a number of milliseconds >= 0, in decimal (such as 2 or 0.5)`);
+      setDelay(rule, Number(value), word);
+      return;
   }
+}
+
+const DECIMAL = /^(\d+(\.\d*)?|\.\d+)$/;
+
+function setDelay(rule: FaultRule, d: number, word: string): void {
+  if (Number.isNaN(d)) throw new RuleError(`"${word}": delay_ms is a finite number of milliseconds >= 0`);
+  if (!Number.isFinite(d)) throw new RuleError(`"${word}": delay_ms is a finite number of milliseconds >= 0 (a number too large for a double, such as 1e400, reads as infinity)`);
+  if (d < 0) throw new RuleError(`"${word}": delay_ms is a number of milliseconds >= 0`);
+  rule.delayMs = d;
+}
+
+/** A value from YAML as JSON shows it, but with infinities and NaN by name (JSON.stringify makes them null). */
+export function showValue(v: unknown): string {
+  if (typeof v === "number") return Number.isFinite(v) ? JSON.stringify(v) : String(v);
+  if (Array.isArray(v)) return `[${v.map(showValue).join(",")}]`;
+  if (typeof v === "object" && v !== null) return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}:${showValue(x)}`).join(",")}}`;
+  return JSON.stringify(v) ?? String(v);
 }
 
 /** The rule in its string form (for messages and traces). */
@@ -143,7 +168,7 @@ interface CompiledRule {
  */
 export class RuleBook {
   private readonly rules: CompiledRule[];
-  /** Arrivals by name, per qtype (kept only if a rule counts them). */
+  /** Arrivals by name in lower case, per qtype (kept only if a rule counts them). */
   private readonly arrivalsA = new Map<string, number>();
   private readonly arrivalsAaaa = new Map<string, number>();
   private readonly counts: boolean;
@@ -164,8 +189,10 @@ export class RuleBook {
     let nth = 0;
     if (this.counts) {
       const arrivals = qtype === "A" ? this.arrivalsA : this.arrivalsAaaa;
-      nth = (arrivals.get(qname) ?? 0) + 1;
-      arrivals.set(qname, nth);
+      // Counted as matched: case-insensitively (REDIS.svc. and redis.svc. are arrivals of one name).
+      const key = qname.toLowerCase();
+      nth = (arrivals.get(key) ?? 0) + 1;
+      arrivals.set(key, nth);
     }
     this.nth = nth;
     for (const { rule, match } of this.rules) {

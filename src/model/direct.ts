@@ -42,7 +42,14 @@ export interface DirectResult {
   packets: ServerLogEntry[];
   /** When the resolver's wait timed out (a poll() deadline expired), ms from the lookup's start. */
   timeouts: number[];
+  /** When an exchange gave up on its timer (musl), ms from the lookup's start, and whether it had sent a query. */
+  gaveUp: GiveUp[];
   tally: LookupTally;
+}
+
+export interface GiveUp {
+  t_ms: number;
+  sent: boolean;
 }
 
 const MS = 1_000_000;
@@ -162,6 +169,7 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
   };
 
   const results: DirectResult[] = [];
+  const giveUps: GiveUp[] = [];
   const ctx = {
     id: 0,
     cpu: 0,
@@ -170,6 +178,9 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
     tally: { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 } as LookupTally,
     glibcSticky: { singleRequest: false, singleRequestReopen: false },
     glibcProcess: newGlibcProcess(),
+    gaveUp: (sent: boolean) => {
+      giveUps.push({ t_ms: sim.now / MS, sent });
+    },
   } as ThreadCtx & { proc: Process<unknown> };
   const glibc = glibcConf(opts.resolvConf);
   const musl = muslConf(opts.resolvConf, opts.musl);
@@ -178,12 +189,15 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
   let started = 0;
   let firstPacket = 0;
   let firstTimeout = 0;
+  let firstGiveUp = 0;
   const timeoutsSince = (startNs: number) => proc.expired.slice(firstTimeout).map((t) => (t - startNs) / MS);
+  const giveUpsSince = (startNs: number) => giveUps.slice(firstGiveUp).map((g) => ({ ...g, t_ms: g.t_ms - startNs / MS }));
   function* body() {
     for (const name of names) {
       started = sim.now;
       firstPacket = packets.length;
       firstTimeout = proc.expired.length;
+      firstGiveUp = giveUps.length;
       const tally: LookupTally = { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 };
       ctx.tally = tally;
       const gen =
@@ -193,7 +207,7 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
             ? muslGetaddrinfo(ctx, musl, name, opts.family)
             : goGetaddrinfo(ctx, go, name, opts.family, goroutine);
       const r = (yield gen) as LookupResult;
-      results.push({ latencyMs: (sim.now - started) / MS, result: outcomeLabel(r), lookup: r, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), tally });
+      results.push({ latencyMs: (sim.now - started) / MS, result: outcomeLabel(r), lookup: r, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), gaveUp: giveUpsSince(started), tally });
     }
     done = true;
   }
@@ -203,7 +217,7 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
   sim.run(opts.maxMs * MS * names.length);
   if (!done) {
     // The lookup in progress never finished: report it as HANG.
-    results.push({ latencyMs: opts.maxMs, result: "HANG", lookup: null, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), tally: ctx.tally });
+    results.push({ latencyMs: opts.maxMs, result: "HANG", lookup: null, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), gaveUp: giveUpsSince(started), tally: ctx.tally });
   }
   return results;
 }

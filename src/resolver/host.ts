@@ -63,6 +63,11 @@ export interface ThreadCtx {
   glibcProcess: GlibcProcess;
   /** When tracing: the resolver says what it does and why, in its source's terms (null otherwise). */
   note: ((text: string) => void) | null;
+  /**
+   * When set: told each time an exchange gives up on its timer with a query unanswered (musl's
+   * __res_msend_rc), and whether it had sent anything (`dnsrace lookup` tells give-ups from resends).
+   */
+  gaveUp?: ((sent: boolean) => void) | undefined;
 }
 
 /** glibc state that is per process, not per thread (static variables of libc). */

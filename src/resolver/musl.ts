@@ -20,7 +20,12 @@ export interface MuslConf {
   eaiNodata: boolean;
   /** 1.2.4 (51d4669f, dec8f0a4): a truncated answer is asked again over TCP. */
   tcpFallback: boolean;
-  /** 1.2.4 (1e7fb12f): a name res_mkquery rejects is passed over like NXDOMAIN (before, EAI_NONAME ended the lookup). */
+  /**
+   * 1.1.15 (04bced40): name_from_dns checks res_mkquery's result and returns EAI_NONAME on -1.
+   * Before, the -1 length went to sendto(): nothing left, and the exchange waited out its timeout (EAI_AGAIN).
+   */
+  checksMkquery: boolean;
+  /** 1.2.4 (1e7fb12f): a name res_mkquery rejects is passed over like NXDOMAIN (from 1.1.15 to 1.2.3, EAI_NONAME ended the lookup). */
   skipRejectedNames: boolean;
   /**
    * Before 1.2.4 (fixed by 6c858d6f): the share of pairs whose A and AAAA get the
@@ -91,6 +96,7 @@ export function muslConf(rc: ResolvConf, opts: MuslOptions = {}): MuslConf {
     judgeEachAnswer: since("1.2.1"),
     eaiNodata: since("1.2.4"),
     tcpFallback: since("1.2.4"),
+    checksMkquery: since("1.1.15"),
     skipRejectedNames: since("1.2.4"),
     sameIdProbability: since("1.2.4") ? 0 : (opts.sameIdProbability ?? 0),
   };
@@ -103,7 +109,8 @@ export const MUSL_LINE_MAX = 255;
  * getaddrinfo(name, AF_UNSPEC) in musl 1.2.3: __lookup_name -> name_from_dns_search
  * (src/network/lookup_name.c). The search list is used only when dots < ndots and
  * there is no trailing dot, and the walk goes on only when name_from_dns returns 0
- * (NXDOMAIN); NODATA, SERVFAIL and a timeout stop it.
+ * (NXDOMAIN); NODATA, SERVFAIL and a timeout stop it. A search domain that
+ * would make the name longer than 255 characters is passed over unasked.
  */
 export function* muslGetaddrinfo(t: ThreadCtx, conf: MuslConf, name: string, family: "unspec" | "inet" | "inet6" = "unspec"): Wait<LookupResult> {
   const dots = countDots(name);
@@ -112,6 +119,12 @@ export function* muslGetaddrinfo(t: ThreadCtx, conf: MuslConf, name: string, fam
   const base = (trailing ? name.slice(0, -1) : name).toLowerCase();
   if (base === "" || base.endsWith(".")) return gaiResult("EAI_NONAME", false, false);
   for (const domain of search) {
+    // "if (z-p < 256 - l - 1)" (every release): a domain that would make name.domain longer than 255
+    // characters is passed over unqueried; such a name never reaches res_mkquery.
+    if (domain.length >= 255 - base.length) {
+      t.note?.(`musl name_from_dns_search: ${base}.${domain} would be over 255 characters: search domain ${domain} skipped, no query`);
+      continue;
+    }
     const r = (yield nameFromDns(t, conf, withDot(qualify(base, domain)), family)) as LookupResult | 0;
     if (r !== 0) return r;
   }
@@ -123,14 +136,21 @@ export function* muslGetaddrinfo(t: ThreadCtx, conf: MuslConf, name: string, fam
  * name_from_dns (src/network/lookup_name.c): A then AAAA through one
  * __res_msend_rc; 0 means NXDOMAIN (try the next name). How the pair is judged
  * depends on the release: from 1.2.1 (5cf1ac24) every answer is checked before
- * parsing, so a missing or failed answer fails the name even when the other
- * has an address; before, any address won and only the first query's answer
- * was read for the error.
+ * parsing, in order (A then AAAA) and the first verdict winning, so a missing or
+ * failed answer fails the name even when the other has an address; before, any
+ * address won and only the first query's answer was read for the error.
  */
 function* nameFromDns(t: ThreadCtx, conf: MuslConf, qname: string, family: "unspec" | "inet" | "inet6"): Wait<LookupResult | 0> {
   if (mkqueryRejects(qname)) {
+    if (!conf.checksMkquery) {
+      // 1.1.13-1.1.14: qlens[i] = -1 is not checked (04bced40 added the check in 1.1.15); __res_msend_rc runs with it.
+      t.note?.(`musl name_from_dns: res_mkquery refuses ${qname} (over 253 characters, or a label over 63), unchecked before 1.1.15: sendto() of length -1 fails, nothing is sent, the exchange waits out its timeout: EAI_AGAIN`);
+      yield unsentExchange(t, conf);
+      // No answer: alens[0] < 4 is EAI_AGAIN.
+      return gaiResult("EAI_AGAIN", false, false);
+    }
     // __res_mkquery returned -1: 1.2.4 returns 0 (1e7fb12f "treat names rejected by res_mkquery as nonexistent rather than error").
-    t.note?.(`musl name_from_dns: res_mkquery refuses ${qname} (over 253 characters, or a label over 63): ${conf.skipRejectedNames ? "passed over like NXDOMAIN (1.2.4, 1e7fb12f)" : "EAI_NONAME, the walk ends (before 1.2.4)"}`);
+    t.note?.(`musl name_from_dns: res_mkquery refuses ${qname} (over 253 characters, or a label over 63): ${conf.skipRejectedNames ? "passed over like NXDOMAIN (1.2.4, 1e7fb12f)" : "EAI_NONAME, the walk ends (1.1.15-1.2.3, 04bced40)"}`);
     return conf.skipRejectedNames ? 0 : gaiResult("EAI_NONAME", false, false);
   }
   // afrr[]: A first, then AAAA, each unless the family excludes it.
@@ -179,6 +199,32 @@ function* nameFromDns(t: ThreadCtx, conf: MuslConf, qname: string, family: "unsp
   if (a0.rcode === "NOERROR") return gaiResult("EAI_NONAME", false, false);
   if (a0.rcode === "NXDOMAIN") return 0;
   return gaiResult("EAI_FAIL", false, false);
+}
+
+/**
+ * __res_msend_rc (res_msend.c) with queries of length -1 (musl 1.1.13-1.1.14): the socket is opened and bound,
+ * every pass's sendto() fails, so no packet leaves and no answer comes; the loop ends at the first pass that
+ * starts at or after `timeout` (ceil(timeout / retry_interval) passes of retry_interval), as for a lost query.
+ */
+function* unsentExchange(t: ThreadCtx, conf: MuslConf): Wait<void> {
+  const host = t.host;
+  const timeout = 1000 * conf.timeout;
+  const retryInterval = Math.trunc(timeout / conf.attempts);
+  const ms = timeout === 0 ? 0 : Math.ceil(timeout / retryInterval) * retryInterval;
+  const deadline = host.sim.now + ms * 1_000_000;
+  const sock = host.openUdp(conf.nameservers, 53);
+  try {
+    for (;;) {
+      let msg = pollUdp(t, sock, deadline);
+      if (msg === undefined) msg = udpWoken(sock, yield undefined);
+      if (msg === null) {
+        t.gaveUp?.(false);
+        return;
+      }
+    }
+  } finally {
+    host.closeUdp(sock);
+  }
 }
 
 /** __res_mkquery's refusals: a name over 253 characters (without its final dot), or a label of 0 or more than 63. */
@@ -345,6 +391,8 @@ function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsM
         if (all) break;
       }
     }
+    // The loop ended on its condition, t2-t0 < timeout, rather than by a break: the exchange gave up.
+    if (t2 - t0 >= timeout) t.gaveUp?.(true);
     // "Disregard any incomplete TCP results"
     for (let i = 0; i < nq; i++) if (answers[i] === TCP_PENDING) answers[i] = null;
     return answers;

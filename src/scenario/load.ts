@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { type Document, LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import type { z } from "zod";
-import { type FaultRule, RuleError, parseRule, ruleFromObject } from "../dns/rules.js";
+import { type FaultRule, RuleError, parseRule, ruleFromObject, showValue } from "../dns/rules.js";
 import { kernelFeatures } from "../kernel/version.js";
 import { goFallbackMessage, goUnknownOption } from "../resolver/go.js";
 import { MUSL_DEFAULT_VERSION, muslAtLeast, muslVersionProblem } from "../resolver/musl.js";
@@ -190,7 +190,7 @@ function kubeDnsRule(r: unknown, where: string): FaultRule {
     if (typeof r === "object" && r !== null && !Array.isArray(r)) return ruleFromObject(r as Record<string, unknown>);
   } catch (e) {
     if (!(e instanceof RuleError)) throw e;
-    throw new InputError(`${where} (${typeof r === "string" ? `"${r}"` : JSON.stringify(r)}): ${e.reason}.`);
+    throw new InputError(`${where} (${typeof r === "string" ? `"${r}"` : showValue(r)}): ${e.reason}.`);
   }
   throw new InputError(`${where}: a rule is ${example}, found ${JSON.stringify(r)}.`);
 }
