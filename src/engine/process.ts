@@ -5,6 +5,13 @@ import { LazyTimer } from "./timer.js";
 export const TIMEOUT: unique symbol = Symbol("timeout");
 export type Timeout = typeof TIMEOUT;
 
+/**
+ * %GeneratorPrototype%.next, called directly on the (native) generators a process
+ * runs: they come from a dozen generator functions, each with a prototype of its
+ * own, so looking `gen.next` up would be a megamorphic property access on every resume.
+ */
+const resume = Object.getPrototypeOf(function* () {}).prototype.next as (this: Generator<unknown, unknown, unknown>, v: unknown) => IteratorResult<unknown, unknown>;
+
 /** What a blocked process offers to whoever will resume it. */
 export interface Waiter {
   /** Resume with TIMEOUT at absolute time t unless woken before. */
@@ -86,7 +93,7 @@ export class Process<W, R = void> implements Waiter {
   private step(v: W | Timeout): void {
     this.timer.disarm();
     this.waiting = false;
-    let r = this.top.next(v);
+    let r = resume.call(this.top, v);
     for (;;) {
       if (r.done) {
         const caller = this.stack.pop();
@@ -96,12 +103,12 @@ export class Process<W, R = void> implements Waiter {
           return;
         }
         this.top = caller;
-        r = caller.next(r.value);
+        r = resume.call(caller, r.value);
       } else if (r.value !== undefined) {
         // A call: run the callee until it waits or returns.
         this.stack.push(this.top);
         this.top = r.value as Generator<unknown, unknown, unknown>;
-        r = this.top.next(undefined);
+        r = resume.call(this.top, undefined);
       } else {
         this.waiting = true;
         return;

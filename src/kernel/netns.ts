@@ -190,15 +190,15 @@ export class Netns {
     const { rx, send } = this.cfg;
     const r = this.rng.timing;
     const now = this.sim.now;
-    // Enqueue times of the datagrams at the node side of the veth.
+    // Enqueue times of the datagrams at the node side of the veth: times[0..burst.length). The array
+    // is overwritten, never truncated: setting its length to 0 would free its storage on every burst.
     const times = this.times;
-    times.length = 0;
     let t = now;
     for (let i = 0; i < burst.length; i++) {
       if (i > 0) t += send.datagramGapNs.sample(r);
       let at = t + send.txNs.sample(r);
       if (send.stallProbability > 0 && r() < send.stallProbability) at += send.stallNs.sample(r);
-      times.push(Math.round(at));
+      times[i] = Math.round(at);
     }
     this.stats.packetsIn += burst.length;
     switch (rx.mode) {
@@ -208,7 +208,7 @@ export class Netns {
         // The rare thread-migration split (rx.ts), drawn from a stream of its own so that the other
         // streams' draws do not move.
         if (burst.length > 1 && this.cfg.cpus > 1 && rx.migrationProbability > 0 && this.rng.migrate() < rx.migrationProbability) {
-          this.migrationSplit(burst, cpu, times[times.length - 1]!);
+          this.migrationSplit(burst, cpu, times[burst.length - 1]!);
           break;
         }
         for (let i = 0; i < burst.length; i++) this.schedule(burst[i]!, cpu, times[i]!);
@@ -222,7 +222,7 @@ export class Netns {
         const napiCpu = senderCpu % this.cfg.cpus;
         // Batched: the poll thread runs only after the sender blocks, with the whole burst queued.
         const batched = burst.length > 1 && this.rng.rx() < rx.batchProbability;
-        const batchPoll = batched ? times[times.length - 1]! + Math.round(rx.pollWakeNs.sample(r)) : 0;
+        const batchPoll = batched ? times[burst.length - 1]! + Math.round(rx.pollWakeNs.sample(r)) : 0;
         if (batched && rx.mode === "gro-threaded") {
           this.scheduleList(burst, napiCpu, batchPoll);
           break;
