@@ -97,6 +97,8 @@ export class Pod implements LocalReceiver {
   /** Sockets by local port (one table for UDP and TCP: a port is used by one socket at a time here). */
   private readonly ports: (PodSocket | TcpConnection | undefined)[] = new Array(65536).fill(undefined);
   private readonly ip: number;
+  /** "pod <name>", where its packets come from in traces (made once: sendUdp passes it with every burst). */
+  private readonly label: string;
   private readonly peerIdCache = new Map<string[], number[]>();
   private readonly threads: Thread[] = [];
   private readonly idle: Thread[] = [];
@@ -129,6 +131,7 @@ export class Pod implements LocalReceiver {
     let c = 0;
     this.nameCum = cfg.names.map((n) => (c += n.weight));
     this.ip = cluster.addrs.id(cfg.ip);
+    this.label = `pod ${cfg.name}`;
     cluster.registerReceiver(this.ip, this);
   }
 
@@ -307,7 +310,7 @@ export class Pod implements LocalReceiver {
           const what = msgs.map((m) => `${m.qtype}${m.sends > 0 ? " (again)" : ""}`).join(" and ");
           cluster.tracer.add(tally, cluster.sim.now, pod.where(pod.threads[threadId]!), `${how} ${what} ${msgs[0]!.qname} from port ${s.port} to ${cluster.addrs.name(peerIds[0]!)}:${s.peerPort}`);
         }
-        cluster.podEgress(burst, cpu, `pod ${pod.cfg.name}`);
+        cluster.podEgress(burst, cpu, pod.label);
       },
       openTcp(peer: string, peerPort: number): TcpConn {
         pod.tcpCount++;

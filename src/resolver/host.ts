@@ -172,11 +172,17 @@ export function withDot(name: string): string {
   return s;
 }
 
-/** The name in lower case, made absolute with a trailing dot if it has none. */
+/**
+ * The name in lower case, made absolute with a trailing dot if it has none.
+ * Through withDot(), so glibc's query names are the very strings musl's are:
+ * the server's per-name cache (dns/zone.ts) then finds them by identity,
+ * without comparing their characters.
+ */
 export function lowerAbsolute(name: string): string {
   let s = absolute.get(name);
   if (s === undefined) {
-    s = name.endsWith(".") ? name.toLowerCase() : `${name.toLowerCase()}.`;
+    const lower = name.toLowerCase();
+    s = lower.endsWith(".") ? lower : withDot(lower);
     if (absolute.size < MEMO_LIMIT) absolute.set(name, s);
   }
   return s;
