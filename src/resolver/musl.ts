@@ -111,8 +111,9 @@ export function* muslGetaddrinfo(t: ThreadCtx, conf: MuslConf, name: string, fam
   const search = dots >= conf.ndots || trailing ? [] : conf.search;
   const base = (trailing ? name.slice(0, -1) : name).toLowerCase();
   if (base === "" || base.endsWith(".")) return gaiResult("EAI_NONAME", false, false);
-  for (const domain of search) {
-    const r = (yield nameFromDns(t, conf, withDot(qualify(base, domain)), family)) as LookupResult | 0;
+  // By index: a for-of iterator would live across the yields, a heap object and a call per step.
+  for (let i = 0; i < search.length; i++) {
+    const r = (yield nameFromDns(t, conf, withDot(qualify(base, search[i]!)), family)) as LookupResult | 0;
     if (r !== 0) return r;
   }
   const r = (yield nameFromDns(t, conf, withDot(base), family)) as LookupResult | 0;
