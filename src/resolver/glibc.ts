@@ -122,9 +122,10 @@ function* resContextSearch(t: ThreadCtx, conf: GlibcConf, name: string, types: Q
   }
   // RES_DEFNAMES and RES_DNSRCH are in RES_DEFAULT.
   if (!dots || (dots && !trailingDot)) {
-    for (const domain of conf.search) {
+    // By index: a for-of iterator would live across the yields, a heap object and a call per step.
+    for (let i = 0; i < conf.search.length; i++) {
       searched = true;
-      const r = (yield resContextQuery(t, conf, qualify(name, domain), types)) as QueryOutcome;
+      const r = (yield resContextQuery(t, conf, qualify(name, conf.search[i]!), types)) as QueryOutcome;
       if (r.ok) return r;
       if (r.econnrefused) return { ...r, herrno: "TRY_AGAIN" };
       herrno = r.herrno;

@@ -142,6 +142,16 @@ export function countDots(name: string): number {
  * times. These return the same string object for the same inputs, so the name
  * is concatenated, flattened and hashed (by the server's lookup) once, not per query.
  */
+
+/**
+ * The string made flat and internalized, once: a concatenation is a rope in V8 (a
+ * ConsString), which every later endsWith(), hash or comparison of a different
+ * string object has to walk. A property key is always a flat, internalized string,
+ * and two internalized strings are compared by identity.
+ */
+function interned(s: string): string {
+  return Object.keys({ [s]: 0 })[0]!;
+}
 const MEMO_LIMIT = 10_000;
 const qualified = new Map<string, Map<string, string>>();
 const dotted = new Map<string, string>();
@@ -156,7 +166,7 @@ export function qualify(name: string, domain: string): string {
   }
   let s = byDomain.get(domain);
   if (s === undefined) {
-    s = `${name}.${domain}`;
+    s = interned(`${name}.${domain}`);
     if (byDomain.size < MEMO_LIMIT) byDomain.set(domain, s);
   }
   return s;
@@ -166,7 +176,7 @@ export function qualify(name: string, domain: string): string {
 export function withDot(name: string): string {
   let s = dotted.get(name);
   if (s === undefined) {
-    s = `${name}.`;
+    s = interned(`${name}.`);
     if (dotted.size < MEMO_LIMIT) dotted.set(name, s);
   }
   return s;

@@ -118,7 +118,9 @@ export function* muslGetaddrinfo(t: ThreadCtx, conf: MuslConf, name: string, fam
   const search = dots >= conf.ndots || trailing ? [] : conf.search;
   const base = (trailing ? name.slice(0, -1) : name).toLowerCase();
   if (base === "" || base.endsWith(".")) return gaiResult("EAI_NONAME", false, false);
-  for (const domain of search) {
+  // By index: a for-of iterator would live across the yields, a heap object and a call per step.
+  for (let i = 0; i < search.length; i++) {
+    const domain = search[i]!;
     // "if (z-p < 256 - l - 1)" (every release): a domain that would make name.domain longer than 255
     // characters is passed over unqueried; such a name never reaches res_mkquery.
     if (domain.length >= 255 - base.length) {
