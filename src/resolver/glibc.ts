@@ -8,6 +8,7 @@ import {
   countDots,
   countSends,
   gaiResult,
+  interned,
   lowerAbsolute,
   pollUdp,
   qualify,
@@ -42,7 +43,7 @@ export function glibcConf(rc: ResolvConf): GlibcConf {
   const o = rc.options;
   return {
     nameservers: rc.nameservers.slice(0, 3),
-    search: rc.search,
+    search: rc.search.map(interned),
     ndots: Math.min(o.ndots ?? 1, 15),
     retrans: Math.min(o.timeout ?? 5, 30),
     retry: Math.min(o.attempts ?? 2, 5),

@@ -1,6 +1,6 @@
 import { TIMEOUT, type Waiter } from "../engine/process.js";
 import type { DnsMessage } from "../net/packet.js";
-import { type LookupResult, type TcpConn, type ThreadCtx, type UdpSocket, type Wait, countDots, countSends, gaiResult, pollUdp, qualify, query, udpWoken, withDot } from "./host.js";
+import { type LookupResult, type TcpConn, type ThreadCtx, type UdpSocket, type Wait, countDots, countSends, gaiResult, interned, pollUdp, qualify, query, udpWoken, withDot } from "./host.js";
 import { type ResolvConf, type ResolvOptions, parseOption } from "./resolvconf.js";
 
 /** musl's struct resolvconf as __get_resolv_conf fills it (src/network/resolvconf.c), and the release's behaviour. */
@@ -75,7 +75,7 @@ export function muslConf(rc: ResolvConf, opts: MuslOptions = {}): MuslConf {
     if (d.key === "nameserver") {
       if (nameservers.length < 3) nameservers.push(d.args[0]!);
     } else if (d.key === "search" || d.key === "domain") {
-      search = d.args.map((x) => x.replace(/\.$/, ""));
+      search = d.args.map((x) => interned(x.replace(/\.$/, "")));
     } else {
       for (const opt of d.args) parseOption(o, opt, d.line);
     }
