@@ -7,6 +7,7 @@ import {
   type Wait,
   countDots,
   countSends,
+  endsWithDot,
   gaiResult,
   interned,
   lowerAbsolute,
@@ -108,7 +109,7 @@ interface QueryOutcome {
 /** __res_context_search (resolv/res_query.c): the search list walk. */
 function* resContextSearch(t: ThreadCtx, conf: GlibcConf, name: string, types: QType[]): Wait<QueryOutcome> {
   const dots = countDots(name);
-  const trailingDot = name.endsWith(".");
+  const trailingDot = endsWithDot(name);
   let herrno: Herrno = "HOST_NOT_FOUND"; // "True if we never query."
   let savedHerrno: Herrno | null = null;
   let gotNodata = false;

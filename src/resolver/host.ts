@@ -125,6 +125,11 @@ export function* recvTcp(t: ThreadCtx, c: TcpConn): Wait<DnsMessage> {
   }
 }
 
+/** Whether a name ends with '.' (a charCodeAt: String.prototype.endsWith is a builtin call, several per lookup). */
+export function endsWithDot(name: string): boolean {
+  return name.charCodeAt(name.length - 1) === 46;
+}
+
 /** Number of dots in a name (both libcs count every '.', the trailing one included). */
 export function countDots(name: string): number {
   let dots = 0;

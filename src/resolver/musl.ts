@@ -1,6 +1,6 @@
 import { TIMEOUT, type Waiter } from "../engine/process.js";
 import type { DnsMessage } from "../net/packet.js";
-import { type LookupResult, type TcpConn, type ThreadCtx, type UdpSocket, type Wait, countDots, countSends, gaiResult, interned, pollUdp, qualify, query, udpWoken, withDot } from "./host.js";
+import { type LookupResult, type TcpConn, type ThreadCtx, type UdpSocket, type Wait, countDots, countSends, endsWithDot, gaiResult, interned, pollUdp, qualify, query, udpWoken, withDot } from "./host.js";
 import { type ResolvConf, type ResolvOptions, parseOption } from "./resolvconf.js";
 
 /** musl's struct resolvconf as __get_resolv_conf fills it (src/network/resolvconf.c), and the release's behaviour. */
@@ -107,10 +107,10 @@ export const MUSL_LINE_MAX = 255;
  */
 export function* muslGetaddrinfo(t: ThreadCtx, conf: MuslConf, name: string, family: "unspec" | "inet" | "inet6" = "unspec"): Wait<LookupResult> {
   const dots = countDots(name);
-  const trailing = name.endsWith(".");
+  const trailing = endsWithDot(name);
   const search = dots >= conf.ndots || trailing ? [] : conf.search;
   const base = (trailing ? name.slice(0, -1) : name).toLowerCase();
-  if (base === "" || base.endsWith(".")) return gaiResult("EAI_NONAME", false, false);
+  if (base === "" || endsWithDot(base)) return gaiResult("EAI_NONAME", false, false);
   // By index: a for-of iterator would live across the yields, a heap object and a call per step.
   for (let i = 0; i < search.length; i++) {
     const r = (yield nameFromDns(t, conf, withDot(qualify(base, search[i]!)), family)) as LookupResult | 0;
@@ -184,7 +184,7 @@ function* nameFromDns(t: ThreadCtx, conf: MuslConf, qname: string, family: "unsp
 
 /** __res_mkquery's refusals: a name over 253 characters (without its final dot), or a label of 0 or more than 63. */
 function mkqueryRejects(qname: string): boolean {
-  const l = qname.endsWith(".") ? qname.length - 1 : qname.length;
+  const l = endsWithDot(qname) ? qname.length - 1 : qname.length;
   if (l > 253) return true;
   let start = 0;
   for (let i = 0; i <= l; i++) {
