@@ -10,6 +10,7 @@ import {
   type TcpConn,
   type ThreadCtx,
   type UdpSocket,
+  interned,
   newGlibcProcess,
   outcomeLabel,
 } from "../resolver/host.js";
@@ -111,6 +112,8 @@ export class Pod implements LocalReceiver {
   private readonly musl: MuslConf | null;
   private readonly go: GoConf | null;
   private readonly nameCum: number[];
+  /** cfg.names' names, interned (resolver/host.ts): the resolvers' memos and the log are keyed by them. */
+  private readonly names: string[];
   private readonly portRng: Rng;
   private readonly workRng: Rng;
   private readonly nameRng: Rng;
@@ -130,6 +133,7 @@ export class Pod implements LocalReceiver {
     this.go = cfg.libc === "go" ? goConf(cfg.resolvConf) : null;
     let c = 0;
     this.nameCum = cfg.names.map((n) => (c += n.weight));
+    this.names = cfg.names.map((n) => interned(n.name));
     this.ip = cluster.addrs.id(cfg.ip);
     this.label = `pod ${cfg.name}`;
     cluster.registerReceiver(this.ip, this);
@@ -266,7 +270,7 @@ export class Pod implements LocalReceiver {
     const u = this.nameRng() * total;
     let i = 0;
     while (this.nameCum[i]! <= u) i++;
-    return this.cfg.names[i]!.name;
+    return this.names[i]!;
   }
 
   private ephemeralPort(): number {
@@ -300,10 +304,11 @@ export class Pod implements LocalReceiver {
       sendUdp(s: UdpSocket, msgs: DnsMessage[], to?: number[]): void {
         const tally = tallyOf();
         const peerIds = (s as PodSocket).peerIds;
-        const burst: Packet[] = [];
+        // Made at its size: pushing onto [] would allocate room for 17 packets on every send.
+        const burst = new Array<Packet>(msgs.length);
         for (let i = 0; i < msgs.length; i++) {
           const dst = peerIds[to === undefined ? 0 : to[i]!]!;
-          burst.push(cluster.udpPacket(pod.ip, s.port, dst, s.peerPort, msgs[i]!, tally));
+          burst[i] = cluster.udpPacket(pod.ip, s.port, dst, s.peerPort, msgs[i]!, tally);
         }
         if (cluster.tracer !== null) {
           const how = msgs.length === 1 ? "sends" : pod.cfg.libc === "glibc" ? "sends in one sendmmsg()" : "sends back to back";

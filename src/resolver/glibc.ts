@@ -7,7 +7,9 @@ import {
   type Wait,
   countDots,
   countSends,
+  endsWithDot,
   gaiResult,
+  interned,
   lowerAbsolute,
   pollUdp,
   qualify,
@@ -42,7 +44,7 @@ export function glibcConf(rc: ResolvConf): GlibcConf {
   const o = rc.options;
   return {
     nameservers: rc.nameservers.slice(0, 3),
-    search: rc.search,
+    search: rc.search.map(interned),
     ndots: Math.min(o.ndots ?? 1, 15),
     retrans: Math.min(o.timeout ?? 5, 30),
     retry: Math.min(o.attempts ?? 2, 5),
@@ -107,7 +109,7 @@ interface QueryOutcome {
 /** __res_context_search (resolv/res_query.c): the search list walk. */
 function* resContextSearch(t: ThreadCtx, conf: GlibcConf, name: string, types: QType[]): Wait<QueryOutcome> {
   const dots = countDots(name);
-  const trailingDot = name.endsWith(".");
+  const trailingDot = endsWithDot(name);
   let herrno: Herrno = "HOST_NOT_FOUND"; // "True if we never query."
   let savedHerrno: Herrno | null = null;
   let gotNodata = false;

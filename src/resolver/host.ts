@@ -130,6 +130,11 @@ export function* recvTcp(t: ThreadCtx, c: TcpConn): Wait<DnsMessage> {
   }
 }
 
+/** Whether a name ends with '.' (a charCodeAt: String.prototype.endsWith is a builtin call, several per lookup). */
+export function endsWithDot(name: string): boolean {
+  return name.charCodeAt(name.length - 1) === 46;
+}
+
 /** Number of dots in a name (both libcs count every '.', the trailing one included). */
 export function countDots(name: string): number {
   let dots = 0;
@@ -147,11 +152,14 @@ export function countDots(name: string): number {
  * The string made flat and internalized, once: a concatenation is a rope in V8 (a
  * ConsString), which every later endsWith(), hash or comparison of a different
  * string object has to walk. A property key is always a flat, internalized string,
- * and two internalized strings are compared by identity.
+ * and two internalized strings are compared by identity. The names and search
+ * domains the resolvers are configured with go through it too (the memos below are
+ * keyed by them), so two pods' equal names are one string.
  */
-function interned(s: string): string {
+export function interned(s: string): string {
   return Object.keys({ [s]: 0 })[0]!;
 }
+
 const MEMO_LIMIT = 10_000;
 const qualified = new Map<string, Map<string, string>>();
 const dotted = new Map<string, string>();

@@ -1,6 +1,6 @@
 import { TIMEOUT, type Waiter } from "../engine/process.js";
 import type { DnsMessage } from "../net/packet.js";
-import { type LookupResult, type TcpConn, type ThreadCtx, type UdpSocket, type Wait, countDots, countSends, gaiResult, pollUdp, qualify, query, udpWoken, withDot } from "./host.js";
+import { type LookupResult, type TcpConn, type ThreadCtx, type UdpSocket, type Wait, countDots, countSends, endsWithDot, gaiResult, interned, pollUdp, qualify, query, udpWoken, withDot } from "./host.js";
 import { type ResolvConf, type ResolvOptions, parseOption } from "./resolvconf.js";
 
 /** musl's struct resolvconf as __get_resolv_conf fills it (src/network/resolvconf.c), and the release's behaviour. */
@@ -80,7 +80,7 @@ export function muslConf(rc: ResolvConf, opts: MuslOptions = {}): MuslConf {
     if (d.key === "nameserver") {
       if (nameservers.length < 3) nameservers.push(d.args[0]!);
     } else if (d.key === "search" || d.key === "domain") {
-      search = d.args.map((x) => x.replace(/\.$/, ""));
+      search = d.args.map((x) => interned(x.replace(/\.$/, "")));
     } else {
       for (const opt of d.args) parseOption(o, opt, d.line);
     }
@@ -114,10 +114,10 @@ export const MUSL_LINE_MAX = 255;
  */
 export function* muslGetaddrinfo(t: ThreadCtx, conf: MuslConf, name: string, family: "unspec" | "inet" | "inet6" = "unspec"): Wait<LookupResult> {
   const dots = countDots(name);
-  const trailing = name.endsWith(".");
+  const trailing = endsWithDot(name);
   const search = dots >= conf.ndots || trailing ? [] : conf.search;
   const base = (trailing ? name.slice(0, -1) : name).toLowerCase();
-  if (base === "" || base.endsWith(".")) return gaiResult("EAI_NONAME", false, false);
+  if (base === "" || endsWithDot(base)) return gaiResult("EAI_NONAME", false, false);
   // By index: a for-of iterator would live across the yields, a heap object and a call per step.
   for (let i = 0; i < search.length; i++) {
     const domain = search[i]!;
@@ -155,10 +155,10 @@ function* nameFromDns(t: ThreadCtx, conf: MuslConf, qname: string, family: "unsp
     t.note?.(`musl name_from_dns: res_mkquery refuses ${qname} (over 253 characters, or a label over 63): ${conf.skipRejectedNames ? "passed over like NXDOMAIN (1.2.4, 1e7fb12f)" : "EAI_NONAME, the walk ends (1.1.15-1.2.3, 04bced40)"}`);
     return conf.skipRejectedNames ? 0 : gaiResult("EAI_NONAME", false, false);
   }
-  // afrr[]: A first, then AAAA, each unless the family excludes it.
-  const qs: DnsMessage[] = [];
-  if (family !== "inet6") qs.push(query(t.host, qname, "A"));
-  if (family !== "inet") qs.push(query(t.host, qname, "AAAA"));
+  // afrr[]: A first, then AAAA, each unless the family excludes it. (Array literals: made at their
+  // size, where pushing onto [] allocates room for 17.)
+  const qs: DnsMessage[] =
+    family === "unspec" ? [query(t.host, qname, "A"), query(t.host, qname, "AAAA")] : family === "inet" ? [query(t.host, qname, "A")] : [query(t.host, qname, "AAAA")];
   if (qs.length === 2 && conf.sameIdProbability > 0 && t.rng() < conf.sameIdProbability) {
     // res_mkquery: id = ts.tv_nsec + ts.tv_nsec/65536 of CLOCK_REALTIME; the same reading gives the same ID
     // (from 1.2.4 name_from_dns makes them differ, 6c858d6f).
@@ -231,7 +231,7 @@ function* unsentExchange(t: ThreadCtx, conf: MuslConf): Wait<void> {
 
 /** __res_mkquery's refusals: a name over 253 characters (without its final dot), or a label of 0 or more than 63. */
 function mkqueryRejects(qname: string): boolean {
-  const l = qname.endsWith(".") ? qname.length - 1 : qname.length;
+  const l = endsWithDot(qname) ? qname.length - 1 : qname.length;
   if (l > 253) return true;
   let start = 0;
   for (let i = 0; i <= l; i++) {
@@ -296,15 +296,19 @@ function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsM
         if (all) break;
       }
       if (t2 - t1 >= retryInterval) {
-        // "Query all configured nameservers in parallel"
-        const burst: DnsMessage[] = [];
-        const many = conf.nameservers.length > 1;
-        const to: number[] | undefined = many ? [] : undefined;
+        // "Query all configured nameservers in parallel": each unanswered query to each of them.
+        // The arrays are made at their size (pushing onto [] would allocate room for 17 every time).
+        const ns = conf.nameservers.length;
+        let unanswered = 0;
+        for (let i = 0; i < nq; i++) if (answers[i] === null) unanswered++;
+        const burst = new Array<DnsMessage>(unanswered * ns);
+        const to: number[] | undefined = ns > 1 ? new Array<number>(unanswered * ns) : undefined;
+        let k = 0;
         for (let i = 0; i < nq; i++) {
           if (answers[i] !== null) continue;
-          for (let j = 0; j < conf.nameservers.length; j++) {
-            burst.push(qs[i]!);
-            to?.push(j);
+          for (let j = 0; j < ns; j++, k++) {
+            burst[k] = qs[i]!;
+            if (to !== undefined) to[k] = j;
           }
         }
         if (t.note && t2 > 0 && burst.length > 0) t.note(`musl res_msend: ${t2} ms without an answer to ${burst.length === nq * conf.nameservers.length ? "any query" : "one query"}: resending only the unanswered (retry_interval = timeout/attempts = ${conf.timeout * 1000}/${conf.attempts} ms)`);
