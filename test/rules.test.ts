@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import { inputError } from "./helpers.js";
 import { RuleBook, RuleError, parseRule, ruleFromObject, ruleText } from "../src/dns/rules.js";
 import { TraceCollector } from "../src/model/trace.js";
-import { InputError, loadScenarioText } from "../src/scenario/load.js";
+import { loadScenarioText } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";
 
 /** One pod, one lookup of "redis" with the kubelet's search list, on a node where nothing clashes (rx inline). */
@@ -194,15 +195,7 @@ describe("rules: kube_dns.rules in a scenario act at the kube-dns endpoints, bef
 });
 
 describe("rules: bad kube_dns.rules name the field, its line and the rule", () => {
-  const err = (text: string): string => {
-    try {
-      loadScenarioText(text, "bad.yaml");
-    } catch (e) {
-      assert.ok(e instanceof InputError, String(e));
-      return e.message;
-    }
-    assert.fail("no error");
-  };
+  const err = inputError;
 
   it("a bad rule string", () => {
     const m = err(scenario("glibc", '  rules:\n    - "drop qtype=AAAA"\n    - "drop qtype=AAAAA nth=1"\n'));
