@@ -14,6 +14,7 @@ import type { NodeLocalConfig } from "./nodelocal.js";
 import { NodeLocalCache } from "./nodelocal.js";
 import type { TcpConnection } from "./tcp.js";
 import type { TraceCollector } from "./trace.js";
+import type { CacheWiring, LocalReceiver, NetworkStats, PodWiring } from "./wiring.js";
 
 export interface ClusterConfig {
   seed: number;
@@ -46,23 +47,6 @@ interface Held {
   where: string;
 }
 
-/** Something on the node that receives packets addressed to it: a pod, or the node-local cache. */
-export interface LocalReceiver {
-  deliver(pkt: Packet, owned: boolean): void;
-}
-
-export interface NetworkStats {
-  /** Packets routed to an address nobody serves. */
-  blackholed: number;
-  /** Answers that reached a pod whose socket was already closed, or was never there. */
-  toClosedPort: number;
-  /** Answers a socket ignored (source not the peer it talks to). */
-  ignoredBySocket: number;
-  /** Queries a kube_dns rule dropped. */
-  droppedByRule: number;
-  answersDelivered: number;
-}
-
 /**
  * The whole path: pods on one client node, the node's conntrack namespace with
  * kube-proxy's DNAT, the kube-dns endpoints (on the client node or on nodes of
@@ -70,7 +54,7 @@ export interface NetworkStats {
  * NodeLocal DNSCache.
  * It routes packets between them with the network delays of the scenario.
  */
-export class Cluster {
+export class Cluster implements PodWiring, CacheWiring {
   readonly sim = new Simulator();
   readonly streams: Streams;
   readonly node: Netns;
@@ -86,6 +70,7 @@ export class Cluster {
   readonly addrs = new AddressBook();
   readonly nodeIp: number;
   readonly dnsVip: number;
+  readonly cpus: number;
   /** By address id (ids are small integers, net/addr.ts). */
   private readonly endpointByAddr: (Endpoint | undefined)[] = new Array<Endpoint | undefined>(MAX_ADDRESSES).fill(undefined);
   /** By endpoint index: its node, or null when it runs on the client node. */
@@ -113,6 +98,7 @@ export class Cluster {
     this.serverRng = this.streams.get("kube-dns");
     this.nodeIp = this.addrs.id(cfg.nodeIp);
     this.dnsVip = this.addrs.id(cfg.dnsVip);
+    this.cpus = cfg.node.cpus;
     this.endpoints = cfg.endpoints.map((e, index) => ({ index, addr: this.addrs.id(e.addr), rttNs: e.rttNs, serviceNs: e.serviceNs, queries: 0 }));
     for (const e of this.endpoints) this.endpointByAddr[e.addr] = e;
     this.endpointNodes = cfg.endpointNodes.map(
@@ -360,9 +346,14 @@ export class Cluster {
     if (c !== undefined) c.endpointAddr = syn.dst;
   }
 
-  /** A TCP answer from the node-local cache reaches the pod's connection at time t (untracked, as its UDP answers). */
-  tcpAnswer(pkt: Packet, t: number): void {
-    this.sim.at(t, this.replyArriveFn, pkt);
+  /** A TCP answer from the node-local cache reaches the pod's connection after the veth (untracked, as its UDP answers). */
+  tcpAnswer(pkt: Packet): void {
+    this.sim.at(this.sim.now + this.cfg.podDeliverNs, this.replyArriveFn, pkt);
+  }
+
+  /** An answer (or SYN-ACK) of the node-local cache: through the node's reply path, then the veth to the pod. */
+  replyToPod(pkt: Packet): void {
+    this.node.reply(pkt, this.cfg.podDeliverNs);
   }
 
   /** Data on an established connection: each message reaches the endpoint (or the node-local cache) after the one-way delay. */

@@ -1,7 +1,19 @@
 import type { LookupTally } from "../net/packet.js";
 import type { GaiStatus, LookupResult } from "../resolver/host.js";
 import { gaiResult } from "../resolver/host.js";
-import type { LookupRecord } from "./pod.js";
+
+/** One getaddrinfo() call, as the lookups CSV reports it. */
+export interface LookupRecord {
+  pod: string;
+  lookup: number;
+  thread: number;
+  name: string;
+  startNs: number;
+  endNs: number;
+  outcome: string;
+  result: LookupResult;
+  tally: LookupTally;
+}
 
 /** The outcomes a lookup can have, as the lookups CSV spells them. */
 export const OUTCOMES = ["OK v4+v6", "OK v4", "OK v6", "EAI_NONAME", "EAI_AGAIN", "EAI_NODATA", "EAI_FAIL"] as const;

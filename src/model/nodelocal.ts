@@ -1,8 +1,8 @@
 import type { Dist } from "../engine/dist.js";
 import type { Rng } from "../engine/random.js";
 import { type DnsMessage, type Packet, answerTo, replyPacket } from "../net/packet.js";
-import type { Cluster, LocalReceiver } from "./cluster.js";
 import type { TcpConnection } from "./tcp.js";
+import type { CacheWiring, LocalReceiver } from "./wiring.js";
 
 export interface NodeLocalConfig {
   /** Addresses the cache listens on, with raw NOTRACK: 169.254.20.10 and, in iptables mode, the kube-dns ClusterIP. */
@@ -46,7 +46,8 @@ export class NodeLocalCache implements LocalReceiver {
   private readonly handleFn = (p: Packet) => this.handle(p);
 
   constructor(
-    private readonly cluster: Cluster,
+    /** The cluster as the cache sees it: the services of CacheWiring. */
+    private readonly cluster: CacheWiring,
     private readonly cfg: NodeLocalConfig,
     private readonly rng: Rng,
   ) {
@@ -69,7 +70,7 @@ export class NodeLocalCache implements LocalReceiver {
 
   private readonly acceptFn = (syn: Packet) => {
     this.cluster.tcpAccept(syn);
-    this.cluster.node.reply(replyPacket(this.cluster.nextUid(), syn, null, "SYN-ACK", this.cluster.sim.now), this.cluster.cfg.podDeliverNs);
+    this.cluster.replyToPod(replyPacket(this.cluster.nextUid(), syn, null, "SYN-ACK", this.cluster.sim.now));
   };
 
   private handle(pkt: Packet): void {
@@ -155,10 +156,10 @@ export class NodeLocalCache implements LocalReceiver {
     const reply = replyPacket(this.cluster.nextUid(), pkt, answerTo(pkt.dns!, rcode, ancount), "", this.cluster.sim.now);
     if (pkt.proto === "tcp") {
       // An answer on the pod's TCP connection (glibc use-vc, or a retry after a truncated answer).
-      this.cluster.tcpAnswer(reply, this.cluster.sim.now + this.cluster.cfg.podDeliverNs);
+      this.cluster.tcpAnswer(reply);
       return;
     }
-    this.cluster.node.reply(reply, this.cluster.cfg.podDeliverNs);
+    this.cluster.replyToPod(reply);
   }
 
   /** Packets addressed to the node itself (the cache's TCP answers arrive via tcpByKey, not here). */

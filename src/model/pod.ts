@@ -17,9 +17,9 @@ import {
 import { type GoConf, goConf, goGetaddrinfo } from "../resolver/go.js";
 import { type MuslConf, type MuslOptions, muslConf, muslGetaddrinfo } from "../resolver/musl.js";
 import type { ResolvConf } from "../resolver/resolvconf.js";
-import type { Cluster, LocalReceiver } from "./cluster.js";
 import type { LookupLog } from "./log.js";
 import type { TcpConnection } from "./tcp.js";
+import type { LocalReceiver, PodWiring } from "./wiring.js";
 
 export type Libc = "glibc" | "musl" | "go";
 export type Family = "unspec" | "inet" | "inet6";
@@ -47,19 +47,6 @@ export interface PodConfig {
    * single-request fallback does not outlive the process. Infinity: never.
    */
   lookupsPerProcess: number;
-}
-
-/** One getaddrinfo() call, as the lookups CSV reports it. */
-export interface LookupRecord {
-  pod: string;
-  lookup: number;
-  thread: number;
-  name: string;
-  startNs: number;
-  endNs: number;
-  outcome: string;
-  result: LookupResult;
-  tally: LookupTally;
 }
 
 /** ip_local_port_range default: 32768-60999. */
@@ -119,7 +106,8 @@ export class Pod implements LocalReceiver {
   private readonly nameRng: Rng;
 
   constructor(
-    private readonly cluster: Cluster,
+    /** The cluster as the pod sees it: the services of PodWiring, nothing more. */
+    private readonly cluster: PodWiring,
     readonly cfg: PodConfig,
     private readonly log: LookupLog,
     private readonly nextLookupNumber: () => number,
@@ -142,7 +130,7 @@ export class Pod implements LocalReceiver {
   /** Schedules the threads (and, for an open workload, the arrivals). */
   start(): void {
     const sim = this.cluster.sim;
-    const cpus = this.cluster.cfg.node.cpus;
+    const cpus = this.cluster.cpus;
     const w = this.cfg.workload;
     if (w.kind === "closed") this.remaining = w.lookups;
     // The threads are those of one process, unless lookups_per_process makes each a process of its own.
