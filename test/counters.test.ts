@@ -14,13 +14,13 @@ const nodelocal = (kernel: string) => runScenario(loadScenarioText(readFileSync(
 describe("counters: ignore (untracked packets, before 5.10)", () => {
   it("5.4: every NOTRACKed packet moves ignore (the pod's query and the cache's answer)", () => {
     const r = nodelocal("5.4");
-    assert.ok(r.hop.untracked > 0);
-    assert.ok(r.hop.untrackedReplies > 0);
-    assert.equal(r.counters.ignore, r.hop.untracked + r.hop.untrackedReplies);
+    assert.ok(r.client.hop.untracked > 0);
+    assert.ok(r.client.hop.untrackedReplies > 0);
+    assert.equal(r.client.counters.ignore, r.client.hop.untracked + r.client.hop.untrackedReplies);
   });
 
   it("5.10 and later: ignore no longer counts (\"netfilter: conntrack: remove ignore stats\")", () => {
-    assert.equal(nodelocal("5.10").counters.ignore, 0);
+    assert.equal(nodelocal("5.10").client.counters.ignore, 0);
   });
 });
 

@@ -7,7 +7,7 @@ import { formatTrace } from "../src/cli/trace.js";
 import type { Cluster } from "../src/model/cluster.js";
 import { TraceCollector } from "../src/model/trace.js";
 import { lookupsCsv } from "../src/report/csv.js";
-import { summarize } from "../src/report/summary.js";
+import { summarize } from "../src/stats/summary.js";
 import { loadScenarioFile, loadScenarioText } from "../src/scenario/load.js";
 import { type RunResult, runScenario } from "../src/scenario/run.js";
 import { ROOT, inputError, scenarioPath } from "./helpers.js";
@@ -50,7 +50,7 @@ describe("endpoint nodes: each node that runs an endpoint is a conntrack hop of 
 
   it("with remote endpoints and concurrent arrival at the endpoint's node, a clash happens there (race 1, merged on 5.4)", () => {
     const { r } = run(scenario({}));
-    assert.equal(r.hop.clashes, 0, "the client node processes the pair one by one: no clash there");
+    assert.equal(r.client.hop.clashes, 0, "the client node processes the pair one by one: no clash there");
     assert.deepEqual(
       r.endpointNodes.map((n) => n.name),
       ["node-1", "node-2"],
@@ -77,7 +77,7 @@ describe("endpoint nodes: each node that runs an endpoint is a conntrack hop of 
 
   it("an endpoint node that processes packets one by one (rx inline) has no clash", () => {
     const { r } = run(scenario({ endpointNodes: "endpoint_nodes:\n  rx: inline\n" }));
-    assert.equal(r.hop.clashes + r.endpointNodes.reduce((s, n) => s + n.hop.clashes, 0), 0);
+    assert.equal(r.client.hop.clashes + r.endpointNodes.reduce((s, n) => s + n.hop.clashes, 0), 0);
   });
 
   it("before 5.0 the endpoint node's null binding reallocates the loser's port (race 2, found += 2), and the clash drops it", () => {
@@ -97,7 +97,7 @@ describe("endpoint nodes: each node that runs an endpoint is a conntrack hop of 
     const busyClient = "  rx: gro-threaded\n  batch_probability: 0.5\n";
     for (const kernel of ["4.4", "4.19", "5.4", "5.6", "6.18"]) {
       const { r } = run(scenario({ kernel, node: busyClient, endpoints: 3, lookups: 200 }));
-      assert.ok(r.hop.clashesDifferentEndpoint > 0, `${kernel}: race 3 happens on the client node`);
+      assert.ok(r.client.hop.clashesDifferentEndpoint > 0, `${kernel}: race 3 happens on the client node`);
       assert.ok(r.endpointNodes.reduce((s, n) => s + n.hop.clashes, 0) > 0, `${kernel}: clashes at the endpoints' nodes`);
       for (const n of r.endpointNodes) {
         assert.equal(n.hop.clashesDifferentEndpoint, 0, `${kernel} ${n.name}`);
@@ -110,28 +110,28 @@ describe("endpoint nodes: each node that runs an endpoint is a conntrack hop of 
     for (const kernel of ["4.4", "4.19", "5.4", "6.18"]) {
       for (const node of ["  rx: inline\n", "  rx: gro-threaded\n  batch_probability: 0.5\n"]) {
         const { r, cluster } = run(scenario({ kernel, node, endpoints: 3, lookups: 200 }));
-        const hops = [r.hop, ...r.endpointNodes.map((n) => n.hop)];
+        const hops = [r.client.hop, ...r.endpointNodes.map((n) => n.hop)];
         for (const h of hops) {
           assert.equal(h.packetsIn, h.forwarded + h.droppedClash + h.droppedTableFull);
           assert.equal(h.repliesIn, h.repliesDelivered + h.repliesOrphaned);
         }
         const sum = (f: (n: RunResult["endpointNodes"][number]) => number) => r.endpointNodes.reduce((s, n) => s + f(n), 0);
-        assert.equal(sum((n) => n.hop.packetsIn), r.hop.forwarded, "every query the client node forwards reaches an endpoint's node");
+        assert.equal(sum((n) => n.hop.packetsIn), r.client.hop.forwarded, "every query the client node forwards reaches an endpoint's node");
         assert.equal(
           cluster.endpoints.reduce((s, e) => s + e.queries, 0),
           sum((n) => n.hop.forwarded),
           "every query an endpoint node forwards reaches its endpoint",
         );
         assert.equal(sum((n) => n.hop.repliesIn), sum((n) => n.hop.forwarded), "every query is answered");
-        assert.equal(r.hop.repliesIn, sum((n) => n.hop.repliesIn), "every answer comes back to the client node");
-        assert.equal(lost(r), r.hop.droppedClash + sum((n) => n.hop.droppedClash) + r.net.ignoredBySocket + r.net.blackholed);
-        for (const n of [{ counters: r.counters, hop: r.hop }, ...r.endpointNodes]) {
+        assert.equal(r.client.hop.repliesIn, sum((n) => n.hop.repliesIn), "every answer comes back to the client node");
+        assert.equal(lost(r), r.client.hop.droppedClash + sum((n) => n.hop.droppedClash) + r.net.ignoredBySocket + r.net.blackholed);
+        for (const n of [r.client, ...r.endpointNodes]) {
           // Before 4.7 a dropped loser moves insert_failed only; from 4.7 drop counts exactly the dropped packets.
           assert.equal(n.counters.drop, kernel === "4.4" ? 0 : n.hop.droppedClash);
           if (kernel === "4.4") assert.equal(n.counters.insert_failed, n.hop.droppedClash);
         }
         const f = summarize(r);
-        assert.equal(f.drop, r.counters.drop + sum((n) => n.counters.drop), "the summary adds up the nodes' counters");
+        assert.equal(f.drop, r.client.counters.drop + sum((n) => n.counters.drop), "the summary adds up the nodes' counters");
       }
     }
   });

@@ -170,7 +170,7 @@ describe("go: Go's pure resolver (dnsclient_unix.go, dnsconfig_unix.go)", () => 
     const run = (libc: string) => {
       const res = runScenario(loadScenarioText(scenario(libc), `${libc}.yaml`));
       const recs = res.log.records();
-      return { lookups: recs.length, clashes: recs.reduce((n, l) => n + l.tally.clashes, 0), slow: recs.filter((l) => l.endNs - l.startNs > 1e9).length, ok: recs.filter((l) => l.outcome === "OK v4").length, insertFailed: res.counters.insert_failed };
+      return { lookups: recs.length, clashes: recs.reduce((n, l) => n + l.tally.clashes, 0), slow: recs.filter((l) => l.endNs - l.startNs > 1e9).length, ok: recs.filter((l) => l.outcome === "OK v4").length, insertFailed: res.client.counters.insert_failed };
     };
     const glibc = run("glibc");
     const musl = run("musl");

@@ -5,7 +5,7 @@ import { IPVS_UDP_TIMEOUT_NS, Ipvs } from "../src/kernel/ipvs.js";
 import type { NatService } from "../src/kernel/kubeproxy.js";
 import { RACE_DEFAULTS, type RaceOptions, runRace } from "../src/model/race.js";
 import { TraceCollector } from "../src/model/trace.js";
-import { summarize } from "../src/report/summary.js";
+import { summarize } from "../src/stats/summary.js";
 import { loadScenarioText } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";
 import { inputError, scenarioPath } from "./helpers.js";
@@ -87,11 +87,11 @@ describe("ipvs: kube-proxy's IPVS mode on the node hop", () => {
     const text = readFileSync(scenarioPath("glibc.yaml"), "utf8");
     const ipt = runScenario(loadScenarioText(text, "glibc.yaml"));
     const ipvs = runScenario(loadScenarioText(text.replace("  nat_backend: iptables-nft\n", "  nat_backend: iptables-nft\n  proxy_mode: ipvs\n"), "glibc.yaml"));
-    assert.ok(ipt.hop.clashesDifferentEndpoint > 0 && ipt.counters.drop > 0);
-    assert.ok(ipvs.hop.clashes > 0.5 * ipt.hop.clashes, `${ipvs.hop.clashes} clashes`);
-    assert.equal(ipvs.hop.clashesDifferentEndpoint, 0);
-    assert.equal(ipvs.counters.drop, 0);
-    assert.equal(ipvs.counters.insert_failed, ipvs.hop.clashes);
+    assert.ok(ipt.client.hop.clashesDifferentEndpoint > 0 && ipt.client.counters.drop > 0);
+    assert.ok(ipvs.client.hop.clashes > 0.5 * ipt.client.hop.clashes, `${ipvs.client.hop.clashes} clashes`);
+    assert.equal(ipvs.client.hop.clashesDifferentEndpoint, 0);
+    assert.equal(ipvs.client.counters.drop, 0);
+    assert.equal(ipvs.client.counters.insert_failed, ipvs.client.hop.clashes);
     assert.equal(summarize(ipvs).share_ge_5s, 0);
   });
 

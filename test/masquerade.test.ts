@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { RACE_DEFAULTS, type RaceOptions, runRace } from "../src/model/race.js";
 import { lookupsCsv } from "../src/report/csv.js";
-import { summarize } from "../src/report/summary.js";
+import { summarize } from "../src/stats/summary.js";
 import { InputError, loadScenarioText } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";
 import { formatRaceReport, raceOptions, type RaceArgs } from "../src/cli/race.js";

@@ -48,14 +48,14 @@ describe("rx: the thread-migration split of one thread's pair (node.migration_pr
   it("it draws from a stream of its own: when it does not fire, the run is the one without it", () => {
     const off = runScenario(loadScenarioText(musl("  migration_probability: 0\n"), "t.yaml"));
     const dflt = runScenario(loadScenarioText(musl(""), "t.yaml"));
-    assert.equal(off.hop.clashes, 0);
-    assert.equal(dflt.hop.clashes, 0);
+    assert.equal(off.client.hop.clashes, 0);
+    assert.equal(dflt.client.hop.clashes, 0);
     assert.equal(lookupsCsv(dflt), lookupsCsv(off));
   });
 
   it("a scenario with migration_probability 0.05 on an inline node: musl's pairs clash and some lookups take 2.5 s", () => {
     const r = runScenario(loadScenarioText(musl("  migration_probability: 0.05\n"), "t.yaml"));
-    assert.ok(r.hop.clashes > 0);
+    assert.ok(r.client.hop.clashes > 0);
     assert.ok(r.log.records().some((l) => l.endNs - l.startNs >= 2_500_000_000));
   });
 

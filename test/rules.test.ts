@@ -125,7 +125,7 @@ describe("rules: kube_dns.rules in a scenario act at the kube-dns endpoints, bef
     assert.ok(r.ms >= 5000 && r.ms < 5010, `${r.ms} ms`);
     assert.equal(r.tally.queriesLost, 1);
     assert.equal(r.run.net.droppedByRule, 1);
-    assert.equal(r.run.hop.clashes, 0);
+    assert.equal(r.run.client.hop.clashes, 0);
   });
 
   it("a rule as a YAML mapping: drop {qtype: AAAA, nth: 1} gives musl its 2.5 s resend", () => {
@@ -190,7 +190,7 @@ describe("rules: kube_dns.rules in a scenario act at the kube-dns endpoints, bef
     const r = one(scenario("musl", '  rules: ["drop qtype=AAAA nth=1,2", "drop qtype=A nth=1"]\n')).run;
     const lost = r.log.records().reduce((s, l) => s + l.tally.queriesLost, 0);
     assert.equal(lost, 3);
-    assert.equal(lost, r.hop.droppedClash + r.net.ignoredBySocket + r.net.blackholed + r.net.droppedByRule);
+    assert.equal(lost, r.client.hop.droppedClash + r.net.ignoredBySocket + r.net.blackholed + r.net.droppedByRule);
   });
 });
 

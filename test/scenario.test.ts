@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
 import { lookupsCsv, summaryCsv } from "../src/report/csv.js";
-import { summarize } from "../src/report/summary.js";
+import { summarize } from "../src/stats/summary.js";
 import { loadScenarioFile, loadScenarioText } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";
 import { TraceCollector } from "../src/model/trace.js";
@@ -17,7 +17,7 @@ describe("scenarios: the bundled files", () => {
     assert.ok(ms >= 5000 && ms <= 5100, `${ms} ms`);
     assert.equal(first.tally.clashes, 1);
     assert.equal(first.tally.queriesLost, 1);
-    assert.equal(r.counters.drop, 1);
+    assert.equal(r.client.counters.drop, 1);
   });
 
   it("repro-musl-2500ms: the first lookup loses a query in the race and takes 2500 ms plus the round trip", () => {
@@ -74,7 +74,7 @@ describe("scenarios: the bundled files", () => {
     assert.equal(podPackets.length, podConnections);
     assert.ok(podPackets.every((p) => p === "tcp SYN"), [...new Set(podPackets)].join(", "));
     // Untracked (raw NOTRACK on the cache's addresses): no conntrack entry for the pod.
-    assert.equal(res.hop.untracked, podConnections);
+    assert.equal(res.client.hop.untracked, podConnections);
     assert.equal(podEntries, 0);
     const s = summarize(res);
     assert.equal(s.lookups, 100);
@@ -109,7 +109,7 @@ describe("scenarios: the bundled files", () => {
     for (const f of ["glibc.yaml", "musl.yaml", "nodelocal.yaml"]) {
       const r = run(f);
       const lost = r.log.records().reduce((s, l) => s + l.tally.queriesLost, 0);
-      assert.equal(lost, r.hop.droppedClash + r.net.ignoredBySocket + r.net.blackholed + r.net.droppedByRule, f);
+      assert.equal(lost, r.client.hop.droppedClash + r.net.ignoredBySocket + r.net.blackholed + r.net.droppedByRule, f);
     }
   });
 });
@@ -136,12 +136,12 @@ pods:
   it("snat_lead_ns decides race 2 before 5.0: a null binding long before the confirm never sees the winner", () => {
     const dflt = runScenario(loadScenarioText(scenario(""), "t.yaml"));
     // get_unique_tuple asks nf_nat_used_tuple twice per rewritten port: found moves by 2 per race-2 drop.
-    assert.ok(dflt.counters.found > 0 && dflt.counters.found === 2 * dflt.counters.drop, `found ${dflt.counters.found}, drop ${dflt.counters.drop}`);
+    assert.ok(dflt.client.counters.found > 0 && dflt.client.counters.found === 2 * dflt.client.counters.drop, `found ${dflt.client.counters.found}, drop ${dflt.client.counters.drop}`);
     const early = runScenario(loadScenarioText(scenario("  timing:\n    snat_lead_ns: 100000\n"), "t.yaml"));
-    assert.ok(early.hop.clashes > 0);
-    assert.equal(early.counters.found, 0);
-    assert.equal(early.counters.drop, 0);
-    assert.equal(early.counters.insert_failed, early.hop.clashes); // every clash merged, still counted on 4.19
+    assert.ok(early.client.hop.clashes > 0);
+    assert.equal(early.client.counters.found, 0);
+    assert.equal(early.client.counters.drop, 0);
+    assert.equal(early.client.counters.insert_failed, early.client.hop.clashes); // every clash merged, still counted on 4.19
   });
 
   it("pod_veth_us lengthens every answer's way into the pod", () => {

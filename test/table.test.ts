@@ -65,7 +65,7 @@ describe("conntrack table size: nf_conntrack_max and early_drop (node.conntrack_
     const r = runScenario(loadScenarioText(glibc(""), "t.yaml"), {
       beforeRun: (c) => c.sim.at(3600 * SEC, () => assert.equal(c.node.table.count, c.node.table.size), undefined),
     });
-    assert.ok(r.hop.clashes > 0);
+    assert.ok(r.client.hop.clashes > 0);
   });
 
   it("5.4: answered DNS entries are ASSURED, so a full table drops new queries (drop++, early_drop stays 0)", () => {
@@ -102,10 +102,10 @@ describe("conntrack table size: nf_conntrack_max and early_drop (node.conntrack_
 
   it("the glibc scenario (5.4) with conntrack_max 150: table-full drops add to the clash drops, and every lost query is counted", () => {
     const r = runScenario(loadScenarioText(glibc("  conntrack_max: 150\n"), "t.yaml"));
-    assert.ok(r.hop.droppedTableFull > 0);
-    assert.equal(r.counters.drop, r.hop.droppedClash + r.hop.droppedTableFull);
+    assert.ok(r.client.hop.droppedTableFull > 0);
+    assert.equal(r.client.counters.drop, r.client.hop.droppedClash + r.client.hop.droppedTableFull);
     const lost = r.log.records().reduce((s, l) => s + l.tally.queriesLost, 0);
-    assert.equal(lost, r.hop.droppedClash + r.hop.droppedTableFull + r.net.ignoredBySocket + r.net.blackholed);
+    assert.equal(lost, r.client.hop.droppedClash + r.client.hop.droppedTableFull + r.net.ignoredBySocket + r.net.blackholed);
   });
 
   describe("bad input", () => {

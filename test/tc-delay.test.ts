@@ -8,7 +8,7 @@ import { stream } from "../src/engine/random.js";
 import { NetemDelay } from "../src/kernel/qdisc.js";
 import { type DnsMessage, makePacket } from "../src/net/packet.js";
 import { lookupsCsv } from "../src/report/csv.js";
-import { summarize } from "../src/report/summary.js";
+import { summarize } from "../src/stats/summary.js";
 import { loadScenarioText } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";
 import { ROOT, inputError, scenarioPath } from "./helpers.js";
@@ -20,7 +20,7 @@ const run = (text: string) => runScenario(loadScenarioText(text, "t.yaml"));
 /** The same with every endpoint on a node of its own: queries leave the client node by its uplink. */
 const remote = (text: string) => text.replace("  endpoints: 2\n", "  endpoints: 2\n  placement: remote\n");
 /** Clashes per A/AAAA pair sent (every query of glibc.yaml goes out in a pair). */
-const clashesPerPair = (r: ReturnType<typeof run>) => r.hop.clashes / (r.hop.packetsIn / 2);
+const clashesPerPair = (r: ReturnType<typeof run>) => r.client.hop.clashes / (r.client.hop.packetsIn / 2);
 
 describe("tc netem delay of AAAA queries (node.tc_delay)", () => {
   const weave = "{ interface: pod-eth0, delay_ms: { uniform: { min: 3, max: 5 } } }";
@@ -61,7 +61,7 @@ describe("tc netem delay of AAAA queries (node.tc_delay)", () => {
 
   it("qtype: A delays the A queries instead (the AAAA goes first)", () => {
     const r = run(withTc("{ interface: pod-eth0, qtype: A, delay_ms: 4 }"));
-    assert.equal(r.hop.clashes, 0);
+    assert.equal(r.client.hop.clashes, 0);
   });
 
   it("trace shows the query held by the pod's qdisc and released into the veth, then hitting the A's entry", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { summarize } from "../src/report/summary.js";
+import { summarize } from "../src/stats/summary.js";
 import { loadScenarioFile } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";
 import { ROOT } from "./helpers.js";

@@ -2,13 +2,12 @@ import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync
 import type { CommandModule } from "yargs";
 import { basename, extname, join } from "node:path";
 import { lookupsCsv, summaryCsv, formatSummaryValue } from "../report/csv.js";
-import { type Summary, summarize } from "../report/summary.js";
+import { type Summary, summarize } from "../stats/summary.js";
 import { fileKind } from "../compare/spec.js";
 import { InputError, type LoadedScenario, loadScenarioText, parseYaml, readScenarioFile } from "../scenario/load.js";
 import { runScenario } from "../scenario/run.js";
 import { Progress } from "./progress.js";
 import { conntrackStatLine, procStatHeader, procStatRow } from "../report/conntrack.js";
-import { kernelFeatures } from "../kernel/version.js";
 
 export interface RunArgs {
   paths: string[];
@@ -91,18 +90,11 @@ export function runScenarios(args: RunArgs): void {
     progress.end();
     outputs.push({ name: `${stem}.lookups.csv`, text: lookupsCsv(res) });
     summaries.push(summarize(res));
-    const features = kernelFeatures(res.kernel)!;
-    stats.push(`${res.name} (kernel ${res.kernel}), client node: conntrack -S`, ...res.perCpuCounters.map((c, cpu) => conntrackStatLine(cpu, c, features)), "");
-    procStats.push(
-      `${res.name} (kernel ${res.kernel}), client node: /proc/net/stat/nf_conntrack`,
-      procStatHeader(features),
-      ...res.perCpuCounters.map((c) => procStatRow(res.conntrackEntries, c, features)),
-      "",
-    );
-    for (const n of res.endpointNodes) {
-      stats.push(`${res.name} (kernel ${n.kernel}), endpoint node ${n.name}: conntrack -S`, ...n.perCpuCounters.map((c, cpu) => conntrackStatLine(cpu, c, n.features)), "");
+    for (const n of [res.client, ...res.endpointNodes]) {
+      const which = n === res.client ? "client node" : `endpoint node ${n.name}`;
+      stats.push(`${res.name} (kernel ${n.kernel}), ${which}: conntrack -S`, ...n.perCpuCounters.map((c, cpu) => conntrackStatLine(cpu, c, n.features)), "");
       procStats.push(
-        `${res.name} (kernel ${n.kernel}), endpoint node ${n.name}: /proc/net/stat/nf_conntrack`,
+        `${res.name} (kernel ${n.kernel}), ${which}: /proc/net/stat/nf_conntrack`,
         procStatHeader(n.features),
         ...n.perCpuCounters.map((c) => procStatRow(n.conntrackEntries, c, n.features)),
         "",

@@ -1,5 +1,5 @@
 import { quantileSorted } from "d3-array";
-import { type Summary, summarize } from "../report/summary.js";
+import { type Summary, summarize } from "../stats/summary.js";
 import type { LoadedScenario } from "../scenario/load.js";
 import { runScenario } from "../scenario/run.js";
 import { stream } from "../engine/random.js";

@@ -1,6 +1,6 @@
 import { stringify } from "csv-stringify/sync";
 import type { RunResult } from "../scenario/run.js";
-import type { Summary } from "./summary.js";
+import type { Summary } from "../stats/summary.js";
 
 const MS = 1_000_000;
 

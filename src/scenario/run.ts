@@ -5,7 +5,7 @@ import { type NodeLoad, type RxMode, defaultRx } from "../kernel/rx.js";
 import { type HopTiming, type NatBackend, type SendTiming, defaultHopTiming, defaultSendTiming } from "../kernel/timing.js";
 import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
 import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
-import type { HopEvent, HopStats } from "../kernel/netns.js";
+import type { HopEvent, HopStats, Netns } from "../kernel/netns.js";
 import type { RecordSpec } from "../dns/zone.js";
 import { Cluster, type ClusterConfig } from "../model/cluster.js";
 import type { NetworkStats } from "../model/wiring.js";
@@ -26,7 +26,7 @@ export interface NodeResult {
   features: KernelFeatures;
   counters: Record<CounterName, number>;
   perCpuCounters: Record<CounterName, number>[];
-  /** The node's table size at the end of the run. */
+  /** The node's table size at the end of the run (net->ct.count: /proc's `entries`). */
   conntrackEntries: number;
   hop: HopStats;
 }
@@ -35,15 +35,12 @@ export interface RunResult {
   name: string;
   file: string;
   seed: number;
+  /** The client node's kernel version, as the scenario spells it (client.kernel). */
   kernel: string;
   /** Every finished lookup, by number (lookups still running when the run stopped are missing). */
   log: LookupLog;
   /** The client node's hop. */
-  counters: Record<CounterName, number>;
-  perCpuCounters: Record<CounterName, number>[];
-  /** The node's table size at the end of the run (net->ct.count: /proc's `entries`). */
-  conntrackEntries: number;
-  hop: HopStats;
+  client: NodeResult;
   /** The hops of the other nodes that run endpoints (kube_dns.placement), in the order first named. */
   endpointNodes: NodeResult[];
   net: NetworkStats;
@@ -259,21 +256,23 @@ export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunR
     seed,
     kernel: loaded.scenario.kernel,
     log,
-    counters: cluster.node.counters.sum(),
-    perCpuCounters: cluster.node.counters.perCpu,
-    conntrackEntries: cluster.node.table.liveCount(sim.now),
-    hop: cluster.node.stats,
-    endpointNodes: cluster.endpointNodes.map((n) => ({
-      name: n.name,
-      kernel: n.hop.cfg.features.version,
-      features: n.hop.cfg.features,
-      counters: n.hop.counters.sum(),
-      perCpuCounters: n.hop.counters.perCpu,
-      conntrackEntries: n.hop.table.liveCount(sim.now),
-      hop: n.hop.stats,
-    })),
+    client: nodeResult(CLIENT_NODE, cluster.node, sim.now),
+    endpointNodes: cluster.endpointNodes.map((n) => nodeResult(n.name, n.hop, sim.now)),
     net: cluster.net,
     events: sim.executed,
     simulatedNs: sim.now,
+  };
+}
+
+/** A node's hop as the run leaves it. */
+function nodeResult(name: string, hop: Netns, now: number): NodeResult {
+  return {
+    name,
+    kernel: hop.cfg.features.version,
+    features: hop.cfg.features,
+    counters: hop.counters.sum(),
+    perCpuCounters: hop.counters.perCpu,
+    conntrackEntries: hop.table.liveCount(now),
+    hop: hop.stats,
   };
 }

@@ -1,5 +1,7 @@
 import { max, mean, quantileSorted, sum } from "d3-array";
-import type { RunResult } from "../scenario/run.js";
+import type { CounterName } from "../kernel/conntrack.js";
+import type { HopStats } from "../kernel/netns.js";
+import type { LookupLog } from "../model/log.js";
 
 const MS = 1_000_000;
 
@@ -25,8 +27,27 @@ export interface Summary {
   clash_resolve: number;
 }
 
+/** A conntrack hop's figures after a run. */
+export interface HopFigures {
+  counters: Record<CounterName, number>;
+  hop: HopStats;
+}
+
+/** What a summary reads of a run (scenario/run.ts's RunResult is one). */
+export interface RunFigures {
+  name: string;
+  seed: number;
+  kernel: string;
+  /** Every finished lookup. */
+  log: LookupLog;
+  /** The client node's hop. */
+  client: HopFigures;
+  /** The hops of the nodes that run endpoints. */
+  endpointNodes: HopFigures[];
+}
+
 /** The distribution of one run: quantiles (d3 quantileSorted, R-7), shares over thresholds, and the counters. */
-export function summarize(res: RunResult): Summary {
+export function summarize(res: RunFigures): Summary {
   const log = res.log;
   const lat: number[] = [];
   for (let i = 0; i < log.length; i++) if (log.has(i)) lat.push(log.latencyNs(i) / MS);
@@ -62,9 +83,9 @@ export function summarize(res: RunResult): Summary {
     queries_sent: sent,
     queries_lost: lost,
     // Every conntrack hop on the path: the client node's, and those of the endpoints' nodes.
-    clashes: res.hop.clashes + sum(res.endpointNodes, (n) => n.hop.clashes),
-    insert_failed: res.counters.insert_failed + sum(res.endpointNodes, (n) => n.counters.insert_failed),
-    drop: res.counters.drop + sum(res.endpointNodes, (n) => n.counters.drop),
-    clash_resolve: res.counters.clash_resolve + sum(res.endpointNodes, (n) => n.counters.clash_resolve),
+    clashes: res.client.hop.clashes + sum(res.endpointNodes, (n) => n.hop.clashes),
+    insert_failed: res.client.counters.insert_failed + sum(res.endpointNodes, (n) => n.counters.insert_failed),
+    drop: res.client.counters.drop + sum(res.endpointNodes, (n) => n.counters.drop),
+    clash_resolve: res.client.counters.clash_resolve + sum(res.endpointNodes, (n) => n.counters.clash_resolve),
   };
 }
