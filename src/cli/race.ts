@@ -1,7 +1,7 @@
 import type { CommandModule } from "yargs";
 import { NODE_LOADS, type NodeLoad, RX_MODES, type RxMode } from "../kernel/rx.js";
 import type { NatBackend } from "../kernel/timing.js";
-import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
+import { type KernelFeatures, hasDistributionSuffix, kernelFeatures } from "../kernel/version.js";
 import { MASQUERADE_MODES, type MasqueradeMode, RACE_DEFAULTS, type RaceOptions, type RaceResult, runRace, type SendMode } from "../model/race.js";
 import { InputError } from "../scenario/load.js";
 import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
@@ -83,7 +83,7 @@ export function raceOptions(a: RaceArgs): RaceOptions & { kernel: KernelFeatures
   const kernel = (one("--kernel", a.kernel) ?? DEFAULT_KERNEL).trim();
   const features = kernelFeatures(kernel);
   if (features === null) {
-    const suffix = /^\d+\.\d+(\.\d+)?[-+~_]/.test(kernel) ? " (the upstream version, without the distribution's suffix)" : "";
+    const suffix = hasDistributionSuffix(kernel) ? " (the upstream version, without the distribution's suffix)" : "";
     throw new InputError(`--kernel: expected a kernel version such as 4.4, 4.14.173, 5.4, 5.10 or 6.18${suffix}, found "${kernel}".`);
   }
   const iptables = one("--iptables", a.iptables);

@@ -58,19 +58,33 @@ export interface KernelFeatures {
   assuredOnlyInStream: boolean;
 }
 
-export interface ParsedVersion {
+/** A kernel version as written ("5.4", "4.14.173"), parsed once: the rest of the code passes this value. */
+export interface KernelVersion {
+  /** As written: the shorthand reports and counters print. */
+  text: string;
   major: number;
   minor: number;
   patch: number;
 }
 
-export function parseKernelVersion(v: string): ParsedVersion | null {
-  const m = /^(\d+)\.(\d+)(?:\.(\d+))?$/.exec(v.trim());
+/** major.minor[.patch], the upstream version without a distribution's suffix. */
+const VERSION = String.raw`(\d+)\.(\d+)(?:\.(\d+))?`;
+const EXACT = new RegExp(`^${VERSION}$`);
+const SUFFIXED = new RegExp(`^${VERSION}[-+~_]`);
+
+/** The version in `text` (exactly major.minor or major.minor.patch), or null. */
+export function parseKernelVersion(text: string): KernelVersion | null {
+  const m = EXACT.exec(text);
   if (!m) return null;
-  return { major: Number(m[1]), minor: Number(m[2]), patch: m[3] === undefined ? 0 : Number(m[3]) };
+  return { text, major: Number(m[1]), minor: Number(m[2]), patch: m[3] === undefined ? 0 : Number(m[3]) };
 }
 
-function atLeast(v: ParsedVersion, major: number, minor: number, patch = 0): boolean {
+/** `uname -r` style: an upstream version followed by a distribution's suffix ("5.4.0-generic"). */
+export function hasDistributionSuffix(text: string): boolean {
+  return SUFFIXED.test(text);
+}
+
+function atLeast(v: KernelVersion, major: number, minor: number, patch = 0): boolean {
   if (v.major !== major) return v.major > major;
   if (v.minor !== minor) return v.minor > minor;
   return v.patch >= patch;
@@ -79,11 +93,15 @@ function atLeast(v: ParsedVersion, major: number, minor: number, patch = 0): boo
 /** Features of a mainline (or stable) kernel version; null if the string is not a version. */
 export function kernelFeatures(version: string): KernelFeatures | null {
   const v = parseKernelVersion(version);
-  if (v === null) return null;
+  return v === null ? null : featuresOf(v);
+}
+
+/** Features of a parsed version. */
+export function featuresOf(v: KernelVersion): KernelFeatures {
   // ed07d9a021df was backported to 4.14.173 (stable).
   const identical = atLeast(v, 4, 19) || (v.major === 4 && v.minor === 14 && v.patch >= 173);
   return {
-    version,
+    version: v.text,
     clashResolution: identical ? "identical" : atLeast(v, 4, 7) ? "nat-free-only" : "none",
     sameOriginSkip: atLeast(v, 5, 0),
     natPortRover: !atLeast(v, 5, 0),

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { type Document, LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import type { z } from "zod";
 import { type FaultRule, RuleError, parseRule, ruleFromObject, showValue } from "../dns/rules.js";
-import { kernelFeatures } from "../kernel/version.js";
+import { type KernelFeatures, featuresOf, parseKernelVersion } from "../kernel/version.js";
 import { goFallbackMessage, goUnknownOption } from "../resolver/go.js";
 import { MUSL_DEFAULT_VERSION, muslAtLeast, muslVersionProblem } from "../resolver/musl.js";
 import { type ResolvConf, ResolvConfError, parseOption, parseResolvConf } from "../resolver/resolvconf.js";
@@ -24,6 +24,10 @@ export interface LoadedScenario {
   resolvConfs: ResolvConf[];
   /** kube_dns.rules, checked. */
   rules: FaultRule[];
+  /** The client node's kernel (the scenario's `kernel`), parsed once. */
+  kernel: KernelFeatures;
+  /** The kernel of the endpoints' nodes: endpoint_nodes.kernel, or the client node's. */
+  endpointKernel: KernelFeatures;
 }
 
 export type PathKey = string | number;
@@ -104,8 +108,10 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
   // "file: context line N: " before each message.
   const at = (path: PathKey[]) => `${src.context}${src.at(path)}`;
 
-  if (kernelFeatures(scenario.kernel) === null) throw new InputError(`${file}: ${at(["kernel"])}field "kernel": "${scenario.kernel}" is not a kernel version such as "5.4".`);
+  const kernel = kernelAt(scenario.kernel, "kernel", file, at);
   checkProxyAndPlacement(scenario, file, at);
+  const enKernel = scenario.endpoint_nodes?.kernel;
+  const endpointKernel = enKernel === undefined ? kernel : kernelAt(enKernel, "endpoint_nodes.kernel", file, at);
 
   if (scenario.node.conntrack_buckets !== undefined && scenario.node.conntrack_max === undefined) {
     throw new InputError(`${file}: ${at(["node", "conntrack_buckets"])}field "node.conntrack_buckets": the hash size only matters for early_drop() when the table has a limit; set node.conntrack_max too.`);
@@ -179,7 +185,14 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
     }
     return rc;
   });
-  return { file, scenario, resolvConfs, rules };
+  return { file, scenario, resolvConfs, rules, kernel, endpointKernel };
+}
+
+/** A kernel field's version, parsed once into its features (the schema has checked its form). */
+function kernelAt(text: string, field: string, file: string, at: (path: PathKey[]) => string): KernelFeatures {
+  const v = parseKernelVersion(text);
+  if (v === null) throw new InputError(`${file}: ${at(field.split("."))}field "${field}": "${text}" is not a kernel version such as "5.4".`);
+  return featuresOf(v);
 }
 
 /** One of kube_dns.rules: a string in the `lookup --rule` language, or the same as a mapping. */
@@ -230,7 +243,6 @@ function checkProxyAndPlacement(s: Scenario, file: string, at: (path: PathKey[])
   const en = s.endpoint_nodes;
   if (en === undefined) return;
   if (!remote) throw new InputError(`${file}: ${at(["endpoint_nodes"])}field "endpoint_nodes": describes the nodes of remote endpoints, but kube_dns.placement puts every endpoint on the client node.`);
-  if (en.kernel !== undefined && kernelFeatures(en.kernel) === null) throw new InputError(`${file}: ${at(["endpoint_nodes", "kernel"])}field "endpoint_nodes.kernel": "${en.kernel}" is not a kernel version such as "5.4".`);
   if (en.nat_rules !== undefined && (en.proxy_mode ?? s.node.proxy_mode) === "ipvs") {
     throw new InputError(`${file}: ${at(["endpoint_nodes", "nat_rules"])}field "endpoint_nodes.nat_rules": in IPVS mode KUBE-SERVICES matches an ipset, so no rule walk applies; remove it or use proxy_mode: iptables.`);
   }

@@ -3,6 +3,7 @@ import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
 import { DEFAULT_LINK_US } from "../model/endpointnode.js";
 import { TC_INTERFACES } from "../kernel/qdisc.js";
 import { RX_MODES, NODE_LOADS } from "../kernel/rx.js";
+import { parseKernelVersion } from "../kernel/version.js";
 import { type DistSpec, checkDist } from "./dist.js";
 
 /** A distribution field; its unit is in the field's name. */
@@ -22,7 +23,7 @@ const record = z.union([dnsName, z.strictObject({ name: dnsName, a: z.boolean().
 });
 
 const KERNEL_HELP = 'expected a kernel version such as "5.4" or "4.14.173" (quote it in YAML)';
-const kernelVersion = z.string({ error: KERNEL_HELP }).regex(/^\d+\.\d+(\.\d+)?$/, { error: KERNEL_HELP });
+const kernelVersion = z.string({ error: KERNEL_HELP }).refine((v) => parseKernelVersion(v) !== null, { error: KERNEL_HELP });
 
 /** A node's name (a DNS label, as Kubernetes node names are). */
 const nodeName = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: "expected a node name (lower-case letters, digits, dashes), such as node-1" });
