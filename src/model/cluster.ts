@@ -5,11 +5,12 @@ import { Simulator } from "../engine/sim.js";
 import { type FaultRule, RuleBook, ruleText } from "../dns/rules.js";
 import type { Endpoint } from "../dns/server.js";
 import { Zone, type ZoneConfig, newAnswer } from "../dns/zone.js";
-import { Netns, type NetnsConfig } from "../kernel/netns.js";
+import { Netns } from "../kernel/netns.js";
 import { NetemDelay, type TcDelayConfig } from "../kernel/qdisc.js";
 import { AddressBook, MAX_ADDRESSES, addrPort } from "../net/addr.js";
 import { type DnsMessage, type LookupTally, type Packet, type Rcode, answerTo, makePacket, replyPacket, turnAround } from "../net/packet.js";
 import { EndpointNode, type EndpointNodeConfig } from "./endpointnode.js";
+import type { NodeHopConfig } from "./node.js";
 import type { NodeLocalConfig } from "./nodelocal.js";
 import { NodeLocalCache } from "./nodelocal.js";
 import type { TcpConnection } from "./tcp.js";
@@ -19,7 +20,7 @@ import type { CacheWiring, LocalReceiver, NetworkStats, PodWiring } from "./wiri
 export interface ClusterConfig {
   seed: number;
   /** The client node's host network namespace (the race site with DNAT). */
-  node: Omit<NetnsConfig, "services" | "notrack" | "masquerade">;
+  node: NodeHopConfig;
   /** kube-proxy --masquerade-all (and the MASQUERADE rule's --random-fully): Service traffic leaves with the node's address. */
   masquerade: { randomFully: boolean } | null;
   nodeIp: string;

@@ -2,11 +2,12 @@ import { Streams } from "../engine/random.js";
 import { Simulator } from "../engine/sim.js";
 import type { CounterName } from "../kernel/conntrack.js";
 import { type HopEvent, Netns } from "../kernel/netns.js";
-import { MIGRATION_SPLIT_PROBABILITY, type NodeLoad, type RxMode, defaultRx } from "../kernel/rx.js";
-import { type NatBackend, defaultHopTiming, defaultSendTiming } from "../kernel/timing.js";
+import { MIGRATION_SPLIT_PROBABILITY, type NodeLoad, type RxMode } from "../kernel/rx.js";
+import type { NatBackend } from "../kernel/timing.js";
 import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
 import { AddressBook } from "../net/addr.js";
 import { type DnsMessage, type Packet, type QType, makePacket, replyPacket } from "../net/packet.js";
+import { nodeHopConfig } from "./node.js";
 
 export type SendMode = "two-threads" | "sendmmsg" | "two-sockets";
 /** kube-proxy --masquerade-all, with or without --random-fully on its MASQUERADE rule. */
@@ -107,22 +108,26 @@ export function runRace(o: RaceOptions): RaceResult {
   const eps = Array.from({ length: o.endpoints }, (_, i) => addrs.id(`10.244.${1 + i}.10`));
   const oneWay = 50 * US;
   const replied = new Map<number, number>(); // pair index -> replies received
+  const hop = nodeHopConfig({
+    name: "node",
+    cpus: o.cpus,
+    kernel: features,
+    backend: o.backend,
+    rx: o.rx,
+    load: o.load,
+    migrationProbability: o.migrationProbability,
+    proxyMode: o.ipvsScheduleNs === null ? "iptables" : "ipvs",
+    rules: o.rules,
+    ipvsScheduleNs: o.ipvsScheduleNs,
+    conntrackMax: o.conntrackMax > 0 ? o.conntrackMax : null,
+  });
   const net = new Netns(
     sim,
     {
-      name: "node",
-      cpus: o.cpus,
-      features,
-      natTable: true,
-      services: [{ name: "dns", vip, port: 53, endpoints: eps.map((addr) => ({ addr, port: 53 })), rulesBefore: o.rules }],
-      totalRules: o.rules,
+      ...hop,
+      services: [{ name: "dns", vip, port: 53, endpoints: eps.map((addr) => ({ addr, port: 53 })), rulesBefore: hop.totalRules }],
       notrack: new Set(),
-      rx: { ...defaultRx(o.rx, o.load), migrationProbability: o.migrationProbability },
-      timing: defaultHopTiming(o.backend),
-      send: defaultSendTiming(),
-      ...(o.ipvsScheduleNs === null ? {} : { ipvs: { scheduleNs: o.ipvsScheduleNs } }),
       masquerade: o.masquerade === "none" ? null : { addr: addrs.id("10.0.0.1"), randomFully: o.masquerade === "random-fully" },
-      tableLimits: o.conntrackMax > 0 ? { max: o.conntrackMax, buckets: Math.max(1, Math.floor(o.conntrackMax / 4)) } : null,
     },
     { dnat: streams.get("node/dnat"), timing: streams.get("node/timing"), rx: streams.get("node/rx"), snat: streams.get("node/snat"), migrate: streams.get("node/migrate") },
     {

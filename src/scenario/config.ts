@@ -1,0 +1,157 @@
+import { fqdn } from "../net/packet.js";
+import type { TcInterface } from "../kernel/qdisc.js";
+import type { NodeLoad, RxMode } from "../kernel/rx.js";
+import type { HopTiming, NatBackend, SendTiming } from "../kernel/timing.js";
+import type { KernelFeatures } from "../kernel/version.js";
+import type { RecordSpec, ZoneConfig } from "../dns/zone.js";
+import type { ClusterConfig } from "../model/cluster.js";
+import { DEFAULT_LINK_US, type EndpointNodeConfig } from "../model/endpointnode.js";
+import { type NodeSpec, nodeHopConfig } from "../model/node.js";
+import type { NodeLocalConfig } from "../model/nodelocal.js";
+import { buildDist } from "./dist.js";
+import type { LoadedScenario } from "./load.js";
+
+type Scenario = LoadedScenario["scenario"];
+
+const US = 1000;
+const MS = 1_000_000;
+const SEC = 1_000_000_000;
+
+/** The client node's name, in traces, counters and kube_dns.placement lists. */
+export const CLIENT_NODE = "client-node";
+
+/** Turns a validated scenario into the configuration of the model of section 2 of MODEL.md. */
+export function clusterConfig(loaded: LoadedScenario, seed: number): ClusterConfig {
+  const s = loaded.scenario;
+  const placement = endpointPlacement(s);
+  const node = nodeHopConfig(clientNodeSpec(s, loaded.kernel));
+  const tc = s.node.tc_delay;
+  return {
+    seed,
+    node,
+    nodeIp: s.cluster.node_ip,
+    rulesBeforeDns: node.totalRules,
+    podDeliverNs: Math.round((s.node.timing?.pod_veth_us ?? 2) * US),
+    dnsVip: s.cluster.dns_service_ip,
+    endpoints: Array.from({ length: s.kube_dns.endpoints }, (_, i) => ({
+      addr: `10.244.${1 + i}.10`,
+      rttNs: buildDist(s.kube_dns.rtt_ms, MS),
+      serviceNs: buildDist(s.kube_dns.service_ms, MS),
+      node: placement[i] === CLIENT_NODE ? null : placement[i]!,
+    })),
+    endpointNodes: [...new Set(placement.filter((n) => n !== CLIENT_NODE))].map((name) => ({ name, cfg: endpointNodeConfig(s, name, loaded.endpointKernel) })),
+    zone: zoneConfig(s),
+    rules: loaded.rules,
+    nodelocal: nodeLocalConfig(s),
+    masquerade: s.node.masquerade_all ? { randomFully: s.node.masquerade_random_fully } : null,
+    tcDelay: tc === undefined ? null : { iface: tc.interface as TcInterface, qtype: tc.qtype, delay: buildDist(tc.delay_ms, MS) },
+  };
+}
+
+/** The node of each endpoint, by index: kube_dns.placement spelled out (remote: endpoint i on node-<i+1>). */
+export function endpointPlacement(s: Scenario): string[] {
+  const p = s.kube_dns.placement;
+  return Array.from({ length: s.kube_dns.endpoints }, (_, i) => (p === "local" ? CLIENT_NODE : p === "remote" ? `node-${i + 1}` : p[i]!));
+}
+
+/** The scenario's node block. */
+function clientNodeSpec(s: Scenario, kernel: KernelFeatures): NodeSpec {
+  const n = s.node;
+  return {
+    name: CLIENT_NODE,
+    cpus: n.cpus,
+    kernel,
+    backend: n.nat_backend as NatBackend,
+    rx: n.rx as RxMode,
+    load: n.load as NodeLoad,
+    batchProbability: n.batch_probability,
+    migrationProbability: n.migration_probability,
+    proxyMode: n.proxy_mode,
+    rules: n.rules_before_dns,
+    ipvsScheduleNs: n.ipvs?.schedule_ns,
+    conntrackMax: n.conntrack_max ?? null,
+    conntrackBuckets: n.conntrack_buckets,
+    hopTiming: hopTimingOverrides(s),
+    sendTiming: sendTimingOverrides(s),
+  };
+}
+
+/** An endpoint node's hop: endpoint_nodes' fields, each defaulting to the client node's. */
+function endpointNodeConfig(s: Scenario, name: string, kernel: KernelFeatures): EndpointNodeConfig {
+  const en = s.endpoint_nodes;
+  const load = (en?.load ?? s.node.load) as NodeLoad;
+  const hop = nodeHopConfig({
+    name,
+    cpus: en?.cpus ?? s.node.cpus,
+    kernel,
+    backend: (en?.nat_backend ?? s.node.nat_backend) as NatBackend,
+    rx: (en?.rx ?? s.node.rx) as RxMode,
+    load,
+    // The client node's batch_probability goes with its load: another load brings its own measured value.
+    batchProbability: en?.batch_probability ?? (en?.load === undefined ? s.node.batch_probability : undefined),
+    // iptables mode: it walks the whole KUBE-SERVICES chain without a match; IPVS mode: an ipset match.
+    proxyMode: en?.proxy_mode ?? s.node.proxy_mode,
+    rules: en?.nat_rules ?? s.node.rules_before_dns,
+    // No Service matches a packet to a pod IP: nothing for IPVS to schedule.
+    ipvsScheduleNs: null,
+    // The endpoints' nodes have no table limit (node.conntrack_max is the client node's).
+    conntrackMax: null,
+    hopTiming: hopTimingOverrides(s),
+    sendTiming: sendTimingOverrides(s),
+  });
+  // Traffic to a pod IP is no Service traffic: KUBE-MARK-MASQ never marks it.
+  return { hop: { ...hop, masquerade: null }, linkNs: buildDist(en?.link_us ?? DEFAULT_LINK_US, US) };
+}
+
+/** node.timing's overrides of the backend's calibrated hop timings. */
+function hopTimingOverrides(s: Scenario): Partial<HopTiming> {
+  const t: Partial<HopTiming> = {};
+  const o = s.node.timing;
+  if (o === undefined) return t;
+  if (o.window_us !== undefined) t.window = buildDist(o.window_us, US);
+  if (o.rule_ns !== undefined) t.ruleNs = o.rule_ns;
+  if (o.snat_lead_ns !== undefined) t.snatLeadNs = o.snat_lead_ns;
+  if (o.hit_us !== undefined) t.hitNs = o.hit_us * US;
+  if (o.xmit_us !== undefined) t.xmitNs = Math.round(o.xmit_us * US);
+  return t;
+}
+
+/** node.timing's overrides of the send path's timings. */
+function sendTimingOverrides(s: Scenario): Partial<SendTiming> {
+  const t: Partial<SendTiming> = {};
+  const o = s.node.timing;
+  if (o === undefined) return t;
+  if (o.send_path_us !== undefined) t.txNs = buildDist(o.send_path_us, US);
+  if (o.datagram_gap_us !== undefined) t.datagramGapNs = buildDist(o.datagram_gap_us, US);
+  if (o.stall_probability !== undefined) t.stallProbability = o.stall_probability;
+  if (o.stall_us !== undefined) t.stallNs = buildDist(o.stall_us, US);
+  return t;
+}
+
+function zoneConfig(s: Scenario): ZoneConfig {
+  const record = (r: string | { name: string; a?: boolean | undefined; aaaa?: boolean | undefined }, ipv6: boolean): RecordSpec =>
+    typeof r === "string" ? { name: fqdn(r), a: true, aaaa: ipv6 } : { name: fqdn(r.name), a: r.a ?? true, aaaa: r.aaaa ?? ipv6 };
+  return {
+    clusterDomain: s.cluster.domain,
+    records: s.kube_dns.records.map((r) => record(r, s.kube_dns.ipv6)),
+    externalRecords: s.kube_dns.external_records.map((r) => record(r, true)),
+    upstreamNs: buildDist(s.kube_dns.upstream_ms, MS),
+    clusterTtlS: 5,
+    externalTtlS: 30,
+  };
+}
+
+function nodeLocalConfig(s: Scenario): NodeLocalConfig | null {
+  const nl = s.nodelocal?.enabled ? s.nodelocal : null;
+  if (nl === null) return null;
+  return {
+    localIps: nl.listen_on_cluster_ip ? [nl.ip, s.cluster.dns_service_ip] : [nl.ip],
+    upstreamVip: nl.upstream_service_ip,
+    cacheNs: buildDist(nl.cache_ms, MS),
+    successTtlS: 30,
+    denialTtlS: 5,
+    externalTtlS: 30,
+    connExpireNs: 10 * SEC,
+    cpu: 0,
+  };
+}
