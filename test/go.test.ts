@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type LookupArgs, lookupOptions } from "../src/cli/lookup.js";
 import type { FaultRule } from "../src/dns/rules.js";
-import { type DirectOptions, runDirectLookup } from "../src/model/direct.js";
+import { type DirectOptions, runDirectLookup } from "../src/experiment/direct.js";
 import { TraceCollector } from "../src/model/trace.js";
 import { goConf, goUnknownOption, nameList } from "../src/resolver/go.js";
 import { parseResolvConf } from "../src/resolver/resolvconf.js";

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { formatRaceReport, raceJson, raceOptions } from "../src/cli/race.js";
 import { IPVS_UDP_TIMEOUT_NS, Ipvs } from "../src/kernel/ipvs.js";
 import type { NatService } from "../src/kernel/kubeproxy.js";
-import { RACE_DEFAULTS, type RaceOptions, runRace } from "../src/model/race.js";
+import { RACE_DEFAULTS, type RaceOptions, runRace } from "../src/experiment/race.js";
 import { TraceCollector } from "../src/model/trace.js";
 import { summarize } from "../src/stats/summary.js";
 import { loadScenarioText } from "../src/scenario/load.js";

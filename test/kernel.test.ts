@@ -4,7 +4,7 @@ import { stream } from "../src/engine/random.js";
 import { statisticThresholds, walkServiceChain } from "../src/kernel/kubeproxy.js";
 import { BATCH_PROBABILITY, NODE_LOADS } from "../src/kernel/rx.js";
 import { kernelFeatures } from "../src/kernel/version.js";
-import { RACE_DEFAULTS, type RaceOptions, runRace } from "../src/model/race.js";
+import { RACE_DEFAULTS, type RaceOptions, runRace } from "../src/experiment/race.js";
 import { calibration } from "./helpers.js";
 
 const race = (o: Partial<RaceOptions>) => runRace({ ...RACE_DEFAULTS, kernel: "6.18", ...o });

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type LookupArgs, formatTimeline, lookupOptions, lookupOutput, parseRule, readResolvConf } from "../src/cli/lookup.js";
-import { runDirectLookup } from "../src/model/direct.js";
+import { runDirectLookup } from "../src/experiment/direct.js";
 import { InputError } from "../src/scenario/load.js";
 import { ROOT, calibration } from "./helpers.js";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { RACE_DEFAULTS, type RaceOptions, runRace } from "../src/model/race.js";
+import { RACE_DEFAULTS, type RaceOptions, runRace } from "../src/experiment/race.js";
 import { lookupsCsv } from "../src/report/csv.js";
 import { summarize } from "../src/stats/summary.js";
 import { InputError, loadScenarioText } from "../src/scenario/load.js";

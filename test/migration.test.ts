@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { MIGRATION_SPLIT_PROBABILITY } from "../src/kernel/rx.js";
-import { RACE_DEFAULTS, type RaceOptions, runRace } from "../src/model/race.js";
+import { RACE_DEFAULTS, type RaceOptions, runRace } from "../src/experiment/race.js";
 import { lookupsCsv } from "../src/report/csv.js";
 import { InputError, loadScenarioText } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";

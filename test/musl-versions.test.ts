@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { inputError } from "./helpers.js";
 import { type LookupArgs, lookupOptions, lookupOutput } from "../src/cli/lookup.js";
 import type { FaultRule } from "../src/dns/rules.js";
-import { type DirectOptions, runDirectLookup } from "../src/model/direct.js";
+import { type DirectOptions, runDirectLookup } from "../src/experiment/direct.js";
 import { MUSL_RELEASES, muslConf } from "../src/resolver/musl.js";
 import { parseResolvConf } from "../src/resolver/resolvconf.js";
 import { InputError, loadScenarioText } from "../src/scenario/load.js";

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { main } from "../src/cli/main.js";
 import { type RaceArgs, conntrackStatLine, formatRaceReport, loserFate, raceJson, raceOptions } from "../src/cli/race.js";
-import { type RaceResult, runRace } from "../src/model/race.js";
+import { type RaceResult, runRace } from "../src/experiment/race.js";
 import { InputError } from "../src/scenario/load.js";
 import { ROOT } from "./helpers.js";
 

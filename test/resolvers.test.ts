@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type FaultRule, nameMatcher } from "../src/dns/rules.js";
-import { type DirectOptions, runDirectLookup, runDirectLookups } from "../src/model/direct.js";
+import { type DirectOptions, runDirectLookup, runDirectLookups } from "../src/experiment/direct.js";
 import { glibcConf } from "../src/resolver/glibc.js";
 import { muslConf } from "../src/resolver/musl.js";
 import { parseResolvConf } from "../src/resolver/resolvconf.js";

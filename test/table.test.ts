@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { ConntrackTable, type Entry } from "../src/kernel/conntrack.js";
 import { kernelFeatures } from "../src/kernel/version.js";
 import { tupleKey } from "../src/net/addr.js";
-import { RACE_DEFAULTS, type RaceOptions, runRace } from "../src/model/race.js";
+import { RACE_DEFAULTS, type RaceOptions, runRace } from "../src/experiment/race.js";
 import { loadScenarioText } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";
 import { inputError, scenarioPath } from "./helpers.js";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { CommandModule } from "yargs";
 import { FAULT_ACTIONS, type FaultAction, type FaultRule, RuleError, parseRule as parseRuleText } from "../dns/rules.js";
-import { type DirectOptions, type DirectResult, type GiveUp, type ServerLogEntry, runDirectLookup } from "../model/direct.js";
+import { type DirectOptions, type DirectResult, type GiveUp, type ServerLogEntry, runDirectLookup } from "../experiment/direct.js";
 import { glibcConf } from "../resolver/glibc.js";
 import { goConf, goFallbackMessage, goUnknownOption } from "../resolver/go.js";
 import { MUSL_DEFAULT_VERSION, muslAtLeast, muslConf, muslVersionProblem } from "../resolver/musl.js";

@@ -2,7 +2,7 @@ import type { CommandModule } from "yargs";
 import { NODE_LOADS, type NodeLoad, RX_MODES, type RxMode } from "../kernel/rx.js";
 import type { NatBackend } from "../kernel/timing.js";
 import { type KernelFeatures, hasDistributionSuffix, kernelFeatures } from "../kernel/version.js";
-import { MASQUERADE_MODES, type MasqueradeMode, RACE_DEFAULTS, type RaceOptions, type RaceResult, runRace, type SendMode } from "../model/race.js";
+import { MASQUERADE_MODES, type MasqueradeMode, RACE_DEFAULTS, type RaceOptions, type RaceResult, runRace, type SendMode } from "../experiment/race.js";
 import { InputError } from "../scenario/load.js";
 import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
 import { conntrackStatLine, statNames } from "../report/conntrack.js";
@@ -37,7 +37,7 @@ const DEFAULT_KERNEL = "6.18";
 /** Without --iptables: the small native nft ruleset of the measured node. */
 const DEFAULT_BACKEND: NatBackend = "nftables";
 
-/** Pairs are 1.1 ms apart (model/race.ts); a larger gap or a longer rule walk would let pairs overlap. */
+/** Pairs are 1.1 ms apart (experiment/race.ts); a larger gap or a longer rule walk would let pairs overlap. */
 const MAX_GAP_US = 10_000;
 /** 40,000 nft rules walk ~0.6-1 ms, still shorter than the 1.1 ms between pairs. */
 const MAX_RULES = 40_000;

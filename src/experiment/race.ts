@@ -7,7 +7,7 @@ import type { NatBackend } from "../kernel/timing.js";
 import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
 import { AddressBook } from "../net/addr.js";
 import { type DnsMessage, type Packet, type QType, makePacket, replyPacket } from "../net/packet.js";
-import { nodeHopConfig } from "./node.js";
+import { nodeHopConfig } from "../model/node.js";
 
 export type SendMode = "two-threads" | "sendmmsg" | "two-sockets";
 /** kube-proxy --masquerade-all, with or without --random-fully on its MASQUERADE rule. */
@@ -92,6 +92,14 @@ const US = 1000;
 const PAIR_SPACING_NS = 1100 * US;
 const PORTS = 28232;
 
+/** A pair's queries carry no lookup of their own: the race finds a reply's pair by its packet uid. */
+interface Pairs {
+  /** The pair of each query, by packet uid (a reply's uid is minus its query's). */
+  ofUid: Int32Array;
+  /** Replies received, by pair. */
+  replied: Uint16Array;
+}
+
 /**
  * The classic reproducer in simulation: a pair of queries (A then AAAA) on one
  * connected UDP socket, a fresh source port per pair, through one node hop that
@@ -105,9 +113,18 @@ export function runRace(o: RaceOptions): RaceResult {
   const addrs = new AddressBook();
   const client = addrs.id("10.244.0.10");
   const vip = addrs.id("10.96.0.10");
+  const pairs: Pairs = { ofUid: new Int32Array(2 * o.pairs + 1), replied: new Uint16Array(o.pairs) };
+  const net = raceHop(o, features, sim, streams, addrs, vip, pairs);
+  if (o.trace) net.trace = o.trace;
+  schedulePairs(o, sim, net, streams, client, vip, pairs);
+  sim.run();
+  return raceResult(o, net, pairs);
+}
+
+/** The node's hop, wired to endpoints that answer at once and to the client's connected socket. */
+function raceHop(o: RaceOptions, features: KernelFeatures, sim: Simulator, streams: Streams, addrs: AddressBook, vip: number, pairs: Pairs): Netns {
   const eps = Array.from({ length: o.endpoints }, (_, i) => addrs.id(`10.244.${1 + i}.10`));
   const oneWay = 50 * US;
-  const replied = new Map<number, number>(); // pair index -> replies received
   const hop = nodeHopConfig({
     name: "node",
     cpus: o.cpus,
@@ -121,7 +138,7 @@ export function runRace(o: RaceOptions): RaceResult {
     ipvsScheduleNs: o.ipvsScheduleNs,
     conntrackMax: o.conntrackMax > 0 ? o.conntrackMax : null,
   });
-  const net = new Netns(
+  const net: Netns = new Netns(
     sim,
     {
       ...hop,
@@ -138,21 +155,22 @@ export function runRace(o: RaceOptions): RaceResult {
       },
       toPod: (pkt) => {
         // The client's connected socket accepts only replies from the VIP on port 53 (and to its port).
-        if (pkt.owned && pkt.src === vip && pkt.sport === 53) {
-          const pair = pkt.tally!.queriesSent;
-          replied.set(pair, (replied.get(pair) ?? 0) + 1);
-        }
+        if (pkt.owned && pkt.src === vip && pkt.sport === 53) pairs.replied[pairs.ofUid[-pkt.uid]!]!++;
       },
       addrName: (id) => addrs.name(id),
     },
   );
-  if (o.trace) net.trace = o.trace;
+  return net;
+}
+
+/** Every pair's sends: A from CPU 0 and AAAA from CPU 1 (gapUs apart), or both in one sendmmsg() from CPU 0. */
+function schedulePairs(o: RaceOptions, sim: Simulator, net: Netns, streams: Streams, client: number, vip: number, pairs: Pairs): void {
   const firstPort = Math.floor(streams.get("client/ports")() * PORTS);
   let uid = 1;
   const mk = (sport: number, qtype: QType, pair: number): Packet => {
     const dns: DnsMessage = { id: uid, qname: "kube-dns.kube-system.svc.cluster.local.", qtype, response: false, rcode: "NOERROR", ancount: 0, tc: false, from: "", sends: 1 };
-    // The tally's queriesSent carries the pair index back through the reply.
-    return makePacket(uid++, "udp", client, sport, vip, 53, dns, "", { queriesSent: pair, retransmits: 0, queriesLost: 0, clashes: 0 }, 0);
+    pairs.ofUid[uid] = pair;
+    return makePacket(uid++, "udp", client, sport, vip, 53, dns, "", { queriesSent: 1, retransmits: 0, queriesLost: 0, clashes: 0 }, 0);
   };
   const gapNs = Math.round(o.gapUs * US);
   const lead = Math.max(0, -gapNs);
@@ -170,9 +188,12 @@ export function runRace(o: RaceOptions): RaceResult {
       sim.at(t0 + gapNs, () => net.ingress([aaaa], 1 % o.cpus), undefined);
     }
   }
-  sim.run();
+}
+
+/** The outcome: clashes, losses and the hop's counters. */
+function raceResult(o: RaceOptions, net: Netns, pairs: Pairs): RaceResult {
   let both = 0;
-  for (let i = 0; i < o.pairs; i++) if ((replied.get(i) ?? 0) >= 2) both++;
+  for (let i = 0; i < o.pairs; i++) if (pairs.replied[i]! >= 2) both++;
   const c = net.counters.sum();
   const st = net.stats;
   return {
@@ -201,4 +222,3 @@ export function runRace(o: RaceOptions): RaceResult {
     perCpu: net.counters.perCpu,
   };
 }
-
