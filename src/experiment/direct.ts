@@ -90,14 +90,78 @@ export function runDirectLookup(opts: DirectOptions): DirectResult {
 export function runDirectLookups(opts: DirectOptions, names: string[]): DirectResult[] {
   const sim = new Simulator();
   const oneWay = Math.round((opts.rttMs * MS) / 2);
-  const rules = new RuleBook(opts.rules);
-  const packets: ServerLogEntry[] = [];
+  const server = scriptedServer(sim, opts.rules, oneWay);
+  const packets = server.packets;
+  const host = directHost(sim, oneWay, server);
+
+  const results: DirectResult[] = [];
+  const giveUps: GiveUp[] = [];
+  const ctx = {
+    id: 0,
+    cpu: 0,
+    host,
+    rng: stream(1, "direct/thread0"),
+    tally: { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 } as LookupTally,
+    glibcSticky: { singleRequest: false, singleRequestReopen: false },
+    glibcProcess: newGlibcProcess(),
+    gaveUp: (sent: boolean) => {
+      giveUps.push({ t_ms: sim.now / MS, sent });
+    },
+  } as ThreadCtx & { proc: Process<unknown> };
+  const glibc = glibcConf(opts.resolvConf);
+  const musl = muslConf(opts.resolvConf, opts.musl);
+  const go = goConf(opts.resolvConf);
+  const goroutine: GoSpawn = (gen, onDone) => new TimedProcess<GoTry>(sim, gen, proc.expired, onDone);
+  let started = 0;
+  let firstPacket = 0;
+  let firstTimeout = 0;
+  let firstGiveUp = 0;
+  const timeoutsSince = (startNs: number) => proc.expired.slice(firstTimeout).map((t) => (t - startNs) / MS);
+  const giveUpsSince = (startNs: number) => giveUps.slice(firstGiveUp).map((g) => ({ ...g, t_ms: g.t_ms - startNs / MS }));
+  function* body() {
+    for (const name of names) {
+      started = sim.now;
+      firstPacket = packets.length;
+      firstTimeout = proc.expired.length;
+      firstGiveUp = giveUps.length;
+      const tally: LookupTally = { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 };
+      ctx.tally = tally;
+      const gen =
+        opts.libc === "glibc"
+          ? glibcGetaddrinfo(ctx, glibc, name, opts.family)
+          : opts.libc === "musl"
+            ? muslGetaddrinfo(ctx, musl, name, opts.family)
+            : goGetaddrinfo(ctx, go, name, opts.family, goroutine);
+      const r = (yield gen) as LookupResult;
+      results.push({ latencyMs: (sim.now - started) / MS, result: outcomeLabel(r), lookup: r, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), gaveUp: giveUpsSince(started), tally });
+    }
+    server.done = true;
+  }
+  const proc = new TimedProcess(sim, body());
+  (ctx as { proc: Process<unknown> }).proc = proc;
+  ctx.proc.start();
+  sim.run(opts.maxMs * MS * names.length);
+  if (!server.done) {
+    // The lookup in progress never finished: report it as HANG.
+    results.push({ latencyMs: opts.maxMs, result: "HANG", lookup: null, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), gaveUp: giveUpsSince(started), tally: ctx.tally });
+  }
+  return results;
+}
+
+/** The scripted DNS server: it logs each query that reaches it and answers by the first matching rule. */
+interface ScriptedServer {
+  readonly packets: ServerLogEntry[];
+  /** Set once the lookups are over: what arrives later is not logged. */
+  done: boolean;
+  /** A query arrives over `transport` from socket `sock`; `reply` receives the answer after its delay and the way back. */
+  serve(q: DnsMessage, server: string, transport: "udp" | "tcp", sock: object, reply: (m: DnsMessage) => void): void;
+}
+
+function scriptedServer(sim: Simulator, faultRules: FaultRule[], oneWay: number): ScriptedServer {
+  const rules = new RuleBook(faultRules);
   const labels = new Map<object, string>();
   let udpCount = 0;
   let tcpCount = 0;
-  let nextPort = 40000;
-  let nextId = 1;
-  let done = false;
   const label = (sock: object, transport: "udp" | "tcp") => {
     let l = labels.get(sock);
     if (l === undefined) {
@@ -106,22 +170,33 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
     }
     return l;
   };
-
-  /** The server: log the arrival, pick the first matching rule, answer (or not) after its delay. */
-  const serve = (q: DnsMessage, server: string, transport: "udp" | "tcp", sock: object, reply: (m: DnsMessage) => void) => {
-    if (done) return;
-    const rule = rules.decide(q.qname, q.qtype, transport);
-    let fate: FaultAction = rule?.action ?? "answer";
-    if (fate === "truncate" && transport === "tcp") fate = "answer"; // nothing to truncate over TCP
-    packets.push({ t_ms: sim.now / MS, server, transport, port: label(sock, transport), qtype: q.qtype, qname: q.qname, fate });
-    if (fate === "drop") return;
-    const rcode: Rcode = fate === "nxdomain" ? "NXDOMAIN" : fate === "servfail" ? "SERVFAIL" : fate === "refused" ? "REFUSED" : "NOERROR";
-    const ancount = fate === "answer" ? 1 : 0;
-    const answer = answerTo(q, rcode, ancount, fate === "truncate");
-    sim.at(sim.now + Math.round((rule?.delayMs ?? 0) * MS) + oneWay, reply, answer);
+  const packets: ServerLogEntry[] = [];
+  const self: ScriptedServer = {
+    packets,
+    done: false,
+    /** Log the arrival, pick the first matching rule, answer (or not) after its delay. */
+    serve(q, server, transport, sock, reply) {
+      if (self.done) return;
+      const rule = rules.decide(q.qname, q.qtype, transport);
+      let fate: FaultAction = rule?.action ?? "answer";
+      if (fate === "truncate" && transport === "tcp") fate = "answer"; // nothing to truncate over TCP
+      packets.push({ t_ms: sim.now / MS, server, transport, port: label(sock, transport), qtype: q.qtype, qname: q.qname, fate });
+      if (fate === "drop") return;
+      const rcode: Rcode = fate === "nxdomain" ? "NXDOMAIN" : fate === "servfail" ? "SERVFAIL" : fate === "refused" ? "REFUSED" : "NOERROR";
+      const ancount = fate === "answer" ? 1 : 0;
+      const answer = answerTo(q, rcode, ancount, fate === "truncate");
+      sim.at(sim.now + Math.round((rule?.delayMs ?? 0) * MS) + oneWay, reply, answer);
+    },
   };
+  return self;
+}
 
-  const host: ResolverHost = {
+/** The resolver's sockets: every query reaches the scripted server after the one-way delay, and its answer comes back. */
+function directHost(sim: Simulator, oneWay: number, server: ScriptedServer): ResolverHost {
+  let nextPort = 40000;
+  let nextId = 1;
+  const serve = server.serve;
+  return {
     sim,
     openUdp(peers: string[], peerPort: number): UdpSocket {
       return { port: nextPort++, peers, peerPort, queue: [], waiter: null, closed: false };
@@ -167,59 +242,6 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
       return nextId++;
     },
   };
-
-  const results: DirectResult[] = [];
-  const giveUps: GiveUp[] = [];
-  const ctx = {
-    id: 0,
-    cpu: 0,
-    host,
-    rng: stream(1, "direct/thread0"),
-    tally: { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 } as LookupTally,
-    glibcSticky: { singleRequest: false, singleRequestReopen: false },
-    glibcProcess: newGlibcProcess(),
-    gaveUp: (sent: boolean) => {
-      giveUps.push({ t_ms: sim.now / MS, sent });
-    },
-  } as ThreadCtx & { proc: Process<unknown> };
-  const glibc = glibcConf(opts.resolvConf);
-  const musl = muslConf(opts.resolvConf, opts.musl);
-  const go = goConf(opts.resolvConf);
-  const goroutine: GoSpawn = (gen, onDone) => new TimedProcess<GoTry>(sim, gen, proc.expired, onDone);
-  let started = 0;
-  let firstPacket = 0;
-  let firstTimeout = 0;
-  let firstGiveUp = 0;
-  const timeoutsSince = (startNs: number) => proc.expired.slice(firstTimeout).map((t) => (t - startNs) / MS);
-  const giveUpsSince = (startNs: number) => giveUps.slice(firstGiveUp).map((g) => ({ ...g, t_ms: g.t_ms - startNs / MS }));
-  function* body() {
-    for (const name of names) {
-      started = sim.now;
-      firstPacket = packets.length;
-      firstTimeout = proc.expired.length;
-      firstGiveUp = giveUps.length;
-      const tally: LookupTally = { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 };
-      ctx.tally = tally;
-      const gen =
-        opts.libc === "glibc"
-          ? glibcGetaddrinfo(ctx, glibc, name, opts.family)
-          : opts.libc === "musl"
-            ? muslGetaddrinfo(ctx, musl, name, opts.family)
-            : goGetaddrinfo(ctx, go, name, opts.family, goroutine);
-      const r = (yield gen) as LookupResult;
-      results.push({ latencyMs: (sim.now - started) / MS, result: outcomeLabel(r), lookup: r, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), gaveUp: giveUpsSince(started), tally });
-    }
-    done = true;
-  }
-  const proc = new TimedProcess(sim, body());
-  (ctx as { proc: Process<unknown> }).proc = proc;
-  ctx.proc.start();
-  sim.run(opts.maxMs * MS * names.length);
-  if (!done) {
-    // The lookup in progress never finished: report it as HANG.
-    results.push({ latencyMs: opts.maxMs, result: "HANG", lookup: null, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), gaveUp: giveUpsSince(started), tally: ctx.tally });
-  }
-  return results;
 }
 
 function rebase(log: ServerLogEntry[], startNs: number): ServerLogEntry[] {
