@@ -117,23 +117,7 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
     throw new InputError(`${file}: ${at(["node", "conntrack_buckets"])}field "node.conntrack_buckets": the hash size only matters for early_drop() when the table has a limit; set node.conntrack_max too.`);
   }
 
-  const known = new Set([scenario.cluster.dns_service_ip]);
-  const nl = scenario.nodelocal;
-  if (nl?.enabled) {
-    known.add(nl.ip);
-    // kube-dns-upstream is a Service of its own: its ClusterIP cannot be one the cache answers on.
-    const taken: [string, string][] = [
-      [scenario.cluster.dns_service_ip, "the kube-dns ClusterIP (cluster.dns_service_ip)"],
-      [nl.ip, "the cache's own address (nodelocal.ip)"],
-      [scenario.cluster.node_ip, "the node's address (cluster.node_ip)"],
-    ];
-    for (const [addr, what] of taken) {
-      if (nl.upstream_service_ip === addr) {
-        throw new InputError(`${file}: ${at(["nodelocal", "upstream_service_ip"])}field "nodelocal.upstream_service_ip": ${addr} is ${what}; the kube-dns-upstream Service needs a ClusterIP of its own.`);
-      }
-    }
-    if (nl.ip === scenario.cluster.node_ip) throw new InputError(`${file}: ${at(["nodelocal", "ip"])}field "nodelocal.ip": ${nl.ip} is the node's address (cluster.node_ip); NodeLocal DNSCache listens on a link-local address such as 169.254.20.10.`);
-  }
+  const known = nameserverAddresses(scenario, file, at);
   const rules = scenario.kube_dns.rules.map((r, i) => kubeDnsRule(r, `${file}: ${at(["kube_dns", "rules", i])}field "kube_dns.rules[${i}]"`));
   const names = new Set<string>();
   const resolvConfs = scenario.pods.map((pod, i) => {
@@ -193,6 +177,28 @@ function kernelAt(text: string, field: string, file: string, at: (path: PathKey[
   const v = parseKernelVersion(text);
   if (v === null) throw new InputError(`${file}: ${at(field.split("."))}field "${field}": "${text}" is not a kernel version such as "5.4".`);
   return featuresOf(v);
+}
+
+/** The addresses a pod's nameserver may be: the kube-dns ClusterIP and, with NodeLocal DNSCache, the cache's (checked against the others). */
+function nameserverAddresses(scenario: Scenario, file: string, at: (path: PathKey[]) => string): Set<string> {
+  const known = new Set([scenario.cluster.dns_service_ip]);
+  const nl = scenario.nodelocal;
+  if (nl?.enabled) {
+    known.add(nl.ip);
+    // kube-dns-upstream is a Service of its own: its ClusterIP cannot be one the cache answers on.
+    const taken: [string, string][] = [
+      [scenario.cluster.dns_service_ip, "the kube-dns ClusterIP (cluster.dns_service_ip)"],
+      [nl.ip, "the cache's own address (nodelocal.ip)"],
+      [scenario.cluster.node_ip, "the node's address (cluster.node_ip)"],
+    ];
+    for (const [addr, what] of taken) {
+      if (nl.upstream_service_ip === addr) {
+        throw new InputError(`${file}: ${at(["nodelocal", "upstream_service_ip"])}field "nodelocal.upstream_service_ip": ${addr} is ${what}; the kube-dns-upstream Service needs a ClusterIP of its own.`);
+      }
+    }
+    if (nl.ip === scenario.cluster.node_ip) throw new InputError(`${file}: ${at(["nodelocal", "ip"])}field "nodelocal.ip": ${nl.ip} is the node's address (cluster.node_ip); NodeLocal DNSCache listens on a link-local address such as 169.254.20.10.`);
+  }
+  return known;
 }
 
 /** One of kube_dns.rules: a string in the `lookup --rule` language, or the same as a mapping. */
