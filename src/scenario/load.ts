@@ -1,12 +1,12 @@
 import { readFileSync } from "node:fs";
 import { type Document, LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from "yaml";
-import type { z } from "zod";
 import { type FaultRule, RuleError, parseRule, ruleFromObject, showValue } from "../dns/rules.js";
 import { type KernelFeatures, featuresOf, parseKernelVersion } from "../kernel/version.js";
 import { goFallbackMessage, goUnknownOption } from "../resolver/go.js";
 import { MUSL_DEFAULT_VERSION, muslAtLeast, muslVersionProblem } from "../resolver/musl.js";
 import { type ResolvConf, ResolvConfError, parseOption, parseResolvConf } from "../resolver/resolvconf.js";
 import { kubeletResolvConf } from "./kubelet.js";
+import { describeIssue } from "./issue.js";
 import { type Scenario, scenarioSchema } from "./schema.js";
 
 /** Bad input: a message for people, naming the file, the field or line, and what is allowed. Exit code 2. */
@@ -103,7 +103,7 @@ export function docSource(doc: Document, lc: LineCounter, file: string, prefix: 
 export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScenario {
   const file = src.file;
   const parsed = scenarioSchema.safeParse(data);
-  if (!parsed.success) throw new InputError(describeIssue(parsed.error.issues[0]!, data, src));
+  if (!parsed.success) throw new InputError(describeIssue(parsed.error.issues[0]!, data, `${src.file}: ${src.context}`, src.at));
   const scenario = parsed.data;
   // "file: context line N: " before each message.
   const at = (path: PathKey[]) => `${src.context}${src.at(path)}`;
@@ -332,73 +332,4 @@ function resolvConfLineOffset(doc: Document, lc: LineCounter, path: PathKey[]): 
   if (!node?.range || !isScalar(node)) return null;
   const line = lc.linePos(node.range[0]).line;
   return node.type === "BLOCK_LITERAL" || node.type === "BLOCK_FOLDED" ? line : line - 1;
-}
-
-function pathLabel(path: PathKey[]): string {
-  let s = "";
-  for (const k of path) s += typeof k === "number" ? `[${k}]` : s === "" ? k : `.${k}`;
-  return s;
-}
-
-function describeIssue(issue: z.core.$ZodIssue, data: unknown, src: ScenarioSource): string {
-  const file = `${src.file}: ${src.context}`;
-  const path = issue.path.filter((k): k is PathKey => typeof k === "string" || typeof k === "number");
-  if (issue.code === "unrecognized_keys") {
-    const keys = issue.keys;
-    const full = [...path, keys[0]!];
-    const parent = path.length === 0 ? "the top level" : `"${pathLabel(path)}"`;
-    const allowed = allowedKeys(path);
-    return `${file}${src.at(full)}unknown field "${pathLabel(full)}" in ${parent}${allowed ? ` (allowed: ${allowed})` : ""}.`;
-  }
-  const found = valueAt(data, path);
-  const foundText = found === undefined ? "nothing" : JSON.stringify(found);
-  let what = issue.message;
-  if (issue.code === "invalid_value" && "values" in issue) {
-    what = `expected one of ${(issue.values as unknown[]).map((v) => String(v)).join(", ")}`;
-  } else if (issue.code === "invalid_type" && found === undefined) {
-    what = `this field is required (${issue.message.replace(/^Invalid input: /, "")})`;
-  }
-  const label = path.length === 0 ? "the scenario" : `field "${pathLabel(path)}"`;
-  const foundPart = found === undefined ? "" : `, found ${foundText}`;
-  return `${file}${src.at(path)}${label}: ${what}${foundPart}.`;
-}
-
-function valueAt(data: unknown, path: PathKey[]): unknown {
-  let v = data;
-  for (const k of path) {
-    if (v === null || typeof v !== "object") return undefined;
-    v = (v as Record<string | number, unknown>)[k];
-  }
-  return v;
-}
-
-function allowedKeys(path: PathKey[]): string | null {
-  let schema: unknown = scenarioSchema;
-  for (const k of path) {
-    schema = unwrap(schema);
-    const shape = (schema as { shape?: Record<string, unknown> }).shape;
-    if (typeof k === "number") {
-      const el = (schema as { element?: unknown }).element;
-      if (el === undefined) return null;
-      schema = el;
-    } else if (shape && k in shape) {
-      schema = shape[k];
-    } else {
-      return null;
-    }
-  }
-  schema = unwrap(schema);
-  const shape = (schema as { shape?: Record<string, unknown> }).shape;
-  return shape ? Object.keys(shape).join(", ") : null;
-}
-
-function unwrap(schema: unknown): unknown {
-  let s = schema as { def?: { innerType?: unknown; in?: unknown; schema?: unknown; type?: string } };
-  for (let i = 0; i < 10 && s?.def; i++) {
-    const d = s.def;
-    if (d.innerType !== undefined) s = d.innerType as typeof s;
-    else if (d.type === "pipe" && d.in !== undefined) s = d.in as typeof s;
-    else break;
-  }
-  return s;
 }
