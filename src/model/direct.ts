@@ -5,7 +5,7 @@ import { type FaultAction, type FaultRule, RuleBook } from "../dns/rules.js";
 import { type DnsMessage, type LookupTally, type QType, type Rcode, answerTo } from "../net/packet.js";
 import { type LookupResult, type ResolverHost, type Spawn, type TcpConn, type ThreadCtx, type UdpSocket, outcomeLabel } from "../resolver/host.js";
 import { type ResolverName, resolverNamed } from "../resolver/registry.js";
-import type { ResolverSettings } from "../resolver/resolver.js";
+import type { ResolverSettings, ResolverSetup } from "../resolver/resolver.js";
 import type { ResolvConf } from "../resolver/resolvconf.js";
 
 /** With the resolver's own settings (ResolverSettings: the musl release and its query-ID collisions, default 1.2.3, none). */
@@ -43,6 +43,8 @@ export interface DirectResult {
   /** When an exchange gave up on its timer (musl), ms from the lookup's start, and whether it had sent a query. */
   gaveUp: GiveUp[];
   tally: LookupTally;
+  /** The resolver with the conf the lookup ran with (its words explain the timers). */
+  resolver: ResolverSetup;
 }
 
 export interface GiveUp {
@@ -181,7 +183,8 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
     spawn: (<R>(gen: Generator<unknown, R, unknown>, onDone: (r: R) => void) => new TimedProcess<R>(sim, gen, proc.expired, onDone)) as Spawn,
   } as ThreadCtx & { proc: Process<unknown> };
   // One thread of one process: its state (glibc's single-request fallback) carries over from lookup to lookup.
-  const resolver = resolverNamed(opts.libc).configure(opts.resolvConf, opts).newProcess().newThread();
+  const setup = resolverNamed(opts.libc).configure(opts.resolvConf, opts);
+  const resolver = setup.newProcess().newThread();
   let started = 0;
   let firstPacket = 0;
   let firstTimeout = 0;
@@ -198,7 +201,7 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
       ctx.tally = tally;
       const gen = resolver.getaddrinfo(ctx, name, opts.family);
       const r = (yield gen) as LookupResult;
-      results.push({ latencyMs: (sim.now - started) / MS, result: outcomeLabel(r), lookup: r, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), gaveUp: giveUpsSince(started), tally });
+      results.push({ latencyMs: (sim.now - started) / MS, result: outcomeLabel(r), lookup: r, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), gaveUp: giveUpsSince(started), tally, resolver: setup });
     }
     done = true;
   }
@@ -208,7 +211,7 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
   sim.run(opts.maxMs * MS * names.length);
   if (!done) {
     // The lookup in progress never finished: report it as HANG.
-    results.push({ latencyMs: opts.maxMs, result: "HANG", lookup: null, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), gaveUp: giveUpsSince(started), tally: ctx.tally });
+    results.push({ latencyMs: opts.maxMs, result: "HANG", lookup: null, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), gaveUp: giveUpsSince(started), tally: ctx.tally, resolver: setup });
   }
   return results;
 }

@@ -107,6 +107,7 @@ export class GlibcThread implements ResolverThread {
 class GlibcSetup implements ResolverSetup {
   readonly name = "glibc";
   readonly jsonFields = {};
+  readonly contrast = null;
   private readonly conf: GlibcConf;
 
   constructor(private readonly rc: ResolvConf) {

@@ -158,6 +158,7 @@ class GoThread implements ResolverThread, ResolverProcess {
 class GoSetup implements ResolverSetup {
   readonly name = "go";
   readonly jsonFields = {};
+  readonly contrast = null;
   private readonly conf: GoConf;
   private readonly thread: GoThread;
 

@@ -143,6 +143,7 @@ class MuslThread implements ResolverThread, ResolverProcess {
 class MuslSetup implements ResolverSetup {
   readonly name = "musl";
   readonly jsonFields: Readonly<Record<string, string>>;
+  readonly contrast: { settings: ResolverSettings; hint: string } | null;
   private readonly conf: MuslConf;
   private readonly thread: MuslThread;
 
@@ -153,6 +154,14 @@ class MuslSetup implements ResolverSetup {
     this.conf = muslConf(rc, opts);
     this.thread = new MuslThread(this.conf);
     this.jsonFields = { musl_version: this.conf.version };
+    // The IDs are not shown, so the lookup command tells their effect: the same lookup with distinct IDs.
+    this.contrast =
+      (opts?.sameIdProbability ?? 0) > 0
+        ? {
+            settings: { musl: { ...opts, sameIdProbability: 0 } },
+            hint: "A and AAAA had the same ID (--musl-same-id): res_msend.c gives an answer to the first query not yet answered that has its ID, whatever its type, so two answers of one type can fill both slots and the other query is not asked again (fixed in 1.2.4, 6c858d6f).",
+          }
+        : null;
   }
 
   call(name: string, family: Family): string {

@@ -114,6 +114,11 @@ export interface ResolverSetup {
   timerHint(r: TimerReport): string | null;
   /** For the lookup command: why a lookup that never returned waits, or null when there is nothing resolver-specific. */
   hangHint(r: TimerReport): string | null;
+  /**
+   * For the lookup command: a setting whose effect is shown by running the lookup again without it
+   * (musl's shared query IDs), the settings without it, and what to say when that changes anything; or null.
+   */
+  readonly contrast: { settings: ResolverSettings; hint: string } | null;
 }
 
 export interface ResolverProcess {
