@@ -4,7 +4,7 @@ import type { z } from "zod";
 import { type FaultRule, RuleError, parseRule, ruleFromObject, showValue } from "../dns/rules.js";
 import { kernelFeatures } from "../kernel/version.js";
 import { RESOLVER_SETTINGS, resolverNamed } from "../resolver/registry.js";
-import { ResolverRefusal } from "../resolver/resolver.js";
+import { type Resolver, ResolverRefusal } from "../resolver/resolver.js";
 import { type ResolvConf, ResolvConfError, parseResolvConf } from "../resolver/resolvconf.js";
 import { kubeletResolvConf } from "./kubelet.js";
 import { type Scenario, scenarioSchema } from "./schema.js";
@@ -160,7 +160,7 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
     // The resolver checks its settings and its resolv.conf, and reads its environment into it.
     const resolver = resolverNamed(pod.libc);
     const fields = pod as Record<string, unknown>;
-    checkResolverFields(fields, pod.libc, i, file, at);
+    checkResolverFields(fields, resolver, i, file, at);
     try {
       return resolver.prepare(rc, pod.env, resolver.readSettings((key) => fields[key], "scenario"), "scenario");
     } catch (e) {
@@ -192,11 +192,11 @@ function kubeDnsRule(r: unknown, where: string): FaultRule {
 }
 
 /** A resolver's own pod fields (musl_version, musl_same_id_probability) on a pod with another resolver are refused. */
-function checkResolverFields(pod: Record<string, unknown>, libc: string, i: number, file: string, at: (path: PathKey[]) => string): void {
+function checkResolverFields(pod: Record<string, unknown>, own: Resolver, i: number, file: string, at: (path: PathKey[]) => string): void {
   for (const { resolver, setting } of RESOLVER_SETTINGS) {
     const key = setting.field;
-    if (pod[key] !== undefined && resolver.name !== libc) {
-      throw new InputError(`${file}: ${at(["pods", i, key])}field "pods[${i}].${key}": applies to libc: ${resolver.name} only (this pod has libc: ${libc}).`);
+    if (pod[key] !== undefined && resolver !== own) {
+      throw new InputError(`${file}: ${at(["pods", i, key])}field "pods[${i}].${key}": applies to libc: ${resolver.name} only (this pod has libc: ${own.name}).`);
     }
   }
 }
