@@ -164,7 +164,7 @@ describe("endpoint nodes: each node that runs an endpoint is a conntrack hop of 
     const collector = new TraceCollector();
     const res = runScenario(loaded, { collector });
     const tr = collector.lookups.find((l) => l.lookup === 1)!;
-    const text = formatTrace(loaded, res, tr, "lookup 1");
+    const text = formatTrace(res, tr, "lookup 1");
     assert.match(text, /node cpu\d +A DNAT 10\.96\.0\.10:53 -> 10\.244\.\d\.10:53/);
     assert.match(text, /node-\d cpu\d +GRO \+ threaded NAPI/);
     assert.match(text, /node-\d cpu\d +A no confirmed entry for this tuple: a new unconfirmed entry/);

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { formatTrace } from "../src/cli/trace.js";
 import { TraceCollector } from "../src/model/trace.js";
-import { loadScenarioFile } from "../src/scenario/load.js";
+import { loadScenarioFile, loadScenarioText } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";
 import { ROOT, scenarioPath } from "./helpers.js";
 
@@ -49,5 +51,31 @@ describe("trace: the story of one lookup", () => {
     const plain = runScenario(loaded).log.records().map((l) => l.endNs - l.startNs);
     const traced = runScenario(loaded, { collector: new TraceCollector() }).log.records().map((l) => l.endNs - l.startNs);
     assert.deepEqual(traced, plain);
+  });
+
+  /** repro-musl-2500ms with a musl release and `options attempts:N`: the trace of its one (slow) lookup. */
+  function muslTrace(version: string, attempts: number): string {
+    const text = readFileSync(scenarioPath("repro-musl-2500ms.yaml"), "utf8")
+      .replace("libc: musl\n", `libc: musl\n    musl_version: "${version}"\n`)
+      .replace("options ndots:5", `options ndots:5 attempts:${attempts}`);
+    const collector = new TraceCollector();
+    const res = runScenario(loadScenarioText(text, "t.yaml"), { collector });
+    return formatTrace(res, collector.lookups[0]!, "lookup 1");
+  }
+
+  it("trace: musl 1.1.16 with attempts:4 explains the 2500 ms resend it made (attempts: is not read before 1.1.17)", () => {
+    const out = muslTrace("1.1.16", 4);
+    // The events: the exchange ran with attempts 2, so the unanswered query went again after 2500 ms ...
+    assert.match(out, /\n +2500\.000 +musl +musl res_msend: 2500 ms without an answer to one query: resending only the unanswered \(retry_interval = timeout\/attempts = 5000\/2 ms\)/);
+    assert.match(out, /getaddrinfo returns OK v4 after 2500\.\d{3} ms/);
+    // ... and the closing explanation says the same, and why attempts:4 did not count.
+    assert.match(out, /musl resends only the unanswered query every timeout\/attempts = 5000\/2 = 2500 ms \(options attempts:4 not read before 1\.1\.17, so 2\)/);
+    assert.doesNotMatch(out, /1250/);
+  });
+
+  it("trace: musl 1.2.3 with attempts:4 resends after 1250 ms and explains 1250 ms", () => {
+    const out = muslTrace("1.2.3", 4);
+    assert.match(out, /\n +1250\.000 +musl +musl res_msend: 1250 ms without an answer to one query/);
+    assert.match(out, /musl resends only the unanswered query every timeout\/attempts = 5000\/4 = 1250 ms on the same socket/);
   });
 });

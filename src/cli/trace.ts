@@ -1,9 +1,6 @@
 import type { CommandModule } from "yargs";
 import { TraceCollector, type LookupTrace } from "../model/trace.js";
-import { glibcConf } from "../resolver/glibc.js";
-import { goConf } from "../resolver/go.js";
-import { muslConf } from "../resolver/musl.js";
-import { InputError, type LoadedScenario, loadScenarioFile } from "../scenario/load.js";
+import { InputError, loadScenarioFile } from "../scenario/load.js";
 import { type RunResult, runScenario } from "../scenario/run.js";
 
 interface TraceArgs {
@@ -38,7 +35,7 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
       process.stdout.write(`${JSON.stringify(traceJson(res, tr))}\n`);
       return;
     }
-    process.stdout.write(formatTrace(loaded, res, tr, pick.why));
+    process.stdout.write(formatTrace(res, tr, pick.why));
   },
 };
 
@@ -68,7 +65,7 @@ function traceJson(res: RunResult, tr: LookupTrace) {
 }
 
 /** The timeline, then a plain-language reading of where the time went. */
-export function formatTrace(loaded: LoadedScenario, res: RunResult, tr: LookupTrace, why: string): string {
+export function formatTrace(res: RunResult, tr: LookupTrace, why: string): string {
   const out: string[] = [];
   out.push(`${res.name} (seed ${res.seed}, kernel ${res.kernel}): ${why}`);
   out.push(`pod ${tr.pod}, thread ${tr.thread}: getaddrinfo("${tr.name}")`);
@@ -77,16 +74,13 @@ export function formatTrace(loaded: LoadedScenario, res: RunResult, tr: LookupTr
   out.push(`${"ms".padStart(10)}  ${"where".padEnd(whereWidth)}  what`);
   for (const l of tr.lines) out.push(`${ms(l.t - tr.startNs).padStart(10)}  ${l.where.padEnd(whereWidth)}  ${l.text}`);
   out.push("");
-  out.push(...explain(loaded, res, tr));
+  out.push(...explain(res, tr));
   return `${out.join("\n")}\n`;
 }
 
-function explain(loaded: LoadedScenario, res: RunResult, tr: LookupTrace): string[] {
+function explain(res: RunResult, tr: LookupTrace): string[] {
   const rec = res.log.has(tr.lookup - 1) ? res.log.record(tr.lookup - 1) : undefined;
   const latency = (tr.endNs - tr.startNs) / 1e6;
-  const podIdx = loaded.scenario.pods.findIndex((p) => p.name === tr.pod);
-  const pod = loaded.scenario.pods[podIdx]!;
-  const rc = loaded.resolvConfs[podIdx]!;
   const lost = rec?.tally.queriesLost ?? 0;
   const clashes = rec?.tally.clashes ?? 0;
   const lines: string[] = [`Total: ${latency.toFixed(3)} ms, ${tr.outcome}.`];
@@ -95,20 +89,7 @@ function explain(loaded: LoadedScenario, res: RunResult, tr: LookupTrace): strin
     return lines;
   }
   lines.push(`${lost} quer${lost === 1 ? "y" : "ies"} got no answer (${clashes} conntrack clash${clashes === 1 ? "" : "es"} ${res.endpointNodes.length > 0 ? "on the path" : "on the node"}). The resolver cannot tell a lost query from a slow one: it waits for its timer.`);
-  if (pod.libc === "glibc") {
-    const c = glibcConf(rc);
-    lines.push(
-      `glibc waits ${c.retrans} s (options timeout:${c.retrans}) for both answers of the pair; when the window expires with one answer it resends on the same socket, and the resend follows the winner's conntrack entry, so it is answered: ${c.retrans * 1000} ms plus the round trips.`,
-    );
-  } else if (pod.libc === "go") {
-    const c = goConf(rc);
-    lines.push(
-      `Go's exchange waits until the query's own deadline, timeout = ${c.timeout * 1000} ms (options timeout:${c.timeout}), then tryOneName sends it again from a new socket (attempts:${c.attempts}): ${c.timeout * 1000} ms plus a round trip. Its A and AAAA never share a socket, so they cannot clash with each other in conntrack.`,
-    );
-  } else {
-    const c = muslConf(rc);
-    const interval = Math.trunc((1000 * c.timeout) / c.attempts);
-    lines.push(`musl resends only the unanswered query every timeout/attempts = ${c.timeout * 1000}/${c.attempts} = ${interval} ms on the same socket; the resend follows the winner's conntrack entry and is answered: ${interval} ms plus a round trip.`);
-  }
+  // The pod's resolver explains its timers from the very conf its lookups ran with.
+  lines.push(tr.explainLoss());
   return lines;
 }

@@ -3,16 +3,14 @@ import { stream } from "../engine/random.js";
 import { Simulator } from "../engine/sim.js";
 import { type FaultAction, type FaultRule, RuleBook } from "../dns/rules.js";
 import { type DnsMessage, type LookupTally, type QType, type Rcode, answerTo } from "../net/packet.js";
-import { glibcConf, glibcGetaddrinfo } from "../resolver/glibc.js";
-import { type LookupResult, type ResolverHost, type TcpConn, type ThreadCtx, type UdpSocket, newGlibcProcess, outcomeLabel } from "../resolver/host.js";
-import { type GoSpawn, type GoTry, goConf, goGetaddrinfo } from "../resolver/go.js";
-import { type MuslOptions, muslConf, muslGetaddrinfo } from "../resolver/musl.js";
+import { type LookupResult, type ResolverHost, type Spawn, type TcpConn, type ThreadCtx, type UdpSocket, outcomeLabel } from "../resolver/host.js";
+import { type ResolverName, resolverNamed } from "../resolver/registry.js";
+import type { ResolverSettings, ResolverSetup } from "../resolver/resolver.js";
 import type { ResolvConf } from "../resolver/resolvconf.js";
 
-export interface DirectOptions {
-  libc: "glibc" | "musl" | "go";
-  /** The musl release and its query-ID collisions (default 1.2.3, none). */
-  musl?: MuslOptions;
+/** With the resolver's own settings (ResolverSettings: the musl release and its query-ID collisions, default 1.2.3, none). */
+export interface DirectOptions extends ResolverSettings {
+  libc: ResolverName;
   resolvConf: ResolvConf;
   name: string;
   family: "unspec" | "inet" | "inet6";
@@ -45,6 +43,8 @@ export interface DirectResult {
   /** When an exchange gave up on its timer (musl), ms from the lookup's start, and whether it had sent a query. */
   gaveUp: GiveUp[];
   tally: LookupTally;
+  /** The resolver with the conf the lookup ran with (its words explain the timers). */
+  resolver: ResolverSetup;
 }
 
 export interface GiveUp {
@@ -102,16 +102,15 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
     host,
     rng: stream(1, "direct/thread0"),
     tally: { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 } as LookupTally,
-    glibcSticky: { singleRequest: false, singleRequestReopen: false },
-    glibcProcess: newGlibcProcess(),
     gaveUp: (sent: boolean) => {
       giveUps.push({ t_ms: sim.now / MS, sent });
     },
+    // Goroutines (Go) share the thread's record of expired deadlines.
+    spawn: (<R>(gen: Generator<unknown, R, unknown>, onDone: (r: R) => void) => new TimedProcess<R>(sim, gen, proc.expired, onDone)) as Spawn,
   } as ThreadCtx & { proc: Process<unknown> };
-  const glibc = glibcConf(opts.resolvConf);
-  const musl = muslConf(opts.resolvConf, opts.musl);
-  const go = goConf(opts.resolvConf);
-  const goroutine: GoSpawn = (gen, onDone) => new TimedProcess<GoTry>(sim, gen, proc.expired, onDone);
+  // One thread of one process: its state (glibc's single-request fallback) carries over from lookup to lookup.
+  const setup = resolverNamed(opts.libc).configure(opts.resolvConf, opts);
+  const resolver = setup.newProcess().newThread();
   let started = 0;
   let firstPacket = 0;
   let firstTimeout = 0;
@@ -126,14 +125,9 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
       firstGiveUp = giveUps.length;
       const tally: LookupTally = { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 };
       ctx.tally = tally;
-      const gen =
-        opts.libc === "glibc"
-          ? glibcGetaddrinfo(ctx, glibc, name, opts.family)
-          : opts.libc === "musl"
-            ? muslGetaddrinfo(ctx, musl, name, opts.family)
-            : goGetaddrinfo(ctx, go, name, opts.family, goroutine);
+      const gen = resolver.getaddrinfo(ctx, name, opts.family);
       const r = (yield gen) as LookupResult;
-      results.push({ latencyMs: (sim.now - started) / MS, result: outcomeLabel(r), lookup: r, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), gaveUp: giveUpsSince(started), tally });
+      results.push({ latencyMs: (sim.now - started) / MS, result: outcomeLabel(r), lookup: r, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), gaveUp: giveUpsSince(started), tally, resolver: setup });
     }
     server.done = true;
   }
@@ -143,7 +137,7 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
   sim.run(opts.maxMs * MS * names.length);
   if (!server.done) {
     // The lookup in progress never finished: report it as HANG.
-    results.push({ latencyMs: opts.maxMs, result: "HANG", lookup: null, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), gaveUp: giveUpsSince(started), tally: ctx.tally });
+    results.push({ latencyMs: opts.maxMs, result: "HANG", lookup: null, packets: rebase(packets.slice(firstPacket), started), timeouts: timeoutsSince(started), gaveUp: giveUpsSince(started), tally: ctx.tally, resolver: setup });
   }
   return results;
 }

@@ -3,7 +3,6 @@ import { Process, type Waiter } from "../engine/process.js";
 import { LazyTimer } from "../engine/timer.js";
 import type { Rng } from "../engine/random.js";
 import type { DnsMessage, LookupTally, Packet } from "../net/packet.js";
-import { type GlibcConf, glibcGetaddrinfo, glibcConf } from "../resolver/glibc.js";
 import {
   type LookupResult,
   type ResolverHost,
@@ -11,29 +10,28 @@ import {
   type ThreadCtx,
   type UdpSocket,
   interned,
-  newGlibcProcess,
   outcomeLabel,
 } from "../resolver/host.js";
-import { type GoConf, goConf, goGetaddrinfo } from "../resolver/go.js";
-import { type MuslConf, type MuslOptions, muslConf, muslGetaddrinfo } from "../resolver/musl.js";
+import { type ResolverName, resolverNamed } from "../resolver/registry.js";
+import type { ResolverSettings, ResolverSetup, ResolverThread } from "../resolver/resolver.js";
 import type { ResolvConf } from "../resolver/resolvconf.js";
 import type { LookupLog } from "./log.js";
 import type { TcpConnection } from "./tcp.js";
 import type { LocalReceiver, PodWiring } from "./wiring.js";
 
-export type Libc = "glibc" | "musl" | "go";
+/** A resolver of the registry (resolver/registry.ts). */
+export type Libc = ResolverName;
 export type Family = "unspec" | "inet" | "inet6";
 
 export type Workload =
   | { kind: "closed"; lookups: number; thinkNs: Dist }
   | { kind: "open"; ratePerS: number; durationNs: number };
 
-export interface PodConfig {
+/** With the resolver's own settings (ResolverSettings: the musl release and its query-ID collisions). */
+export interface PodConfig extends ResolverSettings {
   name: string;
   ip: string;
   libc: Libc;
-  /** The musl release and its query-ID collisions (musl pods). */
-  musl?: MuslOptions;
   resolvConf: ResolvConf;
   family: Family;
   threads: number;
@@ -58,6 +56,8 @@ interface PodSocket extends UdpSocket {
 }
 
 interface Thread extends ThreadCtx {
+  /** The resolver's state for this thread (glibc's _res), and its getaddrinfo. */
+  resolver: ResolverThread;
   /** The thread's deadline timer (poll() timeouts). */
   timer: LazyTimer;
   onDone: (r: LookupResult) => void;
@@ -95,9 +95,8 @@ export class Pod implements LocalReceiver {
   private remaining = 0;
   private tcpCount = 0;
   private nextId = 1;
-  private readonly glibc: GlibcConf | null;
-  private readonly musl: MuslConf | null;
-  private readonly go: GoConf | null;
+  /** The pod's resolver with its conf, read once here. */
+  private readonly resolver: ResolverSetup;
   private readonly nameCum: number[];
   /** cfg.names' names, interned (resolver/host.ts): the resolvers' memos and the log are keyed by them. */
   private readonly names: string[];
@@ -116,9 +115,7 @@ export class Pod implements LocalReceiver {
     this.portRng = s.get(`pod/${cfg.name}/ports`);
     this.workRng = s.get(`workload/${cfg.name}`);
     this.nameRng = s.get(`names/${cfg.name}`);
-    this.glibc = cfg.libc === "glibc" ? glibcConf(cfg.resolvConf) : null;
-    this.musl = cfg.libc === "musl" ? muslConf(cfg.resolvConf, cfg.musl) : null;
-    this.go = cfg.libc === "go" ? goConf(cfg.resolvConf) : null;
+    this.resolver = resolverNamed(cfg.libc).configure(cfg.resolvConf, cfg);
     let c = 0;
     this.nameCum = cfg.names.map((n) => (c += n.weight));
     this.names = cfg.names.map((n) => interned(n.name));
@@ -134,7 +131,7 @@ export class Pod implements LocalReceiver {
     const w = this.cfg.workload;
     if (w.kind === "closed") this.remaining = w.lookups;
     // The threads are those of one process, unless lookups_per_process makes each a process of its own.
-    const shared = this.cfg.lookupsPerProcess === Infinity ? newGlibcProcess() : null;
+    const shared = this.cfg.lookupsPerProcess === Infinity ? this.resolver.newProcess() : null;
     for (let k = 0; k < this.cfg.threads; k++) {
       const cpu = (this.cfg.firstCpu + k) % cpus;
       const th: Thread = {
@@ -144,8 +141,7 @@ export class Pod implements LocalReceiver {
         proc: IDLE,
         rng: this.cluster.streams.get(`pod/${this.cfg.name}/thread${k}`),
         tally: newTally(),
-        glibcSticky: { singleRequest: false, singleRequestReopen: false },
-        glibcProcess: shared ?? newGlibcProcess(),
+        resolver: (shared ?? this.resolver.newProcess()).newThread(),
         note: null,
         lookupsDone: 0,
         current: null,
@@ -179,6 +175,8 @@ export class Pod implements LocalReceiver {
   }
 
   private readonly nextFn = (th: Thread) => this.next(th);
+  /** For a trace: the resolver's explanation of its timers, from the conf the lookups run with. */
+  private readonly explainLoss = () => this.resolver.lossExplanation();
 
   /** The thread is free: it takes its next lookup, or waits for one (open workload). */
   private next(th: Thread): void {
@@ -199,11 +197,8 @@ export class Pod implements LocalReceiver {
   /** getaddrinfo(name) on thread th: the libc's generator runs as the thread's process. */
   private begin(th: Thread, name: string): void {
     if (th.lookupsDone > 0 && th.lookupsDone % this.cfg.lookupsPerProcess === 0) {
-      // A new process: a fresh _res, without the fallback flags the old one ORed in ...
-      th.glibcSticky.singleRequest = false;
-      th.glibcSticky.singleRequestReopen = false;
-      // ... and libc's statics start over (nameserver_offset's counter is seeded again).
-      th.glibcProcess.globalOffset = 0;
+      // A new process: the resolver's per-thread and process-wide state start over.
+      th.resolver.freshProcess();
     }
     th.lookupsDone++;
     th.tally = newTally();
@@ -212,16 +207,11 @@ export class Pod implements LocalReceiver {
     if (tracer !== null) {
       const tally = th.tally;
       const sim = this.cluster.sim;
-      tracer.begin(tally, th.current.lookup, this.cfg.name, th.id, name, sim.now);
-      tracer.add(tally, sim.now, this.where(th), `getaddrinfo("${name}") with ${this.cfg.libc}`);
-      th.note = (text) => tracer.add(tally, sim.now, this.cfg.libc, text);
+      tracer.begin(tally, th.current.lookup, this.cfg.name, th.id, name, sim.now, this.explainLoss);
+      tracer.add(tally, sim.now, this.where(th), `getaddrinfo("${name}") with ${this.resolver.name}`);
+      th.note = (text) => tracer.add(tally, sim.now, this.resolver.name, text);
     }
-    const gen =
-      this.glibc !== null
-        ? glibcGetaddrinfo(th, this.glibc, name, this.cfg.family)
-        : this.musl !== null
-          ? muslGetaddrinfo(th, this.musl, name, this.cfg.family)
-          : goGetaddrinfo(th, this.go!, name, this.cfg.family);
+    const gen = th.resolver.getaddrinfo(th, name, this.cfg.family);
     if (th.process === null) {
       th.process = new Process<unknown, LookupResult>(this.cluster.sim, gen, th.onDone, th.timer);
       th.proc = th.process;
@@ -299,7 +289,7 @@ export class Pod implements LocalReceiver {
           burst[i] = cluster.udpPacket(pod.ip, s.port, dst, s.peerPort, msgs[i]!, tally);
         }
         if (cluster.tracer !== null) {
-          const how = msgs.length === 1 ? "sends" : pod.cfg.libc === "glibc" ? "sends in one sendmmsg()" : "sends back to back";
+          const how = pod.resolver.sendWords(msgs.length);
           const what = msgs.map((m) => `${m.qtype}${m.sends > 0 ? " (again)" : ""}`).join(" and ");
           cluster.tracer.add(tally, cluster.sim.now, pod.where(pod.threads[threadId]!), `${how} ${what} ${msgs[0]!.qname} from port ${s.port} to ${cluster.addrs.name(peerIds[0]!)}:${s.peerPort}`);
         }

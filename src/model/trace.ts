@@ -18,6 +18,8 @@ export interface LookupTrace {
   endNs: number;
   outcome: string;
   lines: TraceLine[];
+  /** The pod's resolver on why a lost query costs what it does, from the conf its lookups ran with. */
+  explainLoss: () => string;
 }
 
 /**
@@ -29,8 +31,8 @@ export class TraceCollector {
   private readonly byTally = new Map<LookupTally, LookupTrace>();
   readonly lookups: LookupTrace[] = [];
 
-  begin(tally: LookupTally, lookup: number, pod: string, thread: number, name: string, t: number): void {
-    const tr: LookupTrace = { lookup, pod, thread, name, startNs: t, endNs: -1, outcome: "", lines: [] };
+  begin(tally: LookupTally, lookup: number, pod: string, thread: number, name: string, t: number, explainLoss: () => string): void {
+    const tr: LookupTrace = { lookup, pod, thread, name, startNs: t, endNs: -1, outcome: "", lines: [], explainLoss };
     this.byTally.set(tally, tr);
     this.lookups.push(tr);
   }

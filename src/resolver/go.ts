@@ -1,21 +1,24 @@
-import { Process, TIMEOUT, type Waiter } from "../engine/process.js";
-import type { DnsMessage, QType } from "../net/packet.js";
+import { goGetaddrinfo } from "./go-lookup.js";
+import type { LookupResult, ThreadCtx, Wait } from "./host.js";
 import {
-  type GaiStatus,
-  type LookupResult,
-  type TcpConn,
-  type ThreadCtx,
-  type Wait,
-  countDots,
-  countSends,
-  gaiResult,
-  pollUdp,
-  qualify,
-  query,
-  udpWoken,
-  withDot,
-} from "./host.js";
+  type Family,
+  type Resolver,
+  type ResolverEnv,
+  ResolverRefusal,
+  type ResolverProcess,
+  type ResolverSettings,
+  type ResolverSetup,
+  type ResolverThread,
+  type Spelling,
+  type TimerReport,
+  instants,
+  optionWord,
+  seconds,
+} from "./resolver.js";
 import type { ResolvConf } from "./resolvconf.js";
+
+// nameList reads the conf, and the lookup walks it.
+export { nameList } from "./go-lookup.js";
 
 /*
  * Go's pure resolver (package net with CGO_ENABLED=0, the netgo tag, GODEBUG=netdns=go,
@@ -127,245 +130,91 @@ export function goFallbackMessage(u: GoWord, how: string): string {
   );
 }
 
-/** nameList (dnsclient_unix.go): the names to try, in order. */
-export function nameList(conf: GoConf, name: string): string[] {
-  // Check name length (see isDomainName).
-  const rooted = name.length > 0 && name.endsWith(".");
-  if (name.length > 254 || (name.length === 254 && !rooted)) return [];
-  // If name is rooted (trailing dot), try only that name.
-  if (rooted) return avoidDNS(name) ? [] : [name];
-  const hasNdots = countDots(name) >= conf.ndots;
-  const n = withDot(name);
-  const names: string[] = [];
-  // If name has enough dots, try unsuffixed first.
-  if (hasNdots && !avoidDNS(n)) names.push(n);
-  // Try suffixes that are not too long (see isDomainName).
-  for (const suffix of conf.search) {
-    const fqdn = withDot(qualify(name, suffix));
-    if (!avoidDNS(fqdn) && fqdn.length <= 254) names.push(fqdn);
+/** The choice of a libc resolver instead, in the words of the scenario or of the lookup command. */
+function libcInstead(spelling: Spelling): string {
+  return spelling === "scenario" ? "libc: glibc or musl" : "--libc glibc or musl";
+}
+
+/** The network argument of Go's lookup for getaddrinfo's family ("ip" asks A and AAAA). */
+function goNetwork(family: Family): string {
+  return family === "inet" ? '"ip4"' : family === "inet6" ? '"ip6"' : '"ip"';
+}
+
+/** Go keeps no resolver state per goroutine or thread; rotate's counter is the conf's (soffset). */
+class GoThread implements ResolverThread, ResolverProcess {
+  constructor(private readonly conf: GoConf) {}
+
+  getaddrinfo(t: ThreadCtx, name: string, family: Family): Wait<LookupResult> {
+    return goGetaddrinfo(t, this.conf, name, family);
   }
-  // Try unsuffixed, if not tried first above.
-  if (!hasNdots && !avoidDNS(n)) names.push(n);
-  return names;
-}
 
-/** avoidDNS: the empty name and .onion (RFC 7686) are not looked up. */
-function avoidDNS(name: string): boolean {
-  if (name === "") return true;
-  const n = name.endsWith(".") ? name.slice(0, -1) : name;
-  return n.toLowerCase().endsWith(".onion");
-}
+  freshProcess(): void {}
 
-/**
- * The errors tryOneName can return, by what they become:
- * errNoSuchHost (NXDOMAIN, and an answer without a record of the type: skipToAnswer),
- * a timeout (i/o timeout of the exchange's deadline), errServerTemporarilyMisbehaving
- * (SERVFAIL), errServerMisbehaving (REFUSED and the other rcodes), errNoAnswerFromDNSServer.
- */
-export type GoErr = "noSuchHost" | "timeout" | "temporary" | "misbehaving" | "noAnswer";
-
-/** A tryOneName result: the answer, or the error. */
-export interface GoTry {
-  qtype: QType;
-  answer: DnsMessage | null;
-  err: GoErr | null;
-}
-
-/**
- * Starts a goroutine (the `go` statement): a process of its own on the same clock.
- * The default is a plain Process; a harness may pass one that records its timeouts.
- */
-export type GoSpawn = (gen: Generator<unknown, GoTry, unknown>, onDone: (r: GoTry) => void) => Process<unknown, GoTry>;
-
-/** Go's error in getaddrinfo's words (Go has no EAI codes; the labels keep the CSV comparable). */
-function gaiStatusOf(err: GoErr): GaiStatus {
-  switch (err) {
-    case "noSuchHost":
-      // NXDOMAIN and NODATA alike: skipToAnswer turns an answer without a record of the
-      // type into errNoSuchHost ("no such host", IsNotFound), so Go has no EAI_NODATA.
-      return "EAI_NONAME";
-    case "timeout":
-    case "temporary":
-      // "i/o timeout" (IsTimeout) and SERVFAIL's "server misbehaving" (IsTemporary).
-      return "EAI_AGAIN";
-    default:
-      // errServerMisbehaving (REFUSED, ...) and errNoAnswerFromDNSServer: not temporary.
-      return "EAI_FAIL";
+  newThread(): ResolverThread {
+    return this;
   }
 }
 
+class GoSetup implements ResolverSetup {
+  readonly name = "go";
+  readonly jsonFields = {};
+  readonly contrast = null;
+  private readonly conf: GoConf;
+  private readonly thread: GoThread;
+
+  constructor(private readonly rc: ResolvConf) {
+    this.conf = goConf(rc);
+    this.thread = new GoThread(this.conf);
+  }
+
+  call(name: string, family: Family): string {
+    return `go LookupIPAddr("${name}") (goLookupIPCNAME, network ${goNetwork(family)})`;
+  }
+
+  newProcess(): ResolverProcess {
+    return this.thread;
+  }
+
+  sendWords(count: number): string {
+    return count === 1 ? "sends" : "sends back to back";
+  }
+
+  lossExplanation(): string {
+    const c = this.conf;
+    return `Go's exchange waits until the query's own deadline, timeout = ${c.timeout * 1000} ms (options timeout:${c.timeout}), then tryOneName sends it again from a new socket (attempts:${c.attempts}): ${c.timeout * 1000} ms plus a round trip. Its A and AAAA never share a socket, so they cannot clash with each other in conntrack.`;
+  }
+
+  timerHint(r: TimerReport): string | null {
+    if (r.timeouts.length === 0) return null;
+    const c = this.conf;
+    const o = this.rc.options;
+    const opt = `options ${optionWord("timeout", o.timeout, c.timeout)} ${optionWord("attempts", o.attempts, c.attempts)}; dnsclient_unix.go exchange, tryOneName`;
+    return (
+      `Go gives each try of a query its own deadline of timeout = ${seconds(1000 * c.timeout)} on a new socket (${opt}): a lost query costs ${seconds(1000 * c.timeout)}, ` +
+      `then it is sent again from a new port, up to ${c.attempts} tr${c.attempts === 1 ? "y" : "ies"} per nameserver; ${r.timeouts.length === 1 ? "a deadline expired" : "deadlines expired"} at ${instants(r.timeouts)}.`
+    );
+  }
+
+  hangHint(): string | null {
+    return null;
+  }
+}
+
 /**
- * LookupIPAddr(name) through goLookupIPCNAME (dnsclient_unix.go), order dns (no
- * /etc/hosts in the model): for each name of nameList, A and AAAA in two goroutines
- * (or one after the other with single-request), both awaited; the first name with
- * an address ends the walk (StrictErrors off: any error goes on to the next name).
+ * Go's pure resolver: no settings of its own. An environment with RES_OPTIONS or LOCALDOMAIN, or a
+ * resolv.conf with an option it does not know, sends the lookups to the libc (conf.go): refused.
  */
-export function* goGetaddrinfo(t: ThreadCtx, conf: GoConf, name: string, family: "unspec" | "inet" | "inet6" = "unspec", spawn?: GoSpawn): Wait<LookupResult> {
-  const qtypes: QType[] = family === "inet" ? ["A"] : family === "inet6" ? ["AAAA"] : ["A", "AAAA"];
-  const go: GoSpawn = spawn ?? ((gen, onDone) => new Process<unknown, GoTry>(t.host.sim, gen, onDone));
-  const lane = new Lane();
-  const asIs = withDot(name); // name+"." (never equal to a name of the list when name is rooted)
-  let v4 = false;
-  let v6 = false;
-  let lastErr: GoErr | null = null;
-  for (const fqdn of nameList(conf, name)) {
-    if (conf.singleRequest) {
-      if (t.note) t.note(`go goLookupIPCNAME: single-request: ${qtypes.join(", then ")} ${fqdn}, each tryOneName in turn`);
-    } else {
-      if (t.note) t.note(`go goLookupIPCNAME: ${qtypes.join(" and ")} ${fqdn} in ${qtypes.length === 2 ? "two goroutines, each exchange on a socket of its own" : "a goroutine"}`);
-      // queryFn: one goroutine per type, each with its own view of the thread (its own process).
-      for (const qtype of qtypes) {
-        const g: ThreadCtx = { id: t.id, cpu: t.cpu, proc: t.proc, host: t.host, rng: t.rng, tally: t.tally, glibcSticky: t.glibcSticky, glibcProcess: t.glibcProcess, note: t.note };
-        const p = go(tryOneName(g, conf, fqdn, qtype), (r) => lane.send(r));
-        g.proc = p;
-        p.start();
-      }
+export const go = {
+  name: "go",
+  settings: [],
+  readSettings: (): ResolverSettings => ({}),
+  prepare(rc: ResolvConf, env: ResolverEnv | undefined, _settings: ResolverSettings, spelling: Spelling): ResolvConf {
+    if (env !== undefined && (env.RES_OPTIONS !== undefined || env.LOCALDOMAIN !== undefined)) {
+      throw new ResolverRefusal("env", `RES_OPTIONS or LOCALDOMAIN make Go use the libc (cgo) instead of its own resolver (conf.go); use ${libcInstead(spelling)} to model that`);
     }
-    for (const qtype of qtypes) {
-      // responseFn: tryOneName here, or <-lane (in completion order).
-      const r = conf.singleRequest ? ((yield tryOneName(t, conf, fqdn, qtype)) as GoTry) : ((yield recvLane(t, lane)) as GoTry);
-      if (r.err !== null) {
-        // "Prefer error for original name."
-        if (lastErr === null || fqdn === asIs) lastErr = r.err;
-        continue;
-      }
-      if (r.qtype === "A") v4 = true;
-      else v6 = true;
-    }
-    if (v4 || v6) break;
-  }
-  if (v4 || v6) return gaiResult("OK", v4, v6);
-  // No name to try (nameList empty): no addresses and no error; net.Dial reports "no such host".
-  return gaiResult(gaiStatusOf(lastErr ?? "noSuchHost"), false, false);
-}
-
-/** lane := make(chan result, 1): the goroutines' results, received in completion order. */
-class Lane {
-  readonly queue: GoTry[] = [];
-  waiter: Waiter | null = null;
-
-  send(r: GoTry): void {
-    const w = this.waiter;
-    if (w !== null) {
-      this.waiter = null;
-      w.wake(r);
-    } else this.queue.push(r);
-  }
-}
-
-function* recvLane(t: ThreadCtx, lane: Lane): Wait<GoTry> {
-  const ready = lane.queue.shift();
-  if (ready !== undefined) return ready;
-  lane.waiter = t.proc;
-  return (yield undefined) as GoTry;
-}
-
-/**
- * tryOneName (dnsclient_unix.go): attempts passes over the servers (from serverOffset),
- * one exchange each. NXDOMAIN, or an answer without a record of the type, returns at
- * once ("trying another server won't help"); a timeout, SERVFAIL or another rcode moves
- * on to the next server or pass. A lame referral (NOERROR, no answer, neither AA nor RA,
- * no additional) would move on too; the model's servers always set RA, and Go's EDNS0
- * OPT comes back in the additional section, so it does not arise here.
- */
-function* tryOneName(t: ThreadCtx, conf: GoConf, name: string, qtype: QType): Wait<GoTry> {
-  let lastErr: GoErr = "noAnswer";
-  // serverOffset: with rotate, atomic.AddUint32(&soffset, 1) - 1.
-  const serverOffset = conf.rotate ? conf.soffset++ : 0;
-  const sLen = conf.servers.length;
-  for (let i = 0; i < conf.attempts; i++) {
-    for (let j = 0; j < sLen; j++) {
-      const server = (serverOffset + j) % sLen;
-      const r = (yield exchange(t, conf, server, name, qtype)) as DnsMessage | GoErr;
-      if (typeof r === "string") {
-        lastErr = r;
-        continue;
-      }
-      // checkHeader
-      if (r.rcode === "NXDOMAIN") return { qtype, answer: r, err: "noSuchHost" };
-      if (r.rcode !== "NOERROR") {
-        lastErr = r.rcode === "SERVFAIL" ? "temporary" : "misbehaving";
-        continue;
-      }
-      // skipToAnswer: no record of the type is errNoSuchHost too.
-      if (r.ancount === 0) return { qtype, answer: r, err: "noSuchHost" };
-      return { qtype, answer: r, err: null };
-    }
-  }
-  return { qtype, answer: null, err: lastErr };
-}
-
-/**
- * (*Resolver).exchange (dnsclient_unix.go): a new request (newRequest: a new ID), then
- * for each network ("udp" then "tcp", or "tcp" alone with use-vc) a deadline of
- * `timeout` from now, dial (a new socket, a new ephemeral port), one round trip, close.
- * A UDP answer with TC goes on to "tcp". Returns the answer or the error.
- */
-function* exchange(t: ThreadCtx, conf: GoConf, server: number, name: string, qtype: QType): Wait<DnsMessage | GoErr> {
-  const host = t.host;
-  const q = query(host, name, qtype);
-  const networks: ("udp" | "tcp")[] = conf.useTCP ? ["tcp"] : ["udp", "tcp"];
-  for (const network of networks) {
-    const deadline = host.sim.now + conf.timeout * SEC;
-    let m: DnsMessage | null;
-    if (network === "udp") {
-      if (t.note) t.note(`go exchange: ${qtype} ${name} on a new UDP socket to ${conf.servers[server]}; waits until its deadline, ${conf.timeout} s (options timeout:${conf.timeout})`);
-      // dial("udp"): a connected socket on a fresh port.
-      const s = host.openUdp(conf.serverPeers[server]!, 53);
-      host.sendUdp(s, [q]);
-      countSends(t.tally, [q]);
-      // dnsPacketRoundTrip: ignore what does not answer this request, until the deadline.
-      for (;;) {
-        const ready = pollUdp(t, s, deadline);
-        m = ready !== undefined ? ready : udpWoken(s, yield undefined);
-        if (m === null || (m.id === q.id && m.qtype === qtype && m.qname.toLowerCase() === name.toLowerCase())) break;
-      }
-      host.closeUdp(s);
-    } else {
-      if (t.note) t.note(`go exchange: ${qtype} ${name} over a new TCP connection to ${conf.servers[server]}; deadline ${conf.timeout} s`);
-      const c = host.openTcp(conf.servers[server]!, 53);
-      m = null;
-      // dial("tcp") blocks until established or the deadline.
-      yield tcpWait(t, c, deadline);
-      if (c.established) {
-        host.sendTcp(c, [q]);
-        countSends(t.tally, [q]);
-        // dnsStreamRoundTrip: one message (a wrong ID would be errInvalidDNSResponse; IDs match here).
-        m = (yield tcpWait(t, c, deadline)) as DnsMessage | null;
-      }
-      host.closeTcp(c);
-    }
-    if (m === null) {
-      if (t.note) t.note(`go exchange: no answer to ${qtype} ${name} by the deadline: i/o timeout; the socket is closed`);
-      return "timeout";
-    }
-    // RFC 5966: a UDP answer with TC is retried over TCP.
-    if (m.tc && network === "udp") continue;
-    return m;
-  }
-  return "noAnswer";
-}
-
-const SEC = 1_000_000_000;
-
-/**
- * Waits on a TCP connection until the deadline (c.SetDeadline): for the connection to be
- * established (returns null; check c.established), or for a message (returns it).
- * Returns null at the deadline.
- */
-function* tcpWait(t: ThreadCtx, c: TcpConn, deadline: number): Wait<DnsMessage | null> {
-  const wantMessage = c.established;
-  for (;;) {
-    if (wantMessage) {
-      const ready = c.queue.shift();
-      if (ready !== undefined) return ready;
-    } else if (c.established) return null;
-    if (t.host.sim.now >= deadline) return null;
-    c.waiter = t.proc;
-    t.proc.deadline(deadline);
-    const v: unknown = yield undefined;
-    c.waiter = null;
-    if (v === TIMEOUT) return wantMessage ? (c.queue.shift() ?? null) : null;
-    if (wantMessage && v !== null && typeof v === "object" && "qname" in v) return v as DnsMessage;
-  }
-}
+    const unknown = goUnknownOption(rc);
+    if (unknown !== null) throw new ResolverRefusal("resolv_conf", goFallbackMessage(unknown, libcInstead(spelling)), unknown.line);
+    return rc;
+  },
+  configure: (rc: ResolvConf): ResolverSetup => new GoSetup(rc),
+} as const satisfies Resolver;

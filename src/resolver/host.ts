@@ -1,4 +1,4 @@
-import { TIMEOUT, type Waiter } from "../engine/process.js";
+import { type Process, TIMEOUT, type Waiter } from "../engine/process.js";
 import type { Rng } from "../engine/random.js";
 import type { Simulator } from "../engine/sim.js";
 import type { DnsMessage, LookupTally, QType } from "../net/packet.js";
@@ -46,7 +46,7 @@ export interface ResolverHost {
   newId(): number;
 }
 
-/** The thread a resolver runs on: its process, CPU, and the per-thread resolver state (glibc's _res). */
+/** The thread a resolver runs on: its process, CPU and random stream (the resolver's own per-thread state is its ResolverThread). */
 export interface ThreadCtx {
   readonly id: number;
   readonly cpu: number;
@@ -57,10 +57,6 @@ export interface ThreadCtx {
   readonly rng: Rng;
   /** Accounting for the lookup in progress. */
   tally: LookupTally;
-  /** glibc's per-thread _res options that the send_dg fallback ORs in (RES_SNGLKUP, RES_SNGLKUPREOP). */
-  glibcSticky: { singleRequest: boolean; singleRequestReopen: boolean };
-  /** glibc's process-wide state, shared by the threads of one process. */
-  glibcProcess: GlibcProcess;
   /** When tracing: the resolver says what it does and why, in its source's terms (null otherwise). */
   note: ((text: string) => void) | null;
   /**
@@ -68,17 +64,12 @@ export interface ThreadCtx {
    * __res_msend_rc), and whether it had sent anything (`dnsrace lookup` tells give-ups from resends).
    */
   gaveUp?: ((sent: boolean) => void) | undefined;
+  /** When set: starts the thread's goroutines (Go), so a harness can record their timeouts; a plain Process otherwise. */
+  spawn?: Spawn | undefined;
 }
 
-/** glibc state that is per process, not per thread (static variables of libc). */
-export interface GlibcProcess {
-  /** res_send.c nameserver_offset's `static unsigned int global_offset`: bit 0 set once seeded, then +2 per call. */
-  globalOffset: number;
-}
-
-export function newGlibcProcess(): GlibcProcess {
-  return { globalOffset: 0 };
-}
+/** Starts a process of its own on the same clock (Go's `go` statement). */
+export type Spawn = <R>(gen: Generator<unknown, R, unknown>, onDone: (r: R) => void) => Process<unknown, R>;
 
 /**
  * A resolver step, run by a Process: it yields undefined to wait (resumed with

@@ -1,6 +1,20 @@
-import { TIMEOUT, type Waiter } from "../engine/process.js";
-import type { DnsMessage } from "../net/packet.js";
-import { type LookupResult, type TcpConn, type ThreadCtx, type UdpSocket, type Wait, countDots, countSends, endsWithDot, gaiResult, interned, pollUdp, qualify, query, udpWoken, withDot } from "./host.js";
+import { muslGetaddrinfo } from "./musl-msend.js";
+import { type LookupResult, type ThreadCtx, type Wait, interned } from "./host.js";
+import {
+  type Family,
+  type Resolver,
+  ResolverRefusal,
+  type ResolverProcess,
+  type ResolverSettings,
+  type ResolverSetup,
+  type ResolverThread,
+  type Spelling,
+  type TimerReport,
+  familyWord,
+  instants,
+  optionWord,
+  seconds,
+} from "./resolver.js";
 import { type ResolvConf, type ResolvOptions, parseOption } from "./resolvconf.js";
 
 /** musl's struct resolvconf as __get_resolv_conf fills it (src/network/resolvconf.c), and the release's behaviour. */
@@ -105,340 +119,156 @@ export function muslConf(rc: ResolvConf, opts: MuslOptions = {}): MuslConf {
 /** char line[256]: fgets() keeps 255 characters, so a line of 255 or more has no room for its newline. */
 export const MUSL_LINE_MAX = 255;
 
-/**
- * getaddrinfo(name, AF_UNSPEC) in musl 1.2.3: __lookup_name -> name_from_dns_search
- * (src/network/lookup_name.c). The search list is used only when dots < ndots and
- * there is no trailing dot, and the walk goes on only when name_from_dns returns 0
- * (NXDOMAIN); NODATA, SERVFAIL and a timeout stop it. A search domain that
- * would make the name longer than 255 characters is passed over unasked.
- */
-export function* muslGetaddrinfo(t: ThreadCtx, conf: MuslConf, name: string, family: "unspec" | "inet" | "inet6" = "unspec"): Wait<LookupResult> {
-  const dots = countDots(name);
-  const trailing = endsWithDot(name);
-  const search = dots >= conf.ndots || trailing ? [] : conf.search;
-  const base = (trailing ? name.slice(0, -1) : name).toLowerCase();
-  if (base === "" || endsWithDot(base)) return gaiResult("EAI_NONAME", false, false);
-  // By index: a for-of iterator would live across the yields, a heap object and a call per step.
-  for (let i = 0; i < search.length; i++) {
-    const domain = search[i]!;
-    // "if (z-p < 256 - l - 1)" (every release): a domain that would make name.domain longer than 255
-    // characters is passed over unqueried; such a name never reaches res_mkquery.
-    if (domain.length >= 255 - base.length) {
-      t.note?.(`musl name_from_dns_search: ${base}.${domain} would be over 255 characters: search domain ${domain} skipped, no query`);
-      continue;
-    }
-    const r = (yield nameFromDns(t, conf, withDot(qualify(base, domain)), family)) as LookupResult | 0;
-    if (r !== 0) return r;
-  }
-  const r = (yield nameFromDns(t, conf, withDot(base), family)) as LookupResult | 0;
-  return r === 0 ? gaiResult("EAI_NONAME", false, false) : r;
+/** options attempts: as the release read it: "attempts:2", "attempts:20 clamped to 10", or not read at all before 1.1.17. */
+function attemptsWord(given: number | undefined, c: MuslConf): string {
+  // Before 1.1.17 resolvconf.c never finds the digits of attempts: (1a7fa5e5).
+  return given !== undefined && !muslAtLeast(c.version, "1.1.17") ? `attempts:${given} not read before 1.1.17, so ${c.attempts}` : optionWord("attempts", given, c.attempts);
 }
 
-/**
- * name_from_dns (src/network/lookup_name.c): A then AAAA through one
- * __res_msend_rc; 0 means NXDOMAIN (try the next name). How the pair is judged
- * depends on the release: from 1.2.1 (5cf1ac24) every answer is checked before
- * parsing, in order (A then AAAA) and the first verdict winning, so a missing or
- * failed answer fails the name even when the other has an address; before, any
- * address won and only the first query's answer was read for the error.
- */
-function* nameFromDns(t: ThreadCtx, conf: MuslConf, qname: string, family: "unspec" | "inet" | "inet6"): Wait<LookupResult | 0> {
-  if (mkqueryRejects(qname)) {
-    if (!conf.checksMkquery) {
-      // 1.1.13-1.1.14: qlens[i] = -1 is not checked (04bced40 added the check in 1.1.15); __res_msend_rc runs with it.
-      t.note?.(`musl name_from_dns: res_mkquery refuses ${qname} (over 253 characters, or a label over 63), unchecked before 1.1.15: sendto() of length -1 fails, nothing is sent, the exchange waits out its timeout: EAI_AGAIN`);
-      yield unsentExchange(t, conf);
-      // No answer: alens[0] < 4 is EAI_AGAIN.
-      return gaiResult("EAI_AGAIN", false, false);
-    }
-    // __res_mkquery returned -1: 1.2.4 returns 0 (1e7fb12f "treat names rejected by res_mkquery as nonexistent rather than error").
-    t.note?.(`musl name_from_dns: res_mkquery refuses ${qname} (over 253 characters, or a label over 63): ${conf.skipRejectedNames ? "passed over like NXDOMAIN (1.2.4, 1e7fb12f)" : "EAI_NONAME, the walk ends (1.1.15-1.2.3, 04bced40)"}`);
-    return conf.skipRejectedNames ? 0 : gaiResult("EAI_NONAME", false, false);
-  }
-  // afrr[]: A first, then AAAA, each unless the family excludes it. (Array literals: made at their
-  // size, where pushing onto [] allocates room for 17.)
-  const qs: DnsMessage[] =
-    family === "unspec" ? [query(t.host, qname, "A"), query(t.host, qname, "AAAA")] : family === "inet" ? [query(t.host, qname, "A")] : [query(t.host, qname, "AAAA")];
-  if (qs.length === 2 && conf.sameIdProbability > 0 && t.rng() < conf.sameIdProbability) {
-    // res_mkquery: id = ts.tv_nsec + ts.tv_nsec/65536 of CLOCK_REALTIME; the same reading gives the same ID
-    // (from 1.2.4 name_from_dns makes them differ, 6c858d6f).
-    qs[1]!.id = qs[0]!.id;
-    t.note?.(`musl res_mkquery: the clock read the same for both queries: A and AAAA have the same ID ${qs[0]!.id} (before 1.2.4)`);
-  }
-  const answers = (yield resMsendRc(t, conf, qs)) as (DnsMessage | null)[];
-  let v4 = false;
-  let v6 = false;
-  if (conf.judgeEachAnswer) {
-    for (const a of answers) {
-      if (a === null || a.rcode === "SERVFAIL") return gaiResult("EAI_AGAIN", false, false);
-      if (a.rcode === "NXDOMAIN") return 0;
-      if (a.rcode !== "NOERROR") return gaiResult("EAI_FAIL", false, false);
-    }
-    for (const a of answers) {
-      if (a!.ancount > 0) {
-        if (a!.qtype === "A") v4 = true;
-        else v6 = true;
-      }
-    }
-    if (v4 || v6) return gaiResult("OK", v4, v6);
-    // 1.2.1-1.2.3 return EAI_NONAME for a name with no address; 1.2.4 EAI_NODATA (85050ac5).
-    return gaiResult(conf.eaiNodata ? "EAI_NODATA" : "EAI_NONAME", false, false);
-  }
-  // 1.1.13-1.2.0: __dns_parse every answer first ("if (ctx.cnt) return ctx.cnt;") ...
-  for (const a of answers) {
-    if (a !== null && a.rcode === "NOERROR" && a.ancount > 0) {
-      if (a.qtype === "A") v4 = true;
-      else v6 = true;
-    }
-  }
-  if (v4 || v6) {
-    if (t.note && answers.includes(null)) t.note("musl name_from_dns (before 1.2.1): an address in one answer is enough; the query that got no answer is not reported");
-    return gaiResult("OK", v4, v6);
-  }
-  // ... then only the first query's answer (abuf[0]) decides.
-  const a0 = answers[0]!;
-  if (a0 === null || a0.rcode === "SERVFAIL") return gaiResult("EAI_AGAIN", false, false);
-  if (a0.rcode === "NOERROR") return gaiResult("EAI_NONAME", false, false);
-  if (a0.rcode === "NXDOMAIN") return 0;
-  return gaiResult("EAI_FAIL", false, false);
-}
+/** musl has no per-thread resolver state: every thread of every process runs the same exchange. */
+class MuslThread implements ResolverThread, ResolverProcess {
+  constructor(private readonly conf: MuslConf) {}
 
-/**
- * __res_msend_rc (res_msend.c) with queries of length -1 (musl 1.1.13-1.1.14): the socket is opened and bound,
- * every pass's sendto() fails, so no packet leaves and no answer comes; the loop ends at the first pass that
- * starts at or after `timeout` (ceil(timeout / retry_interval) passes of retry_interval), as for a lost query.
- */
-function* unsentExchange(t: ThreadCtx, conf: MuslConf): Wait<void> {
-  const host = t.host;
-  const timeout = 1000 * conf.timeout;
-  const retryInterval = Math.trunc(timeout / conf.attempts);
-  const ms = timeout === 0 ? 0 : Math.ceil(timeout / retryInterval) * retryInterval;
-  const deadline = host.sim.now + ms * 1_000_000;
-  const sock = host.openUdp(conf.nameservers, 53);
-  try {
-    for (;;) {
-      let msg = pollUdp(t, sock, deadline);
-      if (msg === undefined) msg = udpWoken(sock, yield undefined);
-      if (msg === null) {
-        t.gaveUp?.(false);
-        return;
-      }
-    }
-  } finally {
-    host.closeUdp(sock);
+  getaddrinfo(t: ThreadCtx, name: string, family: Family): Wait<LookupResult> {
+    return muslGetaddrinfo(t, this.conf, name, family);
+  }
+
+  freshProcess(): void {}
+
+  newThread(): ResolverThread {
+    return this;
   }
 }
 
-/** __res_mkquery's refusals: a name over 253 characters (without its final dot), or a label of 0 or more than 63. */
-function mkqueryRejects(qname: string): boolean {
-  const l = endsWithDot(qname) ? qname.length - 1 : qname.length;
-  if (l > 253) return true;
-  let start = 0;
-  for (let i = 0; i <= l; i++) {
-    if (i === l || qname.charCodeAt(i) === 46) {
-      const len = i - start;
-      if (l > 0 && (len === 0 || len > 63)) return true;
-      start = i + 1;
-    }
-  }
-  return false;
-}
+class MuslSetup implements ResolverSetup {
+  readonly name = "musl";
+  readonly jsonFields: Readonly<Record<string, string>>;
+  readonly contrast: { settings: ResolverSettings; hint: string } | null;
+  private readonly conf: MuslConf;
+  private readonly thread: MuslThread;
 
-/** alens[i] = -1: the query is being asked over TCP (1.2.4); never handed to the caller. */
-const TCP_PENDING: DnsMessage = { id: -1, qname: "", qtype: "A", response: true, rcode: "NOERROR", ancount: 0, tc: false, from: "", sends: 0 };
-
-/** Wakes the thread for an event on TCP connection i (a TCP fallback of 1.2.4). */
-class TcpEvent {
   constructor(
-    readonly i: number,
-    readonly v: unknown,
-  ) {}
-}
+    private readonly rc: ResolvConf,
+    opts: MuslOptions | undefined,
+  ) {
+    this.conf = muslConf(rc, opts);
+    this.thread = new MuslThread(this.conf);
+    this.jsonFields = { musl_version: this.conf.version };
+    // The IDs are not shown, so the lookup command tells their effect: the same lookup with distinct IDs.
+    this.contrast =
+      (opts?.sameIdProbability ?? 0) > 0
+        ? {
+            settings: { musl: { ...opts, sameIdProbability: 0 } },
+            hint: "A and AAAA had the same ID (--musl-same-id): res_msend.c gives an answer to the first query not yet answered that has its ID, whatever its type, so two answers of one type can fill both slots and the other query is not asked again (fixed in 1.2.4, 6c858d6f).",
+          }
+        : null;
+  }
 
-/**
- * __res_msend_rc (src/network/res_msend.c): one socket; every unanswered
- * query is sent to every nameserver at once and again every
- * retry_interval = timeout/attempts; the whole exchange gives up after `timeout`
- * (not timeout x attempts). SERVFAIL triggers an immediate, bounded resend;
- * other rcodes than NOERROR and NXDOMAIN are ignored. An answer goes to the
- * first query not yet answered, from `next` on, with its ID. From 1.2.4
- * (51d4669f, dec8f0a4) a truncated answer is asked again over TCP, to the
- * nameserver that sent it, for that query alone (start_tcp).
- */
-function* resMsendRc(t: ThreadCtx, conf: MuslConf, qs: DnsMessage[]): Wait<(DnsMessage | null)[]> {
-  const host = t.host;
-  const sim = host.sim;
-  const MS = 1_000_000;
-  const timeout = 1000 * conf.timeout;
-  const retryInterval = Math.trunc(timeout / conf.attempts);
-  const nq = qs.length;
-  // alens[i] as answers[i]: null for 0 (no answer), TCP_PENDING for -1 (being asked over TCP, 1.2.4), else the answer.
-  const answers: (DnsMessage | null)[] = nq === 2 ? [null, null] : [null];
-  let next = 0;
-  // 1.2.4: the TCP connection of each query (pfd[i]), created on its first truncated answer.
-  let tcp: (TcpConn | null)[] | null = null;
-  let tcpSent: boolean[] | null = null;
-  let udpOn = true;
-  // socket() + bind() to port 0: unconnected; answers from addresses not in the list are ignored.
-  const sock = host.openUdp(conf.nameservers, 53);
-  // mtime() in ms, counted from the start of the exchange.
-  const start = sim.now;
-  const t0 = 0;
-  let t2 = t0;
-  let t1 = t2 - retryInterval;
-  let servfailRetry = 0;
-  try {
-    out: for (; t2 - t0 < timeout; t2 = Math.floor((sim.now - start) / MS)) {
-      if (tcp !== null) {
-        // 1.2.4: "This is the loop exit condition: that all queries have an accepted answer."
-        let all = true;
-        for (let i = 0; i < nq; i++) if (answers[i] === null || answers[i] === TCP_PENDING) all = false;
-        if (all) break;
-      }
-      if (t2 - t1 >= retryInterval) {
-        // "Query all configured nameservers in parallel": each unanswered query to each of them.
-        // The arrays are made at their size (pushing onto [] would allocate room for 17 every time).
-        const ns = conf.nameservers.length;
-        let unanswered = 0;
-        for (let i = 0; i < nq; i++) if (answers[i] === null) unanswered++;
-        const burst = new Array<DnsMessage>(unanswered * ns);
-        const to: number[] | undefined = ns > 1 ? new Array<number>(unanswered * ns) : undefined;
-        let k = 0;
-        for (let i = 0; i < nq; i++) {
-          if (answers[i] !== null) continue;
-          for (let j = 0; j < ns; j++, k++) {
-            burst[k] = qs[i]!;
-            if (to !== undefined) to[k] = j;
-          }
-        }
-        if (t.note && t2 > 0 && burst.length > 0) t.note(`musl res_msend: ${t2} ms without an answer to ${burst.length === nq * conf.nameservers.length ? "any query" : "one query"}: resending only the unanswered (retry_interval = timeout/attempts = ${conf.timeout * 1000}/${conf.attempts} ms)`);
-        else if (t.note && t2 === 0) t.note(`musl res_msend: ${qs.map((q) => q.qtype).join(" and ")} as back-to-back sendto() on one socket; resend every ${retryInterval} ms, give up after ${timeout} ms`);
-        if (burst.length > 0) {
-          host.sendUdp(sock, burst, to);
-          countSends(t.tally, burst);
-        }
-        t1 = t2;
-        servfailRetry = 2 * nq;
-      }
-      // "Wait for a response, or until time to retry"
-      const deadline = start + (t1 + retryInterval) * MS;
-      // poll(pfd, ..., t1+retry_interval-t2): not capped at t0+timeout, so with an interval that does not
-      // divide the timeout the last pass waits past it (timeout:5 attempts:3 gives up at 6664 ms).
-      let msg: DnsMessage | null | undefined;
-      let tcpEvent: TcpEvent | null = null;
-      if (tcp === null) {
-        msg = pollUdp(t, sock, deadline);
-        if (msg === undefined) msg = udpWoken(sock, yield undefined);
-      } else {
-        const woken = (yield pollAll(t, sock, udpOn, tcp, tcpSent!, deadline)) as DnsMessage | TcpEvent | null;
-        if (woken instanceof TcpEvent) {
-          tcpEvent = woken;
-          msg = null;
-        } else msg = woken;
-      }
-      while (msg !== null && next < nq) {
-        // "Find which query this answer goes with, if any"
-        let i = next;
-        while (i < nq && qs[i]!.id !== msg.id) i++;
-        if (i < nq && answers[i] === null) {
-          if (msg.rcode === "NOERROR" || msg.rcode === "NXDOMAIN") {
-            // "Store answer in the right slot, or update next available temp slot if it's already in place."
-            answers[i] = msg;
-            if (i === next) while (next < nq && answers[next] !== null) next++;
-            // 1.2.4: "Ignore further UDP if all slots full or TCP-mode"
-            if (conf.tcpFallback && next === nq) udpOn = false;
-            if (conf.tcpFallback && msg.tc) {
-              // "If answer is truncated (TC bit), fallback to TCP"
-              answers[i] = TCP_PENDING;
-              const j = Math.max(0, conf.nameservers.indexOf(msg.from));
-              t.note?.(`musl res_msend: the ${qs[i]!.qtype} answer is truncated (TC): asking ${qs[i]!.qtype} again over TCP to ${conf.nameservers[j]} (start_tcp, 1.2.4)`);
-              tcp ??= nq === 2 ? [null, null] : [null];
-              tcpSent ??= nq === 2 ? [false, false] : [false];
-              // TCP_FASTOPEN_CONNECT: no cookie from the server, so the query waits for the handshake.
-              tcp[i] = host.openTcp(conf.nameservers[j]!, 53);
-              tcpSent[i] = false;
-            }
-          } else if (msg.rcode === "SERVFAIL") {
-            if (servfailRetry > 0) {
-              servfailRetry--;
-              host.sendUdp(sock, [qs[i]!], [Math.max(0, conf.nameservers.indexOf(msg.from))]);
-              countSends(t.tally, [qs[i]!]);
-            }
-          }
-        }
-        // Drain what is already queued (recvmsg until EAGAIN).
-        msg = udpOn ? (sock.queue.shift() ?? null) : null;
-      }
-      if (tcp !== null) {
-        // pfd[i] POLLOUT: the connection is up, the query goes out; POLLIN: its answer.
-        for (let i = 0; i < nq; i++) {
-          const c = tcp[i];
-          if (c === null || c === undefined) continue;
-          if (c.established && !tcpSent![i]) {
-            host.sendTcp(c, [qs[i]!]);
-            countSends(t.tally, [qs[i]!]);
-            tcpSent![i] = true;
-          }
-          let a: DnsMessage | undefined = tcpEvent !== null && tcpEvent.i === i && isMessage(tcpEvent.v) ? tcpEvent.v : undefined;
-          a ??= c.queue.shift();
-          if (a === undefined) continue;
-          if (a.rcode !== "NOERROR" && a.rcode !== "NXDOMAIN") {
-            t.note?.(`musl res_msend: the TCP answer to ${a.qtype} is ${a.rcode}: the whole exchange ends (goto out)`);
-            break out;
-          }
-          // "Storing the length here commits the accepted answer. Immediately close TCP socket."
-          answers[i] = a;
-          host.closeTcp(c);
-          tcp[i] = null;
-        }
-      } else {
-        let all = true;
-        for (let i = 0; i < nq; i++) if (answers[i] === null) all = false;
-        if (all) break;
-      }
+  call(name: string, family: Family): string {
+    return `musl ${this.conf.version} getaddrinfo("${name}", ${familyWord(family)})`;
+  }
+
+  newProcess(): ResolverProcess {
+    return this.thread;
+  }
+
+  sendWords(count: number): string {
+    return count === 1 ? "sends" : "sends back to back";
+  }
+
+  lossExplanation(): string {
+    const c = this.conf;
+    const interval = Math.trunc((1000 * c.timeout) / c.attempts);
+    const given = this.rc.options.attempts;
+    // The same conf as the exchange's: attempts: given to a release that does not read it is named, not used.
+    const unread = given !== undefined && !muslAtLeast(c.version, "1.1.17") ? ` (options ${attemptsWord(given, c)})` : "";
+    return `musl resends only the unanswered query every timeout/attempts = ${c.timeout * 1000}/${c.attempts} = ${interval} ms${unread} on the same socket; the resend follows the winner's conntrack entry and is answered: ${interval} ms plus a round trip.`;
+  }
+
+  timerHint(r: TimerReport): string | null {
+    if (r.timeouts.length === 0) return null;
+    const c = this.conf;
+    const o = this.rc.options;
+    const retryMs = Math.trunc((1000 * c.timeout) / c.attempts);
+    const opt = `options ${optionWord("timeout", o.timeout, c.timeout)} ${attemptsWord(o.attempts, c)}; res_msend.c`;
+    // res_msend.c sends a pass every retry_interval while less than `timeout` has passed, then waits out that pass.
+    const passes = Math.ceil((1000 * c.timeout) / retryMs);
+    const total = `${passes} pass${passes === 1 ? "" : "es"} ${seconds(retryMs)} apart (passes start while less than timeout = ${seconds(1000 * c.timeout)} has passed; the last one is waited out)`;
+    // A timer that expired is a resend unless the exchange gave up then (the resolver tells, r.gaveUp): after a
+    // give-up the lookup ends, or the search walk goes on to its next name with a new exchange.
+    const at = (t: number) => (g: { t_ms: number }) => Math.abs(g.t_ms - t) < 1e-6;
+    const resends = r.timeouts.filter((t) => !r.gaveUp.some(at(t)));
+    const sent = r.gaveUp.filter((g) => g.sent);
+    const unsent = r.gaveUp.filter((g) => !g.sent);
+    const ending = r.gaveUp.find(at(r.latencyMs));
+    const wentOn = sent.filter((g) => g !== ending);
+    if (sent.length === 0 && unsent.length === 0) return `musl resent the unanswered query after timeout/attempts = ${seconds(retryMs)} (${opt}), at ${instants(resends)}.`;
+    const clauses: string[] = [];
+    if (resends.length > 0) clauses.push(`musl resent the unanswered query after timeout/attempts = ${seconds(retryMs)}, at ${instants(resends)}`);
+    if (sent.length > 0) {
+      const who = resends.length > 0 ? "gave up" : "musl gave up";
+      const without = resends.length > 0 ? "" : " with a query unanswered, without resending it";
+      clauses.push(`${who} after ${total}${without}, at ${instants(sent.map((g) => g.t_ms))}`);
     }
-    // The loop ended on its condition, t2-t0 < timeout, rather than by a break: the exchange gave up.
-    if (t2 - t0 >= timeout) t.gaveUp?.(true);
-    // "Disregard any incomplete TCP results"
-    for (let i = 0; i < nq; i++) if (answers[i] === TCP_PENDING) answers[i] = null;
-    return answers;
-  } finally {
-    host.closeUdp(sock);
-    if (tcp !== null) for (const c of tcp) if (c !== null) host.closeTcp(c);
+    // lookup_name.c before 1.1.15 (04bced40): res_mkquery's -1 went to sendto().
+    if (unsent.length > 0) clauses.push(`${clauses.length > 0 ? "" : "musl "}sent nothing for a name res_mkquery refuses (before 1.1.15 its -1 goes to sendto(), 04bced40) and gave up after ${total}, at ${instants(unsent.map((g) => g.t_ms))}`);
+    let then = "";
+    // name_from_dns: an exchange that gave up goes on to the next name only when the first query's answer is NXDOMAIN.
+    if (wentOn.length > 0) then += `; the first query's answer was NXDOMAIN, so after ${wentOn.length === 1 ? "that give-up" : "those give-ups"} the search went on to the next name (lookup_name.c)`;
+    if (ending?.sent === true && r.result !== "EAI_AGAIN") {
+      then += c.judgeEachAnswer
+        ? `; the answers it had decide, judged in order, A then AAAA, the first verdict winning (lookup_name.c, 5cf1ac24)`
+        : `; before 1.2.1 the answers it had decide, an address in either being enough (lookup_name.c, 5cf1ac24)`;
+    }
+    return `${clauses.join(", and ")} (${opt})${then}.`;
   }
-}
 
-function isMessage(v: unknown): v is DnsMessage {
-  return typeof v === "object" && v !== null && "qname" in v;
+  hangHint(): string | null {
+    return null;
+  }
 }
 
 /**
- * poll() on the UDP socket (unless its events are off) and the TCP connections
- * at once: what is ready now, or the first wake, or null at the deadline. A
- * connection that is up but has not sent its query is ready (POLLOUT).
+ * musl: its release (musl_version, --musl-version) and, before 1.2.4, the share of pairs whose
+ * A and AAAA get the same query ID (musl_same_id_probability, --musl-same-id). It reads no
+ * environment (resolvconf.c).
  */
-function* pollAll(t: ThreadCtx, sock: UdpSocket, udpOn: boolean, tcp: (TcpConn | null)[], sent: boolean[], deadline: number): Wait<DnsMessage | TcpEvent | null> {
-  if (udpOn && sock.queue.length > 0) return sock.queue.shift()!;
-  for (let i = 0; i < tcp.length; i++) {
-    const c = tcp[i];
-    if (c === null || c === undefined) continue;
-    if ((c.established && !sent[i]) || c.queue.length > 0) return new TcpEvent(i, undefined);
-  }
-  if (t.host.sim.now >= deadline) return null;
-  const proc = t.proc;
-  const waiters: Waiter[] = [];
-  for (let i = 0; i < tcp.length; i++) {
-    const c = tcp[i];
-    if (c === null || c === undefined) continue;
-    const w: Waiter = { deadline: (d) => proc.deadline(d), wake: (v) => proc.wake(new TcpEvent(i, v)) };
-    c.waiter = w;
-    waiters.push(w);
-  }
-  if (udpOn) sock.waiter = proc;
-  proc.deadline(deadline);
-  const v: unknown = yield undefined;
-  sock.waiter = null;
-  for (const c of tcp) if (c !== null && c !== undefined) c.waiter = null;
-  if (v === TIMEOUT) return null;
-  return v as DnsMessage | TcpEvent;
-}
+export const musl = {
+  name: "musl",
+  settings: [
+    {
+      field: "musl_version",
+      flag: {
+        name: "musl-version",
+        type: "string",
+        nargs: 1,
+        describe: `with --libc musl: the release, 1.1.13 to 1.2.5 (default ${MUSL_DEFAULT_VERSION}): before 1.2.1 an address in one answer is enough; 1.2.4 adds the TCP fallback and EAI_NODATA`,
+      },
+    },
+    {
+      field: "musl_same_id_probability",
+      flag: { name: "musl-same-id", type: "boolean", describe: "with --libc musl before 1.2.4: A and AAAA get the same query ID (res_mkquery's clock read the same for both)" },
+    },
+  ],
+  readSettings(given: (key: string) => unknown, spelling: Spelling): ResolverSettings {
+    if (spelling === "scenario") return { musl: { version: given("musl_version") as string | undefined, sameIdProbability: given("musl_same_id_probability") as number | undefined } };
+    const version = given("musl-version");
+    return { musl: { version: version === undefined ? MUSL_DEFAULT_VERSION : String(version), sameIdProbability: given("musl-same-id") === true ? 1 : 0 } };
+  },
+  prepare(rc: ResolvConf, _env: unknown, settings: ResolverSettings, spelling: Spelling): ResolvConf {
+    const version = settings.musl?.version ?? MUSL_DEFAULT_VERSION;
+    const problem = muslVersionProblem(version);
+    if (problem !== null) throw new ResolverRefusal("musl_version", problem);
+    if ((settings.musl?.sameIdProbability ?? 0) > 0 && muslAtLeast(version, "1.2.4")) {
+      const instead = spelling === "scenario" ? "so it has no effect; set musl_version below 1.2.4 or leave it out" : "use --musl-version 1.2.3 or earlier";
+      throw new ResolverRefusal("musl_same_id_probability", `musl ${version} makes the A and AAAA query IDs differ (6c858d6f, 1.2.4)${spelling === "scenario" ? ", " : "; "}${instead}`);
+    }
+    // musl reads attempts: from 1.1.17 (1a7fa5e5); earlier releases never found its digits.
+    if (rc.options.attempts === 0 && muslAtLeast(version, "1.1.17")) {
+      throw new ResolverRefusal("resolv_conf", `"options attempts:0" makes musl divide by zero (res_msend.c: timeout/attempts, SIGFPE); use attempts:1 or more`);
+    }
+    // musl reads no environment (resolvconf.c).
+    return rc;
+  },
+  configure: (rc: ResolvConf, settings: ResolverSettings): ResolverSetup => new MuslSetup(rc, settings.musl),
+} as const satisfies Resolver;

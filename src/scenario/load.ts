@@ -2,9 +2,9 @@ import { readFileSync } from "node:fs";
 import { type Document, LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { type FaultRule, RuleError, parseRule, ruleFromObject, showValue } from "../dns/rules.js";
 import { type KernelFeatures, featuresOf, parseKernelVersion } from "../kernel/version.js";
-import { goFallbackMessage, goUnknownOption } from "../resolver/go.js";
-import { MUSL_DEFAULT_VERSION, muslAtLeast, muslVersionProblem } from "../resolver/musl.js";
-import { type ResolvConf, ResolvConfError, parseOption, parseResolvConf } from "../resolver/resolvconf.js";
+import { RESOLVER_SETTINGS, resolverNamed } from "../resolver/registry.js";
+import { type Resolver, ResolverRefusal } from "../resolver/resolver.js";
+import { type ResolvConf, ResolvConfError, parseResolvConf } from "../resolver/resolvconf.js";
 import { kubeletResolvConf } from "./kubelet.js";
 import { describeIssue } from "./issue.js";
 import { type Scenario, scenarioSchema } from "./schema.js";
@@ -147,27 +147,23 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
         );
       }
     }
-    checkMuslFields(pod, i, file, at);
-    // musl reads attempts: from 1.1.17 (1a7fa5e5); earlier releases never found its digits.
-    if (pod.libc === "musl" && rc.options.attempts === 0 && muslAtLeast(pod.musl_version ?? MUSL_DEFAULT_VERSION, "1.1.17")) {
-      throw new InputError(`${file}: ${at(["pods", i, "resolv_conf"])}field "${field}": "options attempts:0" makes musl divide by zero (res_msend.c: timeout/attempts, SIGFPE); use attempts:1 or more.`);
-    }
-    const env = pod.env;
-    if (env !== undefined && (env.RES_OPTIONS !== undefined || env.LOCALDOMAIN !== undefined)) {
-      if (pod.libc === "go") {
-        throw new InputError(`${file}: ${at(["pods", i, "env"])}field "pods[${i}].env": RES_OPTIONS or LOCALDOMAIN make Go use the libc (cgo) instead of its own resolver (conf.go); use libc: glibc or musl to model that.`);
+    // The resolver checks its settings and its resolv.conf, and reads its environment into it.
+    const resolver = resolverNamed(pod.libc);
+    const fields = pod as Record<string, unknown>;
+    checkResolverFields(fields, resolver, i, file, at);
+    try {
+      return resolver.prepare(rc, pod.env, resolver.readSettings((key) => fields[key], "scenario"), "scenario");
+    } catch (e) {
+      if (!(e instanceof ResolverRefusal)) throw e;
+      if (e.at === "resolv_conf" && e.line !== undefined) {
+        const fileLine = base === null ? "" : ` (file line ${base + e.line})`;
+        throw new InputError(`${file}: ${src.context}field "${field}", resolv.conf line ${e.line}${fileLine}: ${e.reason}.`);
       }
-      // musl reads no environment (resolvconf.c); glibc's res_vinit_1 reads both after the file.
-      if (pod.libc === "glibc") rc = withGlibcEnv(rc, env, `${file}: ${src.context}`, i);
+      if (e.at === "resolv_conf") throw new InputError(`${file}: ${at(["pods", i, "resolv_conf"])}field "${field}": ${e.reason}.`);
+      // A variable of the environment (env.RES_OPTIONS) is named without a line, as the mapping's keys have none of their own.
+      if (e.at.startsWith("env.")) throw new InputError(`${file}: ${src.context}field "pods[${i}].${e.at}": ${e.reason}.`);
+      throw new InputError(`${file}: ${at(["pods", i, e.at])}field "pods[${i}].${e.at}": ${e.reason}.`);
     }
-    if (pod.libc === "go") {
-      const unknown = goUnknownOption(rc);
-      if (unknown !== null) {
-        const fileLine = base === null ? "" : ` (file line ${base + unknown.line})`;
-        throw new InputError(`${file}: ${src.context}field "${field}", resolv.conf line ${unknown.line}${fileLine}: ${goFallbackMessage(unknown, "libc: glibc or musl")}.`);
-      }
-    }
-    return rc;
   });
   return { file, scenario, resolvConfs, rules, kernel, endpointKernel };
 }
@@ -214,20 +210,13 @@ function kubeDnsRule(r: unknown, where: string): FaultRule {
   throw new InputError(`${where}: a rule is ${example}, found ${JSON.stringify(r)}.`);
 }
 
-/** musl_version and musl_same_id_probability: musl pods only, a release that is modelled, and a probability that matters. */
-function checkMuslFields(pod: Scenario["pods"][number], i: number, file: string, at: (path: PathKey[]) => string): void {
-  for (const key of ["musl_version", "musl_same_id_probability"] as const) {
-    if (pod[key] !== undefined && pod.libc !== "musl") {
-      throw new InputError(`${file}: ${at(["pods", i, key])}field "pods[${i}].${key}": applies to libc: musl only (this pod has libc: ${pod.libc}).`);
+/** A resolver's own pod fields (musl_version, musl_same_id_probability) on a pod with another resolver are refused. */
+function checkResolverFields(pod: Record<string, unknown>, own: Resolver, i: number, file: string, at: (path: PathKey[]) => string): void {
+  for (const { resolver, setting } of RESOLVER_SETTINGS) {
+    const key = setting.field;
+    if (pod[key] !== undefined && resolver !== own) {
+      throw new InputError(`${file}: ${at(["pods", i, key])}field "pods[${i}].${key}": applies to libc: ${resolver.name} only (this pod has libc: ${own.name}).`);
     }
-  }
-  const version = pod.musl_version ?? MUSL_DEFAULT_VERSION;
-  const problem = muslVersionProblem(version);
-  if (problem !== null) throw new InputError(`${file}: ${at(["pods", i, "musl_version"])}field "pods[${i}].musl_version": ${problem}.`);
-  if ((pod.musl_same_id_probability ?? 0) > 0 && muslAtLeast(version, "1.2.4")) {
-    throw new InputError(
-      `${file}: ${at(["pods", i, "musl_same_id_probability"])}field "pods[${i}].musl_same_id_probability": musl ${version} makes the A and AAAA query IDs differ (6c858d6f, 1.2.4), so it has no effect; set musl_version below 1.2.4 or leave it out.`,
-    );
   }
 }
 
@@ -272,26 +261,6 @@ function kubeletText(scenario: Scenario, pod: Scenario["pods"][number], src: Sce
     host: { nameservers: host.nameservers, searches: host.search, options: hostOptions },
     config: pod.dns_config,
   });
-}
-
-/**
- * glibc's res_vinit_1: LOCALDOMAIN replaces the search list (split on blanks),
- * and RES_OPTIONS is parsed by res_setoptions after the file, so its options win.
- */
-function withGlibcEnv(rc: ResolvConf, env: { RES_OPTIONS?: string | undefined; LOCALDOMAIN?: string | undefined }, where: string, pod: number): ResolvConf {
-  const options = { ...rc.options };
-  if (env.RES_OPTIONS !== undefined) {
-    for (const opt of env.RES_OPTIONS.trim().split(/\s+/).filter((o) => o !== "")) {
-      try {
-        parseOption(options, opt, 0);
-      } catch (e) {
-        if (!(e instanceof ResolvConfError)) throw e;
-        throw new InputError(`${where}field "pods[${pod}].env.RES_OPTIONS": ${e.reason}.`);
-      }
-    }
-  }
-  const search = env.LOCALDOMAIN !== undefined ? env.LOCALDOMAIN.trim().split(/\s+/).filter((d) => d !== "").map((d) => d.replace(/\.$/, "")) : rc.search;
-  return { ...rc, options, search };
 }
 
 function firstLine(s: string): string {

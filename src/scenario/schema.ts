@@ -4,6 +4,7 @@ import { DEFAULT_LINK_US } from "../model/endpointnode.js";
 import { TC_INTERFACES } from "../kernel/qdisc.js";
 import { RX_MODES, NODE_LOADS } from "../kernel/rx.js";
 import { parseKernelVersion } from "../kernel/version.js";
+import { RESOLVER_NAMES } from "../resolver/registry.js";
 import { type DistSpec, checkDist } from "./dist.js";
 
 /** A distribution field; its unit is in the field's name. */
@@ -33,7 +34,8 @@ const name = z.union([dnsName, z.strictObject({ name: dnsName, weight: z.number(
 export const podSchema = z
   .strictObject({
     name: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: "expected a lower-case pod name (letters, digits, dashes)" }),
-    libc: z.enum(["glibc", "musl", "go"]),
+    /** The resolver, by its name in the registry (src/resolver/registry.ts). */
+    libc: z.enum(RESOLVER_NAMES),
     /** The musl release (libc: musl only), default 1.2.3: the pair rule (1.2.1), TCP fallback and EAI_NODATA (1.2.4). */
     musl_version: z.string().optional(),
     /** Before musl 1.2.4: the share of pairs whose A and AAAA get the same query ID (res_mkquery's clock), default 0. */
