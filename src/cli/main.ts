@@ -1,5 +1,6 @@
 import yargs from "yargs";
 import { InputError } from "../scenario/load.js";
+import { calibrateCommand } from "./calibrate.js";
 import { compareCommand } from "./compare.js";
 import { lookupCommand } from "./lookup.js";
 import { raceCommand } from "./race.js";
@@ -23,6 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     .command(traceCommand)
     .command(compareCommand)
     .command(sweepCommand)
+    .command(calibrateCommand)
     .demandCommand(1, "name a command: dnsrace run <scenario files or folders>")
     .strict()
     .help()
