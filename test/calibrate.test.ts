@@ -160,8 +160,8 @@ describe("calibrate: a node's own counters (recorded on a real 6.18 node, test/f
     ].join("\n");
     const r = runScenario(loadScenarioText(scenario, "calibrated.yaml"));
     const pairs = r.log.records().reduce((s, l) => s + l.tally.queriesSent, 0) / 2;
-    const rate = r.hop.clashes / pairs;
-    assert.ok(rate >= c.overlap.low && rate <= c.overlap.high, `${r.hop.clashes} in ${pairs}: ${rate} outside ${c.overlap.low}..${c.overlap.high}`);
+    const rate = r.client.hop.clashes / pairs;
+    assert.ok(rate >= c.overlap.low && rate <= c.overlap.high, `${r.client.hop.clashes} in ${pairs}: ${rate} outside ${c.overlap.low}..${c.overlap.high}`);
   });
 
   it("the command: a report with the interval and the block; a missing --kernel is exit 2 with one line", () => {
