@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { formatTrace } from "../src/cli/trace.js";
+import { TraceCollector } from "../src/model/trace.js";
 import { InputError, loadScenarioText } from "../src/scenario/load.js";
+import { runScenario } from "../src/scenario/run.js";
 
 /** The repository root (tests run from dist/test/). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -29,4 +32,13 @@ export function inputError(x: string | (() => unknown)): string {
     return e.message;
   }
   assert.fail("no error");
+}
+
+/** What `dnsrace trace FILE --lookup K` prints for a scenario text, without starting the command. */
+export function traceText(text: string, lookup = 1): string {
+  const collector = new TraceCollector();
+  const res = runScenario(loadScenarioText(text, "t.yaml"), { collector });
+  const tr = collector.lookups.find((l) => l.lookup === lookup);
+  assert.ok(tr !== undefined, `no lookup ${lookup}`);
+  return formatTrace(res, tr, `lookup ${lookup}`);
 }

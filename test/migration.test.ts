@@ -38,11 +38,11 @@ describe("rx: the thread-migration split of one thread's pair (node.migration_pr
     assert.equal(race({ cpus: 1, migrationProbability: 1 }).clashes, 0);
   });
 
-  it("at its default, one-thread pairs clash at the measured bound's rate: 800,000 pairs over four seeds, about 3 clashes (at most 12)", () => {
-    // Poisson with mean 3: P(more than 12) is below 1e-4, so the bound holds whatever the seeds draw.
+  it("at its default, one-thread pairs clash at the measured bound's rate: 800,000 pairs over four seeds, about 3 clashes (1 to 12)", () => {
+    // Poisson with mean 3: P(more than 12) is below 1e-4 and P(none) 5%; none at all would mean the path never fires.
     let clashes = 0;
     for (const seed of [1, 2, 3, 4]) clashes += race({ kernel: "6.18", pairs: 200_000, seed }).clashes;
-    assert.ok(clashes <= 12, `${clashes} clashes`);
+    assert.ok(clashes >= 1 && clashes <= 12, `${clashes} clashes`);
   });
 
   it("it draws from a stream of its own: when it does not fire, the run is the one without it", () => {

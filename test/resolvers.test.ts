@@ -4,28 +4,7 @@ import { type DirectOptions, runDirectLookup, runDirectLookups } from "../src/ex
 import { glibcConf } from "../src/resolver/glibc.js";
 import { muslConf } from "../src/resolver/musl.js";
 import { parseResolvConf } from "../src/resolver/resolvconf.js";
-import { calibration } from "./helpers.js";
-
-interface CalPacket {
-  t_ms: number;
-  transport: "udp" | "tcp";
-  port: string;
-  qtype: "A" | "AAAA";
-  qname: string;
-  fate: string;
-}
-interface CalCase {
-  case: string;
-  title: string;
-  libc: "glibc" | "musl";
-  name: string;
-  family: "unspec" | "inet" | "inet6";
-  resolv_conf: string;
-  faults: { name?: string; qtype?: "A" | "AAAA"; nth?: number | number[]; action: FaultRule["action"]; transport?: string }[];
-  elapsed_ms: number;
-  result: string;
-  packets: CalPacket[];
-}
+import { calCases, faultRules } from "./calcases.js";
 
 const K8S = "search ns.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n";
 
@@ -36,16 +15,9 @@ function lookup(libc: "glibc" | "musl", conf: string, name: string, rules: Fault
 const seq = (ps: { transport: string; port: string; qtype: string; qname: string; fate: string }[]) => ps.map((p) => `${p.transport} ${p.port} ${p.qtype} ${p.qname} ${p.fate}`);
 
 describe("resolvers: the measured glibc 2.36 and musl 1.2.3 cases (calibration/libc-loss-cases.json)", () => {
-  const cases = calibration<{ cases: CalCase[] }>("libc-loss-cases.json").cases;
-  for (const c of cases) {
+  for (const c of calCases()) {
     it(`${c.libc} ${c.case}: ${c.title} -> ${c.result}, ${c.elapsed_ms.toFixed(0)} ms, ${c.packets.length} queries`, () => {
-      const rules: FaultRule[] = c.faults.map((f) => ({
-        action: f.action,
-        ...(f.qtype ? { qtype: f.qtype } : {}),
-        ...(f.name ? { name: f.name } : {}),
-        ...(f.nth !== undefined ? { nth: Array.isArray(f.nth) ? f.nth : [f.nth] } : {}),
-        ...(f.transport === "udp" || f.transport === "tcp" ? { transport: f.transport } : {}),
-      }));
+      const rules = faultRules(c);
       const r = runDirectLookup({ libc: c.libc, resolvConf: parseResolvConf(c.resolv_conf), name: c.name, family: c.family, rules, rttMs: 0.1, maxMs: 60000 });
       assert.equal(r.result, c.result.replace(/ \(-?\d+\)$/, ""));
       assert.ok(Math.abs(r.latencyMs - c.elapsed_ms) <= Math.max(5, 0.01 * c.elapsed_ms), `latency ${r.latencyMs} vs measured ${c.elapsed_ms}`);

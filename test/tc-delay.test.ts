@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { Fixed } from "../src/engine/dist.js";
 import { stream } from "../src/engine/random.js";
 import { NetemDelay } from "../src/kernel/qdisc.js";
@@ -11,7 +8,7 @@ import { lookupsCsv } from "../src/report/csv.js";
 import { summarize } from "../src/stats/summary.js";
 import { loadScenarioText } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";
-import { ROOT, inputError, scenarioPath } from "./helpers.js";
+import { inputError, scenarioPath, traceText } from "./helpers.js";
 
 const glibc = readFileSync(scenarioPath("glibc.yaml"), "utf8");
 /** The bundled glibc scenario (kernel 5.4, GRO + threaded NAPI, softirq-saturated) with node.tc_delay. */
@@ -65,21 +62,13 @@ describe("tc netem delay of AAAA queries (node.tc_delay)", () => {
   });
 
   it("trace shows the query held by the pod's qdisc and released into the veth, then hitting the A's entry", () => {
-    const dir = mkdtempSync(join(tmpdir(), "dnsrace-"));
-    const file = join(dir, "tc.yaml");
-    writeFileSync(file, withTc(weave));
-    const r = spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), "trace", file, "--lookup", "1"], { encoding: "utf8" });
-    assert.equal(r.status, 0, r.stderr);
+    const r = { stdout: traceText(withTc(weave)) };
     assert.match(r.stdout, /pod debian-app eth0 +tc netem holds AAAA for \d\.\d{3} ms/);
     assert.match(r.stdout, /pod debian-app eth0 +tc netem releases AAAA into the veth\n.*AAAA found a confirmed entry: reusing its DNAT/);
   });
 
   it("trace shows the uplink's qdisc after the node's conntrack", () => {
-    const dir = mkdtempSync(join(tmpdir(), "dnsrace-"));
-    const file = join(dir, "tc.yaml");
-    writeFileSync(file, remote(withTc(weave.replace("pod-eth0", "uplink"))));
-    const r = spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), "trace", file, "--lookup", "1"], { encoding: "utf8" });
-    assert.equal(r.status, 0, r.stderr);
+    const r = { stdout: traceText(remote(withTc(weave.replace("pod-eth0", "uplink")))) };
     assert.match(r.stdout, /AAAA entry confirmed.*\n.*node uplink +tc netem holds AAAA for \d\.\d{3} ms on its way out; it passed the node's conntrack first/);
   });
 
