@@ -2,102 +2,13 @@ import type { Rng } from "../engine/random.js";
 import type { Simulator } from "../engine/sim.js";
 import { addrPort, tupleKey } from "../net/addr.js";
 import { type Packet, packetKey } from "../net/packet.js";
-import { ConntrackTable, Counters, type Entry, type TableLimits } from "./conntrack.js";
-import { Ipvs, type IpvsConfig, type IpvsOutcome } from "./ipvs.js";
+import { ConntrackTable, Counters, type Entry } from "./conntrack.js";
+import { CT_DROPPED, CT_ESTABLISHED, CT_NEW, CT_UNTRACKED, type HopEvent, type HopStats, type HopWiring, type NetnsConfig, newHopStats } from "./hop.js";
+import { HopTracer } from "./hoptrace.js";
+import { Ipvs } from "./ipvs.js";
 import { type NatService, statisticThresholds, walkServiceChain } from "./kubeproxy.js";
-import type { RxConfig } from "./rx.js";
-import type { HopTiming, SendTiming } from "./timing.js";
-import type { KernelFeatures } from "./version.js";
 
-/** What the hop did, for traces and teaching (see trace events in the README). */
-export type HopEventKind =
-  | "gro-list"
-  | "migration-split"
-  | "notrack"
-  | "lookup-hit"
-  | "lookup-miss"
-  | "dnat"
-  | "port-realloc"
-  | "masquerade"
-  | "confirm"
-  | "clash-merge"
-  | "clash-nat-entry"
-  | "clash-drop"
-  | "reply-denat"
-  | "reply-orphan"
-  | "clash-entry-killed"
-  | "early-drop"
-  | "table-full";
-
-export interface HopEvent {
-  t: number;
-  hop: string;
-  cpu: number;
-  kind: HopEventKind;
-  /** The packet as it is at this moment: valid only during the callback (packets are rewritten and reused). */
-  pkt: Packet;
-  /** Endpoint chosen, counter moved, etc. */
-  detail: string;
-}
-
-/** Where packets go when they leave the hop. */
-export interface HopWiring {
-  /** A forward-direction packet (post-NAT) leaves the node at time t. */
-  forward(pkt: Packet, t: number): void;
-  /** A reply (post reverse NAT, or untouched if no entry owned it: pkt.owned) reaches the pod at time t. */
-  toPod(pkt: Packet, t: number): void;
-  /** The printable address of an address id (for traces). */
-  addrName(id: number): string;
-}
-
-export interface NetnsConfig {
-  name: string;
-  cpus: number;
-  features: KernelFeatures;
-  /** The namespace has a nat table (kube-proxy): every entry gets NAT done, at least a null binding. */
-  natTable: boolean;
-  services: NatService[];
-  /** Rules walked by a packet that matches no Service (the whole KUBE-SERVICES chain). */
-  totalRules: number;
-  /** raw-table NOTRACK: addrPort(addr, port) of the destinations (NodeLocal DNSCache's rules). */
-  notrack: Set<number>;
-  rx: RxConfig;
-  timing: HopTiming;
-  send: SendTiming;
-  /** kube-proxy's IPVS mode: IPVS, not the nat table, picks the endpoint (kernel/ipvs.ts). */
-  ipvs?: IpvsConfig;
-  /**
-   * kube-proxy --masquerade-all: KUBE-MARK-MASQ on every new connection to a Service, so
-   * KUBE-POSTROUTING's MASQUERADE rewrites its source to the node's address `addr`, with
-   * `--random-fully` (NF_NAT_RANGE_PROTO_RANDOM_FULLY) or without. null: pods' Service traffic
-   * keeps its source (a null binding), which --random-fully does not touch.
-   */
-  masquerade: { addr: number; randomFully: boolean } | null;
-  /** nf_conntrack_max and the hash size; null: no limit (nf_conntrack_max = 0). */
-  tableLimits: TableLimits | null;
-}
-
-export interface HopStats {
-  packetsIn: number;
-  forwarded: number;
-  droppedClash: number;
-  untracked: number;
-  /** Replies NOTRACKed at OUTPUT (NodeLocal DNSCache's answers). */
-  untrackedReplies: number;
-  clashes: number;
-  clashesDifferentEndpoint: number;
-  /** Clashes whose loser went to the winner's endpoint from another source port (race 2, or --random-fully). */
-  clashesDifferentSource: number;
-  /** Losers inserted reply-only as NAT-clash entries (5.6+). */
-  natClashEntries: number;
-  repliesIn: number;
-  repliesDelivered: number;
-  repliesOrphaned: number;
-  /** New packets dropped because the table was full and early_drop found nothing to evict. */
-  droppedTableFull: number;
-  /** Packets whose source port the POSTROUTING nat binding rewrote (nf_nat_l4proto_unique_tuple). */
-  portRewrites: number;
-}
+export type { HopEvent, HopEventKind, HopStats, HopWiring, NetnsConfig } from "./hop.js";
 
 interface Work {
   /** The packets, pkts[0..n) (the array is kept between uses: truncating it would free its storage). */
@@ -115,12 +26,6 @@ interface Cpu {
 /** Fills recycled work slots, so a finished packet is not kept alive by the pool. */
 const NO_PACKET = null as unknown as Packet;
 
-const CT_UNTRACKED = 1;
-const CT_ESTABLISHED = 2;
-const CT_NEW = 3;
-/** Dropped at PREROUTING (table full): nothing more happens to it. */
-const CT_DROPPED = 4;
-
 /**
  * One network namespace with conntrack on the path: its conntrack table, CPUs,
  * receive path and nat rules. Forward packets go through PREROUTING (lookup,
@@ -134,25 +39,10 @@ const CT_DROPPED = 4;
 export class Netns {
   readonly table: ConntrackTable;
   readonly counters: Counters;
-  readonly stats: HopStats = {
-    packetsIn: 0,
-    forwarded: 0,
-    droppedClash: 0,
-    untracked: 0,
-    untrackedReplies: 0,
-    clashes: 0,
-    clashesDifferentEndpoint: 0,
-    clashesDifferentSource: 0,
-    natClashEntries: 0,
-    repliesIn: 0,
-    repliesDelivered: 0,
-    repliesOrphaned: 0,
-    droppedTableFull: 0,
-    portRewrites: 0,
-  };
-  trace: ((e: HopEvent) => void) | null = null;
+  readonly stats: HopStats = newHopStats();
   readonly ipvs: Ipvs | null;
 
+  private readonly tracer: HopTracer;
   private readonly cpus: Cpu[];
   private readonly byVip = new Map<number, { svc: NatService; thresholds: number[] }>();
   private readonly stepFn = (w: Work) => this.step(w);
@@ -178,7 +68,17 @@ export class Netns {
     this.cpus = Array.from({ length: cfg.cpus }, () => ({ busy: false, queue: [] }));
     this.hasNotrack = cfg.notrack.size > 0;
     this.ipvs = cfg.ipvs === undefined ? null : new Ipvs(cfg.ipvs);
+    this.tracer = new HopTracer(sim, cfg, this.ipvs, wiring);
     for (const svc of cfg.services) this.byVip.set(addrPort(svc.vip, svc.port), { svc, thresholds: statisticThresholds(svc.endpoints.length) });
+  }
+
+  /** Where the hop's events go (null: nowhere, and no words are made for them). */
+  get trace(): ((e: HopEvent) => void) | null {
+    return this.tracer.sink;
+  }
+
+  set trace(sink: ((e: HopEvent) => void) | null) {
+    this.tracer.sink = sink;
   }
 
   /**
@@ -259,7 +159,7 @@ export class Netns {
    */
   private migrationSplit(burst: Packet[], cpu: number, t: number): void {
     const other = (cpu + 1 + Math.floor(this.rng.migrate() * (this.cfg.cpus - 1))) % this.cfg.cpus;
-    if (this.trace !== null) this.emit("migration-split", burst[1]!, other, null, cpu);
+    if (this.tracer.sink !== null) this.tracer.emit("migration-split", burst[1]!, other, null, cpu);
     if (this.cfg.rx.mode === "gro") {
       this.scheduleList(burst, cpu, t);
       return;
@@ -286,7 +186,7 @@ export class Netns {
     if (e === undefined) {
       // No entry owns the reply tuple: no reverse NAT, the reply still comes from the endpoint's pod IP.
       this.stats.repliesOrphaned++;
-      if (this.trace !== null) this.emit("reply-orphan", pkt, 0, null);
+      if (this.tracer.sink !== null) this.tracer.emit("reply-orphan", pkt, 0, null);
       pkt.owned = false;
       this.wiring.toPod(pkt, now + deliverDelayNs);
       return;
@@ -298,11 +198,11 @@ export class Netns {
     pkt.dst = e.origSrc;
     pkt.dport = e.origSport;
     this.stats.repliesDelivered++;
-    if (this.trace !== null) this.emit("reply-denat", pkt, 0, e);
+    if (this.tracer.sink !== null) this.tracer.emit("reply-denat", pkt, 0, e);
     if (e.natClash && this.cfg.features.natClashEntry === "delete-on-reply") {
       // 5.6-5.8 nf_conntrack_udp_refresh_unreplied: nf_ct_kill() on the first reply (removed by c46172147ebb).
       this.table.remove(e);
-      if (this.trace !== null) this.emit("clash-entry-killed", pkt, 0, e);
+      if (this.tracer.sink !== null) this.tracer.emit("clash-entry-killed", pkt, 0, e);
     }
     pkt.owned = true;
     this.wiring.toPod(pkt, now + deliverDelayNs);
@@ -348,7 +248,7 @@ export class Netns {
   private start(w: Work): void {
     this.cpus[w.cpu]!.busy = true;
     w.i = 0;
-    if (w.n > 1 && this.trace !== null) this.emit("gro-list", w.pkts[0]!, w.cpu, null);
+    if (w.n > 1 && this.tracer.sink !== null) this.tracer.emit("gro-list", w.pkts[0]!, w.cpu, null);
     this.pre(w);
   }
 
@@ -406,7 +306,7 @@ export class Netns {
       this.stats.untracked++;
       // nf_conntrack_in: an IP_CT_UNTRACKED skb is "ignored" (ignore++ before 5.10).
       if (this.cfg.features.ignoreCounter) this.counters.bump(w.cpu, "ignore");
-      if (this.trace !== null) this.emit("notrack", pkt, w.cpu, null);
+      if (this.tracer.sink !== null) this.tracer.emit("notrack", pkt, w.cpu, null);
       pkt.ctPost = timing.hitNs / 2;
       return timing.hitNs / 2;
     }
@@ -417,7 +317,7 @@ export class Netns {
       this.table.udpPacket(hit, false, now);
       pkt.ct = hit;
       pkt.ctState = CT_ESTABLISHED;
-      if (this.trace !== null) this.emit("lookup-hit", pkt, w.cpu, hit);
+      if (this.tracer.sink !== null) this.tracer.emit("lookup-hit", pkt, w.cpu, hit);
       pkt.dst = hit.natDst;
       pkt.dport = hit.natDport;
       pkt.src = hit.natSrc;
@@ -453,9 +353,9 @@ export class Netns {
     e.replyKey = tupleKey(pkt.proto === "tcp", e.natDst, e.natDport, pkt.src, pkt.sport);
     pkt.ct = e;
     pkt.ctState = CT_NEW;
-    if (this.trace !== null) this.emit("lookup-miss", pkt, w.cpu, e);
+    if (this.tracer.sink !== null) this.tracer.emit("lookup-miss", pkt, w.cpu, e);
     if (svc !== null) {
-      if (this.trace !== null) this.emit("dnat", pkt, w.cpu, e);
+      if (this.tracer.sink !== null) this.tracer.emit("dnat", pkt, w.cpu, e);
       pkt.dst = e.natDst;
       pkt.dport = e.natDport;
     }
@@ -474,13 +374,13 @@ export class Netns {
     const evicted = this.table.makeRoom(key, now);
     if (evicted > 0) {
       this.counters.add(cpu, "early_drop", evicted);
-      if (this.trace !== null) this.emit("early-drop", pkt, cpu, null, evicted);
+      if (this.tracer.sink !== null) this.tracer.emit("early-drop", pkt, cpu, null, evicted);
     }
     if (evicted >= 0) return true;
     this.counters.bump(cpu, "drop");
     this.stats.droppedTableFull++;
     if (pkt.tally !== null) pkt.tally.queriesLost++;
-    if (this.trace !== null) this.emit("table-full", pkt, cpu, null);
+    if (this.tracer.sink !== null) this.tracer.emit("table-full", pkt, cpu, null);
     return false;
   }
 
@@ -514,7 +414,7 @@ export class Netns {
     const winner = table.findOrig(e.origKey, now) ?? table.findReply(e.replyKey, now);
     if (winner === undefined) {
       table.insert(e, now);
-      if (this.trace !== null) this.emit("confirm", pkt, cpu, e);
+      if (this.tracer.sink !== null) this.tracer.emit("confirm", pkt, cpu, e);
       this.stats.forwarded++;
       this.wiring.forward(pkt, out);
       return;
@@ -543,7 +443,7 @@ export class Netns {
       table.free(e);
       this.table.udpPacket(winner, false, now);
       this.counters.bump(cpu, f.clashResolveCounter ? "clash_resolve" : "insert_failed");
-      if (this.trace !== null) this.emit("clash-merge", pkt, cpu, e);
+      if (this.tracer.sink !== null) this.tracer.emit("clash-merge", pkt, cpu, e);
       this.stats.forwarded++;
       this.wiring.forward(pkt, out);
       return;
@@ -551,7 +451,7 @@ export class Netns {
     if (resolved === "nat-clash") {
       table.insertNatClash(e, now);
       this.stats.natClashEntries++;
-      if (this.trace !== null) this.emit("clash-nat-entry", pkt, cpu, e);
+      if (this.tracer.sink !== null) this.tracer.emit("clash-nat-entry", pkt, cpu, e);
       if (f.clashResolveCounter) this.counters.bump(cpu, "clash_resolve");
       this.stats.forwarded++;
       this.wiring.forward(pkt, out);
@@ -561,7 +461,7 @@ export class Netns {
     table.free(e);
     this.counters.bump(cpu, "insert_failed");
     if (f.clashResolution !== "none") this.counters.bump(cpu, "drop");
-    if (this.trace !== null) this.emit("clash-drop", pkt, cpu, e);
+    if (this.tracer.sink !== null) this.tracer.emit("clash-drop", pkt, cpu, e);
     this.stats.droppedClash++;
     if (pkt.tally !== null) pkt.tally.queriesLost++;
   }
@@ -637,69 +537,9 @@ export class Netns {
     e.replyKey = tupleKey(pkt.proto === "tcp", e.natDst, e.natDport, addr, port);
     pkt.src = addr;
     pkt.sport = port;
-    if (this.trace !== null) this.emit(kind, pkt, cpu, e);
-  }
-
-  /** Trace events are described here, off the hot path (the hooks only pass the entry). */
-  private emit(kind: HopEventKind, pkt: Packet, cpu: number, e: Entry | null, n = 0): void {
-    this.trace!({ t: this.sim.now, hop: this.cfg.name, cpu, kind, pkt, detail: this.describe(kind, pkt, e, n, cpu) });
-  }
-
-  private describe(kind: HopEventKind, pkt: Packet, e: Entry | null, n: number, cpu: number): string {
-    const name = (id: number) => this.wiring.addrName(id);
-    const f = this.cfg.features;
-    switch (kind) {
-      case "migration-split":
-        return `the sending thread migrated to cpu${cpu} between its sends while its first datagram still waited for cpu${n}'s softirq: ${this.cfg.rx.mode === "gro" ? "both join the NAPI poll pending on cpu" + n + " and go on as one list" : "the two are processed at the same time on two CPUs"} (a rare path, p = ${this.cfg.rx.migrationProbability.toPrecision(3)} per burst)`;
-      case "gro-list":
-        return "GRO + threaded NAPI: the poll thread hands the queued datagrams on as one list (netif_receive_skb_list): PREROUTING runs for all of them before any is confirmed";
-      case "notrack":
-        return "raw table NOTRACK: no conntrack entry, no DNAT";
-      case "lookup-hit":
-        if (nullBinding(e!)) return "found a confirmed entry (a null binding: nothing to rewrite)";
-        return `found a confirmed entry: reusing its DNAT to ${name(e!.natDst)}:${e!.natDport}`;
-      case "lookup-miss":
-        return "no confirmed entry for this tuple: a new unconfirmed entry";
-      case "dnat":
-        if (this.ipvs !== null) return `IPVS ${IPVS_WORDS[this.ipvs.last]}: ${name(pkt.dst)}:${pkt.dport} -> ${name(e!.natDst)}:${e!.natDport}`;
-        return `DNAT ${name(pkt.dst)}:${pkt.dport} -> ${name(e!.natDst)}:${e!.natDport}`;
-      case "port-realloc":
-        return `the reply tuple is taken by a confirmed entry: source port rewritten to ${pkt.sport} (found += 2)`;
-      case "masquerade":
-        return `MASQUERADE (kube-proxy --masquerade-all): source becomes ${name(pkt.src)}:${pkt.sport}${this.cfg.masquerade!.randomFully ? " (--random-fully: a random port)" : pkt.sport === e!.origSport ? " (the port kept)" : " (the port was taken: another one)"}`;
-      case "confirm":
-        return "entry confirmed (inserted in the hash table)";
-      case "clash-merge":
-        return `insert clash, identical tuples: attached to the winner's entry (${f.clashResolveCounter ? "clash_resolve" : "insert_failed"}++)`;
-      case "clash-nat-entry":
-        return `insert clash, different endpoint: reply-only NAT-clash entry for 1 s, the query goes on to ${name(e!.natDst)} (${f.clashResolveCounter ? "clash_resolve++" : "no counter moves"})`;
-      case "clash-drop":
-        return `insert clash, not resolvable on ${f.version}: packet dropped (${f.clashResolution !== "none" ? "insert_failed++, drop++" : "insert_failed++"})`;
-      case "reply-denat":
-        if (nullBinding(e!)) return "the reply matches the entry's reply tuple (a null binding: nothing to rewrite)";
-        return `reverse NAT: source becomes ${name(e!.origDst)}:${e!.origDport}`;
-      case "reply-orphan":
-        return "no entry owns the reply tuple: not reverse-NATed";
-      case "clash-entry-killed":
-        return "NAT-clash entry deleted by its first reply";
-      case "early-drop":
-        return `the table is full (nf_conntrack_max ${this.cfg.tableLimits!.max}): early_drop evicts ${n} entr${n === 1 ? "y" : "ies"} that are not ASSURED (early_drop += ${n})`;
-      case "table-full":
-        return `the table is full (nf_conntrack_max ${this.cfg.tableLimits!.max}) and early_drop finds no entry that is not ASSURED: "nf_conntrack: table full, dropping packet" (drop++)`;
-    }
+    if (this.tracer.sink !== null) this.tracer.emit(kind, pkt, cpu, e);
   }
 }
-
-/** An entry whose NAT is only the null binding (nf_nat_alloc_null_binding: no rule matched, nothing rewritten). */
-function nullBinding(e: Entry): boolean {
-  return e.natDst === e.origDst && e.natDport === e.origDport;
-}
-
-const IPVS_WORDS: Record<IpvsOutcome, string> = {
-  found: "finds the tuple's connection (ip_vs_conn_in_get)",
-  scheduled: "schedules a new connection (rr)",
-  "both-missed": "misses the connection another CPU is hashing at the same moment and schedules again (rr)",
-};
 
 /** A stable stand-in for the kernel's flow hash (skb_get_hash): a 32-bit mix of the tuple key. */
 export function flowHash(key: number): number {
