@@ -63,7 +63,7 @@ export class EndpointNode {
         addrName: wiring.addrName,
       },
     );
-    this.rx = new WireRx(sim, this.hop, cfg.hop.rx, cfg.hop.cpus, { timing: s("timing"), rx: s("rx") });
+    this.rx = new WireRx(this.hop);
   }
 
   /** A query leaves the client node toward an endpoint on this node at time t. */
