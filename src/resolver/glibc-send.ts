@@ -1,5 +1,5 @@
 import type { DnsMessage, QType } from "../net/packet.js";
-import type { GlibcConf, GlibcThread } from "./glibc.js";
+import type { GlibcConf, GlibcRes } from "./glibc-conf.js";
 import {
   type LookupResult,
   type TcpConn,
@@ -48,7 +48,7 @@ interface SendState {
  * (glibc 2.36, resolv/nss_dns/dns-host.c). The error mapping is gaih_inet's
  * (nss/getaddrinfo.c): TRY_AGAIN -> EAI_AGAIN, NO_DATA -> EAI_NODATA, else EAI_NONAME.
  */
-export function* glibcGetaddrinfo(t: ThreadCtx, conf: GlibcConf, g: GlibcThread, name: string, family: Family = "unspec"): Wait<LookupResult> {
+export function* glibcGetaddrinfo(t: ThreadCtx, conf: GlibcConf, g: GlibcRes, name: string, family: Family = "unspec"): Wait<LookupResult> {
   let types: QType[];
   if (family === "inet") types = ["A"];
   else if (family === "inet6") types = ["AAAA"];
@@ -71,7 +71,7 @@ interface QueryOutcome {
 }
 
 /** __res_context_search (resolv/res_query.c): the search list walk. */
-function* resContextSearch(t: ThreadCtx, conf: GlibcConf, g: GlibcThread, name: string, types: QType[]): Wait<QueryOutcome> {
+function* resContextSearch(t: ThreadCtx, conf: GlibcConf, g: GlibcRes, name: string, types: QType[]): Wait<QueryOutcome> {
   const dots = countDots(name);
   const trailingDot = endsWithDot(name);
   let herrno: Herrno = "HOST_NOT_FOUND"; // "True if we never query."
@@ -119,7 +119,7 @@ function* resContextSearch(t: ThreadCtx, conf: GlibcConf, g: GlibcThread, name: 
 }
 
 /** __res_context_query: send the pair, then judge the two answer buffers (hp, hp2). */
-function* resContextQuery(t: ThreadCtx, conf: GlibcConf, g: GlibcThread, name: string, types: QType[]): Wait<QueryOutcome> {
+function* resContextQuery(t: ThreadCtx, conf: GlibcConf, g: GlibcRes, name: string, types: QType[]): Wait<QueryOutcome> {
   const qname = lowerAbsolute(name);
   const q1 = query(t.host, qname, types[0]!);
   const q2 = types.length > 1 ? query(t.host, qname, types[1]!) : null;
@@ -155,7 +155,7 @@ function failed(herrno: Herrno, rcode1: string, econnrefused: boolean): QueryOut
 }
 
 /** __res_context_send (resolv/res_send.c): attempts x nameservers, UDP or TCP. Returns resplen, or -1. */
-function* resContextSend(t: ThreadCtx, conf: GlibcConf, g: GlibcThread, st: SendState, q1: DnsMessage, q2: DnsMessage | null): Wait<number> {
+function* resContextSend(t: ThreadCtx, conf: GlibcConf, g: GlibcRes, st: SendState, q1: DnsMessage, q2: DnsMessage | null): Wait<number> {
   const nscount = conf.nameservers.length;
   st.vCircuit = conf.useVc;
   // "Name server index offset.  Used to implement RES_ROTATE."
@@ -195,7 +195,7 @@ function* resContextSend(t: ThreadCtx, conf: GlibcConf, g: GlibcThread, st: Send
  * Called only with rotate and more than one nameserver, as the source returns 0
  * before touching the counter otherwise.
  */
-function nameserverOffset(t: ThreadCtx, g: GlibcThread, nscount: number): number {
+function nameserverOffset(t: ThreadCtx, g: GlibcRes, nscount: number): number {
   const p = g.process;
   // atomic_fetch_add_relaxed (&global_offset, 2)
   let offset = p.globalOffset;
@@ -244,7 +244,7 @@ function reopen(t: ThreadCtx, conf: GlibcConf, st: SendState, ns: number): UdpSo
  * with one answer, the sticky fallback to single-request (same socket, fresh
  * window), then to single-request-reopen (new socket per query).
  */
-function* sendDg(t: ThreadCtx, conf: GlibcConf, g: GlibcThread, st: SendState, q1: DnsMessage, q2: DnsMessage | null, ns: number): Wait<number> {
+function* sendDg(t: ThreadCtx, conf: GlibcConf, g: GlibcRes, st: SendState, q1: DnsMessage, q2: DnsMessage | null, ns: number): Wait<number> {
   let seconds = conf.retrans << ns;
   if (ns > 0) seconds = Math.trunc(seconds / conf.nameservers.length);
   if (seconds <= 0) seconds = 1;

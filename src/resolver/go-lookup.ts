@@ -1,6 +1,6 @@
 import { Process, TIMEOUT, type Waiter } from "../engine/process.js";
 import type { DnsMessage, QType } from "../net/packet.js";
-import type { GoConf } from "./go.js";
+import type { GoConf } from "./go-conf.js";
 import { type GaiStatus, type LookupResult, type Spawn, type TcpConn, type ThreadCtx, type Wait, countDots, countSends, gaiResult, pollUdp, qualify, query, udpWoken, withDot } from "./host.js";
 import type { Family } from "./resolver.js";
 

@@ -1,7 +1,7 @@
 import { TIMEOUT, type Waiter } from "../engine/process.js";
 import type { DnsMessage } from "../net/packet.js";
 import { type LookupResult, type TcpConn, type ThreadCtx, type UdpSocket, type Wait, countDots, countSends, endsWithDot, gaiResult, pollUdp, qualify, query, udpWoken, withDot } from "./host.js";
-import type { MuslConf } from "./musl.js";
+import type { MuslConf } from "./musl-conf.js";
 import type { Family } from "./resolver.js";
 
 // musl's exchange (lookup_name.c, res_msend.c); its conf and releases are musl.ts's.

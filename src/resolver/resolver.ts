@@ -1,5 +1,5 @@
 import type { LookupResult, ThreadCtx, Wait } from "./host.js";
-import type { MuslOptions } from "./musl.js";
+import type { MuslOptions } from "./musl-conf.js";
 import type { ResolvConf } from "./resolvconf.js";
 
 /*
