@@ -286,7 +286,7 @@ describe("kernel: TCP has no clash resolution", () => {
         masquerade: null,
         tableLimits: null,
       },
-      { dnat: streams.get("dnat"), timing: streams.get("timing"), rx: streams.get("rx"), snat: streams.get("snat"), migrate: streams.get("migrate") },
+      { dnat: streams.get("dnat"), timing: streams.get("timing"), rx: streams.get("rx"), snat: streams.get("snat"), migrate: streams.get("migrate"), softirq: streams.get("softirq") },
       { forward: (p) => forwarded.push(p.uid), toPod: () => {}, addrName: String },
     );
     // Two threads on two CPUs send a SYN with the same tuple at the same instant.

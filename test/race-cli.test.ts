@@ -243,7 +243,7 @@ describe("cli: dnsrace race", () => {
       [["--pairs", "-5"], /^dnsrace: --pairs: expected a whole number from 1 to 1,000,000, found "-5"\.\n$/],
       [["--gap-us", "soon"], /^dnsrace: --gap-us: expected a number of microseconds from -10000 to 10000 \(negative: AAAA first\), found "soon"\.\n$/],
       [["--endpoints", "0"], /^dnsrace: --endpoints: expected a whole number from 1 to 1,000, found "0"\.\n$/],
-      [["--send", "sendmsg"], /Argument: send, Given: "sendmsg", Choices: "two-threads", "sendmmsg", "two-sockets"/],
+      [["--send", "sendmsg"], /Argument: send, Given: "sendmsg", Choices: "two-threads", "sendmmsg", "two-sends", "two-sockets"/],
       [["--rx", "inline"], /Argument: rx, Given: "inline", Choices: "default", "rps", "gro", "gro-threaded", "rps-gro-threaded"/],
       [["--iptables", "nftables"], /Argument: iptables, Given: "nftables", Choices: "nft", "legacy"/],
     ];
@@ -265,7 +265,7 @@ describe("cli: dnsrace race", () => {
     bad({ seed: "-1" }, /^--seed: expected a whole number >= 0, found "-1"\.$/);
     bad({ gapUs: "20000" }, /^--gap-us: .*found "20000"/);
     bad({ kernel: "" }, /^--kernel: .*found ""/);
-    bad({ send: "sendmsg" }, /^--send: expected one of two-threads, sendmmsg, two-sockets, found "sendmsg"\.$/);
+    bad({ send: "sendmsg" }, /^--send: expected one of two-threads, sendmmsg, two-sends, two-sockets, found "sendmsg"\.$/);
     bad({ load: "busy" }, /^--load: expected one of idle, cpu-bound, udp-flood, cpu-bound\+udp-flood, softirq-saturated, found "busy"\.$/);
     bad({ pairs: ["5", "6"] as unknown as string }, /^--pairs: given 2 times \(5, 6\); give it once\.$/);
     assert.equal(raceOptions({ ...NO_FLAGS, gapUs: "-2.5" }).gapUs, -2.5);

@@ -6,6 +6,7 @@ import { type HopStats, type NetnsConfig, newHopStats } from "../src/kernel/hop.
 import { HopTracer } from "../src/kernel/hoptrace.js";
 import { type RxMode, defaultRx } from "../src/kernel/rx.js";
 import { RxPath, flowHash } from "../src/kernel/rxpath.js";
+import { kernelFeatures } from "../src/kernel/version.js";
 import { type Packet, makePacket, packetKey } from "../src/net/packet.js";
 
 /** A receive path whose hooks log each packet's PREROUTING and POSTROUTING (100 ns each). */
@@ -14,8 +15,8 @@ function path(mode: RxMode, o: { cpus?: number; batch?: number; migration?: numb
   const rx = { ...defaultRx(mode), pollWakeNs: new Fixed(5000), rpsNs: new Fixed(2000) };
   if (o.batch !== undefined) rx.batchProbability = o.batch;
   rx.migrationProbability = o.migration ?? 0;
-  const send = { txNs: new Fixed(1000), datagramGapNs: new Fixed(300), stallProbability: 0, stallNs: new Fixed(0) };
-  const cfg = { name: "t", cpus: o.cpus ?? 2, rx, send };
+  const send = { txNs: new Fixed(1000), datagramGapNs: new Fixed(300), callGapNs: new Fixed(300), stallProbability: 0, stallNs: new Fixed(0) };
+  const cfg = { name: "t", cpus: o.cpus ?? 2, rx, send, features: kernelFeatures("6.18")! };
   const log: string[] = [];
   const hooks = {
     prerouting(p: Packet, cpu: number): number {
@@ -29,7 +30,7 @@ function path(mode: RxMode, o: { cpus?: number; batch?: number; migration?: numb
   };
   const stats: HopStats = newHopStats();
   const tracer = new HopTracer(sim, cfg as unknown as NetnsConfig, null, { forward() {}, toPod() {}, addrName: String });
-  const rng = { timing: stream(1, "timing"), rx: stream(1, "rx"), migrate: stream(1, "migrate") };
+  const rng = { timing: stream(1, "timing"), rx: stream(1, "rx"), migrate: stream(1, "migrate"), softirq: stream(1, "softirq") };
   return { sim, log, stats, rx: new RxPath(sim, cfg, rng, stats, hooks, tracer) };
 }
 

@@ -25,10 +25,12 @@ export interface RaceArgs {
   proxyMode: string | undefined;
   ipvsScheduleNs: string | undefined;
   masquerade?: string | undefined;
+  softirqShare?: string | undefined;
+  runnablePerCpu?: string | undefined;
   json: boolean;
 }
 
-export const SEND_MODES: readonly SendMode[] = ["two-threads", "sendmmsg", "two-sockets"];
+export const SEND_MODES: readonly SendMode[] = ["two-threads", "sendmmsg", "two-sends", "two-sockets"];
 /** --rx names: the RxModes, with the veth as created ("inline") called "default". */
 export const RX_FLAGS: readonly string[] = RX_MODES.map(rxFlag);
 const PROXY_MODES = ["iptables", "ipvs"] as const;
@@ -70,6 +72,8 @@ export const raceCommand: CommandModule<object, RaceArgs> = {
       .option("proxy-mode", { type: "string", choices: PROXY_MODES, defaultDescription: "iptables", describe: "kube-proxy's mode: the nat table's DNAT, or IPVS" })
       .option("ipvs-schedule-ns", { type: "string", defaultDescription: String(DEFAULT_IPVS_SCHEDULE_NS), describe: "IPVS: ns from a connection-table miss to the new connection's hash" })
       .option("masquerade", { type: "string", choices: MASQUERADE_MODES, defaultDescription: RACE_DEFAULTS.masquerade, describe: "MASQUERADE the queries to the node's address (kube-proxy --masquerade-all), plain or with --random-fully" })
+      .option("softirq-share", { type: "string", defaultDescription: "0", describe: "the node's own load: share of each CPU's time in softirq for other traffic (top's si), 0 to 0.95" })
+      .option("runnable-per-cpu", { type: "string", defaultDescription: "0", describe: "the node's own load: CPU-bound tasks runnable per CPU (load average / CPUs), 0 to 64" })
       .option("json", { type: "boolean", default: false, describe: "print one JSON object instead of the report" }) as never,
   handler: (args) => {
     const o = raceOptions(args);
@@ -114,7 +118,18 @@ export function raceOptions(a: RaceArgs): RaceOptions & { kernel: KernelFeatures
     seed: wholeNumber("--seed", a.seed, RACE_DEFAULTS.seed, 0, Number.MAX_SAFE_INTEGER),
     ipvsScheduleNs: ipvs ? wholeNumber("--ipvs-schedule-ns", a.ipvsScheduleNs, DEFAULT_IPVS_SCHEDULE_NS, 0, 1_000_000) : null,
     masquerade: choice<MasqueradeMode>("--masquerade", a.masquerade, MASQUERADE_MODES, RACE_DEFAULTS.masquerade),
+    softirqShare: decimal("--softirq-share", a.softirqShare, 0, 0.95, "a share of CPU time"),
+    runnablePerCpu: decimal("--runnable-per-cpu", a.runnablePerCpu, 0, 64, "a number of tasks"),
   };
+}
+
+/** A decimal number from lo to hi (default 0), as typed. */
+function decimal(flag: string, v: unknown, lo: number, hi: number, what: string): number {
+  const s = one(flag, v);
+  if (s === undefined) return 0;
+  const n = /^\d+(\.\d+)?$/.test(s) ? Number(s) : NaN;
+  if (!(n >= lo && n <= hi)) throw new InputError(`${flag}: expected ${what} from ${lo} to ${hi}, found "${s}".`);
+  return n;
 }
 
 /** A flag given twice arrives as an array. */
@@ -208,6 +223,9 @@ function sendPhrase(o: RaceOptions): string {
   if (o.send === "sendmmsg") {
     return `A and AAAA in one sendmmsg() from one thread on one connected UDP socket${o.gapUs !== 0 ? " (--gap-us does not apply)" : ""}`;
   }
+  if (o.send === "two-sends") {
+    return `A and AAAA in two send() calls from one thread on one connected UDP socket, as musl sends them${o.gapUs !== 0 ? " (--gap-us does not apply)" : ""}`;
+  }
   const g = o.gapUs;
   const when = g === 0 ? "sent at the same time" : g > 0 ? `AAAA sent ${g} us after A` : `AAAA sent ${-g} us before A`;
   const cpus = `A from CPU 0, AAAA from CPU ${1 % o.cpus}`;
@@ -239,7 +257,7 @@ export function formatRaceReport(r: RaceResult, o: RaceOptions, f: KernelFeature
   const out: string[] = [
     ...wrap(
       `dnsrace race on kernel ${f.version}: ${plural(r.pairs, "pair")} of queries, ${sendPhrase(o)}, a fresh source port per pair, ` +
-        `through one node hop (${plural(o.cpus, "CPU")}; receive path ${rxFlag(o.rx)}: ${RX_PHRASE[o.rx]}; load ${o.load}), ` +
+        `through one node hop (${plural(o.cpus, "CPU")}; receive path ${rxFlag(o.rx)}: ${RX_PHRASE[o.rx]}; load ${o.load}${o.softirqShare > 0 ? `, the node's own softirq ${(100 * o.softirqShare).toFixed(0)}% of each CPU and ${o.runnablePerCpu} runnable task(s) per CPU` : ""}), ` +
         (o.ipvsScheduleNs === null
           ? `where the DNS Service is DNATed to ${plural(o.endpoints, "endpoint")} by ${BACKEND_PHRASE[o.backend]}, ${plural(o.rules, "nat rule")} walked before its rule${MASQUERADE_PHRASE[o.masquerade]}; `
           : `where IPVS (rr) sends the DNS Service to ${plural(o.endpoints, "endpoint")}, two first packets splitting only when their IPVS steps on two CPUs are less than ${o.ipvsScheduleNs} ns apart${MASQUERADE_PHRASE[o.masquerade]}; `) +
@@ -276,6 +294,8 @@ export function raceJson(r: RaceResult, o: RaceOptions, f: KernelFeatures): stri
     backend: o.backend,
     rx: rxFlag(o.rx),
     load: o.load,
+    softirq_share: o.softirqShare,
+    runnable_per_cpu: o.runnablePerCpu,
     cpus: o.cpus,
     seed: o.seed,
     proxy_mode: o.ipvsScheduleNs === null ? "iptables" : "ipvs",

@@ -9,7 +9,8 @@ import { AddressBook } from "../net/addr.js";
 import { type DnsMessage, type Packet, type QType, makePacket, replyPacket } from "../net/packet.js";
 import { nodeHopConfig } from "../model/node.js";
 
-export type SendMode = "two-threads" | "sendmmsg" | "two-sockets";
+/** two-threads: the classic reproducer; sendmmsg: one thread, glibc; two-sends: one thread, a send() each (musl); two-sockets: the mitigation. */
+export type SendMode = "two-threads" | "sendmmsg" | "two-sends" | "two-sockets";
 /** kube-proxy --masquerade-all, with or without --random-fully on its MASQUERADE rule. */
 export type MasqueradeMode = "none" | "plain" | "random-fully";
 export const MASQUERADE_MODES: readonly MasqueradeMode[] = ["none", "plain", "random-fully"];
@@ -37,6 +38,9 @@ export interface RaceOptions {
   conntrackMax: number;
   /** The thread-migration split of a sendmmsg() pair, per pair (rx.ts). */
   migrationProbability: number;
+  /** The node's own load (kernel/softirq.ts): softirq share of each CPU, runnable tasks per CPU. */
+  softirqShare: number;
+  runnablePerCpu: number;
   trace?: (e: HopEvent) => void;
 }
 
@@ -79,6 +83,8 @@ export const RACE_DEFAULTS: Omit<RaceOptions, "kernel"> = {
   masquerade: "none",
   conntrackMax: 0,
   migrationProbability: MIGRATION_SPLIT_PROBABILITY,
+  softirqShare: 0,
+  runnablePerCpu: 0,
 };
 
 const US = 1000;
@@ -133,6 +139,8 @@ function raceHop(o: RaceOptions, features: KernelFeatures, sim: Simulator, strea
     rx: o.rx,
     load: o.load,
     migrationProbability: o.migrationProbability,
+    softirqShare: o.softirqShare,
+    runnablePerCpu: o.runnablePerCpu,
     proxyMode: o.ipvsScheduleNs === null ? "iptables" : "ipvs",
     rules: o.rules,
     ipvsScheduleNs: o.ipvsScheduleNs,
@@ -146,7 +154,7 @@ function raceHop(o: RaceOptions, features: KernelFeatures, sim: Simulator, strea
       notrack: new Set(),
       masquerade: o.masquerade === "none" ? null : { addr: addrs.id("10.0.0.1"), randomFully: o.masquerade === "random-fully" },
     },
-    { dnat: streams.get("node/dnat"), timing: streams.get("node/timing"), rx: streams.get("node/rx"), snat: streams.get("node/snat"), migrate: streams.get("node/migrate") },
+    { dnat: streams.get("node/dnat"), timing: streams.get("node/timing"), rx: streams.get("node/rx"), snat: streams.get("node/snat"), migrate: streams.get("node/migrate"), softirq: streams.get("node/softirq") },
     {
       forward: (pkt, t) => {
         // The endpoint answers at once; the reply comes back to the node.
@@ -163,7 +171,7 @@ function raceHop(o: RaceOptions, features: KernelFeatures, sim: Simulator, strea
   return net;
 }
 
-/** Every pair's sends: A from CPU 0 and AAAA from CPU 1 (gapUs apart), or both in one sendmmsg() from CPU 0. */
+/** Every pair's sends: A from CPU 0 and AAAA from CPU 1 (gapUs apart), or both from one thread on CPU 0 (one sendmmsg(), or two send()). */
 function schedulePairs(o: RaceOptions, sim: Simulator, net: Netns, streams: Streams, client: number, vip: number, pairs: Pairs): void {
   const firstPort = Math.floor(streams.get("client/ports")() * PORTS);
   let uid = 1;
@@ -180,8 +188,9 @@ function schedulePairs(o: RaceOptions, sim: Simulator, net: Netns, streams: Stre
     const a = mk(sport, "A", i);
     // two-sockets: the AAAA's socket has a port half the range away (free for the same 31 s).
     const aaaa = mk(o.send === "two-sockets" ? 32768 + ((firstPort + i + PORTS / 2) % PORTS) : sport, "AAAA", i);
-    if (o.send === "sendmmsg") {
-      sim.at(t0, () => net.ingress([a, aaaa], 0), undefined);
+    if (o.send === "sendmmsg" || o.send === "two-sends") {
+      const calls = o.send === "sendmmsg" ? "sendmmsg" : "send";
+      sim.at(t0, () => net.ingress([a, aaaa], 0, calls), undefined);
     } else {
       // Two threads pinned to CPU 0 (A) and CPU 1 (AAAA).
       sim.at(t0, () => net.ingress([a], 0), undefined);

@@ -10,6 +10,9 @@ import type { KernelFeatures } from "./version.js";
 export type HopEventKind =
   | "gro-list"
   | "migration-split"
+  | "ksoftirqd-deferred"
+  | "ksoftirqd-migrated"
+  | "backlog-run"
   | "notrack"
   | "lookup-hit"
   | "lookup-miss"

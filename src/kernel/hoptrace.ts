@@ -29,6 +29,12 @@ export class HopTracer {
     switch (kind) {
       case "migration-split":
         return `the sending thread migrated to cpu${cpu} between its sends while its first datagram still waited for cpu${n}'s softirq: ${this.cfg.rx.mode === "gro" ? "both join the NAPI poll pending on cpu" + n + " and go on as one list" : "the two are processed at the same time on two CPUs"} (a rare path, p = ${this.cfg.rx.migrationProbability.toPrecision(3)} per burst)`;
+      case "ksoftirqd-deferred":
+        return `ksoftirqd is runnable on cpu${cpu} with ${us(n)} of softirq work queued ahead${f.ksoftirqdDefers ? " (4.9-6.4, \"softirq: Let ksoftirqd do its job\": the send's local_bh_enable runs nothing)" : ", more than the 2 ms budget the send's local_bh_enable runs"}: the datagrams wait in cpu${cpu}'s backlog for ksoftirqd, which shares the CPU with ${this.cfg.rx.softirq!.runnablePerCpu} runnable task(s)`;
+      case "ksoftirqd-migrated":
+        return `the sending thread was preempted between its sends (ksoftirqd took cpu${n}) and an idle cpu${cpu} pulled it: its next datagram is processed there, while ksoftirqd works through cpu${n}'s backlog towards the first`;
+      case "backlog-run":
+        return `ksoftirqd is runnable on cpu${cpu}, but this kernel's local_bh_enable runs the pending softirqs first: the send waits ${us(n)} for them, then its datagram is processed at once`;
       case "gro-list":
         return "GRO + threaded NAPI: the poll thread hands the queued datagrams on as one list (netif_receive_skb_list): PREROUTING runs for all of them before any is confirmed";
       case "notrack":
@@ -66,6 +72,11 @@ export class HopTracer {
         return `the table is full (nf_conntrack_max ${this.cfg.tableLimits!.max}) and early_drop finds no entry that is not ASSURED: "nf_conntrack: table full, dropping packet" (drop++)`;
     }
   }
+}
+
+/** A span of ns in us, for the trace. */
+function us(ns: number): string {
+  return `${(ns / 1000).toFixed(1)} us`;
 }
 
 /** An entry whose NAT is only the null binding (nf_nat_alloc_null_binding: no rule matched, nothing rewritten). */

@@ -39,7 +39,7 @@ export class Netns implements NetfilterHooks {
   constructor(
     private readonly sim: Simulator,
     readonly cfg: NetnsConfig,
-    rng: { dnat: Rng; timing: Rng; rx: Rng; snat: Rng; migrate: Rng },
+    rng: { dnat: Rng; timing: Rng; rx: Rng; snat: Rng; migrate: Rng; softirq: Rng },
     private readonly wiring: HopWiring,
   ) {
     this.table = new ConntrackTable(cfg.features, cfg.tableLimits);
@@ -67,8 +67,8 @@ export class Netns implements NetfilterHooks {
    * between (one sendmmsg(), or back-to-back send() calls), from `senderCpu`.
    * The receive path decides where and when each reaches PREROUTING.
    */
-  ingress(burst: Packet[], senderCpu: number): void {
-    this.rxPath.send(burst, senderCpu);
+  ingress(burst: Packet[], senderCpu: number, calls: "sendmmsg" | "send" = "sendmmsg"): void {
+    this.rxPath.send(burst, senderCpu, calls);
   }
 
   /**

@@ -3,6 +3,7 @@ import type { Simulator } from "../engine/sim.js";
 import { type Packet, packetKey } from "../net/packet.js";
 import type { HopStats, NetnsConfig } from "./hop.js";
 import type { HopTracer } from "./hoptrace.js";
+import { SoftirqCpus, loaded } from "./softirq.js";
 
 /** The netfilter hooks the receive path hands each packet to, on the CPU that processes it. */
 export interface NetfilterHooks {
@@ -59,11 +60,13 @@ export class RxPath {
   private readonly arriveFn = (w: Work) => this.arrive(w);
   private readonly stepFn = (w: Work) => this.step(w);
   private readonly wirePollFn = (cpu: number) => this.wirePoll(cpu);
+  /** The node's softirq load on each CPU, or null when none is declared. */
+  private readonly softirq: SoftirqCpus | null;
 
   constructor(
     private readonly sim: Simulator,
-    private readonly cfg: Pick<NetnsConfig, "cpus" | "rx" | "send">,
-    private readonly rng: { timing: Rng; rx: Rng; migrate: Rng },
+    private readonly cfg: Pick<NetnsConfig, "cpus" | "rx" | "send" | "features">,
+    private readonly rng: { timing: Rng; rx: Rng; migrate: Rng; softirq: Rng },
     /** packetsIn counts the packets handed to a CPU's backlog. */
     private readonly stats: HopStats,
     private readonly hooks: NetfilterHooks,
@@ -71,20 +74,24 @@ export class RxPath {
   ) {
     this.cpus = Array.from({ length: cfg.cpus }, () => ({ busy: false, queue: [] }));
     this.pending = Array.from({ length: cfg.cpus }, () => []);
+    const load = cfg.rx.softirq;
+    this.softirq = load !== null && loaded(load) ? new SoftirqCpus(load, cfg.cpus, cfg.features.ksoftirqdDefers, rng.softirq) : null;
   }
 
   /**
    * A burst of datagrams handed to the kernel by one thread without blocking in
    * between (one sendmmsg(), or back-to-back send() calls), from `senderCpu`:
    * their times to the node side of the veth, then where and when each reaches PREROUTING.
+   * `calls`: one sendmmsg() (glibc), or a send() per datagram (musl), whose gaps are longer.
    */
-  send(burst: Packet[], senderCpu: number): void {
+  send(burst: Packet[], senderCpu: number, calls: "sendmmsg" | "send" = "sendmmsg"): void {
     const { rx, send } = this.cfg;
     const r = this.rng.timing;
     const times = this.times;
+    const gap = calls === "send" ? send.callGapNs : send.datagramGapNs;
     let t = this.sim.now;
     for (let i = 0; i < burst.length; i++) {
-      if (i > 0) t += send.datagramGapNs.sample(r);
+      if (i > 0) t += gap.sample(r);
       let at = t + send.txNs.sample(r);
       if (send.stallProbability > 0 && r() < send.stallProbability) at += send.stallNs.sample(r);
       times[i] = Math.round(at);
@@ -93,6 +100,8 @@ export class RxPath {
     switch (rx.mode) {
       case "inline":
       case "gro":
+        // A loaded CPU may hold the burst for ksoftirqd (softirq.ts); its draws are from a stream of its own.
+        if (this.softirq !== null && this.throughKsoftirqd(burst, cpu, times)) return;
         // The rare thread-migration split (rx.ts), drawn from a stream of its own so that the other
         // streams' draws do not move.
         if (burst.length > 1 && this.cfg.cpus > 1 && rx.migrationProbability > 0 && this.rng.migrate() < rx.migrationProbability) {
@@ -174,6 +183,91 @@ export class RxPath {
     }
     this.schedule(burst[0]!, cpu, t);
     for (let i = 1; i < burst.length; i++) this.schedule(burst[i]!, other, t);
+  }
+
+  /**
+   * The burst sent from a CPU whose ksoftirqd is runnable (kernel/softirq.ts). Returns false when
+   * the burst goes on as on an unloaded CPU (ksoftirqd asleep, or, on kernels that do not defer,
+   * a backlog the send's local_bh_enable runs to its end first: the burst's times are moved by it).
+   * Otherwise the first datagram waits in this CPU's backlog for ksoftirqd (4.9-6.4: do_softirq
+   * returns while ksoftirqd_running(); other kernels: past the 2 ms the sender's __do_softirq runs).
+   * The thread goes on; between its sends (sendmmsg's cond_resched(), musl's return to user space)
+   * need_resched() may hand the CPU to ksoftirqd, and an idle CPU may pull the waiting thread
+   * (newidle balance): its next datagrams are then processed there, at once, while ksoftirqd works
+   * towards the first on the old CPU. Only then can the two meet in conntrack; RPS (which sends one
+   * flow to one CPU's backlog) never gets here.
+   */
+  private throughKsoftirqd(burst: Packet[], cpu: number, times: number[]): boolean {
+    const s = this.softirq!;
+    const load = s.load;
+    const n = burst.length;
+    const t0 = times[0]!;
+    let w = s.backlogAt(cpu, t0);
+    if (w <= 0) return false;
+    let inline = 0;
+    if (!this.cfg.features.ksoftirqdDefers) {
+      if (w <= load.budgetNs) {
+        // local_bh_enable -> do_softirq runs the backlog, then the datagram: the sender waits for it.
+        if (this.tracer.sink !== null) this.tracer.emit("backlog-run", burst[0]!, cpu, null, w);
+        const shift = Math.round(w);
+        for (let i = 0; i < n; i++) times[i]! += shift;
+        s.emptied(cpu, t0 + w);
+        return false;
+      }
+      inline = load.budgetNs; // __do_softirq stops after MAX_SOFTIRQ_TIME and wakes ksoftirqd for the rest
+      s.ran(cpu, t0 + inline, inline);
+      w -= inline;
+      for (let i = 1; i < n; i++) times[i]! += inline;
+    }
+    if (this.tracer.sink !== null) this.tracer.emit("ksoftirqd-deferred", burst[0]!, cpu, null, w);
+    const share = 1 + load.runnablePerCpu;
+    const spread = times[n - 1]! - t0 - inline;
+    // need_resched() during the sends: ksoftirqd and the runnable tasks each get the CPU once per sched_latency.
+    const preempted = n > 1 && this.cfg.cpus > 1 && s.draw() < 1 - Math.exp((-spread * share) / load.schedLatencyNs);
+    if (preempted) {
+      const tPre = t0 + inline + s.draw() * spread;
+      // From here ksoftirqd has the CPU to itself until it is done.
+      const tFirst = tPre + Math.max(0, w - (tPre - t0 - inline) / share);
+      if (s.idleElsewhere(cpu, this.cfg.cpus)) {
+        const other = (cpu + 1 + Math.floor(s.draw() * (this.cfg.cpus - 1))) % this.cfg.cpus;
+        const tMoved = tPre + Math.round(load.migrateNs.sample(this.rng.softirq));
+        if (this.tracer.sink !== null) this.tracer.emit("ksoftirqd-migrated", burst[1]!, other, null, cpu);
+        this.schedule(burst[0]!, cpu, Math.round(tFirst));
+        for (let i = 1; i < n; i++) {
+          const at = tMoved + (times[i]! - times[1]!);
+          this.schedule(burst[i]!, other, Math.round(this.processedAt(other, at)));
+        }
+        return true;
+      }
+      // No CPU to move to: the thread waits its turn behind ksoftirqd, its datagrams behind the first.
+      this.queueBehind(burst, cpu, Math.round(tFirst));
+      return true;
+    }
+    this.queueBehind(burst, cpu, Math.round(t0 + inline + w * share));
+    return true;
+  }
+
+  /**
+   * The burst waits in one CPU's backlog until ksoftirqd reaches it at `t`. With GRO on the veth
+   * (its NAPI polled by ksoftirqd) and list delivery (5.5), the poll finds them all queued and hands
+   * them on as one list; otherwise process_backlog takes them one at a time.
+   */
+  private queueBehind(burst: Packet[], cpu: number, t: number): void {
+    if (this.cfg.rx.mode === "gro" && this.cfg.features.groNormalList) {
+      this.scheduleList(burst, cpu, t);
+      return;
+    }
+    for (let i = 0; i < burst.length; i++) this.schedule(burst[i]!, cpu, t);
+  }
+
+  /** When a datagram sent on `cpu` at t is processed there: at once, or when that CPU's ksoftirqd reaches it. */
+  private processedAt(cpu: number, t: number): number {
+    const s = this.softirq!;
+    const w = s.backlogAt(cpu, t);
+    if (w <= 0) return t;
+    const load = s.load;
+    if (this.cfg.features.ksoftirqdDefers) return t + w * (1 + load.runnablePerCpu);
+    return w <= load.budgetNs ? t + w : t + load.budgetNs + (w - load.budgetNs) * (1 + load.runnablePerCpu);
   }
 
   /** RPS re-queues a datagram to its flow's CPU backlog; it reaches PREROUTING after the enqueue and the IPI. */

@@ -56,6 +56,23 @@ export interface KernelFeatures {
   udpStreamAfter2s: boolean;
   /** b7b1d02fc439 (5.16): ASSURED only once in stream mode. */
   assuredOnlyInStream: boolean;
+  // The receive path: what can make one thread's two datagrams overlap (kernel/rxpath.ts, kernel/softirq.ts).
+  /**
+   * 4cd13c21b207 "softirq: Let ksoftirqd do its job" (4.9) until its revert d15121be7485 (6.5):
+   * while this CPU's ksoftirqd is runnable, do_softirq() at local_bh_enable() (the end of a
+   * send's dev_queue_xmit) and invoke_softirq() at irq exit run nothing; a NET_RX raised by a
+   * veth send waits in the backlog for ksoftirqd. Before and after, the sender's own
+   * local_bh_enable() runs the pending softirqs (up to MAX_SOFTIRQ_TIME) before it goes on.
+   */
+  ksoftirqdDefers: boolean;
+  /** List receive, netif_receive_skb_list -> ip_list_rcv (Edward Cree's series, 4.19). */
+  listReceive: boolean;
+  /** 6570bc79c0df (5.5): napi_gro_receive() hands GRO_NORMAL packets on as a list (gro_normal_batch), as veth_poll and most NIC drivers use it. */
+  groNormalList: boolean;
+  /** Threaded NAPI, /sys/class/net/<dev>/threaded (29863d41bb6e, 5fdd2f0e5c64: 5.12). */
+  threadedNapi: boolean;
+  /** d3256efd8e8b "veth: allow enabling NAPI even without XDP" (5.13): GRO on a veth without an XDP program. */
+  vethGro: boolean;
 }
 
 /** A kernel version as written ("5.4", "4.14.173"), parsed once: the rest of the code passes this value. */
@@ -112,5 +129,10 @@ export function featuresOf(v: KernelVersion): KernelFeatures {
     udpStreamTimeoutS: atLeast(v, 5, 0) ? 120 : 180,
     udpStreamAfter2s: atLeast(v, 5, 0),
     assuredOnlyInStream: atLeast(v, 5, 16),
+    ksoftirqdDefers: atLeast(v, 4, 9) && !atLeast(v, 6, 5),
+    listReceive: atLeast(v, 4, 19),
+    groNormalList: atLeast(v, 5, 5),
+    threadedNapi: atLeast(v, 5, 12),
+    vethGro: atLeast(v, 5, 13),
   };
 }

@@ -125,7 +125,7 @@ export class Cluster implements PodWiring, CacheWiring {
     this.node = new Netns(
       this.sim,
       { ...cfg.node, services, notrack, masquerade: cfg.masquerade === null ? null : { addr: this.nodeIp, randomFully: cfg.masquerade.randomFully } },
-      { dnat: this.streams.get("node/dnat"), timing: this.streams.get("node/timing"), rx: this.streams.get("node/rx"), snat: this.streams.get("node/snat"), migrate: this.streams.get("node/migrate") },
+      { dnat: this.streams.get("node/dnat"), timing: this.streams.get("node/timing"), rx: this.streams.get("node/rx"), snat: this.streams.get("node/snat"), migrate: this.streams.get("node/migrate"), softirq: this.streams.get("node/softirq") },
       {
         forward: (pkt, t) => this.forward(pkt, t),
         toPod: (pkt, t) => this.sim.at(t, this.toLocalFn, pkt),
@@ -156,10 +156,10 @@ export class Cluster implements PodWiring, CacheWiring {
    * A burst of datagrams leaves a pod through its eth0: the egress qdisc (if
    * node.tc_delay is there), then veth_xmit into the node's receive path.
    */
-  podEgress(burst: Packet[], cpu: number, where: string): void {
+  podEgress(burst: Packet[], cpu: number, where: string, calls: "sendmmsg" | "send" = "sendmmsg"): void {
     const tc = this.podTc;
     if (tc === null) {
-      this.node.ingress(burst, cpu);
+      this.node.ingress(burst, cpu, calls);
       return;
     }
     const now = this.sim.now;
@@ -177,7 +177,7 @@ export class Cluster implements PodWiring, CacheWiring {
       // HRTIMER_MODE_ABS_PINNED): the packet goes on to veth_xmit from the sender's CPU, alone.
       this.sim.at(now + d, this.releaseFn, { pkt, cpu, where });
     }
-    if (pass.length > 0) this.node.ingress(pass, cpu);
+    if (pass.length > 0) this.node.ingress(pass, cpu, calls);
   }
 
   private release(h: Held): void {

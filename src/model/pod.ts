@@ -293,7 +293,7 @@ export class Pod implements LocalReceiver {
           const what = msgs.map((m) => `${m.qtype}${m.sends > 0 ? " (again)" : ""}`).join(" and ");
           cluster.tracer.add(tally, cluster.sim.now, pod.where(pod.threads[threadId]!), `${how} ${what} ${msgs[0]!.qname} from port ${s.port} to ${cluster.addrs.name(peerIds[0]!)}:${s.peerPort}`);
         }
-        cluster.podEgress(burst, cpu, pod.label);
+        cluster.podEgress(burst, cpu, pod.label, pod.resolver.sendCalls);
       },
       openTcp(peer: string, peerPort: number): TcpConn {
         pod.tcpCount++;

@@ -53,7 +53,7 @@ export interface PodWiring extends NodeServices {
   /** A UDP packet sent from a local receiver into the node's netfilter path. */
   udpPacket(src: number, sport: number, dst: number, dport: number, dns: DnsMessage, tally: LookupTally | null): Packet;
   /** A burst of datagrams leaves the pod through its eth0, sent from `cpu`; `where` names the pod in traces. */
-  podEgress(burst: Packet[], cpu: number, where: string): void;
+  podEgress(burst: Packet[], cpu: number, where: string, calls?: "sendmmsg" | "send"): void;
 }
 
 /** The NodeLocal cache's view of the node it runs on. */

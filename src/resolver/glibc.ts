@@ -60,6 +60,9 @@ class GlibcSetup implements ResolverSetup {
     return { newThread: () => new GlibcThread(this.conf, p) };
   }
 
+  /** How a burst reaches the kernel (send_dg: __sendmmsg(fd, reqs, 2, MSG_NOSIGNAL)). */
+  readonly sendCalls = "sendmmsg" as const;
+
   sendWords(count: number): string {
     return count === 1 ? "sends" : "sends in one sendmmsg()";
   }

@@ -75,6 +75,9 @@ class GoSetup implements ResolverSetup {
     return this.thread;
   }
 
+  /** How a burst reaches the kernel (a write() per socket). */
+  readonly sendCalls = "send" as const;
+
   sendWords(count: number): string {
     return count === 1 ? "sends" : "sends back to back";
   }

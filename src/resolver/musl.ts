@@ -73,6 +73,9 @@ class MuslSetup implements ResolverSetup {
     return this.thread;
   }
 
+  /** How a burst reaches the kernel (res_msend.c: a sendto() per query and nameserver). */
+  readonly sendCalls = "send" as const;
+
   sendWords(count: number): string {
     return count === 1 ? "sends" : "sends back to back";
   }

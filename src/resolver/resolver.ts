@@ -106,6 +106,8 @@ export interface ResolverSetup {
   call(name: string, family: Family): string;
   /** A new process of the application: the libc's process-wide state (its statics). */
   newProcess(): ResolverProcess;
+  /** A burst of several datagrams is one sendmmsg() (glibc) or a send() per datagram (musl): their gaps differ. */
+  readonly sendCalls: "sendmmsg" | "send";
   /** How a trace says that the resolver hands `count` datagrams to the kernel at once ("sends in one sendmmsg()"). */
   sendWords(count: number): string;
   /** For a trace whose lookup lost a query: what the resolver waits for and how long, from this conf. */

@@ -66,6 +66,8 @@ function clientNodeSpec(s: Scenario, kernel: KernelFeatures): NodeSpec {
     load: n.load as NodeLoad,
     batchProbability: n.batch_probability,
     migrationProbability: n.migration_probability,
+    softirqShare: n.softirq_share,
+    runnablePerCpu: n.runnable_per_cpu,
     proxyMode: n.proxy_mode,
     rules: n.rules_before_dns,
     ipvsScheduleNs: n.ipvs?.schedule_ns,

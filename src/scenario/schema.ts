@@ -91,6 +91,10 @@ export const scenarioSchema = z.strictObject({
       batch_probability: z.number().min(0).max(1).optional(),
       /** The thread-migration split of one thread's burst over two CPUs (inline and gro), per burst. */
       migration_probability: z.number({ error: "expected a probability from 0 to 1" }).min(0, { error: "expected a probability from 0 to 1" }).max(1, { error: "expected a probability from 0 to 1" }).optional(),
+      /** The node's own load (kernel/softirq.ts): the share of each CPU's time in softirq for other traffic (top's si, mpstat's %soft). */
+      softirq_share: z.number({ error: "expected a share of CPU time from 0 to 0.95" }).min(0, { error: "expected a share of CPU time from 0 to 0.95" }).max(0.95, { error: "expected a share of CPU time from 0 to 0.95" }).default(0),
+      /** CPU-bound tasks runnable per CPU besides the resolver (the load average per CPU). */
+      runnable_per_cpu: z.number({ error: "expected a number of tasks from 0 to 64" }).min(0, { error: "expected a number of tasks from 0 to 64" }).max(64, { error: "expected a number of tasks from 0 to 64" }).default(0),
       nat_backend: z.enum(["iptables-legacy", "iptables-nft", "nftables"]).default("iptables-nft"),
       rules_before_dns: z.number().int().min(0).default(0),
       /** kube-proxy's mode: the nat table's KUBE-SVC chains, or IPVS (kernel/ipvs.ts). */
