@@ -56,6 +56,13 @@ export interface KernelFeatures {
   udpStreamAfter2s: boolean;
   /** b7b1d02fc439 (5.16): ASSURED only once in stream mode. */
   assuredOnlyInStream: boolean;
+  /**
+   * Before "netfilter: conntrack: remove packet hotpath stats" (4.9): the packet path counts
+   * `insert` (__nf_conntrack_confirm) and `new` (init_conntrack), and ctnetlink sends searched,
+   * new, delete and delete_list too. From 4.9 ct_cpu_seq_show prints 0 for them and `insert`
+   * moves only for entries made over ctnetlink (nf_conntrack_hash_check_insert).
+   */
+  hotpathStats: boolean;
 }
 
 /** A kernel version as written ("5.4", "4.14.173"), parsed once: the rest of the code passes this value. */
@@ -112,5 +119,6 @@ export function featuresOf(v: KernelVersion): KernelFeatures {
     udpStreamTimeoutS: atLeast(v, 5, 0) ? 120 : 180,
     udpStreamAfter2s: atLeast(v, 5, 0),
     assuredOnlyInStream: atLeast(v, 5, 16),
+    hotpathStats: !atLeast(v, 4, 9),
   };
 }
