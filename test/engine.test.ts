@@ -194,9 +194,9 @@ describe("model: LookupLog", () => {
     const { LookupLog } = await import("../src/model/log.js");
     const { gaiResult } = await import("../src/resolver/host.js");
     const log = new LookupLog(2);
-    const tally = { queriesSent: 4, retransmits: 2, queriesLost: 1, clashes: 1 };
+    const tally = { queriesSent: 4, retransmits: 2, queriesLost: 1, clashes: 1, pairs: 2, pairsClashed: 1 };
     log.put(3, "app", 1, "redis", 10, 5_000_010, gaiResult("OK", true, false), tally);
-    log.put(1, "app", 0, "api.example.com", 0, 700, gaiResult("EAI_AGAIN", false, false), { queriesSent: 2, retransmits: 0, queriesLost: 0, clashes: 0 });
+    log.put(1, "app", 0, "api.example.com", 0, 700, gaiResult("EAI_AGAIN", false, false), { queriesSent: 2, retransmits: 0, queriesLost: 0, clashes: 0, pairs: 1, pairsClashed: 0 });
     assert.equal(log.count, 2);
     assert.equal(log.length, 3);
     assert.equal(log.has(1), false);

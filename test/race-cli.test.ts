@@ -136,7 +136,7 @@ describe("cli: dnsrace race", () => {
       assert.equal(sum("drop"), r.drop, kernel);
       if (shown) assert.equal(sum("clash_resolve"), r.clash_resolve, kernel);
     }
-    const c = { found: 1, invalid: 0, ignore: 7, insert: 0, insert_failed: 12, drop: 6, early_drop: 0, error: 0, search_restart: 0, clash_resolve: 3, chaintoolong: 0 };
+    const c = { found: 1, invalid: 0, ignore: 7, insert: 0, insert_failed: 12, drop: 6, early_drop: 0, error: 0, search_restart: 0, clash_resolve: 3, chaintoolong: 0, new: 0 };
     assert.equal(
       conntrackStatLine(0, c, raceOptions({ ...NO_FLAGS, kernel: "5.4" }).kernel),
       "cpu=0 found=1 invalid=0 ignore=7 insert=0 insert_failed=12 drop=6 early_drop=0 error=0 search_restart=0",

@@ -74,7 +74,7 @@ function parseConntrackS(lines: string[], file: string): CounterSnapshot {
       const kv = /^([a-z_]+)=(\d+)$/.exec(f);
       if (kv === null) throw new CounterError(`${file}: line ${i + 1}: expected key=value with a whole number, found "${clip(f)}".`);
       const key = kv[1]!;
-      if (!isCounter(key)) continue; // searched=, new=, delete=... of old conntrack-tools: not used
+      if (!isCounter(key)) continue; // searched=, delete=, delete_list= of pre-4.9 kernels: not used
       row.set(key, Number(kv[2]));
       snap.shown.add(key);
     }

@@ -5,7 +5,7 @@ import { type KernelFeatures, hasDistributionSuffix, kernelFeatures } from "../k
 import { MASQUERADE_MODES, type MasqueradeMode, RACE_DEFAULTS, type RaceOptions, type RaceResult, runRace, type SendMode } from "../experiment/race.js";
 import { InputError } from "../scenario/load.js";
 import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
-import { conntrackStatLine, statNames } from "../report/conntrack.js";
+import { conntrackStatLine, statLineNames, statValue } from "../report/conntrack.js";
 
 export { conntrackStatLine };
 
@@ -316,6 +316,6 @@ export function raceJson(r: RaceResult, o: RaceOptions, f: KernelFeatures): stri
     merged: r.clashes - r.nat_clash_entries - r.conservation.dropped,
     dropped: r.conservation.dropped,
     // The counters of `conntrack -S` on this kernel, and no others.
-    per_cpu: r.perCpu.map((c, cpu) => Object.fromEntries([["cpu", cpu], ...statNames(f).map((n) => [n, c[n]])])),
+    per_cpu: r.perCpu.map((c, cpu) => Object.fromEntries([["cpu", cpu], ...statLineNames(f).map((n) => [n, statValue(c, n)])])),
   });
 }

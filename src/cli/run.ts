@@ -7,6 +7,7 @@ import { fileKind } from "../compare/spec.js";
 import { InputError, type LoadedScenario, loadScenarioText, parseYaml, readScenarioFile } from "../scenario/load.js";
 import { runScenario } from "../scenario/run.js";
 import { Progress } from "./progress.js";
+import { compactProportion } from "../stats/proportion.js";
 import { conntrackStatLine, procStatHeader, procStatRow } from "../report/conntrack.js";
 
 export interface RunArgs {
@@ -124,30 +125,35 @@ export function writeAll(dir: string, files: { name: string; text: string }[]): 
   for (const f of tmp) renameSync(f.tmp, f.final);
 }
 
-const TABLE_COLUMNS: { key: keyof Summary; title: string }[] = [
-  { key: "scenario", title: "scenario" },
-  { key: "lookups", title: "lookups" },
-  { key: "p50_ms", title: "p50 ms" },
-  { key: "p99_ms", title: "p99 ms" },
-  { key: "p999_ms", title: "p99.9 ms" },
-  { key: "max_ms", title: "max ms" },
-  { key: "share_over_1s", title: ">1s" },
-  { key: "share_ge_5s", title: ">=5s" },
-  { key: "failed", title: "failed" },
-  { key: "clashes", title: "clashes" },
-  { key: "insert_failed", title: "insert_failed" },
-  { key: "drop", title: "drop" },
-  { key: "clash_resolve", title: "clash_resolve" },
+/** A share of the summary with its interval, as compactProportion reads it. */
+function shareCell(r: Summary, k: number, n: number, key: "share_over_1s" | "share_ge_5s" | "share_pairs_clashed"): string {
+  return compactProportion({ k, n, estimate: r[key] ?? 0, low: r[`${key}_low`] ?? 0, high: r[`${key}_high`] ?? 1 });
+}
+
+const TABLE_COLUMNS: { title: string; cell: (r: Summary) => string }[] = [
+  { title: "scenario", cell: (r) => r.scenario },
+  { title: "lookups", cell: (r) => String(r.lookups) },
+  { title: "p50 ms", cell: (r) => formatSummaryValue("p50_ms", r.p50_ms) },
+  { title: "p99 ms", cell: (r) => formatSummaryValue("p99_ms", r.p99_ms) },
+  { title: "p99.9 ms", cell: (r) => formatSummaryValue("p999_ms", r.p999_ms) },
+  { title: "max ms", cell: (r) => formatSummaryValue("max_ms", r.max_ms) },
+  { title: ">1s (95% CI)", cell: (r) => shareCell(r, r.over_1s, r.lookups, "share_over_1s") },
+  { title: ">=5s (95% CI)", cell: (r) => shareCell(r, r.ge_5s, r.lookups, "share_ge_5s") },
+  { title: "failed", cell: (r) => String(r.failed) },
+  { title: "pairs clashed (95% CI)", cell: (r) => shareCell(r, r.pairs_clashed, r.pairs, "share_pairs_clashed") },
+  { title: "clashes", cell: (r) => String(r.clashes) },
+  { title: "insert_failed", cell: (r) => String(r.insert_failed) },
+  {
+    title: "per insert",
+    cell: (r) =>
+      r.insert_failed_per_insert === null ? "-" : compactProportion({ k: r.insert_failed, n: r.insert, estimate: r.insert_failed_per_insert, low: r.insert_failed_per_insert_low!, high: r.insert_failed_per_insert_high! }, "exp"),
+  },
+  { title: "drop", cell: (r) => String(r.drop) },
+  { title: "clash_resolve", cell: (r) => String(r.clash_resolve) },
 ];
 
 export function summaryTable(rows: Summary[]): string {
-  const cells = rows.map((r) =>
-    TABLE_COLUMNS.map(({ key }) => {
-      const v = r[key];
-      if (key.startsWith("share_")) return `${((v as number) * 100).toFixed(2)}%`;
-      return formatSummaryValue(key, v);
-    }),
-  );
+  const cells = rows.map((r) => TABLE_COLUMNS.map(({ cell }) => cell(r)));
   const widths = TABLE_COLUMNS.map((c, i) => Math.max(c.title.length, ...cells.map((row) => row[i]!.length)));
   const line = (vals: string[]) => vals.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
   return [line(TABLE_COLUMNS.map((c) => c.title)), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n") + "\n";

@@ -3,7 +3,7 @@ import { basename, extname, join } from "node:path";
 import type { CommandModule } from "yargs";
 import { type Replication, replicate, replicationSeeds } from "../compare/run.js";
 import { type Sweep, loadSweep } from "../compare/spec.js";
-import { tInterval } from "../compare/stats.js";
+import { shareInterval } from "../compare/stats.js";
 import { ms3 } from "../report/csv.js";
 import { sweepChart } from "../report/plots.js";
 import { Progress } from "./progress.js";
@@ -17,7 +17,7 @@ interface SweepArgs {
   quiet: boolean;
 }
 
-export const SWEEP_COLUMNS = ["seed", "lookups", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "share_over_1s", "share_ge_5s", "failed", "clashes", "insert_failed", "drop", "clash_resolve"] as const;
+export const SWEEP_COLUMNS = ["seed", "lookups", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "share_over_1s", "share_over_1s_low", "share_over_1s_high", "share_ge_5s", "share_ge_5s_low", "share_ge_5s_high", "failed", "clashes", "insert_failed", "drop", "clash_resolve"] as const;
 
 /** sweep.csv: tidy, one row per grid point and seed, a column per grid parameter. */
 export function sweepCsv(s: Sweep, runs: Replication[][]): string {
@@ -32,7 +32,11 @@ export function sweepCsv(s: Sweep, runs: Replication[][]): string {
       ms3(m.p999_ms),
       ms3(m.max_ms),
       m.share_over_1s.toFixed(6),
+      m.share_over_1s_low.toFixed(6),
+      m.share_over_1s_high.toFixed(6),
       m.share_ge_5s.toFixed(6),
+      m.share_ge_5s_low.toFixed(6),
+      m.share_ge_5s_high.toFixed(6),
       m.failed,
       m.clashes,
       m.insert_failed,
@@ -51,7 +55,11 @@ export function sweepPlot(s: Sweep, runs: Replication[][]): string {
   s.points.forEach((p, i) => {
     const key = others.map((o) => `${o}=${String(p.values[s.params.indexOf(o)])}`).join(", ") || "all";
     const shares = runs[i]!.map((r) => r.summary.share_over_1s);
-    const ci = tInterval(shares, 0, 1);
+    const ci = shareInterval(
+      shares,
+      runs[i]!.reduce((a, r) => a + r.summary.over_1s, 0),
+      runs[i]!.reduce((a, r) => a + r.summary.lookups, 0),
+    );
     const y = shares.reduce((a, b) => a + b, 0) / shares.length;
     const x = p.values[xi]!;
     if (!lines.has(key)) lines.set(key, { label: key, points: [] });

@@ -3,7 +3,7 @@ import { type Summary, summarize } from "../stats/summary.js";
 import type { LoadedScenario } from "../scenario/load.js";
 import { runScenario } from "../scenario/run.js";
 import { stream } from "../engine/random.js";
-import { type Bounds, type Interval, bootstrapQuantile, pairedInterval, tInterval } from "./stats.js";
+import { type Bounds, type Interval, bootstrapQuantile, pairedInterval, shareInterval } from "./stats.js";
 
 const MS = 1_000_000;
 
@@ -48,6 +48,9 @@ export interface Pooled {
   max_ms: number;
   share_over_1s: number;
   share_ge_5s: number;
+  /** Lookups over 1 s and at or over 5 s, over every replication. */
+  over_1s: number;
+  ge_5s: number;
   share_ok_v4: number;
   share_failed: number;
   queries_per_lookup: number;
@@ -57,7 +60,9 @@ export interface Pooled {
   clash_resolve: number;
   /** 95% percentile-bootstrap interval of the pooled p99, resampling seeds. */
   p99_ci: Bounds | null;
+  /** The shares' 95% intervals across seeds (compare/stats.ts shareInterval: a count of 0 in every seed gives the pooled upper bound). */
   share_over_1s_ci: Interval | null;
+  share_ge_5s_ci: Interval | null;
   /** Every lookup of every replication, ms, ascending (for plots). */
   latMs: Float64Array;
 }
@@ -90,6 +95,8 @@ export function pool(reps: Replication[]): Pooled {
     max_ms: total === 0 ? 0 : all[total - 1]!,
     share_over_1s: share(over1),
     share_ge_5s: share(ge5),
+    over_1s: over1,
+    ge_5s: ge5,
     share_ok_v4: share(reps.reduce((a, r) => a + r.okV4, 0)),
     share_failed: share(sum((s) => s.failed)),
     queries_per_lookup: share(sum((s) => s.queries_sent)),
@@ -103,7 +110,16 @@ export function pool(reps: Replication[]): Pooled {
       0.99,
       stream(reps.map((r) => r.seed).join("+"), "bootstrap"),
     ),
-    share_over_1s_ci: tInterval(reps.map((r) => r.summary.share_over_1s), 0, 1),
+    share_over_1s_ci: shareInterval(
+      reps.map((r) => r.summary.share_over_1s),
+      over1,
+      total,
+    ),
+    share_ge_5s_ci: shareInterval(
+      reps.map((r) => r.summary.share_ge_5s),
+      ge5,
+      total,
+    ),
     latMs: all,
   };
 }

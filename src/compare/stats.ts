@@ -1,4 +1,5 @@
 import { deviation, mean } from "d3-array";
+import { proportion } from "../stats/proportion.js";
 
 /** Student's t 0.975 quantiles for 1..30 degrees of freedom (two-sided 95%). */
 const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
@@ -129,4 +130,15 @@ export function bootstrapQuantile(reps: readonly Float64Array[], pooled: Float64
     return values[values.length - 1]!.v;
   };
   return { low: at(0.025), high: at(0.975) };
+}
+
+/**
+ * The 95% interval of a share over K replications: Student's t on the per-seed shares, except
+ * when the count is 0 in every seed, where t degenerates to 0..0: then the pooled exact
+ * (Clopper-Pearson) upper bound of 0 events in all `trials` (stats/proportion.ts), about 3.69 / n.
+ * Null with fewer than two replications and a count above 0.
+ */
+export function shareInterval(shares: readonly number[], events: number, trials: number): Interval | null {
+  if (events === 0 && trials > 0) return { mean: 0, low: 0, high: proportion(0, trials).high };
+  return tInterval(shares, 0, 1);
 }

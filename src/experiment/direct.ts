@@ -101,7 +101,7 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
     cpu: 0,
     host,
     rng: stream(1, "direct/thread0"),
-    tally: { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 } as LookupTally,
+    tally: { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0, pairs: 0, pairsClashed: 0 } as LookupTally,
     gaveUp: (sent: boolean) => {
       giveUps.push({ t_ms: sim.now / MS, sent });
     },
@@ -123,7 +123,7 @@ export function runDirectLookups(opts: DirectOptions, names: string[]): DirectRe
       firstPacket = packets.length;
       firstTimeout = proc.expired.length;
       firstGiveUp = giveUps.length;
-      const tally: LookupTally = { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 };
+      const tally: LookupTally = { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0, pairs: 0, pairsClashed: 0 };
       ctx.tally = tally;
       const gen = resolver.getaddrinfo(ctx, name, opts.family);
       const r = (yield gen) as LookupResult;

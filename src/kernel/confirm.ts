@@ -35,6 +35,9 @@ export class Confirm {
     const winner = this.table.findOrig(e.origKey, now) ?? this.table.findReply(e.replyKey, now);
     if (winner === undefined) {
       this.table.insert(e, now);
+      // __nf_conntrack_confirm: NF_CT_STAT_INC(net, insert) after __nf_conntrack_hash_insert, up to 4.8
+      // (removed from the packet path by "netfilter: conntrack: remove packet hotpath stats", 4.9).
+      if (this.features.hotpathStats) this.counters.bump(cpu, "insert");
       if (this.tracer.sink !== null) this.tracer.emit("confirm", pkt, cpu, e);
       return true;
     }
@@ -56,6 +59,11 @@ export class Confirm {
   private countClash(e: Entry, winner: Entry, pkt: Packet): void {
     this.stats.clashes++;
     if (pkt.tally !== null) pkt.tally.clashes++;
+    const pair = pkt.pair;
+    if (pair !== null && !pair.clashed) {
+      pair.clashed = true;
+      if (pkt.tally !== null) pkt.tally.pairsClashed++;
+    }
     if (winner.natDst !== e.natDst || winner.natDport !== e.natDport) this.stats.clashesDifferentEndpoint++;
     else if (winner.natSrc !== e.natSrc || winner.natSport !== e.natSport) this.stats.clashesDifferentSource++;
   }
@@ -80,7 +88,11 @@ export class Confirm {
     if (this.tracer.sink !== null) this.tracer.emit("clash-merge", pkt, cpu, e);
   }
 
-  /** nf_ct_resolve_clash_harder: the loser is inserted reply-only, with IPS_NAT_CLASH and a 1 s fixed timeout. */
+  /**
+   * nf_ct_resolve_clash_harder: the loser is inserted reply-only, with IPS_NAT_CLASH and a 1 s fixed timeout.
+   * It links the REPLY node itself (hlist_nulls_add_head_rcu, no __nf_conntrack_hash_insert) and counts
+   * clash_resolve only, never insert (5.10.13 nf_conntrack_core.c); it exists from 5.6, after insert left the packet path.
+   */
   private insertNatClash(e: Entry, pkt: Packet, cpu: number, now: number): void {
     this.table.insertNatClash(e, now);
     this.stats.natClashEntries++;

@@ -51,6 +51,7 @@ export const COUNTER_NAMES = [
   "search_restart",
   "clash_resolve",
   "chaintoolong",
+  "new",
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 
@@ -73,7 +74,7 @@ export class Counters {
 }
 
 function zeroCounters(): Record<CounterName, number> {
-  return { found: 0, invalid: 0, ignore: 0, insert: 0, insert_failed: 0, drop: 0, early_drop: 0, error: 0, search_restart: 0, clash_resolve: 0, chaintoolong: 0 };
+  return { found: 0, invalid: 0, ignore: 0, insert: 0, insert_failed: 0, drop: 0, early_drop: 0, error: 0, search_restart: 0, clash_resolve: 0, chaintoolong: 0, new: 0 };
 }
 
 const SEC = 1_000_000_000;
@@ -88,6 +89,18 @@ export const UDP_STREAM_DELAY_NS = 2 * SEC;
 export interface TableLimits {
   max: number;
   buckets: number;
+}
+
+/**
+ * Entries of the namespace that the model counts without simulating them (kernel/otherflows.ts):
+ * they hold slots of nf_conntrack_max, are never evicted, and are brought up to date before the
+ * table decides whether it is full.
+ */
+export interface TableOccupant {
+  /** Play what happened up to `now` (arrivals may ask the table for room at their own times). */
+  advance(now: number): void;
+  /** Entries alive at `now`. */
+  live(now: number): number;
 }
 
 /** early_drop() looks at this many buckets from the new tuple's (NF_CT_EVICTION_RANGE). */
@@ -112,6 +125,8 @@ export class ConntrackTable {
   private readonly buckets: Map<number, Entry[]> | null;
   /** No entry in the table expires before this (a lower bound, kept when the table is limited). */
   private earliestExpiry = Infinity;
+  /** The node's other flows, counted in net->ct.count (null: none). */
+  occupant: TableOccupant | null = null;
 
   constructor(
     readonly features: KernelFeatures,
@@ -233,10 +248,17 @@ export class ConntrackTable {
    * interval, and lookups and early_drop_list reap those they meet (nf_ct_gc_expired).
    */
   makeRoom(origKey: number, now: number): number {
+    this.occupant?.advance(now);
+    return this.makeRoomAt(origKey, now);
+  }
+
+  /** makeRoom without bringing the other flows up to date (they call it for their own arrivals). */
+  makeRoomAt(origKey: number, now: number): number {
     const limits = this.limits!;
-    if (this.count < limits.max) return 0;
+    const others = this.occupant === null ? 0 : this.occupant.live(now);
+    if (this.count + others < limits.max) return 0;
     if (now >= this.earliestExpiry) this.reapExpired(now);
-    if (this.count < limits.max) return 0;
+    if (this.count + others < limits.max) return 0;
     const size = limits.buckets;
     let b = this.bucketOf(origKey);
     for (let i = 0; i < NF_CT_EVICTION_RANGE; i++, b = (b + 1) % size) {
@@ -274,10 +296,12 @@ export class ConntrackTable {
     return Math.floor((hash(key) * this.limits!.buckets) / 4294967296);
   }
 
-  /** Entries alive at `now` (what /proc's `entries` shows: the gc worker has reaped the expired ones). */
+  /** Entries alive at `now` (what /proc's `entries` shows: the gc worker has reaped the expired ones), the other flows' included. */
   liveCount(now: number): number {
     this.reapExpired(now);
-    return this.count;
+    if (this.occupant === null) return this.count;
+    this.occupant.advance(now);
+    return this.count + this.occupant.live(now);
   }
 
   /** Removes every expired entry and notes when the next one expires. */

@@ -1,6 +1,7 @@
 import type { Packet } from "../net/packet.js";
 import type { TableLimits } from "./conntrack.js";
 import type { IpvsConfig } from "./ipvs.js";
+import type { OtherFlowsConfig } from "./otherflows.js";
 import type { NatService } from "./kubeproxy.js";
 import type { RxConfig } from "./rx.js";
 import type { HopTiming, SendTiming } from "./timing.js";
@@ -75,6 +76,8 @@ export interface NetnsConfig {
   masquerade: { addr: number; randomFully: boolean } | null;
   /** nf_conntrack_max and the hash size; null: no limit (nf_conntrack_max = 0). */
   tableLimits: TableLimits | null;
+  /** The node's other (non-DNS) flows, counted in the table and the counters (kernel/otherflows.ts); absent or null: none. */
+  otherFlows?: OtherFlowsConfig | null;
 }
 
 export interface HopStats {

@@ -116,6 +116,8 @@ export class ConntrackIn {
   private initConntrack(pkt: Packet, key: number, cpu: number, now: number): number {
     const timing = this.cfg.timing;
     const e = this.table.create(key, pkt.src, pkt.sport, pkt.dst, pkt.dport, now);
+    // init_conntrack: NF_CT_STAT_INC(net, new) for an entry no expectation created, up to 4.8 ("remove packet hotpath stats", 4.9).
+    if (this.cfg.features.hotpathStats) this.counters.bump(cpu, "new");
     const svcRef = this.byVip.get(addrPort(pkt.dst, pkt.dport));
     const r = this.rng.timing;
     const window = timing.window.sample(r);

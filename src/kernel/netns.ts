@@ -9,6 +9,7 @@ import { HopTracer } from "./hoptrace.js";
 import { Ipvs } from "./ipvs.js";
 import { ConntrackIn } from "./lookup.js";
 import { type NetfilterHooks, RxPath } from "./rxpath.js";
+import { OtherFlows } from "./otherflows.js";
 import { SourceNat } from "./snat.js";
 
 export type { HopEvent, HopEventKind, HopStats, HopWiring, NetnsConfig } from "./hop.js";
@@ -28,6 +29,8 @@ export class Netns implements NetfilterHooks {
   readonly ipvs: Ipvs | null;
   /** How packets reach PREROUTING, from local senders (ingress) or the wire (kernel/wirerx.ts). */
   readonly rxPath: RxPath;
+  /** The node's other flows (cfg.otherFlows), or null. */
+  readonly otherFlows: OtherFlows | null;
 
   private readonly tracer: HopTracer;
   private readonly conntrackIn: ConntrackIn;
@@ -39,7 +42,8 @@ export class Netns implements NetfilterHooks {
   constructor(
     private readonly sim: Simulator,
     readonly cfg: NetnsConfig,
-    rng: { dnat: Rng; timing: Rng; rx: Rng; snat: Rng; migrate: Rng; softirq: Rng },
+    /** `others`: the other flows' own stream (needed only with cfg.otherFlows). */
+    rng: { dnat: Rng; timing: Rng; rx: Rng; snat: Rng; migrate: Rng; softirq: Rng; others?: Rng },
     private readonly wiring: HopWiring,
   ) {
     this.table = new ConntrackTable(cfg.features, cfg.tableLimits);
@@ -51,6 +55,14 @@ export class Netns implements NetfilterHooks {
     this.snat = new SourceNat(cfg, this.table, this.counters, this.stats, rng.snat, this.tracer);
     this.confirmer = new Confirm(cfg.features, cfg.natTable, this.table, this.counters, this.stats, this.tracer);
     this.rxPath = new RxPath(sim, cfg, rng, this.stats, this, this.tracer);
+    const of = cfg.otherFlows ?? null;
+    if (of !== null && of.ratePerS > 0 && rng.others === undefined) throw new Error(`${cfg.name}: other flows need a stream of their own`);
+    this.otherFlows = of === null || of.ratePerS <= 0 ? null : new OtherFlows(of, cfg.cpus, cfg.features, this.table, this.counters, rng.others!);
+  }
+
+  /** Brings what is counted without events (the other flows) up to `now`: call before reading the counters. */
+  settle(now: number): void {
+    this.otherFlows?.advance(now);
   }
 
   /** Where the hop's events go (null: nowhere, and no words are made for them). */

@@ -73,6 +73,13 @@ export interface KernelFeatures {
   threadedNapi: boolean;
   /** d3256efd8e8b "veth: allow enabling NAPI even without XDP" (5.13): GRO on a veth without an XDP program. */
   vethGro: boolean;
+  /**
+   * Before "netfilter: conntrack: remove packet hotpath stats" (4.9): the packet path counts
+   * `insert` (__nf_conntrack_confirm) and `new` (init_conntrack), and ctnetlink sends searched,
+   * new, delete and delete_list too. From 4.9 ct_cpu_seq_show prints 0 for them and `insert`
+   * moves only for entries made over ctnetlink (nf_conntrack_hash_check_insert).
+   */
+  hotpathStats: boolean;
 }
 
 /** A kernel version as written ("5.4", "4.14.173"), parsed once: the rest of the code passes this value. */
@@ -134,5 +141,6 @@ export function featuresOf(v: KernelVersion): KernelFeatures {
     groNormalList: atLeast(v, 5, 5),
     threadedNapi: atLeast(v, 5, 12),
     vethGro: atLeast(v, 5, 13),
+    hotpathStats: !atLeast(v, 4, 9),
   };
 }

@@ -125,7 +125,15 @@ export class Cluster implements PodWiring, CacheWiring {
     this.node = new Netns(
       this.sim,
       { ...cfg.node, services, notrack, masquerade: cfg.masquerade === null ? null : { addr: this.nodeIp, randomFully: cfg.masquerade.randomFully } },
-      { dnat: this.streams.get("node/dnat"), timing: this.streams.get("node/timing"), rx: this.streams.get("node/rx"), snat: this.streams.get("node/snat"), migrate: this.streams.get("node/migrate"), softirq: this.streams.get("node/softirq") },
+      {
+        dnat: this.streams.get("node/dnat"),
+        timing: this.streams.get("node/timing"),
+        rx: this.streams.get("node/rx"),
+        snat: this.streams.get("node/snat"),
+        migrate: this.streams.get("node/migrate"),
+        softirq: this.streams.get("node/softirq"),
+        others: this.streams.get("node/other-flows"),
+      },
       {
         forward: (pkt, t) => this.forward(pkt, t),
         toPod: (pkt, t) => this.sim.at(t, this.toLocalFn, pkt),

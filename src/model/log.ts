@@ -43,6 +43,8 @@ export class LookupLog {
   private lost = new Uint32Array(0);
   private retrans = new Uint32Array(0);
   private clash = new Uint32Array(0);
+  private pairs = new Uint32Array(0);
+  private pairsClashed = new Uint32Array(0);
   private readonly pods: string[] = [];
   private readonly podIds = new Map<string, number>();
   private readonly names: string[] = [];
@@ -81,6 +83,8 @@ export class LookupLog {
     this.lost[i] = tally.queriesLost;
     this.retrans[i] = tally.retransmits;
     this.clash[i] = tally.clashes;
+    this.pairs[i] = tally.pairs;
+    this.pairsClashed[i] = tally.pairsClashed;
   }
 
   has(i: number): boolean {
@@ -111,7 +115,7 @@ export class LookupLog {
     return RESULTS[this.outcomeIdx[i]!]!;
   }
   tally(i: number): LookupTally {
-    return { queriesSent: this.sent[i]!, queriesLost: this.lost[i]!, retransmits: this.retrans[i]!, clashes: this.clash[i]! };
+    return { queriesSent: this.sent[i]!, queriesLost: this.lost[i]!, retransmits: this.retrans[i]!, clashes: this.clash[i]!, pairs: this.pairs[i]!, pairsClashed: this.pairsClashed[i]! };
   }
 
   /** Row i as an object (for tests and reports that want one). */
@@ -155,6 +159,8 @@ export class LookupLog {
     this.lost = more(this.lost, (n) => new Uint32Array(n));
     this.retrans = more(this.retrans, (n) => new Uint32Array(n));
     this.clash = more(this.clash, (n) => new Uint32Array(n));
+    this.pairs = more(this.pairs, (n) => new Uint32Array(n));
+    this.pairsClashed = more(this.pairsClashed, (n) => new Uint32Array(n));
     this.cap = cap;
   }
 }

@@ -4,6 +4,7 @@ import { type NodeLoad, type RxMode, defaultRx } from "../kernel/rx.js";
 import { defaultSoftirqLoad } from "../kernel/softirq.js";
 import { type HopTiming, type NatBackend, type SendTiming, defaultHopTiming, defaultSendTiming } from "../kernel/timing.js";
 import type { KernelFeatures } from "../kernel/version.js";
+import { DEFAULT_OTHER_CONNECTION_LIFETIME_S } from "../kernel/otherflows.js";
 
 /**
  * A node's host namespace as a scenario's node block (or `dnsrace race`'s
@@ -35,6 +36,10 @@ export interface NodeSpec {
   conntrackMax: number | null;
   /** nf_conntrack_buckets; by default max / 4, as kube-proxy's realConntracker.SetMax writes hashsize (pkg/proxy/conntrack.go). */
   conntrackBuckets?: number | undefined;
+  /** New conntrack entries per second from the node's other flows (kernel/otherflows.ts); default 0. */
+  otherConnectionsPerS?: number | undefined;
+  /** How long each of them holds its slot, s; default DEFAULT_OTHER_CONNECTION_LIFETIME_S. */
+  otherConnectionLifetimeS?: number | undefined;
   /** Overrides of the backend's calibrated hop timings and of the send path's. */
   hopTiming?: Partial<HopTiming>;
   sendTiming?: Partial<SendTiming>;
@@ -64,5 +69,6 @@ export function nodeHopConfig(spec: NodeSpec): NodeHopConfig {
     send: { ...defaultSendTiming(), ...spec.sendTiming },
     ...(ipvs && scheduleNs !== null ? { ipvs: { scheduleNs } } : {}),
     tableLimits: max === null ? null : { max, buckets: spec.conntrackBuckets ?? Math.max(1, Math.floor(max / 4)) },
+    otherFlows: (spec.otherConnectionsPerS ?? 0) > 0 ? { ratePerS: spec.otherConnectionsPerS!, lifetimeNs: Math.round((spec.otherConnectionLifetimeS ?? DEFAULT_OTHER_CONNECTION_LIFETIME_S) * 1e9) } : null,
   };
 }

@@ -288,6 +288,7 @@ export class Pod implements LocalReceiver {
           const dst = peerIds[to === undefined ? 0 : to[i]!]!;
           burst[i] = cluster.udpPacket(pod.ip, s.port, dst, s.peerPort, msgs[i]!, tally);
         }
+        if (msgs.length > 1) markPairs(burst, tally);
         if (cluster.tracer !== null) {
           const how = pod.resolver.sendWords(msgs.length);
           const what = msgs.map((m) => `${m.qtype}${m.sends > 0 ? " (again)" : ""}`).join(" and ");
@@ -362,7 +363,24 @@ export class Pod implements LocalReceiver {
   }
 }
 
+/** The queries of a burst that go to the same server from its one socket form a pair (the tuples that can clash). */
+function markPairs(burst: Packet[], tally: LookupTally): void {
+  for (let i = 0; i < burst.length; i++) {
+    const p = burst[i]!;
+    if (p.pair !== null) continue;
+    for (let j = i + 1; j < burst.length; j++) {
+      const q = burst[j]!;
+      if (q.dst !== p.dst) continue;
+      if (p.pair === null) {
+        p.pair = { clashed: false };
+        tally.pairs++;
+      }
+      q.pair = p.pair;
+    }
+  }
+}
+
 function newTally(): LookupTally {
-  return { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0 };
+  return { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0, pairs: 0, pairsClashed: 0 };
 }
 

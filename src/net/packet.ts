@@ -36,6 +36,15 @@ export interface LookupTally {
   queriesLost: number;
   /** Conntrack insert clashes suffered by this lookup's packets. */
   clashes: number;
+  /** Pairs sent: two or more queries to one server handed to the kernel at once by one socket (an A+AAAA pair, or its resend). */
+  pairs: number;
+  /** Pairs with at least one insert clash on the path (at most one per pair, whichever hop and however many). */
+  pairsClashed: number;
+}
+
+/** What the packets of one pair share: whether the pair has clashed yet. */
+export interface PairMark {
+  clashed: boolean;
 }
 
 /** One datagram or TCP segment. Header fields are rewritten in place by NAT; addresses are AddressBook ids. */
@@ -61,6 +70,8 @@ export interface Packet {
   ctPost: number;
   /** A reply that matched a conntrack entry (and was reverse-NATed through it) or was untracked. */
   owned: boolean;
+  /** The pair this query was sent in, or null (a query sent alone, an answer, TCP). */
+  pair: PairMark | null;
 }
 
 /** The ORIGINAL-direction conntrack key of a packet as it is now. */
@@ -87,7 +98,7 @@ export function makePacket(
   tally: LookupTally | null,
   sentAt: number,
 ): Packet {
-  return { uid, proto, src, sport, dst, dport, dns, flags, tally, sentAt, ct: null, ctState: 0, ctPost: 0, owned: false };
+  return { uid, proto, src, sport, dst, dport, dns, flags, tally, sentAt, ct: null, ctState: 0, ctPost: 0, owned: false, pair: null };
 }
 
 /** The answer (or SYN-ACK) to packet q, from its destination back to its source. */
@@ -116,5 +127,6 @@ export function turnAround(p: Packet, uid: number, dns: DnsMessage, sentAt: numb
   p.ctState = 0;
   p.ctPost = 0;
   p.owned = false;
+  p.pair = null;
   return p;
 }

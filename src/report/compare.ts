@@ -2,6 +2,7 @@ import { stringify } from "csv-stringify/sync";
 import type { ComparisonResult, VariantResult } from "../compare/compare.js";
 import type { Pooled } from "../compare/run.js";
 import type { Bounds } from "../compare/stats.js";
+import { percentText } from "../stats/proportion.js";
 import { ms3 } from "./csv.js";
 
 const share6 = (v: number) => v.toFixed(6);
@@ -28,6 +29,8 @@ export const COMPARE_COLUMNS = [
   "share_over_1s_diff_ci_low",
   "share_over_1s_diff_ci_high",
   "share_ge_5s",
+  "share_ge_5s_ci_low",
+  "share_ge_5s_ci_high",
   "share_ok_v4",
   "share_failed",
   "queries_per_lookup",
@@ -64,6 +67,8 @@ export function compareCsv(r: ComparisonResult): string {
       ciCell(diff, "low", share6),
       ciCell(diff, "high", share6),
       share(p.share_ge_5s),
+      ciCell(p.share_ge_5s_ci, "low", share6),
+      ciCell(p.share_ge_5s_ci, "high", share6),
       share(p.share_ok_v4),
       share(p.share_failed),
       p.queries_per_lookup.toFixed(3),
@@ -108,6 +113,21 @@ export const pct = (v: number, digits = 2) => `${(v * 100).toFixed(digits)}%`;
 const msText = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(v < 10 ? 2 : 1)} ms`);
 const ciText = (i: Bounds | null, f: (v: number) => string) => (i === null ? "" : ` (${f(i.low)} to ${f(i.high)})`);
 
+/**
+ * A pooled share with its interval, in words: "14.83% (13.58% to 16.16%)", or for a count of 0 in
+ * every seed its upper bound, "0 (95% upper bound 0.031%)" (compare/stats.ts shareInterval).
+ */
+export function shareText(share: number, count: number, ci: Bounds | null): string {
+  if (count === 0) return ci === null ? "0" : `0 (95% upper bound ${percentText(ci.high)}%)`;
+  return `${pct(share)}${ciText(ci, (x) => pct(x))}`;
+}
+
+/** The same for a console table: "14.83% (13.58..16.16)", "0 (<0.031%)". */
+export function shareCell(share: number, count: number, ci: Bounds | null): string {
+  if (count === 0) return ci === null ? "0" : `0 (<${percentText(ci.high)}%)`;
+  return ci === null ? pct(share) : `${pct(share)} (${percentText(ci.low)}..${percentText(ci.high)})`;
+}
+
 /** Variants from best to worst: share over 1 s, then p99, then p50. */
 export function ranked(r: ComparisonResult): VariantResult[] {
   const none = (v: VariantResult) => (v.pooled.lookups === 0 ? 1 : 0);
@@ -123,7 +143,7 @@ export function verdict(v: VariantResult, base: VariantResult): string[] {
   if (v !== base && b.lookups === 0) return [`**Nothing to compare with**: ${base.variant.name} has no finished lookup.`];
   if (v === base) {
     lines.push(
-      `Reference point. ${pct(p.share_over_1s)} of lookups take over 1 s${ciText(p.share_over_1s_ci, (x) => pct(x))} and ${pct(p.share_ge_5s)} take 5 s or more; ` +
+      `Reference point. ${shareText(p.share_over_1s, p.over_1s, p.share_over_1s_ci)} of lookups take over 1 s and ${shareText(p.share_ge_5s, p.ge_5s, p.share_ge_5s_ci)} take 5 s or more; ` +
         `p50 ${msText(p.p50_ms)}, p99 ${msText(p.p99_ms)}, slowest ${msText(p.max_ms)}.`,
     );
   } else {
@@ -142,8 +162,9 @@ function effect(v: VariantResult, base: VariantResult): string {
   const change = `${pct(b.share_over_1s)} → ${pct(p.share_over_1s)} of lookups over 1 s`;
   const diffText = d === null ? "" : ` (difference ${(d.mean * 100).toFixed(2)} points, 95% CI ${(d.low * 100).toFixed(2)} to ${(d.high * 100).toFixed(2)}, paired by seed)`;
   const against = `than ${base.variant.name}`;
-  if (b.share_over_1s === 0 && p.share_over_1s === 0) return `**No slow lookups, as with ${base.variant.name}.** Neither has a lookup over 1 s.`;
-  if (p.share_over_1s === 0) return `**Fixes the slow lookups**: none of ${p.lookups} lookups takes over 1 s (${base.variant.name}: ${pct(b.share_over_1s)}).`;
+  const bound = p.share_over_1s_ci === null ? "" : `; 95% upper bound ${percentText(p.share_over_1s_ci.high)}%`;
+  if (b.share_over_1s === 0 && p.share_over_1s === 0) return `**No slow lookups, as with ${base.variant.name}.** Neither has a lookup over 1 s (${p.lookups} lookups${bound}).`;
+  if (p.share_over_1s === 0) return `**Fixes the slow lookups**: none of ${p.lookups} lookups takes over 1 s (${base.variant.name}: ${pct(b.share_over_1s)}${bound}).`;
   if (d === null) {
     // One seed: no interval, only the point figures.
     const dir = p.share_over_1s < b.share_over_1s ? "Fewer" : p.share_over_1s > b.share_over_1s ? "More" : "As many";
@@ -200,16 +221,16 @@ export function compareReport(r: ComparisonResult, plots: { cdf: string; tail: s
   out.push(
     `Each variant ran on ${r.seeds.length} seed${r.seeds.length === 1 ? "" : "s"} (${r.seeds.join(", ")}) with common random numbers: the same lookups arrive at the same times in every variant, ` +
       `so a difference between two variants comes from what they change. ${lookups} lookups per variant in all` +
-      `${base.kernel ? `; the base runs kernel ${base.kernel}` : ""}. Intervals are 95% confidence intervals across the seeds (Student's t for the share over 1 s and for differences, ` +
-      `paired by seed; a percentile bootstrap over the seeds for the p99)` +
+      `${base.kernel ? `; the base runs kernel ${base.kernel}` : ""}. Intervals are 95% confidence intervals across the seeds (Student's t for the shares and for differences, ` +
+      `paired by seed; a percentile bootstrap over the seeds for the p99); a share that is 0 in every seed shows its exact upper bound over all the lookups (Clopper-Pearson)` +
       (r.seeds.length < 2 ? " (with one seed there are none: run with --seeds 2 or more)." : "."),
     "",
   );
-  out.push("## Ranking", "", "| # | variant | what it changes | over 1 s (95% CI) | 5 s or more | p50 | p99 (95% CI) | clashes | drops | failed |", "|---|---|---|---|---|---|---|---|---|---|");
+  out.push("## Ranking", "", "| # | variant | what it changes | over 1 s (95% CI) | 5 s or more (95% CI) | p50 | p99 (95% CI) | clashes | drops | failed |", "|---|---|---|---|---|---|---|---|---|---|");
   ranked(r).forEach((v, i) => {
     const p = v.pooled;
     out.push(
-      `| ${i + 1} | ${v.variant.name} | ${oneLine(v.variant.changes).replace(/\|/g, "\\|")} | ${pct(p.share_over_1s)}${ciText(p.share_over_1s_ci, (x) => pct(x))} | ${pct(p.share_ge_5s)} | ${msText(p.p50_ms)} | ${msText(p.p99_ms)}${ciText(p.p99_ci, msText)} | ${p.clashes} | ${p.drop} | ${pct(p.share_failed)} |`,
+      `| ${i + 1} | ${v.variant.name} | ${oneLine(v.variant.changes).replace(/\|/g, "\\|")} | ${shareText(p.share_over_1s, p.over_1s, p.share_over_1s_ci)} | ${shareText(p.share_ge_5s, p.ge_5s, p.share_ge_5s_ci)} | ${msText(p.p50_ms)} | ${msText(p.p99_ms)}${ciText(p.p99_ci, msText)} | ${p.clashes} | ${p.drop} | ${pct(p.share_failed)} |`,
     );
   });
   out.push("", `![latency CDF](${plots.cdf})`, "", `![slow tail](${plots.tail})`, "", `![share of slow lookups](${plots.slow})`, "", "## Verdicts", "");

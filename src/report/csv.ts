@@ -48,20 +48,36 @@ export const SUMMARY_COLUMNS: (keyof Summary)[] = [
   "max_ms",
   "mean_ms",
   "share_over_1s",
+  "share_over_1s_low",
+  "share_over_1s_high",
   "share_ge_5s",
+  "share_ge_5s_low",
+  "share_ge_5s_high",
   "failed",
   "queries_sent",
   "queries_lost",
+  "pairs",
+  "pairs_clashed",
+  "share_pairs_clashed",
+  "share_pairs_clashed_low",
+  "share_pairs_clashed_high",
   "clashes",
+  "insert",
   "insert_failed",
+  "insert_failed_per_insert",
+  "insert_failed_per_insert_low",
+  "insert_failed_per_insert_high",
   "drop",
   "clash_resolve",
 ];
 
+/** A summary value as CSV text: ms to the microsecond, shares to 6 decimals, per-insert rates with 4 significant digits, an empty cell for none. */
 export function formatSummaryValue(k: keyof Summary, v: Summary[keyof Summary]): string {
+  if (v === null) return "";
   if (typeof v === "string") return v;
   if (k.endsWith("_ms")) return ms3(v);
   if (k.startsWith("share_")) return v.toFixed(6);
+  if (k.startsWith("insert_failed_per_insert")) return v === 0 ? "0" : v.toExponential(3);
   return String(v);
 }
 

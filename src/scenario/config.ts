@@ -73,6 +73,8 @@ function clientNodeSpec(s: Scenario, kernel: KernelFeatures): NodeSpec {
     ipvsScheduleNs: n.ipvs?.schedule_ns,
     conntrackMax: n.conntrack_max ?? null,
     conntrackBuckets: n.conntrack_buckets,
+    otherConnectionsPerS: n.other_connections_per_s,
+    otherConnectionLifetimeS: n.other_connection_lifetime_s,
     hopTiming: hopTimingOverrides(s),
     sendTiming: sendTimingOverrides(s),
   };

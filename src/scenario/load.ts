@@ -7,7 +7,8 @@ import { type Resolver, ResolverRefusal } from "../resolver/resolver.js";
 import { type ResolvConf, ResolvConfError, parseResolvConf } from "../resolver/resolvconf.js";
 import { kubeletResolvConf } from "./kubelet.js";
 import { describeIssue } from "./issue.js";
-import { type Scenario, scenarioSchema } from "./schema.js";
+import { DEFAULT_OTHER_CONNECTION_LIFETIME_S } from "../kernel/otherflows.js";
+import { MAX_OTHER_CONNECTIONS_LIVE, type Scenario, scenarioSchema } from "./schema.js";
 
 /** Bad input: a message for people, naming the file, the field or line, and what is allowed. Exit code 2. */
 export class InputError extends Error {
@@ -116,6 +117,8 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
   if (scenario.node.conntrack_buckets !== undefined && scenario.node.conntrack_max === undefined) {
     throw new InputError(`${file}: ${at(["node", "conntrack_buckets"])}field "node.conntrack_buckets": the hash size only matters for early_drop() when the table has a limit; set node.conntrack_max too.`);
   }
+
+  checkOtherFlows(scenario, file, at);
 
   const known = nameserverAddresses(scenario, file, at);
   const rules = scenario.kube_dns.rules.map((r, i) => kubeDnsRule(r, `${file}: ${at(["kube_dns", "rules", i])}field "kube_dns.rules[${i}]"`));
@@ -240,6 +243,22 @@ function checkProxyAndPlacement(s: Scenario, file: string, at: (path: PathKey[])
   if (!remote) throw new InputError(`${file}: ${at(["endpoint_nodes"])}field "endpoint_nodes": describes the nodes of remote endpoints, but kube_dns.placement puts every endpoint on the client node.`);
   if (en.nat_rules !== undefined && (en.proxy_mode ?? s.node.proxy_mode) === "ipvs") {
     throw new InputError(`${file}: ${at(["endpoint_nodes", "nat_rules"])}field "endpoint_nodes.nat_rules": in IPVS mode KUBE-SERVICES matches an ipset, so no rule walk applies; remove it or use proxy_mode: iptables.`);
+  }
+}
+
+/** node.other_connection_lifetime_s needs a rate, and the live entries must stay within what the model keeps. */
+function checkOtherFlows(s: Scenario, file: string, at: (path: PathKey[]) => string): void {
+  const rate = s.node.other_connections_per_s;
+  const life = s.node.other_connection_lifetime_s;
+  if (life !== undefined && rate === 0) {
+    throw new InputError(`${file}: ${at(["node", "other_connection_lifetime_s"])}field "node.other_connection_lifetime_s": the lifetime of the node's other connections only matters when they arrive; set node.other_connections_per_s too.`);
+  }
+  const live = rate * (life ?? DEFAULT_OTHER_CONNECTION_LIFETIME_S);
+  if (live > MAX_OTHER_CONNECTIONS_LIVE) {
+    const field = life === undefined ? "other_connections_per_s" : "other_connection_lifetime_s";
+    throw new InputError(
+      `${file}: ${at(["node", field])}field "node.${field}": ${rate} connections per second living ${life ?? DEFAULT_OTHER_CONNECTION_LIFETIME_S} s keep ${Math.round(live)} entries in the table, more than the ${MAX_OTHER_CONNECTIONS_LIVE} the model holds; lower the rate or the lifetime.`,
+    );
   }
 }
 

@@ -20,8 +20,10 @@ export interface NodeResult {
   features: KernelFeatures;
   counters: Record<CounterName, number>;
   perCpuCounters: Record<CounterName, number>[];
-  /** The node's table size at the end of the run (net->ct.count: /proc's `entries`). */
+  /** The node's table size at the end of the run (net->ct.count: /proc's `entries`), the other flows' included. */
   conntrackEntries: number;
+  /** Entries the node's other flows made during the run (node.other_connections_per_s), and those dropped by a full table. */
+  otherFlows: { inserted: number; dropped: number };
   hop: HopStats;
 }
 
@@ -132,6 +134,7 @@ export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunR
 
 /** A node's hop as the run leaves it. */
 function nodeResult(name: string, hop: Netns, now: number): NodeResult {
+  hop.settle(now);
   return {
     name,
     kernel: hop.cfg.features.version,
@@ -139,6 +142,7 @@ function nodeResult(name: string, hop: Netns, now: number): NodeResult {
     counters: hop.counters.sum(),
     perCpuCounters: hop.counters.perCpu,
     conntrackEntries: hop.table.liveCount(now),
+    otherFlows: { inserted: hop.otherFlows?.inserted ?? 0, dropped: hop.otherFlows?.dropped ?? 0 },
     hop: hop.stats,
   };
 }

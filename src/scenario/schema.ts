@@ -16,6 +16,15 @@ const wholeIn = (min: number, max: number, what: string) => {
   const error = `expected a whole number from ${min} to ${max} (${what})`;
   return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 };
+/** A number in [min, max], with one message for every way of missing it. */
+const numberIn = (min: number, max: number, what: string) => {
+  const error = `expected a number from ${min} to ${max} (${what})`;
+  return z.number({ error }).min(min, { error }).max(max, { error });
+};
+/** node.other_connections_per_s's upper end: beyond, one simulated second would cost a second. */
+export const MAX_OTHER_CONNECTIONS_PER_S = 100_000;
+/** The other flows' live entries the model keeps (one number each): rate times lifetime at most this. */
+export const MAX_OTHER_CONNECTIONS_LIVE = 1_048_576;
 const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, { error: "expected an IPv4 address such as 10.96.0.10" });
 const dnsName = z.string().regex(/^[A-Za-z0-9_*]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?$/, { error: "expected a DNS name such as redis.default.svc.cluster.local" });
 
@@ -110,6 +119,10 @@ export const scenarioSchema = z.strictObject({
       conntrack_max: wholeIn(1, 16_777_216, "nf_conntrack_max").optional(),
       /** nf_conntrack_buckets (the module's hashsize); default conntrack_max / 4, as kube-proxy sets it. */
       conntrack_buckets: wholeIn(1, 16_777_216, "nf_conntrack_buckets").optional(),
+      /** New conntrack entries per second from the node's other flows (HTTP, databases...), spread over its CPUs (kernel/otherflows.ts). */
+      other_connections_per_s: numberIn(0, MAX_OTHER_CONNECTIONS_PER_S, "new connections per second").default(0),
+      /** How long each of them holds its conntrack entry; default 120 s, TCP's TIME_WAIT timeout. */
+      other_connection_lifetime_s: numberIn(0.001, 86_400, "seconds").optional(),
       /** tc netem delay of one query type at a named interface (weave-tc, GKE netd's dns-delay). */
       tc_delay: z
         .strictObject(

@@ -37,3 +37,22 @@ export function formatProportion(p: Proportion, digits = 2): string {
   if (p.k === 0) return `0 (95%: below ${g(p.high)})`;
   return `${g(p.estimate)} (95%: ${g(p.low)} to ${g(p.high)})`;
 }
+
+/** A share as a percentage for tables: 2 decimals from 0.1%, 2 significant digits below. */
+export function percentText(x: number): string {
+  const v = x * 100;
+  if (v === 0) return "0";
+  return v >= 0.1 ? v.toFixed(2) : v.toPrecision(2);
+}
+
+/**
+ * A rate with its interval in a table cell: "14.83% (13.58..16.16)", a zero as its upper bound
+ * "0 (<0.12%)", "-" with no trials. `per: "percent"` for shares, "exp" for small rates ("1.2e-5 (8.1e-6..1.7e-5)").
+ */
+export function compactProportion(p: { k: number; n: number; estimate: number; low: number; high: number }, per: "percent" | "exp" = "percent"): string {
+  if (p.n === 0) return "-";
+  const f = per === "percent" ? percentText : (x: number) => (x === 0 ? "0" : x.toExponential(1));
+  const unit = per === "percent" ? "%" : "";
+  if (p.k === 0) return `0 (<${f(p.high)}${unit})`;
+  return `${f(p.estimate)}${unit} (${f(p.low)}..${f(p.high)})`;
+}

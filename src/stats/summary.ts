@@ -2,6 +2,7 @@ import { max, mean, quantileSorted, sum } from "d3-array";
 import type { CounterName } from "../kernel/conntrack.js";
 import type { HopStats } from "../kernel/netns.js";
 import type { LookupLog } from "../model/log.js";
+import { type Proportion, proportion } from "./proportion.js";
 
 const MS = 1_000_000;
 
@@ -16,13 +17,34 @@ export interface Summary {
   p999_ms: number;
   max_ms: number;
   mean_ms: number;
+  /** Lookups over 1 s, and at or over 5 s (the shares' counts). */
+  over_1s: number;
+  ge_5s: number;
   share_over_1s: number;
+  /** The exact (Clopper-Pearson) 95% interval of each share (stats/proportion.ts). */
+  share_over_1s_low: number;
+  share_over_1s_high: number;
   share_ge_5s: number;
+  share_ge_5s_low: number;
+  share_ge_5s_high: number;
   failed: number;
   queries_sent: number;
   queries_lost: number;
+  /** Pairs sent (two queries to one server from one socket at once) and those with an insert clash on the path. */
+  pairs: number;
+  pairs_clashed: number;
+  /** Null when no pair was sent (TCP, single requests). */
+  share_pairs_clashed: number | null;
+  share_pairs_clashed_low: number | null;
+  share_pairs_clashed_high: number | null;
   clashes: number;
+  /** insert, summed over the nodes whose kernel counts it (before 4.9); 0 elsewhere. */
+  insert: number;
   insert_failed: number;
+  /** insert_failed per insert over the nodes that count insert, with its interval; null where none does (or no insert). */
+  insert_failed_per_insert: number | null;
+  insert_failed_per_insert_low: number | null;
+  insert_failed_per_insert_high: number | null;
   drop: number;
   clash_resolve: number;
 }
@@ -31,6 +53,8 @@ export interface Summary {
 export interface HopFigures {
   counters: Record<CounterName, number>;
   hop: HopStats;
+  /** hotpathStats: the node's kernel counts insert on the packet path (before 4.9). */
+  features: { hotpathStats: boolean };
 }
 
 /** What a summary reads of a run (scenario/run.ts's RunResult is one). */
@@ -59,13 +83,25 @@ export function summarize(res: RunFigures): Summary {
   let sent = 0;
   let lost = 0;
   let failed = 0;
+  let pairs = 0;
+  let pairsClashed = 0;
   for (let i = 0; i < log.length; i++) {
     if (!log.has(i)) continue;
     const t = log.tally(i);
     sent += t.queriesSent;
     lost += t.queriesLost;
+    pairs += t.pairs;
+    pairsClashed += t.pairsClashed;
     if (log.result(i).status !== "OK") failed++;
   }
+  const nodes = [res.client, ...res.endpointNodes];
+  const counting = nodes.filter((h) => h.features.hotpathStats);
+  const inserts = sum(counting, (h) => h.counters.insert);
+  const failedInserts = sum(counting, (h) => h.counters.insert_failed);
+  const perInsert = insertFailedPerInsert(failedInserts, inserts);
+  const over = proportion(over1, n);
+  const slow = proportion(ge5, n);
+  const clashed = pairs === 0 ? null : proportion(pairsClashed, pairs);
   return {
     scenario: res.name,
     seed: res.seed,
@@ -77,15 +113,40 @@ export function summarize(res: RunFigures): Summary {
     p999_ms: q(0.999),
     max_ms: n === 0 ? 0 : max(lat)!,
     mean_ms: n === 0 ? 0 : mean(lat)!,
-    share_over_1s: n === 0 ? 0 : over1 / n,
-    share_ge_5s: n === 0 ? 0 : ge5 / n,
+    over_1s: over1,
+    ge_5s: ge5,
+    share_over_1s: over.estimate,
+    share_over_1s_low: over.low,
+    share_over_1s_high: over.high,
+    share_ge_5s: slow.estimate,
+    share_ge_5s_low: slow.low,
+    share_ge_5s_high: slow.high,
     failed,
     queries_sent: sent,
     queries_lost: lost,
+    pairs,
+    pairs_clashed: pairsClashed,
+    share_pairs_clashed: clashed?.estimate ?? null,
+    share_pairs_clashed_low: clashed?.low ?? null,
+    share_pairs_clashed_high: clashed?.high ?? null,
     // Every conntrack hop on the path: the client node's, and those of the endpoints' nodes.
     clashes: res.client.hop.clashes + sum(res.endpointNodes, (n) => n.hop.clashes),
+    insert: inserts,
     insert_failed: res.client.counters.insert_failed + sum(res.endpointNodes, (n) => n.counters.insert_failed),
+    insert_failed_per_insert: perInsert?.estimate ?? null,
+    insert_failed_per_insert_low: perInsert?.low ?? null,
+    insert_failed_per_insert_high: perInsert?.high ?? null,
     drop: res.client.counters.drop + sum(res.endpointNodes, (n) => n.counters.drop),
     clash_resolve: res.client.counters.clash_resolve + sum(res.endpointNodes, (n) => n.counters.clash_resolve),
   };
+}
+
+/**
+ * insert_failed per insert, the field's ratio (calibrate reads it the same way): only where insert
+ * is counted and moved, and as an interval only while insert_failed <= insert (a loser is no
+ * subset of the inserts, but each clashed with one, so this holds but for three-way clashes).
+ */
+export function insertFailedPerInsert(failed: number, inserts: number): Proportion | null {
+  if (inserts === 0 || failed > inserts) return null;
+  return proportion(failed, inserts);
 }
