@@ -7,7 +7,7 @@ import { kernelFeatures } from "../src/kernel/version.js";
 import { conntrackStatLine, procStatHeader, procStatRow } from "../src/report/conntrack.js";
 import { loadScenarioText } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";
-import { ROOT, scenarioPath } from "./helpers.js";
+import { ROOT, scenarioPath, withOverlap } from "./helpers.js";
 
 const nodelocal = (kernel: string) => runScenario(loadScenarioText(readFileSync(scenarioPath("nodelocal.yaml"), "utf8").replace(/^kernel: .*$/m, `kernel: "${kernel}"`), "t.yaml"));
 
@@ -57,15 +57,17 @@ describe("counters: /proc/net/stat/nf_conntrack as ct_cpu_seq_show prints it (ru
       r.stdout,
       new RegExp(
         `repro-glibc-5s \\(kernel 5\\.4\\), client node: /proc/net/stat/nf_conntrack\\n${OLD}\\n` +
-          "00000001  00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000001 00000001 00000000 00000000  00000000 00000000 00000000 00000000\\n" +
-          "00000001  (00000000 ){12} (00000000 ){3}00000000\\n",
+          // The AAAA, sent from the CPU the thread moved to, lost the clash there: cpu1's row counts it.
+          "00000001  (00000000 ){12} (00000000 ){3}00000000\\n" +
+          "00000001  00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000001 00000001 00000000 00000000  00000000 00000000 00000000 00000000\\n",
       ),
     );
   });
 });
 
 describe("counters: insert and new on the packet path (before 4.9, \"remove packet hotpath stats\")", () => {
-  const glibc = (kernel: string) => runScenario(loadScenarioText(readFileSync(scenarioPath("glibc.yaml"), "utf8").replace(/^kernel: .*$/m, `kernel: "${kernel}"`), "t.yaml"));
+  // glibc.yaml's pod on a node where a fifth of the pairs meet in conntrack.
+  const glibc = (kernel: string) => runScenario(loadScenarioText(withOverlap(readFileSync(scenarioPath("glibc.yaml"), "utf8"), 0.2).replace(/^kernel: .*$/m, `kernel: "${kernel}"`), "t.yaml"));
   const r48 = glibc("4.8");
 
   it("4.8: every confirmed entry counts insert, every loser insert_failed, every new entry new (__nf_conntrack_confirm, init_conntrack)", () => {

@@ -12,7 +12,16 @@ import { loadScenarioFile, loadScenarioText } from "../src/scenario/load.js";
 import { type RunResult, runScenario } from "../src/scenario/run.js";
 import { ROOT, inputError, scenarioPath } from "./helpers.js";
 
-/** glibc pods (A and AAAA in one sendmmsg() from one socket: they reach the endpoint node together) against endpoints on other nodes. */
+/**
+ * glibc pods (A and AAAA in one sendmmsg() from one socket) against endpoints on other nodes. By
+ * default the endpoints' nodes run 5.15 with threaded NAPI and GRO, polled only once both
+ * datagrams of a pair have come off the wire (batch_probability: 1): the pair reaches their
+ * conntrack together. gro-threaded needs 5.13 (threaded NAPI, 5.12, and GRO on a veth without XDP,
+ * 5.13: kernel/rx.ts rxProblem); on an older endpoint node the pair is processed one datagram at a
+ * time (rx inline, the flow's RSS queue) and cannot meet there.
+ */
+const ENDPOINT_NODES_TOGETHER = 'endpoint_nodes:\n  kernel: "5.15"\n  rx: gro-threaded\n  batch_probability: 1\n';
+
 const scenario = (o: { kernel?: string; node?: string; placement?: string; endpointNodes?: string; endpoints?: number; lookups?: number }) => `name: t
 description: endpoints on other nodes
 kernel: "${o.kernel ?? "5.4"}"
@@ -21,7 +30,7 @@ ${o.node ?? "  rx: inline\n"}kube_dns:
   endpoints: ${o.endpoints ?? 2}
   placement: ${o.placement ?? "remote"}
   records: [redis.shop.svc.cluster.local]
-${o.endpointNodes ?? "endpoint_nodes:\n  rx: gro-threaded\n  batch_probability: 1\n"}pods:
+${o.endpointNodes ?? ENDPOINT_NODES_TOGETHER}pods:
   - name: app
     libc: glibc
     threads: 2
@@ -50,7 +59,7 @@ describe("endpoint nodes: each node that runs an endpoint is a conntrack hop of 
     assert.equal(lookupsCsv(local), readFileSync(join(ROOT, "results/glibc.lookups.csv"), "utf8"));
   });
 
-  it("with remote endpoints and concurrent arrival at the endpoint's node, a clash happens there (race 1, merged on 5.4)", () => {
+  it("with remote endpoints and concurrent arrival at the endpoint's node, a clash happens there (race 1, merged; on 5.4 counted in insert_failed)", () => {
     const { r } = run(scenario({}));
     assert.equal(r.client.hop.clashes, 0, "the client node processes the pair one by one: no clash there");
     assert.deepEqual(
@@ -60,13 +69,24 @@ describe("endpoint nodes: each node that runs an endpoint is a conntrack hop of 
     const clashes = r.endpointNodes.reduce((s, n) => s + n.hop.clashes, 0);
     assert.ok(clashes > 100, `${clashes} clashes at the endpoints' nodes`);
     for (const n of r.endpointNodes) {
-      // 5.4: identical tuples merge, insert_failed counts them, nothing is dropped.
-      assert.equal(n.counters.insert_failed, n.hop.clashes);
+      // 5.15: identical tuples (no DNAT there) merge, clash_resolve counts them (5.10), nothing is dropped.
+      assert.equal(n.counters.clash_resolve, n.hop.clashes);
+      assert.equal(n.counters.insert_failed, 0);
       assert.equal(n.counters.drop, 0);
       assert.equal(n.counters.found, 0);
     }
     assert.equal(lost(r), 0);
     assert.equal(summarize(r).clashes, clashes, "the summary counts the clashes of every hop");
+    // A 5.4 endpoint node has no receive path that hands it the pair together (see ENDPOINT_NODES_TOGETHER), so
+    // 5.4's merge of identical tuples is shown where its pairs can meet: the client node, whose sending thread
+    // migrates between its sends, with one endpoint (both DNATed alike: identical tuples, as at an endpoint's node).
+    const client = run(scenario({ node: "  rx: inline\n  migration_probability: 1\n", endpoints: 1, endpointNodes: "endpoint_nodes:\n  rx: inline\n" })).r;
+    assert.ok(client.client.hop.clashes > 100, `${client.client.hop.clashes} clashes on the 5.4 client node`);
+    // 5.4: identical tuples merge, insert_failed counts them, nothing is dropped.
+    assert.equal(client.client.counters.insert_failed, client.client.hop.clashes);
+    assert.equal(client.client.counters.drop, 0);
+    assert.equal(client.client.counters.found, 0);
+    assert.equal(lost(client), 0);
   });
 
   it("a tc delay of AAAA on the client node's uplink protects the endpoints' nodes, which it comes before", () => {
@@ -82,23 +102,31 @@ describe("endpoint nodes: each node that runs an endpoint is a conntrack hop of 
     assert.equal(r.client.hop.clashes + r.endpointNodes.reduce((s, n) => s + n.hop.clashes, 0), 0);
   });
 
-  it("before 5.0 the endpoint node's null binding reallocates the loser's port (race 2, found += 2), and the clash drops it", () => {
-    const { r } = run(scenario({ kernel: "4.19" }));
-    for (const n of r.endpointNodes) {
-      assert.ok(n.counters.found > 0, `${n.name}: found ${n.counters.found}`);
-      // get_unique_tuple asks nf_nat_used_tuple twice per rewritten port (each a found++).
-      assert.equal(2 * n.counters.drop, n.counters.found);
-      assert.equal(n.hop.droppedClash, n.counters.drop);
-    }
+  it("before 5.0 a null binding reallocates the loser's port (race 2, found += 2), and the clash drops it (shown on the client node: a 4.19 endpoint node never gets the pair together)", () => {
+    // A 4.19 node has no receive path that hands a pair from the wire on together (gro-threaded needs 5.13), so
+    // its endpoints' nodes (rx inline) see none. The same null binding runs on the client node's hop: there the
+    // sending thread migrates between its sends, and with one endpoint both are DNATed alike: no race 3, as at an
+    // endpoint's node (no DNAT there), so each clash is race 1 (merged) or race 2 (port reallocated, dropped).
+    const { r } = run(scenario({ kernel: "4.19", node: "  rx: inline\n  migration_probability: 1\n", endpoints: 1, endpointNodes: "endpoint_nodes:\n  rx: inline\n" }));
+    for (const n of r.endpointNodes) assert.equal(n.hop.clashes, 0, `${n.name}: one datagram at a time from the wire`);
+    const n = r.client;
+    assert.equal(n.hop.clashesDifferentEndpoint, 0);
+    assert.ok(n.counters.found > 0, `${n.name}: found ${n.counters.found}`);
+    // get_unique_tuple asks nf_nat_used_tuple twice per rewritten port (each a found++).
+    assert.equal(2 * n.counters.drop, n.counters.found);
+    assert.equal(n.hop.droppedClash, n.counters.drop);
     assert.ok(lost(r) > 0);
     assert.ok(summarize(r).share_over_1s > 0, "glibc waits 5 s for the lost query");
   });
 
   it("races at an endpoint's node never involve different endpoints (no DNAT there: no race 3, no NAT-clash entry)", () => {
-    // Half the pairs clash on the client node (race 3 among them); the others reach an endpoint's node together.
-    const busyClient = "  rx: gro-threaded\n  batch_probability: 0.5\n";
+    // Half the pairs clash on the client node (its sending thread migrates between its sends; race 3 among them);
+    // the others reach an endpoint's node together. That takes threaded NAPI there (5.13 and later): behind an
+    // older client node the endpoints' nodes run 5.15, which has NAT-clash entries (5.6) it could make for race 3.
+    const busyClient = "  rx: inline\n  migration_probability: 0.5\n";
     for (const kernel of ["4.4", "4.19", "5.4", "5.6", "6.18"]) {
-      const { r } = run(scenario({ kernel, node: busyClient, endpoints: 3, lookups: 200 }));
+      const endpointNodes = kernel === "6.18" ? "endpoint_nodes:\n  rx: gro-threaded\n  batch_probability: 1\n" : ENDPOINT_NODES_TOGETHER;
+      const { r } = run(scenario({ kernel, node: busyClient, endpointNodes, endpoints: 3, lookups: 200 }));
       assert.ok(r.client.hop.clashesDifferentEndpoint > 0, `${kernel}: race 3 happens on the client node`);
       assert.ok(r.endpointNodes.reduce((s, n) => s + n.hop.clashes, 0) > 0, `${kernel}: clashes at the endpoints' nodes`);
       for (const n of r.endpointNodes) {
@@ -110,8 +138,17 @@ describe("endpoint nodes: each node that runs an endpoint is a conntrack hop of 
 
   it("counters per node add up: what each hop takes in it forwards or drops, the endpoints' nodes get what the client node sends them, every lost query is a counted drop", () => {
     for (const kernel of ["4.4", "4.19", "5.4", "6.18"]) {
-      for (const node of ["  rx: inline\n", "  rx: gro-threaded\n  batch_probability: 0.5\n"]) {
-        const { r, cluster } = run(scenario({ kernel, node, endpoints: 3, lookups: 200 }));
+      // The client node one datagram at a time, or half its pairs split over two CPUs (they clash there); the
+      // endpoints' nodes on the client's kernel, one datagram at a time from the wire (what a node before 5.13
+      // has), or on a kernel with threaded NAPI that takes the pair together (they clash there too).
+      const together = kernel === "6.18" ? "endpoint_nodes:\n  rx: gro-threaded\n  batch_probability: 1\n" : ENDPOINT_NODES_TOGETHER;
+      for (const [node, endpointNodes] of [
+        ["  rx: inline\n", "endpoint_nodes:\n  rx: inline\n"],
+        ["  rx: inline\n", together],
+        ["  rx: inline\n  migration_probability: 0.5\n", "endpoint_nodes:\n  rx: inline\n"],
+        ["  rx: inline\n  migration_probability: 0.5\n", together],
+      ] as const) {
+        const { r, cluster } = run(scenario({ kernel, node, endpointNodes, endpoints: 3, lookups: 200 }));
         const hops = [r.client.hop, ...r.endpointNodes.map((n) => n.hop)];
         for (const h of hops) {
           assert.equal(h.packetsIn, h.forwarded + h.droppedClash + h.droppedTableFull);
@@ -129,8 +166,8 @@ describe("endpoint nodes: each node that runs an endpoint is a conntrack hop of 
         assert.equal(lost(r), r.client.hop.droppedClash + sum((n) => n.hop.droppedClash) + r.net.ignoredBySocket + r.net.blackholed);
         for (const n of [r.client, ...r.endpointNodes]) {
           // Before 4.7 a dropped loser moves insert_failed only; from 4.7 drop counts exactly the dropped packets.
-          assert.equal(n.counters.drop, kernel === "4.4" ? 0 : n.hop.droppedClash);
-          if (kernel === "4.4") assert.equal(n.counters.insert_failed, n.hop.droppedClash);
+          assert.equal(n.counters.drop, n.kernel === "4.4" ? 0 : n.hop.droppedClash);
+          if (n.kernel === "4.4") assert.equal(n.counters.insert_failed, n.hop.droppedClash);
         }
         const f = summarize(r);
         assert.equal(f.drop, r.client.counters.drop + sum((n) => n.counters.drop), "the summary adds up the nodes' counters");
@@ -149,15 +186,28 @@ describe("endpoint nodes: each node that runs an endpoint is a conntrack hop of 
     assert.equal(r.endpointNodes[0]!.hop.forwarded, a1! + a2!);
   });
 
-  it("endpoint_nodes fields default to the client node's; each can differ (a 4.19 endpoint node behind a 6.18 client node)", () => {
-    const text = scenario({ kernel: "6.18", endpointNodes: 'endpoint_nodes:\n  kernel: "4.19"\n  rx: gro-threaded\n  batch_probability: 1\n  cpus: 3\n' });
+  it("endpoint_nodes fields default to the client node's; each can differ (a 6.18 endpoint node behind a 4.19 client node)", () => {
+    // The kernels are the other way round from a 4.19 endpoint node behind a 6.18 client node: a 4.19 endpoint node
+    // never gets a pair together (gro-threaded needs 5.13), so it would show nothing of its kernel's clash handling.
+    // Here the 4.19 client node's pairs meet (its sending thread migrates between its sends; one endpoint, so no
+    // race 3: its drops are race 2's), and the 6.18 endpoint node takes the rest together.
+    const text = scenario({
+      kernel: "4.19",
+      node: "  rx: inline\n  migration_probability: 1\n",
+      endpoints: 1,
+      endpointNodes: 'endpoint_nodes:\n  kernel: "6.18"\n  rx: gro-threaded\n  batch_probability: 1\n  cpus: 3\n',
+    });
     const { r } = run(text);
     const n = r.endpointNodes[0]!;
-    assert.equal(n.kernel, "4.19");
+    assert.equal(r.client.kernel, "4.19");
+    assert.equal(n.kernel, "6.18");
     assert.equal(n.perCpuCounters.length, 3);
-    assert.ok(n.counters.drop > 0 && n.counters.clash_resolve === 0, "4.19 drops race 2 and has no clash_resolve");
-    const inherited = run(scenario({ kernel: "6.18", endpointNodes: "" })).r.endpointNodes[0]!;
-    assert.equal(inherited.kernel, "6.18");
+    assert.equal(r.client.perCpuCounters.length, 2);
+    const c = r.client.counters;
+    assert.ok(c.drop > 0 && c.found > 0 && c.clash_resolve === 0, "4.19 drops race 2 and has no clash_resolve");
+    assert.ok(n.counters.clash_resolve > 0 && n.counters.drop === 0, "6.18 merges its identical clashes and counts them in clash_resolve");
+    const inherited = run(scenario({ kernel: "4.19", endpointNodes: "" })).r.endpointNodes[0]!;
+    assert.equal(inherited.kernel, "4.19");
     assert.equal(inherited.perCpuCounters.length, 2);
   });
 
@@ -170,7 +220,7 @@ describe("endpoint nodes: each node that runs an endpoint is a conntrack hop of 
     assert.match(text, /node cpu\d +A DNAT 10\.96\.0\.10:53 -> 10\.244\.\d\.10:53/);
     assert.match(text, /node-\d cpu\d +GRO \+ threaded NAPI/);
     assert.match(text, /node-\d cpu\d +A no confirmed entry for this tuple: a new unconfirmed entry/);
-    assert.match(text, /node-\d cpu\d +AAAA insert clash, identical tuples: attached to the winner's entry \(insert_failed\+\+\)/);
+    assert.match(text, /node-\d cpu\d +AAAA insert clash, identical tuples: attached to the winner's entry \(clash_resolve\+\+\)/);
     assert.match(text, /node-\d cpu0 +A the reply matches the entry's reply tuple \(a null binding: nothing to rewrite\)/);
     assert.match(text, /node cpu0 +A reverse NAT: source becomes 10\.96\.0\.10:53/);
   });
@@ -178,11 +228,14 @@ describe("endpoint nodes: each node that runs an endpoint is a conntrack hop of 
   it("run --conntrack-stats prints the counters of every node on the path, each in its kernel's vocabulary", () => {
     const dir = mkdtempSync(join(tmpdir(), "dnsrace-"));
     const file = join(dir, "remote.yaml");
-    writeFileSync(file, scenario({ kernel: "6.18", endpointNodes: 'endpoint_nodes:\n  kernel: "5.4"\n  rx: gro-threaded\n  batch_probability: 1\n', lookups: 50 }));
+    // A 5.4 client node (whose sending thread migrates between its sends, so its pairs clash) in front of 6.18
+    // endpoint nodes that take the rest together: a 5.4 endpoint node never gets a pair together (gro-threaded
+    // needs 5.13), so its counters would all be 0 and show nothing of its vocabulary.
+    writeFileSync(file, scenario({ kernel: "5.4", node: "  rx: inline\n  migration_probability: 1\n", endpointNodes: 'endpoint_nodes:\n  kernel: "6.18"\n  rx: gro-threaded\n  batch_probability: 1\n', lookups: 50 }));
     const p = spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), "run", file, "--out", join(dir, "out"), "--conntrack-stats"], { encoding: "utf8" });
     assert.equal(p.status, 0, p.stderr);
-    assert.match(p.stdout, /t \(kernel 6\.18\), client node: conntrack -S\ncpu=0 [^\n]* clash_resolve=\d+ chaintoolong=\d+\ncpu=1 /);
-    assert.match(p.stdout, /t \(kernel 5\.4\), endpoint node node-1: conntrack -S\ncpu=0 found=0 invalid=0 ignore=0 insert=0 insert_failed=[1-9]\d* drop=0 early_drop=0 error=0 search_restart=0\n/);
+    assert.match(p.stdout, /t \(kernel 5\.4\), client node: conntrack -S\ncpu=0 found=0 invalid=0 ignore=0 insert=0 insert_failed=[1-9]\d* drop=\d+ early_drop=0 error=0 search_restart=0\ncpu=1 /);
+    assert.match(p.stdout, /t \(kernel 6\.18\), endpoint node node-1: conntrack -S\ncpu=0 found=0 invalid=0 insert=0 insert_failed=0 drop=0 early_drop=0 error=0 search_restart=0 clash_resolve=[1-9]\d* chaintoolong=\d+\n/);
     assert.match(p.stdout, /endpoint node node-2: conntrack -S/);
   });
 });

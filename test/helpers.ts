@@ -42,3 +42,12 @@ export function traceText(text: string, lookup = 1): string {
   assert.ok(tr !== undefined, `no lookup ${lookup}`);
   return formatTrace(res, tr, `lookup ${lookup}`);
 }
+
+/**
+ * A scenario text whose node splits a share p of one thread's pairs over two CPUs
+ * (node.migration_probability): its pairs meet in conntrack as on a node whose counters
+ * show p clashes per pair (dnsrace calibrate). The bundled busy nodes overlap none.
+ */
+export function withOverlap(text: string, p: number): string {
+  return text.replace(/^node:\n/m, `node:\n  migration_probability: ${p}\n`);
+}

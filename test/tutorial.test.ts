@@ -31,12 +31,12 @@ describe("tutorial: each step shows what its description says", () => {
     assert.ok(m.max_ms >= 2500 && m.max_ms < 2501, String(m.max_ms));
   });
 
-  it("04-07: the busy node loses lookups to 5 s; 5.10 and NodeLocal DNSCache none; ndots:2 fewer but not none", () => {
+  it("04-07: the node that overlaps 1 pair in 100 loses lookups to 5 s (about 1 in 60 to 1 in 150); 5.10 and NodeLocal DNSCache none; ndots:2 fewer but not none", () => {
     const busy = step("04-busy-node.yaml");
     const k510 = step("05-kernel-5.10.yaml");
     const nl = step("06-nodelocal.yaml");
     const ndots = step("07-ndots.yaml");
-    assert.ok(busy.share_ge_5s > 0.05, String(busy.share_ge_5s));
+    assert.ok(busy.share_ge_5s > 0.005 && busy.share_ge_5s < 0.03, String(busy.share_ge_5s));
     assert.ok(k510.clashes > 0 && k510.share_over_1s === 0 && k510.insert_failed === 0);
     assert.ok(nl.clashes === 0 && nl.share_over_1s === 0);
     assert.ok(ndots.share_over_1s > 0 && ndots.share_over_1s < busy.share_over_1s);

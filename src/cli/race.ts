@@ -1,5 +1,5 @@
 import type { CommandModule } from "yargs";
-import { NODE_LOADS, type NodeLoad, RX_MODES, type RxMode } from "../kernel/rx.js";
+import { NODE_LOADS, type NodeLoad, RX_MODES, type RxMode, rxProblem } from "../kernel/rx.js";
 import type { NatBackend } from "../kernel/timing.js";
 import { type KernelFeatures, hasDistributionSuffix, kernelFeatures } from "../kernel/version.js";
 import { MASQUERADE_MODES, type MasqueradeMode, RACE_DEFAULTS, type RaceOptions, type RaceResult, runRace, type SendMode } from "../experiment/race.js";
@@ -103,6 +103,8 @@ export function raceOptions(a: RaceArgs): RaceOptions & { kernel: KernelFeatures
   const rxName = one("--rx", a.rx) ?? rxFlag(RACE_DEFAULTS.rx);
   const rx = RX_MODES.find((m) => rxFlag(m) === rxName);
   if (rx === undefined) throw new InputError(`--rx: expected one of ${RX_FLAGS.join(", ")}, found "${rxName}".`);
+  const rxBad = rxProblem(rx, features);
+  if (rxBad !== null) throw new InputError(`--rx ${rxName}: ${rxBad}; give --kernel 5.13 or later.`);
   return {
     ...RACE_DEFAULTS,
     kernel: features,

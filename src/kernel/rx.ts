@@ -1,5 +1,6 @@
 import { type Dist, LogNormal } from "../engine/dist.js";
 import type { SoftirqLoad } from "./softirq.js";
+import type { KernelFeatures } from "./version.js";
 
 /**
  * How datagrams from a pod's veth reach the node's PREROUTING hook: the named
@@ -84,4 +85,24 @@ export function defaultRx(mode: RxMode = "inline", load: NodeLoad = "idle"): RxC
     rpsNs: new LogNormal(2000, 8000),
     softirq: null,
   };
+}
+
+/**
+ * Why a kernel cannot have a receive path, or null. GRO on a veth needs its NAPI, which
+ * without an XDP program arrived in 5.13 (d3256efd8e8b "veth: allow enabling NAPI even without
+ * XDP"; an attached XDP program gives a veth NAPI from 4.19, 948d4f214fde, not modelled here);
+ * threaded NAPI (the /sys/class/net/<dev>/threaded switch) in 5.12 (5fdd2f0e5c64); a GRO poll
+ * hands its packets on as a list from 5.5 (6570bc79c0df). Distribution kernels that backport
+ * them can be given as the first version that has them.
+ */
+export function rxProblem(mode: RxMode, f: KernelFeatures): string | null {
+  const needs: string[] = [];
+  if (mode === "gro" || mode === "gro-threaded" || mode === "rps-gro-threaded") {
+    if (!f.vethGro) needs.push("GRO on a veth without an XDP program (5.13, d3256efd8e8b)");
+  }
+  if (mode === "gro-threaded" || mode === "rps-gro-threaded") {
+    if (!f.threadedNapi) needs.push("threaded NAPI (5.12, 5fdd2f0e5c64)");
+  }
+  if (needs.length === 0) return null;
+  return `${mode} needs ${needs.join(" and ")}, which kernel ${f.version} does not have; the first kernel with ${needs.length === 1 ? "it" : "both"} is 5.13`;
 }

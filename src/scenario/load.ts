@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { type Document, LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { type FaultRule, RuleError, parseRule, ruleFromObject, showValue } from "../dns/rules.js";
+import { type RxMode, rxProblem } from "../kernel/rx.js";
 import { type KernelFeatures, featuresOf, parseKernelVersion } from "../kernel/version.js";
 import { RESOLVER_SETTINGS, resolverNamed } from "../resolver/registry.js";
 import { type Resolver, ResolverRefusal } from "../resolver/resolver.js";
@@ -113,6 +114,16 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
   checkProxyAndPlacement(scenario, file, at);
   const enKernel = scenario.endpoint_nodes?.kernel;
   const endpointKernel = enKernel === undefined ? kernel : kernelAt(enKernel, "endpoint_nodes.kernel", file, at);
+
+  // A receive path the node's kernel cannot have (kernel/rx.ts).
+  const rxBad = rxProblem(scenario.node.rx as RxMode, kernel);
+  if (rxBad !== null) throw new InputError(`${file}: ${at(["node", "rx"])}field "node.rx": ${rxBad}. Use rx: inline (the veth as created) or rps on this kernel, or a newer kernel.`);
+  const enRx = (scenario.endpoint_nodes?.rx ?? scenario.node.rx) as RxMode;
+  const enBad = rxProblem(enRx, endpointKernel);
+  if (enBad !== null) {
+    const field = scenario.endpoint_nodes?.rx !== undefined ? "endpoint_nodes.rx" : scenario.endpoint_nodes?.kernel !== undefined ? "endpoint_nodes.kernel" : "node.rx";
+    throw new InputError(`${file}: ${at(field.split("."))}field "${field}": the endpoints' nodes: ${enBad}.`);
+  }
 
   if (scenario.node.conntrack_buckets !== undefined && scenario.node.conntrack_max === undefined) {
     throw new InputError(`${file}: ${at(["node", "conntrack_buckets"])}field "node.conntrack_buckets": the hash size only matters for early_drop() when the table has a limit; set node.conntrack_max too.`);
