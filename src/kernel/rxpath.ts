@@ -228,7 +228,7 @@ export class RxPath {
       const tPre = t0 + inline + s.draw() * spread;
       // From here ksoftirqd has the CPU to itself until it is done.
       const tFirst = tPre + Math.max(0, w - (tPre - t0 - inline) / share);
-      if (s.idleElsewhere(cpu, this.cfg.cpus)) {
+      if (s.idleElsewhere(this.cfg.cpus)) {
         const other = (cpu + 1 + Math.floor(s.draw() * (this.cfg.cpus - 1))) % this.cfg.cpus;
         const tMoved = tPre + Math.round(load.migrateNs.sample(this.rng.softirq));
         if (this.tracer.sink !== null) this.tracer.emit("ksoftirqd-migrated", burst[1]!, other, null, cpu);

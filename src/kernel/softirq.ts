@@ -133,11 +133,10 @@ export class SoftirqCpus {
     s.t = Math.max(s.t, t);
   }
 
-  /** Whether another CPU than `cpu` is idle: no runnable task (Poisson with the declared mean) and not in softirq. */
-  idleElsewhere(cpu: number, cpus: number): boolean {
+  /** Whether one of the node's other cpus - 1 CPUs is idle: no runnable task (Poisson with the declared mean) and not in softirq. */
+  idleElsewhere(cpus: number): boolean {
     const idle = (1 - Math.min(1, this.load.share)) * Math.exp(-this.load.runnablePerCpu);
     const anyIdle = 1 - (1 - idle) ** (cpus - 1);
-    void cpu;
     return this.rng() < anyIdle;
   }
 

@@ -1,6 +1,5 @@
 import { type GoConf, goConf, goFallbackMessage, goUnknownOption } from "./go-conf.js";
 import { goGetaddrinfo } from "./go-lookup.js";
-import type { LookupResult, ThreadCtx, Wait } from "./host.js";
 import {
   type Family,
   type Resolver,
@@ -9,12 +8,12 @@ import {
   type ResolverProcess,
   type ResolverSettings,
   type ResolverSetup,
-  type ResolverThread,
   type Spelling,
   type TimerReport,
   instants,
   optionWord,
   seconds,
+  StatelessThread,
 } from "./resolver.js";
 import type { ResolvConf } from "./resolvconf.js";
 
@@ -40,31 +39,18 @@ function goNetwork(family: Family): string {
   return family === "inet" ? '"ip4"' : family === "inet6" ? '"ip6"' : '"ip"';
 }
 
-/** Go keeps no resolver state per goroutine or thread; rotate's counter is the conf's (soffset). */
-class GoThread implements ResolverThread, ResolverProcess {
-  constructor(private readonly conf: GoConf) {}
-
-  getaddrinfo(t: ThreadCtx, name: string, family: Family): Wait<LookupResult> {
-    return goGetaddrinfo(t, this.conf, name, family);
-  }
-
-  freshProcess(): void {}
-
-  newThread(): ResolverThread {
-    return this;
-  }
-}
-
 class GoSetup implements ResolverSetup {
   readonly name = "go";
   readonly jsonFields = {};
   readonly contrast = null;
   private readonly conf: GoConf;
-  private readonly thread: GoThread;
+  private readonly thread: StatelessThread;
 
   constructor(private readonly rc: ResolvConf) {
     this.conf = goConf(rc);
-    this.thread = new GoThread(this.conf);
+    // Go keeps no resolver state per thread or process (rotate's counter is the conf's soffset).
+    const conf = this.conf;
+    this.thread = new StatelessThread((t, name, family) => goGetaddrinfo(t, conf, name, family));
   }
 
   call(name: string, family: Family): string {

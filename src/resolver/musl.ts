@@ -1,6 +1,5 @@
 import { MUSL_DEFAULT_VERSION, type MuslConf, type MuslOptions, muslAtLeast, muslConf, muslVersionProblem } from "./musl-conf.js";
 import { muslGetaddrinfo } from "./musl-msend.js";
-import { type LookupResult, type ThreadCtx, type Wait } from "./host.js";
 import {
   type Family,
   type Resolver,
@@ -8,13 +7,13 @@ import {
   type ResolverProcess,
   type ResolverSettings,
   type ResolverSetup,
-  type ResolverThread,
   type Spelling,
   type TimerReport,
   familyWord,
   instants,
   optionWord,
   seconds,
+  StatelessThread,
 } from "./resolver.js";
 import type { ResolvConf } from "./resolvconf.js";
 
@@ -26,34 +25,21 @@ function attemptsWord(given: number | undefined, c: MuslConf): string {
   return given !== undefined && !muslAtLeast(c.version, "1.1.17") ? `attempts:${given} not read before 1.1.17, so ${c.attempts}` : optionWord("attempts", given, c.attempts);
 }
 
-/** musl has no per-thread resolver state: every thread of every process runs the same exchange. */
-class MuslThread implements ResolverThread, ResolverProcess {
-  constructor(private readonly conf: MuslConf) {}
-
-  getaddrinfo(t: ThreadCtx, name: string, family: Family): Wait<LookupResult> {
-    return muslGetaddrinfo(t, this.conf, name, family);
-  }
-
-  freshProcess(): void {}
-
-  newThread(): ResolverThread {
-    return this;
-  }
-}
-
 class MuslSetup implements ResolverSetup {
   readonly name = "musl";
   readonly jsonFields: Readonly<Record<string, string>>;
   readonly contrast: { settings: ResolverSettings; hint: string } | null;
   private readonly conf: MuslConf;
-  private readonly thread: MuslThread;
+  private readonly thread: StatelessThread;
 
   constructor(
     private readonly rc: ResolvConf,
     opts: MuslOptions | undefined,
   ) {
     this.conf = muslConf(rc, opts);
-    this.thread = new MuslThread(this.conf);
+    // musl keeps no resolver state per thread or process.
+    const conf = this.conf;
+    this.thread = new StatelessThread((t, name, family) => muslGetaddrinfo(t, conf, name, family));
     this.jsonFields = { musl_version: this.conf.version };
     // The IDs are not shown, so the lookup command tells their effect: the same lookup with distinct IDs.
     this.contrast =

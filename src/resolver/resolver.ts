@@ -135,6 +135,24 @@ export interface ResolverThread {
   freshProcess(): void;
 }
 
+/**
+ * The thread of a resolver that keeps no state per thread or process (musl, Go): every thread
+ * of every process runs the same exchange, so one object serves as process and thread.
+ */
+export class StatelessThread implements ResolverThread, ResolverProcess {
+  constructor(private readonly lookup: (t: ThreadCtx, name: string, family: Family) => Wait<LookupResult>) {}
+
+  getaddrinfo(t: ThreadCtx, name: string, family: Family): Wait<LookupResult> {
+    return this.lookup(t, name, family);
+  }
+
+  freshProcess(): void {}
+
+  newThread(): ResolverThread {
+    return this;
+  }
+}
+
 /** An option as the resolver read it (its default when not given): "timeout:5", or "timeout:99 clamped to 30". */
 export function optionWord(name: string, given: number | undefined, used: number): string {
   return given === undefined || given === used ? `${name}:${used}` : `${name}:${given} clamped to ${used}`;
