@@ -232,10 +232,7 @@ describe("cli: dnsrace race", () => {
     const p = cli(["race", "--kernel", "five"]);
     assert.equal(p.status, 2);
     assert.equal(p.stdout, "");
-    assert.equal(p.stderr, 'dnsrace: --kernel: expected a kernel version such as 4.4, 4.14.173, 5.4, 5.10 or 6.18, found "five".\n');
-    const distro = await inProcess(["race", "--kernel", "5.4.0-150-generic"]);
-    assert.equal(distro.status, 2);
-    assert.match(distro.stderr, /--kernel: .*without the distribution's suffix\), found "5\.4\.0-150-generic"/);
+    assert.equal(p.stderr, 'dnsrace: --kernel: expected a kernel version such as 4.4, 4.14.173, 5.4, 5.10 or 6.18, or one as uname -r prints it (5.4.0-1103-aws), found "five".\n');
   });
 
   it("race: bad numbers and names exit 2 with one message naming the flag, what was found and what is allowed", async () => {

@@ -16,7 +16,11 @@ export interface CalibrateInput {
 }
 
 export interface Calibration {
+  /** The upstream version (KernelFeatures.version). */
   kernel: string;
+  /** The kernel string as given when it was a distribution's (`uname -r`), and how it was read; else null. */
+  kernelRelease: string | null;
+  kernelNote: string | null;
   format: CounterDelta["format"];
   cpus: number;
   seconds: number;
@@ -80,6 +84,8 @@ export function calibrate(input: CalibrateInput): Calibration {
   const inserts = d("insert");
   return {
     kernel: f.version,
+    kernelRelease: f.release,
+    kernelNote: f.note,
     format: c.format,
     cpus: c.cpus,
     seconds: input.seconds,
@@ -120,7 +126,7 @@ export function nodeBlock(cal: Calibration): string {
     `# dnsrace calibrate: ${cal.clashesSeen}${cal.scale > 1 ? ` x ${cal.scale}` : ""} clashes in ${cal.pairs} A+AAAA pairs over ${cal.seconds} s (${cal.format}).`,
     `# Overlap per pair ${g(p.estimate)}, 95% interval ${g(p.low)} to ${g(p.high)}: migration_probability is the`,
     `# share of one thread's pairs that meet in conntrack on this node (the interval's ends give the range).`,
-    `kernel: "${cal.kernel}"`,
+    `kernel: "${cal.kernelRelease ?? cal.kernel}"`,
     `node:`,
     `  cpus: ${Math.max(2, cal.cpus)}`,
     `  rx: inline`,

@@ -28,7 +28,7 @@ export const calibrateCommand: CommandModule<object, CalibrateArgs> = {
       .positional("before", { type: "string", demandOption: true, describe: "first snapshot: `conntrack -S` output, /proc/net/stat/nf_conntrack, or node-exporter metrics" })
       .positional("after", { type: "string", demandOption: true, describe: "second snapshot of the same node, in the same form" })
       .option("seconds", { type: "string", describe: "seconds between the two snapshots (required)" })
-      .option("kernel", { type: "string", describe: "the node's kernel version, e.g. 5.4 or 5.10 (required: it decides what the counters mean)" })
+      .option("kernel", { type: "string", describe: "the node's kernel version, e.g. 5.4, 5.10 or as uname -r prints it (required: it decides what the counters mean)" })
       .option("queries-per-s", { type: "string", describe: "UDP DNS queries per second from the node's pods (A and AAAA one each, as CoreDNS counts them)" })
       .option("coredns-before", { type: "string", describe: "CoreDNS /metrics at the first snapshot (instead of --queries-per-s)" })
       .option("coredns-after", { type: "string", describe: "CoreDNS /metrics at the second snapshot" })
@@ -45,7 +45,7 @@ export const calibrateCommand: CommandModule<object, CalibrateArgs> = {
 export function calibrateFromArgs(a: CalibrateArgs): Calibration {
   const kernelText = required("--kernel", a.kernel);
   const kernel = kernelFeatures(kernelText);
-  if (kernel === null) throw new InputError(`--kernel: expected a kernel version such as 4.19, 5.4, 5.10 or 6.1, found "${kernelText}".`);
+  if (kernel === null) throw new InputError(`--kernel: expected a kernel version such as 4.19, 5.4, 5.10 or 6.1, or one as uname -r prints it (5.4.0-1103-aws), found "${kernelText}".`);
   const seconds = positive("--seconds", required("--seconds", a.seconds));
   const endpoints = a.endpoints === undefined ? undefined : whole("--endpoints", a.endpoints, 1, 1000);
   try {
@@ -78,6 +78,7 @@ function dnsPairs(a: CalibrateArgs, seconds: number): { pairs: number; pairsFrom
 export function formatCalibration(c: Calibration): string {
   const lines = [
     `node: kernel ${c.kernel}, ${c.cpus > 0 ? `${c.cpus} CPUs, ` : ""}counters from ${c.format}, ${c.seconds} s apart`,
+    ...(c.kernelNote === null ? [] : [`kernel: ${c.kernelNote}`]),
     `DNS: ${c.pairs} A+AAAA pairs (${c.pairsFrom})`,
     `counters: ${Object.entries(c.counted).map(([k, v]) => `${k} +${v}`).join(", ")}`,
     `reading: ${c.reading}`,
@@ -92,6 +93,7 @@ export function formatCalibration(c: Calibration): string {
 export function calibrationJson(c: Calibration): object {
   return {
     kernel: c.kernel,
+    ...(c.kernelNote === null ? {} : { kernel_note: c.kernelNote }),
     format: c.format,
     cpus: c.cpus,
     seconds: c.seconds,

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { InputError } from "../scenario/load.js";
 import { calibrateCommand } from "./calibrate.js";
@@ -7,6 +8,12 @@ import { raceCommand } from "./race.js";
 import { runCommand } from "./run.js";
 import { sweepCommand } from "./sweep.js";
 import { traceCommand } from "./trace.js";
+
+/** The package's version, from its package.json (three folders up from dist/src/cli/). */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
 
 /** Exit codes: 0 done, 1 internal error, 2 bad input (scenario, resolv.conf, flags). */
 export async function main(argv: string[]): Promise<number> {
@@ -28,7 +35,8 @@ export async function main(argv: string[]): Promise<number> {
     .demandCommand(1, "name a command: dnsrace run <scenario files or folders>")
     .strict()
     .help()
-    .version(false)
+    .alias("help", "h")
+    .version(packageVersion())
     .fail((msg, err) => {
       if (err) throw err;
       throw new InputError(`${msg}\nRun "dnsrace --help" for the commands and their options.`);

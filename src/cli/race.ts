@@ -1,7 +1,7 @@
 import type { CommandModule } from "yargs";
 import { NODE_LOADS, type NodeLoad, RX_MODES, type RxMode, rxProblem } from "../kernel/rx.js";
 import type { NatBackend } from "../kernel/timing.js";
-import { type KernelFeatures, hasDistributionSuffix, kernelFeatures } from "../kernel/version.js";
+import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
 import { MASQUERADE_MODES, type MasqueradeMode, RACE_DEFAULTS, type RaceOptions, type RaceResult, runRace, type SendMode } from "../experiment/race.js";
 import { InputError } from "../scenario/load.js";
 import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
@@ -58,7 +58,7 @@ export const raceCommand: CommandModule<object, RaceArgs> = {
   describe: "the classic reproducer: pairs of A/AAAA queries on one socket through one node hop",
   builder: (y) =>
     y
-      .option("kernel", { type: "string", defaultDescription: DEFAULT_KERNEL, describe: "kernel version: 4.4, 4.14.173, 5.4, 5.10, 6.18, ..." })
+      .option("kernel", { type: "string", defaultDescription: DEFAULT_KERNEL, describe: "kernel version: 4.4, 4.14.173, 5.4, 5.10, 6.18, ..., or as uname -r prints it (5.4.0-1103-aws)" })
       .option("endpoints", { type: "string", defaultDescription: String(RACE_DEFAULTS.endpoints), describe: "kube-dns endpoints behind the Service" })
       .option("gap-us", { type: "string", defaultDescription: String(RACE_DEFAULTS.gapUs), describe: "AAAA send time minus A send time, us (negative: AAAA first)" })
       .option("send", { type: "string", choices: SEND_MODES, defaultDescription: RACE_DEFAULTS.send, describe: "how the pair is sent" })
@@ -87,8 +87,7 @@ export function raceOptions(a: RaceArgs): RaceOptions & { kernel: KernelFeatures
   const kernel = (one("--kernel", a.kernel) ?? DEFAULT_KERNEL).trim();
   const features = kernelFeatures(kernel);
   if (features === null) {
-    const suffix = hasDistributionSuffix(kernel) ? " (the upstream version, without the distribution's suffix)" : "";
-    throw new InputError(`--kernel: expected a kernel version such as 4.4, 4.14.173, 5.4, 5.10 or 6.18${suffix}, found "${kernel}".`);
+    throw new InputError(`--kernel: expected a kernel version such as 4.4, 4.14.173, 5.4, 5.10 or 6.18, or one as uname -r prints it (5.4.0-1103-aws), found "${kernel}".`);
   }
   const iptables = one("--iptables", a.iptables);
   let backend = DEFAULT_BACKEND;
@@ -265,6 +264,7 @@ export function formatRaceReport(r: RaceResult, o: RaceOptions, f: KernelFeature
           : `where IPVS (rr) sends the DNS Service to ${plural(o.endpoints, "endpoint")}, two first packets splitting only when their IPVS steps on two CPUs are less than ${o.ipvsScheduleNs} ns apart${MASQUERADE_PHRASE[o.masquerade]}; `) +
         `seed ${o.seed}.`,
     ),
+    ...(f.note === null ? [] : wrap(`kernel: ${f.note}.`)),
     "",
     `clashes        ${r.clashes} of ${r.pairs} pairs (${percent(r.clashes, r.pairs)}); to different endpoints: ${r.different_endpoint_clashes} (${percent(r.different_endpoint_clashes, r.clashes)} of them)`,
     r.lost_pairs === 0
@@ -289,6 +289,7 @@ export function formatRaceReport(r: RaceResult, o: RaceOptions, f: KernelFeature
 export function raceJson(r: RaceResult, o: RaceOptions, f: KernelFeatures): string {
   return JSON.stringify({
     kernel: f.version,
+    ...(f.note === null ? {} : { kernel_note: f.note }),
     endpoints: o.endpoints,
     gap_us: o.gapUs,
     send: o.send,

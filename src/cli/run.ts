@@ -84,6 +84,7 @@ export function runScenarios(args: RunArgs): void {
   const summaries: Summary[] = [];
   const stats: string[] = [];
   const procStats: string[] = [];
+  const kernelNotes: string[] = [];
   for (const l of loaded) {
     const stem = basename(l.file, extname(l.file));
     progress.begin(stem);
@@ -93,6 +94,7 @@ export function runScenarios(args: RunArgs): void {
     summaries.push(summarize(res));
     for (const n of [res.client, ...res.endpointNodes]) {
       const which = n === res.client ? "client node" : `endpoint node ${n.name}`;
+      if (n.features.note !== null) kernelNotes.push(`${res.name}, ${which}: kernel ${n.features.note}.`);
       stats.push(`${res.name} (kernel ${n.kernel}), ${which}: conntrack -S`, ...n.perCpuCounters.map((c, cpu) => conntrackStatLine(cpu, c, n.features)), "");
       procStats.push(
         `${res.name} (kernel ${n.kernel}), ${which}: /proc/net/stat/nf_conntrack`,
@@ -106,6 +108,7 @@ export function runScenarios(args: RunArgs): void {
   writeAll(args.out, outputs);
   if (!args.quiet) {
     process.stdout.write(summaryTable(summaries));
+    if (kernelNotes.length > 0) process.stdout.write(`\n${kernelNotes.join("\n")}\n`);
     if (args["conntrack-stats"]) process.stdout.write(`\n${stats.join("\n")}`);
     if (args["proc-stat"]) process.stdout.write(`\n${procStats.join("\n")}`);
     process.stdout.write(`\nwrote ${outputs.length} files to ${args.out}/\n`);

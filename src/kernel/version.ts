@@ -80,32 +80,75 @@ export interface KernelFeatures {
    * moves only for entries made over ctnetlink (nf_conntrack_hash_check_insert).
    */
   hotpathStats: boolean;
+  /**
+   * How a distribution's kernel string was read, for outputs to say ("5.4.0-1103-aws read as upstream
+   * 5.4: no documented backport"); null for a plain upstream version ("5.4", "4.14.173").
+   */
+  note: string | null;
+  /** The distribution's kernel string these features were read from, as written; null for a plain upstream version. */
+  release: string | null;
 }
 
-/** A kernel version as written ("5.4", "4.14.173"), parsed once: the rest of the code passes this value. */
+/** A kernel version as written ("5.4", "4.14.173", or `uname -r`'s "5.4.0-1103-aws"), parsed once: the rest of the code passes this value. */
 export interface KernelVersion {
-  /** As written: the shorthand reports and counters print. */
+  /** The upstream version: the shorthand reports and counters print ("5.4", "4.14.173"). */
   text: string;
   major: number;
   minor: number;
   patch: number;
+  /** The string as a node prints it (`uname -r`, `kubectl get nodes -o wide`), when it had a distribution's suffix; else null. */
+  release: string | null;
+  /** The distribution the suffix names, when it is one this file knows; else null. */
+  distribution: Distribution | null;
 }
+
+/** Distributions whose kernel strings are recognised (the rest are read as their upstream base). */
+export type Distribution = "ubuntu" | "debian" | "rhel" | "oracle-uek" | "amazon";
 
 /** major.minor[.patch], the upstream version without a distribution's suffix. */
-const VERSION = String.raw`(\d+)\.(\d+)(?:\.(\d+))?`;
-const EXACT = new RegExp(`^${VERSION}$`);
-const SUFFIXED = new RegExp(`^${VERSION}[-+~_]`);
+const EXACT = /^(\d+)\.(\d+)(?:\.(\d+))?$/;
+/**
+ * `uname -r`: major.minor[.patch[.extra]] then a suffix starting with - + ~ or _ ("5.4.0-1103-aws",
+ * "4.18.0-553.el8_10.x86_64", "5.10.205-195.807.amzn2.x86_64", "6.1.0-13-amd64", GKE COS's "5.15.133+").
+ */
+const RELEASE = /^(\d+)\.(\d+)(?:\.(\d+)(?:\.\d+)?)?([-~_][0-9A-Za-z][0-9A-Za-z._+~-]*|\+[0-9A-Za-z._+~-]*)$/;
 
-/** The version in `text` (exactly major.minor or major.minor.patch), or null. */
-export function parseKernelVersion(text: string): KernelVersion | null {
-  const m = EXACT.exec(text);
-  if (!m) return null;
-  return { text, major: Number(m[1]), minor: Number(m[2]), patch: m[3] === undefined ? 0 : Number(m[3]) };
+/** Debian's flavours: 6.1.0-13-amd64, 5.10.0-26-cloud-amd64, 6.1.0-18-rt-arm64. */
+const DEBIAN = /^-\d+-(?:(?:cloud|rt)-)?(?:amd64|arm64|armmp(?:-lpae)?|686(?:-pae)?|i386|ppc64el|s390x|powerpc64le|mips64r2el|marvell)$/;
+/** Ubuntu's: 5.4.0-1103-aws, 5.15.0-1051-azure, 4.15.0-213-generic (the ABI number, then a flavour). */
+const UBUNTU = /^-\d+(?:\.\d+)?-[a-z][a-z0-9-]*$/;
+
+function distributionOf(patch: string | undefined, suffix: string): Distribution | null {
+  if (/\.el\d+uek/.test(suffix)) return "oracle-uek";
+  if (/\.el\d+(?:_\d+)?(?:\.|$)/.test(suffix)) return "rhel";
+  if (/\.amzn(?:\d+)(?:\.|$)/.test(suffix)) return "amazon";
+  // Debian and Ubuntu keep the upstream patch level at 0 and number their own builds after it.
+  if (patch === "0" && DEBIAN.test(suffix)) return "debian";
+  if (patch === "0" && UBUNTU.test(suffix)) return "ubuntu";
+  return null;
 }
 
-/** `uname -r` style: an upstream version followed by a distribution's suffix ("5.4.0-generic"). */
-export function hasDistributionSuffix(text: string): boolean {
-  return SUFFIXED.test(text);
+/**
+ * The version in `text`: an upstream version (exactly major.minor or major.minor.patch), or a
+ * distribution's kernel string as `uname -r` prints it, read as its upstream base; null otherwise.
+ * A distribution string whose patch level is 0 ("5.4.0-1103-aws", "4.18.0-553.el8_10.x86_64")
+ * is read as major.minor: those distributions keep .0 and number their own builds, so the stable
+ * level under it is not known. One with a patch level ("5.10.205-195.807.amzn2.x86_64") keeps it.
+ */
+export function parseKernelVersion(text: string): KernelVersion | null {
+  const m = EXACT.exec(text);
+  if (m) return { text, major: Number(m[1]), minor: Number(m[2]), patch: m[3] === undefined ? 0 : Number(m[3]), release: null, distribution: null };
+  const r = RELEASE.exec(text);
+  if (!r) return null;
+  const [major, minor, patch] = [Number(r[1]), Number(r[2]), r[3] === undefined ? 0 : Number(r[3])];
+  return {
+    text: patch === 0 ? `${major}.${minor}` : `${major}.${minor}.${patch}`,
+    major,
+    minor,
+    patch,
+    release: text,
+    distribution: distributionOf(r[3], r[4]!),
+  };
 }
 
 function atLeast(v: KernelVersion, major: number, minor: number, patch = 0): boolean {
@@ -114,16 +157,68 @@ function atLeast(v: KernelVersion, major: number, minor: number, patch = 0): boo
   return v.patch >= patch;
 }
 
-/** Features of a mainline (or stable) kernel version; null if the string is not a version. */
+/** Features of a kernel version (upstream, or a distribution's `uname -r` string); null if the string is not a version. */
 export function kernelFeatures(version: string): KernelFeatures | null {
   const v = parseKernelVersion(version);
   return v === null ? null : featuresOf(v);
 }
 
-/** Features of a parsed version. */
+/**
+ * Fixes a distribution is documented to have backported into its kernels, beyond the upstream
+ * (stable) version they are based on. Each names its source; a kernel string not matched here is
+ * read as its upstream base, and its note says so.
+ */
+interface Backport {
+  applies(v: KernelVersion): boolean;
+  /** What the distribution's kernel has that the upstream base does not. */
+  features: Partial<Pick<KernelFeatures, "clashResolution" | "sameOriginSkip">>;
+  /** For the note: what was backported, and the source. */
+  what: string;
+}
+
+const BACKPORTS: Backport[] = [
+  {
+    // Ubuntu SRU "Fix nf_conntrack races when dealing with same origin requests in NAT environments"
+    // (BugLink https://bugs.launchpad.net/bugs/1836816; https://lists.ubuntu.com/archives/kernel-team/2019-July/102291.html):
+    // both upstream fixes applied to Bionic's 4.15 kernels in the SRU cycle of July 2019.
+    applies: (v) => v.distribution === "ubuntu" && v.major === 4 && v.minor === 15,
+    features: { clashResolution: "identical", sameOriginSkip: true },
+    what: "ed07d9a021df and 4e35c1cb9460 backported by Ubuntu (SRU LP#1836816, July 2019; a 4.15 build older than that lacks them)",
+  },
+];
+
+/** The note for a distribution's kernel string: which version and which backports were assumed. */
+function noteOf(v: KernelVersion, backport: Backport | undefined): string | null {
+  if (v.release === null) return null;
+  const base = `${v.release} read as upstream ${v.text}`;
+  if (backport !== undefined) return `${base} with ${backport.what}`;
+  switch (v.distribution) {
+    case "rhel":
+      // RHEL 8 backports netfilter changes into its 4.18 (e.g. nf_conntrack_ipv4 merged into nf_conntrack
+      // in 8.3, a 4.19 change: kubernetes-sigs/kubespray#6934), but no source found documents which
+      // clash-resolution commits (ed07d9a021df, 4e35c1cb9460, 6a757c07e51f) its kernels carry.
+      return `${base}: RHEL backports netfilter changes into its kernels, but none documented for clash resolution; the upstream base may understate what this node resolves (read its counters with dnsrace calibrate)`;
+    case "amazon":
+      return `${base}: Amazon Linux builds follow the upstream stable series${v.major === 4 && v.minor === 14 && v.patch >= 173 ? ", with 4.14.173's stable backport of ed07d9a021df" : ""}; no further backport documented`;
+    default:
+      return `${base}: no documented backport`;
+  }
+}
+
+/** Features of a parsed version (a distribution's backports included where documented; see BACKPORTS). */
 export function featuresOf(v: KernelVersion): KernelFeatures {
   // ed07d9a021df was backported to 4.14.173 (stable).
   const identical = atLeast(v, 4, 19) || (v.major === 4 && v.minor === 14 && v.patch >= 173);
+  const backport = BACKPORTS.find((b) => b.applies(v));
+  return {
+    ...upstreamFeatures(v, identical),
+    ...backport?.features,
+    note: noteOf(v, backport),
+    release: v.release,
+  };
+}
+
+function upstreamFeatures(v: KernelVersion, identical: boolean): Omit<KernelFeatures, "note" | "release"> {
   return {
     version: v.text,
     clashResolution: identical ? "identical" : atLeast(v, 4, 7) ? "nat-free-only" : "none",

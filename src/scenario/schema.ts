@@ -32,7 +32,7 @@ const record = z.union([dnsName, z.strictObject({ name: dnsName, a: z.boolean().
   error: "expected a name, or {name, a: true|false, aaaa: true|false}",
 });
 
-const KERNEL_HELP = 'expected a kernel version such as "5.4" or "4.14.173" (quote it in YAML)';
+const KERNEL_HELP = 'expected a kernel version such as "5.4" or "4.14.173", or as uname -r prints it ("5.4.0-1103-aws"; quote it in YAML)';
 const kernelVersion = z.string({ error: KERNEL_HELP }).refine((v) => parseKernelVersion(v) !== null, { error: KERNEL_HELP });
 
 /** A node's name (a DNS label, as Kubernetes node names are). */
