@@ -4,6 +4,7 @@ import { calibrateCommand } from "./calibrate.js";
 import { compareCommand } from "./compare.js";
 import { lookupCommand } from "./lookup.js";
 import { raceCommand } from "./race.js";
+import { missingArgumentMessage } from "./flags.js";
 import { runCommand } from "./run.js";
 import { sweepCommand } from "./sweep.js";
 import { traceCommand } from "./trace.js";
@@ -31,6 +32,8 @@ export async function main(argv: string[]): Promise<number> {
     .version(false)
     .fail((msg, err) => {
       if (err) throw err;
+      const missing = /^Not enough non-option arguments/.test(msg) ? missingArgumentMessage(argv) : null;
+      if (missing !== null) throw new InputError(`${missing}\nRun "dnsrace --help" for the commands and their options.`);
       throw new InputError(`${msg}\nRun "dnsrace --help" for the commands and their options.`);
     });
   try {

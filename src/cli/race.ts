@@ -3,6 +3,7 @@ import { NODE_LOADS, type NodeLoad, RX_MODES, type RxMode, rxProblem } from "../
 import type { NatBackend } from "../kernel/timing.js";
 import { type KernelFeatures, hasDistributionSuffix, kernelFeatures } from "../kernel/version.js";
 import { MASQUERADE_MODES, type MasqueradeMode, RACE_DEFAULTS, type RaceOptions, type RaceResult, runRace, type SendMode } from "../experiment/race.js";
+import { knownKernel } from "../scenario/limits.js";
 import { InputError } from "../scenario/load.js";
 import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
 import { conntrackStatLine, statLineNames, statValue } from "../report/conntrack.js";
@@ -90,6 +91,8 @@ export function raceOptions(a: RaceArgs): RaceOptions & { kernel: KernelFeatures
     const suffix = hasDistributionSuffix(kernel) ? " (the upstream version, without the distribution's suffix)" : "";
     throw new InputError(`--kernel: expected a kernel version such as 4.4, 4.14.173, 5.4, 5.10 or 6.18${suffix}, found "${kernel}".`);
   }
+  const outside = knownKernel(kernel).problem;
+  if (outside !== null) throw new InputError(`--kernel: "${kernel}" is ${outside}.`);
   const iptables = one("--iptables", a.iptables);
   let backend = DEFAULT_BACKEND;
   if (iptables !== undefined) {

@@ -7,6 +7,7 @@ import { fileKind } from "../compare/spec.js";
 import { InputError, type LoadedScenario, loadScenarioText, parseYaml, readScenarioFile } from "../scenario/load.js";
 import { runScenario } from "../scenario/run.js";
 import { Progress } from "./progress.js";
+import { seedFlag } from "./flags.js";
 import { compactProportion } from "../stats/proportion.js";
 import { conntrackStatLine, procStatHeader, procStatRow } from "../report/conntrack.js";
 
@@ -45,15 +46,13 @@ export const runCommand: CommandModule<object, RunArgs> = {
     y
       .positional("paths", { type: "string", array: true, demandOption: true, describe: "scenario files or folders" })
       .option("out", { type: "string", default: "results", describe: "folder for <scenario>.lookups.csv and summary.csv" })
-      .option("seed", { type: "number", describe: "seed for every scenario (default: each scenario's own seed)" })
+      .option("seed", { type: "string", describe: "seed for every scenario, a whole number from 0 to 2^53 - 1 (default: each scenario's own seed)" })
       .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors" })
       .option("conntrack-stats", { type: "boolean", default: false, describe: "also print each scenario's counters as `conntrack -S` lines, per node on the path" })
       .option("proc-stat", { type: "boolean", default: false, describe: "also print each scenario's counters as /proc/net/stat/nf_conntrack shows them (its columns by kernel version), per node on the path" }) as never,
   handler: (args) => {
-    if (args.seed !== undefined && (!Number.isInteger(args.seed) || args.seed < 0)) {
-      throw new InputError(`--seed: expected a whole number >= 0, found ${String(args.seed)}.`);
-    }
-    runScenarios(args);
+    // yargs gives the flag's text (type string): seedFlag reads it exactly.
+    runScenarios({ ...args, seed: seedFlag(args.seed as unknown) });
   },
 };
 
@@ -106,6 +105,9 @@ export function runScenarios(args: RunArgs): void {
   writeAll(args.out, outputs);
   if (!args.quiet) {
     process.stdout.write(summaryTable(summaries));
+    for (const r of summaries) {
+      if (r.unfinished > 0) process.stdout.write(`${r.scenario}: ${r.unfinished} of ${r.lookups} lookups had not returned when nothing was left to happen (UNFINISHED or NOT_STARTED in its lookups CSV; counted as failed).\n`);
+    }
     if (args["conntrack-stats"]) process.stdout.write(`\n${stats.join("\n")}`);
     if (args["proc-stat"]) process.stdout.write(`\n${procStats.join("\n")}`);
     process.stdout.write(`\nwrote ${outputs.length} files to ${args.out}/\n`);
