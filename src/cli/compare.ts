@@ -6,6 +6,7 @@ import { compareCsv, compareReport, compareRunsCsv, ranked, shareCell } from "..
 import { cdfChart, intervalBarChart, tailChart } from "../report/plots.js";
 import { InputError } from "../scenario/load.js";
 import { Progress } from "./progress.js";
+import { checkOutputFolder } from "./output.js";
 import { writeAll } from "./run.js";
 
 interface CompareArgs {
@@ -36,6 +37,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     const seeds = parseSeeds(args.seeds);
     const c = loadComparison(args.file);
     const out = args.out ?? join("results", basename(args.file, extname(args.file)));
+    checkOutputFolder(out);
     const k = seeds ?? c.seeds;
     const progress = new Progress(process.stderr, args.quiet);
     progress.begin(`${c.name}: ${c.variants.length} variants x ${k} seeds`);

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import type { CommandModule } from "yargs";
 import { basename, extname, join } from "node:path";
 import { lookupsCsv, summaryCsv, formatSummaryValue } from "../report/csv.js";
@@ -8,6 +8,7 @@ import { InputError, type LoadedScenario, loadScenarioText, parseYaml, readScena
 import { runScenario } from "../scenario/run.js";
 import { Progress } from "./progress.js";
 import { seedFlag } from "./flags.js";
+import { checkOutputFolder, writeOutputSet } from "./output.js";
 import { compactProportion } from "../stats/proportion.js";
 import { conntrackStatLine, procStatHeader, procStatRow } from "../report/conntrack.js";
 
@@ -71,6 +72,7 @@ export function runScenarios(args: RunArgs): void {
       throw new InputError(`${file}: this is a ${kind} file (it has base and ${kind === "comparison" ? "variants" : "grid"}); run it with dnsrace ${kind === "comparison" ? "compare" : "sweep"} ${file}.`);
     }
   }
+  checkOutputFolder(args.out);
   if (loaded.length === 0) throw new InputError(`${args.paths.join(", ")}: no scenario files to run (only comparison or sweep files).`);
   const stems = new Map<string, string>();
   for (const l of loaded) {
@@ -115,16 +117,9 @@ export function runScenarios(args: RunArgs): void {
   }
 }
 
-/** Writes every file to a temporary name first, then renames: no half-written output. */
+/** Writes the whole set at once, or nothing (cli/output.ts). */
 export function writeAll(dir: string, files: { name: string; text: string }[]): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new InputError(`--out ${dir}: cannot create the output folder (${(e as NodeJS.ErrnoException).code ?? String(e)}).`);
-  }
-  const tmp = files.map((f) => ({ final: join(dir, f.name), tmp: join(dir, `.${f.name}.${process.pid}.tmp`), text: f.text }));
-  for (const f of tmp) writeFileSync(f.tmp, f.text);
-  for (const f of tmp) renameSync(f.tmp, f.final);
+  writeOutputSet(dir, files);
 }
 
 /** A share of the summary with its interval, as compactProportion reads it. */

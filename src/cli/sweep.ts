@@ -8,6 +8,7 @@ import { ms3 } from "../report/csv.js";
 import { sweepChart } from "../report/plots.js";
 import { Progress } from "./progress.js";
 import { parseSeeds } from "./compare.js";
+import { checkOutputFolder } from "./output.js";
 import { writeAll } from "./run.js";
 
 interface SweepArgs {
@@ -82,6 +83,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     const seeds = parseSeeds(args.seeds);
     const s = loadSweep(args.file);
     const out = args.out ?? join("results", basename(args.file, extname(args.file)));
+    checkOutputFolder(out);
     const k = seeds ?? s.seeds;
     const progress = new Progress(process.stderr, args.quiet);
     progress.begin(`${s.name}: ${s.points.length} grid points x ${k} seeds`);
