@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { lookupOptions, type LookupArgs } from "../src/cli/lookup.js";
 import { raceOptions } from "../src/cli/race.js";
 import { parseRule } from "../src/dns/rules.js";
+import { checkReplications } from "../src/compare/run.js";
 import { loadScenarioText, parseYaml } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";
 import { lookupsCsv } from "../src/report/csv.js";
@@ -78,6 +79,16 @@ describe("honest runs: no silent cut in simulated time", () => {
       ["lookups: 3000000\n    think_ms: 1000000", /field "pods\[0\]\.lookups": 3,000,000 lookups on 1 thread with think_ms averaging 1,000,000 ms take about 34,722 days/],
     ];
     for (const [workload, re] of cases) assert.match(inputError(QUIET.replace("WORKLOAD", workload)), re, workload);
+  });
+});
+
+describe("honest runs: comparisons and sweeps", () => {
+  it("seeds past 2^53 - 1, or more lookups over all replications than are kept in memory, are refused before anything runs", () => {
+    const at = (seed: number, lookups: number) => loadScenarioText(QUIET.replace("WORKLOAD", `lookups: ${lookups}`).replace("kernel:", `seed: ${seed}\nkernel:`), "c.yaml");
+    assert.match(inputError(() => checkReplications("c.yaml", [at(2 ** 53 - 3, 10)], 5, "variants", "--seeds")), /^c\.yaml: base\.seed 9007199254740989 with 5 seeds \(--seeds\) runs on seeds up to base\.seed \+ 4, past 2\^53 - 1/);
+    assert.doesNotThrow(() => checkReplications("c.yaml", [at(2 ** 53 - 5, 10)], 5, "variants", "--seeds"));
+    const big = at(1, 4_000_000);
+    assert.match(inputError(() => checkReplications("c.yaml", [big, big], 3, "variants", "the file's seeds")), /^c\.yaml: 3 seeds \(the file's seeds\) of 2 variants asking for 8,000,000 lookups per seed in all make 24,000,000 lookups, more than the 20,000,000/);
   });
 });
 

@@ -1,7 +1,7 @@
 import { stringify } from "csv-stringify/sync";
 import { basename, extname, join } from "node:path";
 import type { CommandModule } from "yargs";
-import { type Replication, replicate, replicationSeeds } from "../compare/run.js";
+import { type Replication, checkReplications, replicate, replicationSeeds } from "../compare/run.js";
 import { type Sweep, loadSweep } from "../compare/spec.js";
 import { shareInterval } from "../compare/stats.js";
 import { ms3 } from "../report/csv.js";
@@ -85,6 +85,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     const out = args.out ?? join("results", basename(args.file, extname(args.file)));
     checkOutputFolder(out);
     const k = seeds ?? s.seeds;
+    checkReplications(args.file, s.points.map((p) => p.loaded), k, "grid points", seeds === undefined ? "the file's seeds" : "--seeds");
     const progress = new Progress(process.stderr, args.quiet);
     progress.begin(`${s.name}: ${s.points.length} grid points x ${k} seeds`);
     const total = s.points.length * k;
