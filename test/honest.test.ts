@@ -79,6 +79,11 @@ describe("honest runs: no silent cut in simulated time", () => {
       ["lookups: 3000000\n    think_ms: 1000000", /field "pods\[0\]\.lookups": 3,000,000 lookups on 1 thread with think_ms averaging 1,000,000 ms take about 34,722 days/],
     ];
     for (const [workload, re] of cases) assert.match(inputError(QUIET.replace("WORKLOAD", workload)), re, workload);
+    // Pods and threads that would not fit: a located refusal.
+    const pod = QUIET.slice(QUIET.indexOf("  - name: app")).replace("WORKLOAD", "lookups: 1\n    threads: 4000");
+    const pods = (n: number) => QUIET.slice(0, QUIET.indexOf("  - name: app")) + Array.from({ length: n }, (_, i) => pod.replace("name: app", `name: app${i}`)).join("");
+    assert.match(inputError(pods(246)), /field "pods": expected at most 245 pods/);
+    assert.match(inputError(pods(5)), /line \d+: field "pods\[4\]\.threads": the pods up to this one have 20,000 threads, more than the 16,384/);
   });
 });
 

@@ -14,6 +14,10 @@ export const MAX_WORKLOAD_S = 8_640_000;
 export const MAX_LOOKUPS = 4_000_000;
 /** Application threads per pod (each holds ephemeral ports out of 28,232, and its own resolver state). */
 export const MAX_THREADS = 4096;
+/** Pods of one scenario (all on the client node): its /24 pod CIDR, 10.244.0.10 to 10.244.0.254; each keeps a table of its 65,536 ports. */
+export const MAX_PODS = 245;
+/** Application threads over all pods. */
+export const MAX_THREADS_TOTAL = 16_384;
 /** A per-packet time (node.timing.hit_us, xmit_us, pod_veth_us), us: one second. */
 export const MAX_PATH_US = 1_000_000;
 /** node.timing.rule_ns and snat_lead_ns, ns: one millisecond per rule. */

@@ -11,7 +11,7 @@ import { describeIssue } from "./issue.js";
 import { DEFAULT_OTHER_CONNECTION_LIFETIME_S } from "../kernel/otherflows.js";
 import { MAX_OTHER_CONNECTIONS_LIVE, type Scenario, scenarioSchema } from "./schema.js";
 import { distMean } from "./dist.js";
-import { MAX_LOOKUPS, MAX_WORKLOAD_S, showCount } from "./limits.js";
+import { MAX_LOOKUPS, MAX_THREADS_TOTAL, MAX_WORKLOAD_S, showCount } from "./limits.js";
 
 /** Bad input: a message for people, naming the file, the field or line, and what is allowed. Exit code 2. */
 export class InputError extends Error {
@@ -299,7 +299,12 @@ const CLOCK = "the clock is integer ns, exact up to 2^53 ns (about 104 days), an
 /** Each pod's workload must end within the clock, and all the lookups of the run fit in memory (the lookups CSV). */
 function checkWorkload(s: Scenario, file: string, at: (path: PathKey[]) => string): void {
   let total = 0;
+  let threads = 0;
   s.pods.forEach((p, i) => {
+    threads += p.threads;
+    if (threads > MAX_THREADS_TOTAL) {
+      throw new InputError(`${file}: ${at(["pods", i, "threads"])}field "pods[${i}].threads": the pods up to this one have ${threads.toLocaleString("en-US")} threads, more than the ${MAX_THREADS_TOTAL.toLocaleString("en-US")} a run holds (each keeps its resolver's state); use fewer threads.`);
+    }
     const where = (f: string) => `${file}: ${at(["pods", i, f])}field "pods[${i}].${f}"`;
     let n: number;
     let field: string;

@@ -6,7 +6,7 @@ import { RX_MODES, NODE_LOADS } from "../kernel/rx.js";
 import { parseKernelVersion } from "../kernel/version.js";
 import { RESOLVER_NAMES } from "../resolver/registry.js";
 import { type DistSpec, checkDist } from "./dist.js";
-import { KERNEL_RANGE, MAX_NAT_RULES, MAX_PATH_US, MAX_RULE_NS, MAX_THREADS, knownKernel } from "./limits.js";
+import { KERNEL_RANGE, MAX_NAT_RULES, MAX_PODS, MAX_PATH_US, MAX_RULE_NS, MAX_THREADS, knownKernel } from "./limits.js";
 
 /** A distribution field; its unit is in the field's name. */
 const dist = z.custom<DistSpec>((v) => checkDist(v) === null, { error: (iss) => checkDist(iss.input) ?? "invalid distribution" });
@@ -204,7 +204,7 @@ export const scenarioSchema = z.strictObject({
       cache_ms: dist.default({ lognormal: { median: 0.03, p99: 0.2 } }),
     })
     .optional(),
-  pods: z.array(podSchema).min(1),
+  pods: z.array(podSchema).min(1).max(MAX_PODS, { error: `expected at most ${MAX_PODS} pods (the client node's /24 pod CIDR, 10.244.0.10 to 10.244.0.254)` }),
 });
 
 export type ScenarioInput = z.input<typeof scenarioSchema>;
