@@ -3,6 +3,7 @@ import { calibrate, type Calibration, nodeBlock } from "../calibrate/infer.js";
 import { CounterError, counterDelta, parseCounterSnapshot } from "../calibrate/counters.js";
 import { corednsPairs } from "../calibrate/coredns.js";
 import { kernelFeatures } from "../kernel/version.js";
+import { knownKernel } from "../scenario/limits.js";
 import { InputError, readScenarioFile } from "../scenario/load.js";
 import { formatProportion } from "../stats/proportion.js";
 
@@ -46,6 +47,8 @@ export function calibrateFromArgs(a: CalibrateArgs): Calibration {
   const kernelText = required("--kernel", a.kernel);
   const kernel = kernelFeatures(kernelText);
   if (kernel === null) throw new InputError(`--kernel: expected a kernel version such as 4.19, 5.4, 5.10 or 6.1, or one as uname -r prints it (5.4.0-1103-aws), found "${kernelText}".`);
+  const outside = knownKernel(kernelText).problem;
+  if (outside !== null) throw new InputError(`--kernel: "${kernelText}" is ${outside}.`);
   const seconds = positive("--seconds", required("--seconds", a.seconds));
   const endpoints = a.endpoints === undefined ? undefined : whole("--endpoints", a.endpoints, 1, 1000);
   try {

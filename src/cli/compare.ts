@@ -2,10 +2,12 @@ import { basename, extname, join } from "node:path";
 import type { CommandModule } from "yargs";
 import { runComparison } from "../compare/compare.js";
 import { loadComparison } from "../compare/spec.js";
+import { checkReplications } from "../compare/run.js";
 import { compareCsv, compareReport, compareRunsCsv, ranked, shareCell } from "../report/compare.js";
 import { cdfChart, intervalBarChart, tailChart } from "../report/plots.js";
 import { InputError } from "../scenario/load.js";
 import { Progress } from "./progress.js";
+import { checkOutputFolder } from "./output.js";
 import { writeAll } from "./run.js";
 
 interface CompareArgs {
@@ -36,7 +38,9 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     const seeds = parseSeeds(args.seeds);
     const c = loadComparison(args.file);
     const out = args.out ?? join("results", basename(args.file, extname(args.file)));
+    checkOutputFolder(out);
     const k = seeds ?? c.seeds;
+    checkReplications(args.file, c.variants.map((v) => v.loaded), k, "variants", seeds === undefined ? "the file's seeds" : "--seeds");
     const progress = new Progress(process.stderr, args.quiet);
     progress.begin(`${c.name}: ${c.variants.length} variants x ${k} seeds`);
     const r = runComparison(c, k, (f) => progress.update(f));

@@ -37,6 +37,11 @@ export function parseRule(text: string): FaultRule {
   }
 }
 
+/** --rtt-ms's upper end: a round trip of 1000 s. */
+export const MAX_RTT_MS = 1_000_000;
+/** --max-ms's upper end: a day of simulated time. */
+export const MAX_LOOKUP_MS = 86_400_000;
+
 /**
  * The checked options of one lookup. `resolvConfText` is the resolv.conf read
  * from `source` (a file name, "standard input", or the default).
@@ -48,8 +53,8 @@ export function lookupOptions(args: LookupArgs, resolvConfText: string, source: 
   if (!(FAMILIES as readonly string[]).includes(args.family)) throw new InputError(`--family: expected one of ${FAMILIES.join(", ")}, found "${args.family}".`);
   const name = String(args.name);
   if (!HOST_NAME.test(name) || name.length > 254) throw new InputError(`the name "${name}" is not a host name (labels of letters, digits, "-" and "_", separated by dots, optionally ending in a dot).`);
-  if (!Number.isFinite(args.rttMs) || args.rttMs < 0) throw new InputError(`--rtt-ms: expected a number of milliseconds >= 0, found ${String(args.rttMs)}.`);
-  if (!Number.isFinite(args.maxMs) || args.maxMs <= 0) throw new InputError(`--max-ms: expected a number of milliseconds > 0, found ${String(args.maxMs)}.`);
+  if (!Number.isFinite(args.rttMs) || args.rttMs < 0 || args.rttMs > MAX_RTT_MS) throw new InputError(`--rtt-ms: expected a number of milliseconds from 0 to ${MAX_RTT_MS.toLocaleString("en-US")}, found ${String(args.rttMs)}.`);
+  if (!Number.isFinite(args.maxMs) || args.maxMs <= 0 || args.maxMs > MAX_LOOKUP_MS) throw new InputError(`--max-ms: expected a number of milliseconds above 0, at most ${MAX_LOOKUP_MS.toLocaleString("en-US")} (a day; the clock is integer ns), found ${String(args.maxMs)}.`);
   const rules = ruleTexts(args.rule).map(parseRule);
   let resolvConf: ResolvConf;
   try {

@@ -5,6 +5,8 @@ import { calibrateCommand } from "./calibrate.js";
 import { compareCommand } from "./compare.js";
 import { lookupCommand } from "./lookup.js";
 import { raceCommand } from "./race.js";
+import { missingArgumentMessage } from "./flags.js";
+import { OutputError } from "./output.js";
 import { runCommand } from "./run.js";
 import { sweepCommand } from "./sweep.js";
 import { traceCommand } from "./trace.js";
@@ -15,7 +17,7 @@ export function packageVersion(): string {
   return pkg.version;
 }
 
-/** Exit codes: 0 done, 1 internal error, 2 bad input (scenario, resolv.conf, flags). */
+/** Exit codes: 0 done, 1 internal error or output the file system could not take (a full disk), 2 bad input (scenario, resolv.conf, flags). */
 export async function main(argv: string[]): Promise<number> {
   // A reader that stops early (`dnsrace run ... | head`) is not an error: stop quietly, as Unix tools do.
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
@@ -39,6 +41,8 @@ export async function main(argv: string[]): Promise<number> {
     .version(packageVersion())
     .fail((msg, err) => {
       if (err) throw err;
+      const missing = /^Not enough non-option arguments/.test(msg) ? missingArgumentMessage(argv) : null;
+      if (missing !== null) throw new InputError(`${missing}\nRun "dnsrace --help" for the commands and their options.`);
       throw new InputError(`${msg}\nRun "dnsrace --help" for the commands and their options.`);
     });
   try {
@@ -48,6 +52,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof InputError) {
       process.stderr.write(`dnsrace: ${e.message}\n`);
       return 2;
+    }
+    if (e instanceof OutputError) {
+      process.stderr.write(`dnsrace: ${e.message}\n`);
+      return 1;
     }
     process.stderr.write(`dnsrace: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
     if (process.env.DNSRACE_DEBUG) process.stderr.write(`${(e as Error).stack ?? ""}\n`);

@@ -3,6 +3,7 @@ import { NODE_LOADS, type NodeLoad, RX_MODES, type RxMode, rxProblem } from "../
 import type { NatBackend } from "../kernel/timing.js";
 import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
 import { MASQUERADE_MODES, type MasqueradeMode, RACE_DEFAULTS, type RaceOptions, type RaceResult, runRace, type SendMode } from "../experiment/race.js";
+import { knownKernel } from "../scenario/limits.js";
 import { InputError } from "../scenario/load.js";
 import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
 import { conntrackStatLine, statLineNames, statValue } from "../report/conntrack.js";
@@ -89,6 +90,8 @@ export function raceOptions(a: RaceArgs): RaceOptions & { kernel: KernelFeatures
   if (features === null) {
     throw new InputError(`--kernel: expected a kernel version such as 4.4, 4.14.173, 5.4, 5.10 or 6.18, or one as uname -r prints it (5.4.0-1103-aws), found "${kernel}".`);
   }
+  const outside = knownKernel(kernel).problem;
+  if (outside !== null) throw new InputError(`--kernel: "${kernel}" is ${outside}.`);
   const iptables = one("--iptables", a.iptables);
   let backend = DEFAULT_BACKEND;
   if (iptables !== undefined) {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import type { CommandModule } from "yargs";
 import { basename, extname, join } from "node:path";
 import { lookupsCsv, summaryCsv, formatSummaryValue } from "../report/csv.js";
@@ -7,6 +7,8 @@ import { fileKind } from "../compare/spec.js";
 import { InputError, type LoadedScenario, loadScenarioText, parseYaml, readScenarioFile } from "../scenario/load.js";
 import { runScenario } from "../scenario/run.js";
 import { Progress } from "./progress.js";
+import { seedFlag } from "./flags.js";
+import { checkOutputFolder, writeOutputSet } from "./output.js";
 import { compactProportion } from "../stats/proportion.js";
 import { conntrackStatLine, procStatHeader, procStatRow } from "../report/conntrack.js";
 
@@ -45,15 +47,13 @@ export const runCommand: CommandModule<object, RunArgs> = {
     y
       .positional("paths", { type: "string", array: true, demandOption: true, describe: "scenario files or folders" })
       .option("out", { type: "string", default: "results", describe: "folder for <scenario>.lookups.csv and summary.csv" })
-      .option("seed", { type: "number", describe: "seed for every scenario (default: each scenario's own seed)" })
+      .option("seed", { type: "string", describe: "seed for every scenario, a whole number from 0 to 2^53 - 1 (default: each scenario's own seed)" })
       .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors" })
       .option("conntrack-stats", { type: "boolean", default: false, describe: "also print each scenario's counters as `conntrack -S` lines, per node on the path" })
       .option("proc-stat", { type: "boolean", default: false, describe: "also print each scenario's counters as /proc/net/stat/nf_conntrack shows them (its columns by kernel version), per node on the path" }) as never,
   handler: (args) => {
-    if (args.seed !== undefined && (!Number.isInteger(args.seed) || args.seed < 0)) {
-      throw new InputError(`--seed: expected a whole number >= 0, found ${String(args.seed)}.`);
-    }
-    runScenarios(args);
+    // yargs gives the flag's text (type string): seedFlag reads it exactly.
+    runScenarios({ ...args, seed: seedFlag(args.seed as unknown) });
   },
 };
 
@@ -72,6 +72,7 @@ export function runScenarios(args: RunArgs): void {
       throw new InputError(`${file}: this is a ${kind} file (it has base and ${kind === "comparison" ? "variants" : "grid"}); run it with dnsrace ${kind === "comparison" ? "compare" : "sweep"} ${file}.`);
     }
   }
+  checkOutputFolder(args.out);
   if (loaded.length === 0) throw new InputError(`${args.paths.join(", ")}: no scenario files to run (only comparison or sweep files).`);
   const stems = new Map<string, string>();
   for (const l of loaded) {
@@ -109,6 +110,9 @@ export function runScenarios(args: RunArgs): void {
   if (!args.quiet) {
     process.stdout.write(summaryTable(summaries));
     if (kernelNotes.length > 0) process.stdout.write(`\n${kernelNotes.join("\n")}\n`);
+    for (const r of summaries) {
+      if (r.unfinished > 0) process.stdout.write(`${r.scenario}: ${r.unfinished} of ${r.lookups} lookups had not returned when nothing was left to happen (UNFINISHED or NOT_STARTED in its lookups CSV; counted as failed).\n`);
+    }
     if (args["conntrack-stats"]) process.stdout.write(`\n${stats.join("\n")}`);
     if (args["proc-stat"]) process.stdout.write(`\n${procStats.join("\n")}`);
     process.stdout.write(`\nwrote ${outputs.length} files to ${args.out}/\n`);
@@ -116,16 +120,9 @@ export function runScenarios(args: RunArgs): void {
   }
 }
 
-/** Writes every file to a temporary name first, then renames: no half-written output. */
+/** Writes the whole set at once, or nothing (cli/output.ts). */
 export function writeAll(dir: string, files: { name: string; text: string }[]): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new InputError(`--out ${dir}: cannot create the output folder (${(e as NodeJS.ErrnoException).code ?? String(e)}).`);
-  }
-  const tmp = files.map((f) => ({ final: join(dir, f.name), tmp: join(dir, `.${f.name}.${process.pid}.tmp`), text: f.text }));
-  for (const f of tmp) writeFileSync(f.tmp, f.text);
-  for (const f of tmp) renameSync(f.tmp, f.final);
+  writeOutputSet(dir, files);
 }
 
 /** A share of the summary with its interval, as compactProportion reads it. */

@@ -1,13 +1,14 @@
 import { stringify } from "csv-stringify/sync";
 import { basename, extname, join } from "node:path";
 import type { CommandModule } from "yargs";
-import { type Replication, replicate, replicationSeeds } from "../compare/run.js";
+import { type Replication, checkReplications, replicate, replicationSeeds } from "../compare/run.js";
 import { type Sweep, loadSweep } from "../compare/spec.js";
 import { shareInterval } from "../compare/stats.js";
 import { ms3 } from "../report/csv.js";
 import { sweepChart } from "../report/plots.js";
 import { Progress } from "./progress.js";
 import { parseSeeds } from "./compare.js";
+import { checkOutputFolder } from "./output.js";
 import { writeAll } from "./run.js";
 
 interface SweepArgs {
@@ -82,7 +83,9 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     const seeds = parseSeeds(args.seeds);
     const s = loadSweep(args.file);
     const out = args.out ?? join("results", basename(args.file, extname(args.file)));
+    checkOutputFolder(out);
     const k = seeds ?? s.seeds;
+    checkReplications(args.file, s.points.map((p) => p.loaded), k, "grid points", seeds === undefined ? "the file's seeds" : "--seeds");
     const progress = new Progress(process.stderr, args.quiet);
     progress.begin(`${s.name}: ${s.points.length} grid points x ${k} seeds`);
     const total = s.points.length * k;

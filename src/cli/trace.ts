@@ -2,6 +2,7 @@ import type { CommandModule } from "yargs";
 import { TraceCollector, type LookupTrace } from "../model/trace.js";
 import { InputError, loadScenarioFile } from "../scenario/load.js";
 import { type RunResult, runScenario } from "../scenario/run.js";
+import { seedFlag } from "./flags.js";
 
 interface TraceArgs {
   scenario: string;
@@ -20,14 +21,14 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
       .option("lookup", { type: "number", describe: "the lookup to trace (its number in the lookups CSV)" })
       .option("first-slow", { type: "boolean", default: false, describe: "trace the first lookup that took over 1 s (the default when --lookup is not given)" })
       .option("format", { type: "string", choices: ["text", "json"], default: "text", describe: "output format" })
-      .option("seed", { type: "number", describe: "seed (default: the scenario's own)" }) as never,
+      .option("seed", { type: "string", describe: "seed, a whole number from 0 to 2^53 - 1 (default: the scenario's own)" }) as never,
   handler: (args) => {
-    if (args.seed !== undefined && (!Number.isInteger(args.seed) || args.seed < 0)) throw new InputError(`--seed: expected a whole number >= 0, found ${String(args.seed)}.`);
+    const seed = seedFlag(args.seed as unknown);
     if (args.lookup !== undefined && (!Number.isInteger(args.lookup) || args.lookup < 1)) throw new InputError(`--lookup: expected a lookup number >= 1, found ${String(args.lookup)}.`);
     if (args.lookup !== undefined && args["first-slow"]) throw new InputError("--lookup and --first-slow: give one or the other.");
     const loaded = loadScenarioFile(args.scenario);
     const collector = new TraceCollector();
-    const res = runScenario(loaded, { collector, ...(args.seed !== undefined ? { seed: args.seed } : {}) });
+    const res = runScenario(loaded, { collector, ...(seed !== undefined ? { seed } : {}) });
     const pick = chooseLookup(collector, args.lookup);
     if (pick.trace === null) throw new InputError(`--lookup ${String(args.lookup)}: the scenario ran ${collector.lookups.length} lookups (numbered from 1).`);
     const tr = pick.trace;

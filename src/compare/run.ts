@@ -1,6 +1,6 @@
 import { quantileSorted } from "d3-array";
 import { type Summary, summarize } from "../stats/summary.js";
-import type { LoadedScenario } from "../scenario/load.js";
+import { InputError, type LoadedScenario } from "../scenario/load.js";
 import { runScenario } from "../scenario/run.js";
 import { stream } from "../engine/random.js";
 import { type Bounds, type Interval, bootstrapQuantile, pairedInterval, shareInterval } from "./stats.js";
@@ -130,4 +130,25 @@ export function shareDiff(a: Replication[], b: Replication[]): Interval | null {
     a.map((r) => r.summary.share_over_1s),
     b.map((r) => r.summary.share_over_1s),
   );
+}
+
+/** Lookups a comparison or sweep keeps in memory at once: every replication's latencies, then each variant's pooled. */
+export const MAX_REPLICATED_LOOKUPS = 20_000_000;
+
+/**
+ * Refuses (InputError) replications that cannot be honoured: seeds past 2^53 - 1 (base.seed + k - 1),
+ * or more lookups over all runs than a comparison keeps in memory. `what`: "variants" or "grid points".
+ */
+export function checkReplications(file: string, runs: LoadedScenario[], k: number, what: string, seedsFrom: string): void {
+  const seed = runs[0]!.scenario.seed;
+  if (seed + k - 1 > Number.MAX_SAFE_INTEGER) {
+    throw new InputError(`${file}: base.seed ${seed} with ${k} seeds (${seedsFrom}) runs on seeds up to base.seed + ${k - 1}, past 2^53 - 1 (${Number.MAX_SAFE_INTEGER}), where seeds are no longer exact; use a smaller base.seed.`);
+  }
+  const perSeed = runs.reduce((a, l) => a + l.scenario.pods.reduce((b, p) => b + (p.lookups ?? Math.round(p.rate_per_s! * p.duration_s!)), 0), 0);
+  const total = perSeed * k;
+  if (total > MAX_REPLICATED_LOOKUPS) {
+    throw new InputError(
+      `${file}: ${k} seeds (${seedsFrom}) of ${runs.length} ${what} asking for ${perSeed.toLocaleString("en-US")} lookups per seed in all make ${total.toLocaleString("en-US")} lookups, more than the ${MAX_REPLICATED_LOOKUPS.toLocaleString("en-US")} a comparison or sweep keeps in memory; use fewer seeds, or fewer lookups in base.`,
+    );
+  }
 }

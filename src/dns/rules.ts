@@ -120,12 +120,16 @@ function setKey(rule: FaultRule, key: RuleKey, value: string, word: string): voi
   }
 }
 
+/** A rule's delay_ms upper end: a day. */
+export const MAX_DELAY_MS = 86_400_000;
+
 const DECIMAL = /^(\d+(\.\d*)?|\.\d+)$/;
 
 function setDelay(rule: FaultRule, d: number, word: string): void {
   if (Number.isNaN(d)) throw new RuleError(`"${word}": delay_ms is a finite number of milliseconds >= 0`);
   if (!Number.isFinite(d)) throw new RuleError(`"${word}": delay_ms is a finite number of milliseconds >= 0 (a number too large for a double, such as 1e400, reads as infinity)`);
   if (d < 0) throw new RuleError(`"${word}": delay_ms is a number of milliseconds >= 0`);
+  if (d > MAX_DELAY_MS) throw new RuleError(`"${word}": delay_ms is at most ${MAX_DELAY_MS.toLocaleString("en-US")} (a day; the clock is integer ns)`);
   rule.delayMs = d;
 }
 

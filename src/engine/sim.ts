@@ -7,7 +7,8 @@ export type Handler<A> = (arg: A) => void;
 export type EventHandle = number;
 
 const SLOT_BITS = 2 ** 24; // at most 16.7 million events pending at once
-const MAX_TIME = Number.MAX_SAFE_INTEGER;
+/** The latest time an event may have: integer ns stay exact in a JS number up to 2^53 - 1 (about 104.2 days). */
+export const MAX_TIME = Number.MAX_SAFE_INTEGER;
 
 function badTime(t: number, now: number): never {
   if (!(t >= now)) throw new RangeError(`event time ${t} is before now (${now})`);
@@ -96,6 +97,11 @@ export class Simulator {
   /** Stops run() after the current event. */
   stop(): void {
     this.stopped = true;
+  }
+
+  /** Time of the next entry in the queue (a cancelled one included); Infinity when empty. */
+  get nextTime(): number {
+    return this.heap.peekTime();
   }
 
   /** Number of entries in the queue, cancelled ones included. */

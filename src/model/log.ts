@@ -11,12 +11,22 @@ export interface LookupRecord {
   startNs: number;
   endNs: number;
   outcome: string;
-  result: LookupResult;
+  /** What getaddrinfo() returned; null for a lookup the run ended before (UNFINISHED, NOT_STARTED). */
+  result: LookupResult | null;
   tally: LookupTally;
 }
 
 /** The outcomes a lookup can have, as the lookups CSV spells them. */
-export const OUTCOMES = ["OK v4+v6", "OK v4", "OK v6", "EAI_NONAME", "EAI_AGAIN", "EAI_NODATA", "EAI_FAIL"] as const;
+export const OUTCOMES = ["OK v4+v6", "OK v4", "OK v6", "EAI_NONAME", "EAI_AGAIN", "EAI_NODATA", "EAI_FAIL", "UNFINISHED", "NOT_STARTED"] as const;
+/**
+ * The outcomes of lookups the run ended before: getaddrinfo() was called and never returned
+ * (UNFINISHED: nothing was left to happen, e.g. a query nobody answers with no timer), or the call
+ * was waiting for a free thread, or not yet made by one (NOT_STARTED). Their latency runs to the end.
+ */
+const UNFINISHED = 7;
+const NOT_STARTED = 8;
+/** The thread column of a call no thread took. */
+export const NO_THREAD = 0xffffffff;
 const RESULTS: readonly LookupResult[] = [
   gaiResult("OK", true, true),
   gaiResult("OK", true, false),
@@ -25,7 +35,7 @@ const RESULTS: readonly LookupResult[] = [
 ];
 
 /**
- * Every finished lookup of a run, by lookup number, in columns of typed arrays:
+ * Every lookup of a run, by lookup number (those the run ended before marked so), in columns of typed arrays:
  * a run keeps hundreds of thousands of them, and one object per lookup that
  * lives to the end would cost more than the lookup's simulation.
  */
@@ -56,7 +66,7 @@ export class LookupLog {
     if (expected > 0) this.grow(expected);
   }
 
-  /** Lookups recorded so far. */
+  /** Lookups recorded so far (those the run ended before included, once recorded). */
   get count(): number {
     return this.filled;
   }
@@ -64,6 +74,13 @@ export class LookupLog {
   /** Highest lookup number recorded (rows are 1..length, some may be missing if the run stopped early). */
   get length(): number {
     return this.size;
+  }
+
+  /** Records lookup number `lookup` as one the run ended before: begun on `thread`, or NO_THREAD for one no thread took. */
+  putUnfinished(lookup: number, pod: string, thread: number, name: string, startNs: number, endNs: number, tally: LookupTally): void {
+    const i = lookup - 1;
+    this.put(lookup, pod, thread, name, startNs, endNs, RESULTS[0]!, tally);
+    this.outcomeIdx[i] = thread === NO_THREAD ? NOT_STARTED : UNFINISHED;
   }
 
   /** Records lookup number `lookup` (numbered from 1 as lookups begin). */
@@ -111,8 +128,13 @@ export class LookupLog {
   outcome(i: number): string {
     return OUTCOMES[this.outcomeIdx[i]!]!;
   }
+  /** What getaddrinfo() returned (a finished lookup only: see finished()). */
   result(i: number): LookupResult {
     return RESULTS[this.outcomeIdx[i]!]!;
+  }
+  /** False for a lookup the run ended before (UNFINISHED, NOT_STARTED). */
+  finished(i: number): boolean {
+    return this.outcomeIdx[i]! < UNFINISHED;
   }
   tally(i: number): LookupTally {
     return { queriesSent: this.sent[i]!, queriesLost: this.lost[i]!, retransmits: this.retrans[i]!, clashes: this.clash[i]!, pairs: this.pairs[i]!, pairsClashed: this.pairsClashed[i]! };
@@ -128,7 +150,7 @@ export class LookupLog {
       startNs: this.startNs(i),
       endNs: this.endNs(i),
       outcome: this.outcome(i),
-      result: this.result(i),
+      result: this.finished(i) ? this.result(i) : null,
       tally: this.tally(i),
     };
   }

@@ -15,7 +15,7 @@ import {
 import { type ResolverName, resolverNamed } from "../resolver/registry.js";
 import type { ResolverSettings, ResolverSetup, ResolverThread } from "../resolver/resolver.js";
 import type { ResolvConf } from "../resolver/resolvconf.js";
-import type { LookupLog } from "./log.js";
+import { type LookupLog, NO_THREAD } from "./log.js";
 import type { TcpConnection } from "./tcp.js";
 import type { LocalReceiver, PodWiring } from "./wiring.js";
 
@@ -90,7 +90,8 @@ export class Pod implements LocalReceiver {
   private readonly peerIdCache = new Map<string[], number[]>();
   private readonly threads: Thread[] = [];
   private readonly idle: Thread[] = [];
-  private readonly pending: string[] = [];
+  /** Calls that arrived while every thread was busy: the name, and when it was called. */
+  private readonly pending: { name: string; t: number }[] = [];
   private arrivalsDone = false;
   private remaining = 0;
   private tcpCount = 0;
@@ -166,7 +167,7 @@ export class Pod implements LocalReceiver {
           const name = this.pickName();
           const th = this.idle.shift();
           if (th !== undefined) this.begin(th, name);
-          else this.pending.push(name);
+          else this.pending.push({ name, t: next });
           scheduleNext(next);
         }, undefined);
       };
@@ -186,12 +187,12 @@ export class Pod implements LocalReceiver {
       this.begin(th, this.pickName());
       return;
     }
-    const name = this.pending.shift();
-    if (name === undefined) {
+    const call = this.pending.shift();
+    if (call === undefined) {
       if (!this.arrivalsDone) this.idle.push(th);
       return;
     }
-    this.begin(th, name);
+    this.begin(th, call.name);
   }
 
   /** getaddrinfo(name) on thread th: the libc's generator runs as the thread's process. */
@@ -237,6 +238,31 @@ export class Pod implements LocalReceiver {
     const think = w.kind === "closed" ? Math.round(w.thinkNs.sample(this.workRng)) : 0;
     if (think > 0) sim.at(sim.now + think, this.nextFn, th);
     else this.next(th);
+  }
+
+  /**
+   * At the end of the run (nothing left to happen): records each lookup still running as UNFINISHED,
+   * and each call no thread took (waiting, or a closed workload's lookups not yet begun) as NOT_STARTED,
+   * with its latency up to `endNs`. Returns how many were recorded.
+   */
+  recordUnfinished(endNs: number): number {
+    let n = 0;
+    for (const th of this.threads) {
+      const c = th.current;
+      if (c === null) continue;
+      this.log.putUnfinished(c.lookup, this.cfg.name, th.id, c.name, c.startNs, endNs, th.tally);
+      this.cluster.tracer?.end(th.tally, endNs, "UNFINISHED");
+      n++;
+    }
+    const notStarted = (name: string, t: number) => {
+      this.log.putUnfinished(this.nextLookupNumber(), this.cfg.name, NO_THREAD, name, t, endNs, newTally());
+      n++;
+    };
+    for (const call of this.pending.splice(0)) notStarted(call.name, call.t);
+    if (this.cfg.workload.kind === "closed") {
+      for (; this.remaining > 0; this.remaining--) notStarted(this.pickName(), endNs);
+    }
+    return n;
   }
 
   private where(th: ThreadCtx): string {

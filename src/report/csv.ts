@@ -1,4 +1,5 @@
 import { stringify } from "csv-stringify/sync";
+import { NO_THREAD } from "../model/log.js";
 import type { RunResult } from "../scenario/run.js";
 import type { Summary } from "../stats/summary.js";
 
@@ -31,7 +32,7 @@ export function lookupsCsv(res: RunResult): string {
   for (let i = 0; i < log.length; i++) {
     if (!log.has(i)) continue;
     const t = log.tally(i);
-    rows.push([res.name, res.seed, i + 1, log.pod(i), log.threadOf(i), log.name(i), ms3(log.startNs(i) / MS), ms3(log.latencyNs(i) / MS), log.outcome(i), t.queriesSent, t.queriesLost, t.retransmits, t.clashes]);
+    rows.push([res.name, res.seed, i + 1, log.pod(i), log.threadOf(i) === NO_THREAD ? "" : log.threadOf(i), log.name(i), ms3(log.startNs(i) / MS), ms3(log.latencyNs(i) / MS), log.outcome(i), t.queriesSent, t.queriesLost, t.retransmits, t.clashes]);
   }
   return stringify(rows, { header: true, columns: [...LOOKUP_COLUMNS] });
 }

@@ -81,3 +81,18 @@ export function buildDist(v: DistSpec, scale: number): Dist {
     v.empirical.weights,
   );
 }
+
+/** The mean of a checked distribution, in its field's unit (for estimates of a run's length). */
+export function distMean(v: DistSpec): number {
+  if (typeof v === "number") return v;
+  if ("fixed" in v) return v.fixed;
+  if ("uniform" in v) return (v.uniform.min + v.uniform.max) / 2;
+  if ("exponential" in v) return v.exponential.mean;
+  if ("lognormal" in v) {
+    const sigma = Math.log(v.lognormal.p99 / v.lognormal.median) / 2.326347874;
+    return v.lognormal.median * Math.exp((sigma * sigma) / 2);
+  }
+  const w = v.empirical.weights ?? v.empirical.values.map(() => 1);
+  const total = w.reduce((a, b) => a + b, 0);
+  return v.empirical.values.reduce((a, x, i) => a + x * w[i]!, 0) / total;
+}

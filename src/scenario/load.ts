@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { type Document, LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from "yaml";
+import { type Document, LineCounter, type Node, isMap, isScalar, isSeq, parseDocument, visit } from "yaml";
 import { type FaultRule, RuleError, parseRule, ruleFromObject, showValue } from "../dns/rules.js";
 import { type RxMode, rxProblem } from "../kernel/rx.js";
 import { type KernelFeatures, featuresOf, parseKernelVersion } from "../kernel/version.js";
@@ -10,6 +10,8 @@ import { kubeletResolvConf } from "./kubelet.js";
 import { describeIssue } from "./issue.js";
 import { DEFAULT_OTHER_CONNECTION_LIFETIME_S } from "../kernel/otherflows.js";
 import { MAX_OTHER_CONNECTIONS_LIVE, type Scenario, scenarioSchema } from "./schema.js";
+import { distMean } from "./dist.js";
+import { MAX_LOOKUPS, MAX_THREADS_TOTAL, MAX_WORKLOAD_S, showCount } from "./limits.js";
 
 /** Bad input: a message for people, naming the file, the field or line, and what is allowed. Exit code 2. */
 export class InputError extends Error {
@@ -74,8 +76,26 @@ export function parseYaml(text: string, file: string): YamlFile {
     const where = `line ${pos.line}, column ${pos.col}`;
     throw new InputError(`${file}: ${where}: this is not valid YAML: ${firstLine(err.message)}.`);
   }
-  return { doc, lineCounter, data: doc.toJS() };
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    // The yaml library refuses documents whose aliases expand too far (a resource exhaustion guard).
+    if (!(e instanceof Error) || !/alias/i.test(e.message)) throw e;
+    let line = "";
+    visit(doc, {
+      Alias(_, node) {
+        if (node.range) line = `line ${lineCounter.linePos(node.range[0]).line}: `;
+        return visit.BREAK;
+      },
+    });
+    throw new InputError(`${file}: ${line}the YAML aliases (*name) expand too far (${firstLine(e.message)}); write the values out, or use fewer aliases of large anchors (at most ${MAX_ALIAS_COUNT} uses of an alias to a collection).`);
+  }
+  return { doc, lineCounter, data };
 }
+
+/** The yaml library's limit on alias expansion (its default): a scenario needs few aliases, if any. */
+const MAX_ALIAS_COUNT = 100;
 
 /**
  * Where a scenario's fields were written, for error messages: a scenario file,
@@ -130,6 +150,7 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
   }
 
   checkOtherFlows(scenario, file, at);
+  checkWorkload(scenario, file, at);
 
   const known = nameserverAddresses(scenario, file, at);
   const rules = scenario.kube_dns.rules.map((r, i) => kubeDnsRule(r, `${file}: ${at(["kube_dns", "rules", i])}field "kube_dns.rules[${i}]"`));
@@ -271,6 +292,44 @@ function checkOtherFlows(s: Scenario, file: string, at: (path: PathKey[]) => str
       `${file}: ${at(["node", field])}field "node.${field}": ${rate} connections per second living ${life ?? DEFAULT_OTHER_CONNECTION_LIFETIME_S} s keep ${Math.round(live)} entries in the table, more than the ${MAX_OTHER_CONNECTIONS_LIVE} the model holds; lower the rate or the lifetime.`,
     );
   }
+}
+
+const CLOCK = "the clock is integer ns, exact up to 2^53 ns (about 104 days), and a run's workload must end within 100 days of simulated time";
+
+/** Each pod's workload must end within the clock, and all the lookups of the run fit in memory (the lookups CSV). */
+function checkWorkload(s: Scenario, file: string, at: (path: PathKey[]) => string): void {
+  let total = 0;
+  let threads = 0;
+  s.pods.forEach((p, i) => {
+    threads += p.threads;
+    if (threads > MAX_THREADS_TOTAL) {
+      throw new InputError(`${file}: ${at(["pods", i, "threads"])}field "pods[${i}].threads": the pods up to this one have ${threads.toLocaleString("en-US")} threads, more than the ${MAX_THREADS_TOTAL.toLocaleString("en-US")} a run holds (each keeps its resolver's state); use fewer threads.`);
+    }
+    const where = (f: string) => `${file}: ${at(["pods", i, f])}field "pods[${i}].${f}"`;
+    let n: number;
+    let field: string;
+    if (p.lookups !== undefined) {
+      n = p.lookups;
+      field = "lookups";
+      if (n > MAX_LOOKUPS) throw new InputError(`${where("lookups")}: ${showCount(n)} lookups, more than the ${showCount(MAX_LOOKUPS)} a run keeps (each is a row of the lookups CSV, held in memory until written); ask for fewer, or split the run.`);
+      const thinkMs = distMean(p.think_ms);
+      const days = (Math.ceil(n / p.threads) * thinkMs) / 1000 / 86_400;
+      if (days * 86_400 > MAX_WORKLOAD_S) {
+        throw new InputError(`${where("lookups")}: ${showCount(n)} lookups on ${p.threads} thread${p.threads === 1 ? "" : "s"} with think_ms averaging ${showCount(thinkMs)} ms take about ${showCount(Math.round(days))} days of simulated time, and ${CLOCK}; ask for fewer lookups, more threads or a shorter think_ms.`);
+      }
+    } else {
+      const rate = p.rate_per_s!;
+      const dur = p.duration_s!;
+      n = rate * dur;
+      field = "rate_per_s";
+      if (dur > MAX_WORKLOAD_S) throw new InputError(`${where("duration_s")}: ${showCount(dur)} s of arrivals is about ${showCount(Math.round(dur / 86_400))} days of simulated time, and ${CLOCK}; use a duration_s of at most ${showCount(MAX_WORKLOAD_S)}.`);
+      if (!(n <= MAX_LOOKUPS)) {
+        throw new InputError(`${where("rate_per_s")}: rate_per_s ${showCount(rate)} with duration_s ${showCount(dur)} asks for about ${showCount(n)} lookups, more than the ${showCount(MAX_LOOKUPS)} a run keeps (each is a row of the lookups CSV, held in memory until written); lower the rate or the duration.`);
+      }
+    }
+    total += n;
+    if (total > MAX_LOOKUPS) throw new InputError(`${where(field)}: the pods up to this one ask for about ${showCount(Math.round(total))} lookups, more than the ${showCount(MAX_LOOKUPS)} a run keeps; ask for fewer, or split the run.`);
+  });
 }
 
 /** The pod's resolv.conf as the kubelet writes it from dnsPolicy and dnsConfig. */

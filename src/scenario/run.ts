@@ -1,6 +1,7 @@
 import type { CounterName } from "../kernel/conntrack.js";
 import type { KernelFeatures } from "../kernel/version.js";
 import type { HopEvent, HopStats, Netns } from "../kernel/netns.js";
+import { MAX_TIME } from "../engine/sim.js";
 import { Cluster } from "../model/cluster.js";
 import { LookupLog } from "../model/log.js";
 import { Pod, type PodConfig, type Workload } from "../model/pod.js";
@@ -33,7 +34,7 @@ export interface RunResult {
   seed: number;
   /** The client node's kernel version, as the scenario spells it (client.kernel). */
   kernel: string;
-  /** Every finished lookup, by number (lookups still running when the run stopped are missing). */
+  /** Every lookup, by number; those the run ended before (nothing left to happen) are UNFINISHED or NOT_STARTED. */
   log: LookupLog;
   /** The client node's hop. */
   client: NodeResult;
@@ -50,8 +51,6 @@ export interface RunOptions {
   progress?: (done: number) => void;
   /** Collects every lookup's story (dnsrace trace). */
   collector?: TraceCollector;
-  /** Stop the simulation at this simulated time (safety net), ns. */
-  maxSimNs?: number;
   /** Called with the assembled model just before it runs (tests add events here). */
   beforeRun?: (cluster: Cluster) => void;
 }
@@ -109,15 +108,20 @@ export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunR
   for (const p of pods) p.start();
   opts.beforeRun?.(cluster);
   const sim = cluster.sim;
-  const maxSim = opts.maxSimNs ?? 24 * 3600 * SEC;
-  // Run in slices of simulated time so progress can be reported.
+  // Run until nothing is left to happen, however long that is in simulated time (the loader has
+  // refused workloads that cannot end within the clock: checkWorkload in load.ts), in slices of
+  // simulated time so progress can be reported; empty slices are skipped.
   const slice = 1 * SEC;
   let t = 0;
-  while (sim.pending > 0 && t < maxSim) {
-    t += slice;
+  while (sim.pending > 0) {
+    const next = sim.nextTime;
+    if (next > t + slice) t = Math.floor(next / slice) * slice;
+    t = Math.min(t + slice, MAX_TIME);
     sim.run(t);
     if (opts.progress) opts.progress(expected > 0 ? Math.min(1, log.count / expected) : 1);
   }
+  // Lookups still running now wait for something that will never happen: they are written as such.
+  for (const p of pods) p.recordUnfinished(sim.now);
   return {
     name: loaded.scenario.name,
     file: loaded.file,

@@ -6,6 +6,7 @@ import { RX_MODES, NODE_LOADS } from "../kernel/rx.js";
 import { parseKernelVersion } from "../kernel/version.js";
 import { RESOLVER_NAMES } from "../resolver/registry.js";
 import { type DistSpec, checkDist } from "./dist.js";
+import { KERNEL_RANGE, MAX_NAT_RULES, MAX_PODS, MAX_PATH_US, MAX_RULE_NS, MAX_THREADS, knownKernel } from "./limits.js";
 
 /** A distribution field; its unit is in the field's name. */
 const dist = z.custom<DistSpec>((v) => checkDist(v) === null, { error: (iss) => checkDist(iss.input) ?? "invalid distribution" });
@@ -33,12 +34,19 @@ const record = z.union([dnsName, z.strictObject({ name: dnsName, a: z.boolean().
 });
 
 const KERNEL_HELP = 'expected a kernel version such as "5.4" or "4.14.173", or as uname -r prints it ("5.4.0-1103-aws"; quote it in YAML)';
-const kernelVersion = z.string({ error: KERNEL_HELP }).refine((v) => parseKernelVersion(v) !== null, { error: KERNEL_HELP });
+const kernelVersion = z
+  .string({ error: KERNEL_HELP })
+  .refine((v) => parseKernelVersion(v) !== null, { error: KERNEL_HELP })
+  .superRefine((v, ctx) => {
+    const problem = knownKernel(v).problem;
+    if (problem !== null) ctx.addIssue({ code: "custom", message: `expected a kernel version the model knows, ${KERNEL_RANGE}` });
+  });
 
 /** A node's name (a DNS label, as Kubernetes node names are). */
 const nodeName = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: "expected a node name (lower-case letters, digits, dashes), such as node-1" });
 
-const name = z.union([dnsName, z.strictObject({ name: dnsName, weight: z.number().positive() })], { error: "expected a name, or {name, weight}" });
+const WEIGHT = "expected a weight above 0, at most 1e9 (names are picked in proportion to their weights)";
+const name = z.union([dnsName, z.strictObject({ name: dnsName, weight: z.number({ error: WEIGHT }).positive({ error: WEIGHT }).max(1e9, { error: WEIGHT }) })], { error: "expected a name, or {name, weight} with a weight above 0, at most 1e9" });
 
 export const podSchema = z
   .strictObject({
@@ -61,7 +69,7 @@ export const podSchema = z
       .optional(),
     namespace: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: "expected a namespace name (lower-case letters, digits, dashes)" }).default("default"),
     family: z.enum(["unspec", "inet", "inet6"]).default("unspec"),
-    threads: positiveInt.default(1),
+    threads: wholeIn(1, MAX_THREADS, "application threads").default(1),
     lookups_per_process: positiveInt.optional(),
     /** The process environment the resolver reads (glibc res_init: RES_OPTIONS, LOCALDOMAIN). */
     env: z.strictObject({ RES_OPTIONS: z.string().optional(), LOCALDOMAIN: z.string().optional() }).optional(),
@@ -90,7 +98,7 @@ export const podSchema = z
 export const scenarioSchema = z.strictObject({
   name: z.string().min(1),
   description: z.string().min(1),
-  seed: z.number().int().min(0).default(1),
+  seed: wholeIn(0, Number.MAX_SAFE_INTEGER, "a seed; larger numbers are not exact in a double").default(1),
   kernel: kernelVersion,
   node: z
     .strictObject({
@@ -105,7 +113,7 @@ export const scenarioSchema = z.strictObject({
       /** CPU-bound tasks runnable per CPU besides the resolver (the load average per CPU). */
       runnable_per_cpu: z.number({ error: "expected a number of tasks from 0 to 64" }).min(0, { error: "expected a number of tasks from 0 to 64" }).max(64, { error: "expected a number of tasks from 0 to 64" }).default(0),
       nat_backend: z.enum(["iptables-legacy", "iptables-nft", "nftables"]).default("iptables-nft"),
-      rules_before_dns: z.number().int().min(0).default(0),
+      rules_before_dns: wholeIn(0, MAX_NAT_RULES, "nat rules walked before the DNS Service's").default(0),
       /** kube-proxy's mode: the nat table's KUBE-SVC chains, or IPVS (kernel/ipvs.ts). */
       proxy_mode: z.enum(["iptables", "ipvs"]).default("iptables"),
       ipvs: z.strictObject({ schedule_ns: z.number().min(0).max(1e9).default(DEFAULT_IPVS_SCHEDULE_NS) }).optional(),
@@ -138,15 +146,15 @@ export const scenarioSchema = z.strictObject({
       timing: z
         .strictObject({
           window_us: dist.optional(),
-          rule_ns: z.number().min(0).optional(),
-          snat_lead_ns: z.number().min(0).optional(),
-          hit_us: z.number().min(0).optional(),
-          xmit_us: z.number().min(0).optional(),
+          rule_ns: numberIn(0, MAX_RULE_NS, "ns per rule").optional(),
+          snat_lead_ns: numberIn(0, MAX_RULE_NS, "ns").optional(),
+          hit_us: numberIn(0, MAX_PATH_US, "us").optional(),
+          xmit_us: numberIn(0, MAX_PATH_US, "us").optional(),
           send_path_us: dist.optional(),
           datagram_gap_us: dist.optional(),
           stall_probability: z.number().min(0).max(1).optional(),
           stall_us: dist.optional(),
-          pod_veth_us: z.number().min(0).optional(),
+          pod_veth_us: numberIn(0, MAX_PATH_US, "us").optional(),
         })
         .optional(),
     })
@@ -182,7 +190,7 @@ export const scenarioSchema = z.strictObject({
       nat_backend: z.enum(["iptables-legacy", "iptables-nft", "nftables"]).optional(),
       proxy_mode: z.enum(["iptables", "ipvs"]).optional(),
       /** KUBE-SERVICES rules a packet to a pod IP walks without a match (iptables mode). */
-      nat_rules: z.number().int().min(0).optional(),
+      nat_rules: wholeIn(0, MAX_NAT_RULES, "nat rules walked without a match").optional(),
       /** One way between the client node and the endpoint's node. */
       link_us: dist.default(DEFAULT_LINK_US),
     })
@@ -196,7 +204,7 @@ export const scenarioSchema = z.strictObject({
       cache_ms: dist.default({ lognormal: { median: 0.03, p99: 0.2 } }),
     })
     .optional(),
-  pods: z.array(podSchema).min(1),
+  pods: z.array(podSchema).min(1).max(MAX_PODS, { error: `expected at most ${MAX_PODS} pods (the client node's /24 pod CIDR, 10.244.0.10 to 10.244.0.254)` }),
 });
 
 export type ScenarioInput = z.input<typeof scenarioSchema>;

@@ -27,7 +27,10 @@ export interface Summary {
   share_ge_5s: number;
   share_ge_5s_low: number;
   share_ge_5s_high: number;
+  /** Lookups that did not return OK, those the run ended before included. */
   failed: number;
+  /** Lookups the run ended before (UNFINISHED or NOT_STARTED in the lookups CSV); counted in lookups and failed too. */
+  unfinished: number;
   queries_sent: number;
   queries_lost: number;
   /** Pairs sent (two queries to one server from one socket at once) and those with an insert clash on the path. */
@@ -62,7 +65,7 @@ export interface RunFigures {
   name: string;
   seed: number;
   kernel: string;
-  /** Every finished lookup. */
+  /** Every lookup (those the run ended before marked so). */
   log: LookupLog;
   /** The client node's hop. */
   client: HopFigures;
@@ -83,6 +86,7 @@ export function summarize(res: RunFigures): Summary {
   let sent = 0;
   let lost = 0;
   let failed = 0;
+  let unfinished = 0;
   let pairs = 0;
   let pairsClashed = 0;
   for (let i = 0; i < log.length; i++) {
@@ -92,7 +96,10 @@ export function summarize(res: RunFigures): Summary {
     lost += t.queriesLost;
     pairs += t.pairs;
     pairsClashed += t.pairsClashed;
-    if (log.result(i).status !== "OK") failed++;
+    if (!log.finished(i)) {
+      unfinished++;
+      failed++;
+    } else if (log.result(i).status !== "OK") failed++;
   }
   const nodes = [res.client, ...res.endpointNodes];
   const counting = nodes.filter((h) => h.features.hotpathStats);
@@ -122,6 +129,7 @@ export function summarize(res: RunFigures): Summary {
     share_ge_5s_low: slow.low,
     share_ge_5s_high: slow.high,
     failed,
+    unfinished,
     queries_sent: sent,
     queries_lost: lost,
     pairs,

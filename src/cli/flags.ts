@@ -1,0 +1,45 @@
+import { InputError } from "../scenario/load.js";
+
+/** The value of a flag given once, as text (yargs gives an array when it is repeated). */
+export function onceText(flag: string, v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) throw new InputError(`${flag}: given ${v.length} times; give it once.`);
+  return String(v);
+}
+
+/** --seed: a whole number from 0 to 2^53 - 1, read from its text (so 9007199254740993 is not taken as ...992). */
+export function seedFlag(v: unknown): number | undefined {
+  const s = onceText("--seed", v);
+  if (s === undefined) return undefined;
+  const n = /^\s*\+?\d+\s*$/.test(s) ? Number(s) : NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new InputError(`--seed: expected a whole number from 0 to ${Number.MAX_SAFE_INTEGER} (2^53 - 1; larger ones are not exact), found "${s}".`);
+  }
+  return n;
+}
+
+/** The positional arguments of each command, as its usage names them (for a message when one is missing). */
+const POSITIONALS: Record<string, string> = {
+  run: "the scenario files or folders (<paths..>)",
+  trace: "the scenario file (<scenario>)",
+  lookup: "the NAME to look up (<name>)",
+  compare: "the comparison file (<file>)",
+  sweep: "the sweep file (<file>)",
+  calibrate: "the two counter files (<before> <after>)",
+};
+
+/** yargs's "Not enough non-option arguments" in words naming the missing argument, and a flag-like one given where it was expected. */
+export function missingArgumentMessage(argv: string[]): string | null {
+  const command = argv.find((a) => !a.startsWith("-"));
+  const what = command === undefined ? undefined : POSITIONALS[command];
+  if (what === undefined) return null;
+  const flagLike = argv.filter((a) => /^-[^-]/.test(a) && !/^-\d/.test(a));
+  const first = flagLike[0];
+  const hint =
+    first === undefined
+      ? ""
+      : command === "lookup"
+        ? ` "${first}" was read as a flag, as is every argument that begins with "-"; a host name never does.`
+        : ` "${first}" was read as a flag, as is every argument that begins with "-"; write a file of that name as ./${first}.`;
+  return `dnsrace ${command}: missing ${what}.${hint}`;
+}
