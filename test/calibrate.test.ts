@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type CalibrateArgs, calibrateFromArgs } from "../src/cli/calibrate.js";
@@ -8,7 +8,7 @@ import { nodeBlock } from "../src/calibrate/infer.js";
 import { loadScenarioText } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";
 import { proportion } from "../src/stats/proportion.js";
-import { ROOT } from "./helpers.js";
+import { ROOT, inputError } from "./helpers.js";
 
 const FIX = resolve(ROOT, "test/fixtures/counters-6.18");
 const runs = JSON.parse(readFileSync(join(FIX, "runs.json"), "utf8")) as { runs: Record<string, { pairs: number; seconds: number; clash_resolve_delta: number; first_touch_packets: number }> };
@@ -170,9 +170,56 @@ describe("calibrate: a node's own counters (recorded on a real 6.18 node, test/f
     const ok = spawnSync(bin, ["calibrate", a.before, a.after, "--seconds", a.seconds!, "--kernel", "6.18", "--queries-per-s", a.queriesPerS!], { encoding: "utf8" });
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /overlap probability per pair: 6\.05e-3 \(95%: 5\.0\de-3 to 7\.2\de-3\)/);
-    assert.match(ok.stdout, /^  migration_probability: 6\.05e-3$/m);
+    assert.match(ok.stdout, /^  migration_probability: \{ estimate: 6\.05e-3, low: 5\.02e-3, high: 7\.22e-3 \}$/m);
     const bad = spawnSync(bin, ["calibrate", a.before, a.after, "--seconds", a.seconds!, "--queries-per-s", "10"], { encoding: "utf8" });
     assert.equal(bad.status, 2);
     assert.equal(bad.stderr, "dnsrace: --kernel: required.\n");
+  });
+
+  describe("the calibrated interval carried into a run (node.migration_probability: {estimate, low, high})", () => {
+    const text = (mp: string) =>
+      [
+        "name: cal",
+        "description: a node with a calibrated overlap",
+        'kernel: "5.4"',
+        "node:",
+        "  cpus: 4",
+        "  rx: inline",
+        `  migration_probability: ${mp}`,
+        "kube_dns: { endpoints: 2, records: [redis.shop.svc.cluster.local] }",
+        "pods:",
+        '  - { name: app, libc: glibc, threads: 2, lookups_per_process: 1, lookups: 2000, names: [{ name: redis.shop.svc.cluster.local., weight: 1 }], resolv_conf: "nameserver 10.96.0.10\\n" }',
+        "",
+      ].join("\n");
+
+    it("run: the summary gives the slow shares at both ends of the interval, next to the estimate's", () => {
+      const dir = mkdtempSync(join(tmpdir(), "dnsrace-cal-"));
+      const file = join(dir, "cal.yaml");
+      writeFileSync(file, text("{ estimate: 0.01, low: 0.002, high: 0.05 }"));
+      const r = spawnSync(resolve(ROOT, "bin/dnsrace"), ["run", file, "--out", join(dir, "out")], { encoding: "utf8" });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /cal: its node's overlap is calibrated, 2\.00e-3 to 5\.00e-2 per pair \(95%\); at those ends the same run gives [\d.]+% to [\d.]+% of lookups over 1 s/);
+      const [head, row] = readFileSync(join(dir, "out", "summary.csv"), "utf8").trim().split("\n");
+      const cols = head!.split(",");
+      const v = (c: string) => Number(row!.split(",")[cols.indexOf(c)]);
+      assert.equal(v("overlap_low"), 0.002);
+      assert.equal(v("overlap_high"), 0.05);
+      assert.ok(v("share_over_1s_at_overlap_low") <= v("share_over_1s") && v("share_over_1s") <= v("share_over_1s_at_overlap_high"), row);
+      assert.ok(v("share_over_1s_at_overlap_high") > v("share_over_1s_at_overlap_low"), row);
+    });
+
+    it("the estimate is what the run uses: the same lookups as a bare probability", () => {
+      const a = runScenario(loadScenarioText(text("{ estimate: 0.01, low: 0.002, high: 0.05 }"), "a.yaml"));
+      const b = runScenario(loadScenarioText(text("0.01"), "b.yaml"));
+      assert.deepEqual(
+        a.log.records().map((l) => l.endNs - l.startNs),
+        b.log.records().map((l) => l.endNs - l.startNs),
+      );
+    });
+
+    it("bad input: ends out of order, or a field missing, is refused naming node.migration_probability", () => {
+      assert.match(inputError(text("{ estimate: 0.5, low: 0.6, high: 0.7 }")), /field "node\.migration_probability": expected low <= estimate <= high/);
+      assert.match(inputError(text("{ estimate: 0.1 }")), /field "node\.migration_probability/);
+    });
   });
 });

@@ -125,12 +125,12 @@ export function nodeBlock(cal: Calibration): string {
   return [
     `# dnsrace calibrate: ${cal.clashesSeen}${cal.scale > 1 ? ` x ${cal.scale}` : ""} clashes in ${cal.pairs} A+AAAA pairs over ${cal.seconds} s (${cal.format}).`,
     `# Overlap per pair ${g(p.estimate)}, 95% interval ${g(p.low)} to ${g(p.high)}: migration_probability is the`,
-    `# share of one thread's pairs that meet in conntrack on this node (the interval's ends give the range).`,
+    `# share of one thread's pairs that meet in conntrack on this node; dnsrace run reports the slow share at both ends.`,
     `kernel: "${cal.kernelRelease ?? cal.kernel}"`,
     `node:`,
     `  cpus: ${Math.max(2, cal.cpus)}`,
     `  rx: inline`,
-    `  migration_probability: ${g(p.estimate)}`,
+    `  migration_probability: { estimate: ${g(p.estimate)}, low: ${g(p.low)}, high: ${g(p.high)} }`,
     "",
   ].join("\n");
 }

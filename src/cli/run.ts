@@ -5,6 +5,7 @@ import { lookupsCsv, summaryCsv, formatSummaryValue } from "../report/csv.js";
 import { type Summary, summarize } from "../stats/summary.js";
 import { fileKind } from "../compare/spec.js";
 import { InputError, type LoadedScenario, loadScenarioText, parseYaml, readScenarioFile } from "../scenario/load.js";
+import { overlapInterval } from "../scenario/overlap.js";
 import { runScenario } from "../scenario/run.js";
 import { Progress } from "./progress.js";
 import { seedFlag } from "./flags.js";
@@ -86,13 +87,30 @@ export function runScenarios(args: RunArgs): void {
   const stats: string[] = [];
   const procStats: string[] = [];
   const kernelNotes: string[] = [];
+  const calibrated: string[] = [];
   for (const l of loaded) {
     const stem = basename(l.file, extname(l.file));
     progress.begin(stem);
     const res = runScenario(l, { ...(args.seed !== undefined ? { seed: args.seed } : {}), progress: (f) => progress.update(f) });
     progress.end();
     outputs.push({ name: `${stem}.lookups.csv`, text: lookupsCsv(res) });
-    summaries.push(summarize(res));
+    const summary = summarize(res);
+    const interval = overlapInterval(l.scenario);
+    if (interval !== null) {
+      // The calibrated interval carried into the result: the same run (seed, lookups) at each end of it.
+      const ends = [interval.low, interval.high].map((overlap) => summarize(runScenario(l, { ...(args.seed !== undefined ? { seed: args.seed } : {}), overlap })));
+      summary.overlap_low = interval.low;
+      summary.overlap_high = interval.high;
+      summary.share_over_1s_at_overlap_low = ends[0]!.share_over_1s;
+      summary.share_over_1s_at_overlap_high = ends[1]!.share_over_1s;
+      summary.share_ge_5s_at_overlap_low = ends[0]!.share_ge_5s;
+      summary.share_ge_5s_at_overlap_high = ends[1]!.share_ge_5s;
+      calibrated.push(
+        `${res.name}: its node's overlap is calibrated, ${interval.low.toExponential(2)} to ${interval.high.toExponential(2)} per pair (95%); ` +
+          `at those ends the same run gives ${pct(ends[0]!.share_over_1s)} to ${pct(ends[1]!.share_over_1s)} of lookups over 1 s and ${pct(ends[0]!.share_ge_5s)} to ${pct(ends[1]!.share_ge_5s)} at or over 5 s.`,
+      );
+    }
+    summaries.push(summary);
     for (const n of [res.client, ...res.endpointNodes]) {
       const which = n === res.client ? "client node" : `endpoint node ${n.name}`;
       if (n.features.note !== null) kernelNotes.push(`${res.name}, ${which}: kernel ${n.features.note}.`);
@@ -110,6 +128,7 @@ export function runScenarios(args: RunArgs): void {
   if (!args.quiet) {
     process.stdout.write(summaryTable(summaries));
     if (kernelNotes.length > 0) process.stdout.write(`\n${kernelNotes.join("\n")}\n`);
+    if (calibrated.length > 0) process.stdout.write(`\n${calibrated.join("\n")}\n`);
     for (const r of summaries) {
       if (r.unfinished > 0) process.stdout.write(`${r.scenario}: ${r.unfinished} of ${r.lookups} lookups had not returned when nothing was left to happen (UNFINISHED or NOT_STARTED in its lookups CSV; counted as failed).\n`);
     }
@@ -157,4 +176,9 @@ export function summaryTable(rows: Summary[]): string {
   const widths = TABLE_COLUMNS.map((c, i) => Math.max(c.title.length, ...cells.map((row) => row[i]!.length)));
   const line = (vals: string[]) => vals.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
   return [line(TABLE_COLUMNS.map((c) => c.title)), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n") + "\n";
+}
+
+/** A share as a percentage with two decimals. */
+function pct(x: number): string {
+  return `${(100 * x).toFixed(2)}%`;
 }

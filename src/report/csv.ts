@@ -70,6 +70,12 @@ export const SUMMARY_COLUMNS: (keyof Summary)[] = [
   "insert_failed_per_insert_high",
   "drop",
   "clash_resolve",
+  "overlap_low",
+  "overlap_high",
+  "share_over_1s_at_overlap_low",
+  "share_over_1s_at_overlap_high",
+  "share_ge_5s_at_overlap_low",
+  "share_ge_5s_at_overlap_high",
 ];
 
 /** A summary value as CSV text: ms to the microsecond, shares to 6 decimals, per-insert rates with 4 significant digits, an empty cell for none. */
@@ -78,6 +84,7 @@ export function formatSummaryValue(k: keyof Summary, v: Summary[keyof Summary]):
   if (typeof v === "string") return v;
   if (k.endsWith("_ms")) return ms3(v);
   if (k.startsWith("share_")) return v.toFixed(6);
+  if (k.startsWith("overlap_")) return v.toExponential(3);
   if (k.startsWith("insert_failed_per_insert")) return v === 0 ? "0" : v.toExponential(3);
   return String(v);
 }

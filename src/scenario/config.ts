@@ -1,3 +1,4 @@
+import { overlapEstimate } from "./overlap.js";
 import { fqdn } from "../net/packet.js";
 import type { TcInterface } from "../kernel/qdisc.js";
 import type { NodeLoad, RxMode } from "../kernel/rx.js";
@@ -21,10 +22,11 @@ const SEC = 1_000_000_000;
 export const CLIENT_NODE = "client-node";
 
 /** Turns a validated scenario into the configuration of the model of section 2 of MODEL.md. */
-export function clusterConfig(loaded: LoadedScenario, seed: number): ClusterConfig {
+/** `overlap`: run the client node at this migration_probability instead of the scenario's (an end of its calibrated interval). */
+export function clusterConfig(loaded: LoadedScenario, seed: number, overlap?: number): ClusterConfig {
   const s = loaded.scenario;
   const placement = endpointPlacement(s);
-  const node = nodeHopConfig(clientNodeSpec(s, loaded.kernel));
+  const node = nodeHopConfig(clientNodeSpec(s, loaded.kernel, overlap));
   const tc = s.node.tc_delay;
   return {
     seed,
@@ -55,7 +57,7 @@ export function endpointPlacement(s: Scenario): string[] {
 }
 
 /** The scenario's node block. */
-function clientNodeSpec(s: Scenario, kernel: KernelFeatures): NodeSpec {
+function clientNodeSpec(s: Scenario, kernel: KernelFeatures, overlap?: number): NodeSpec {
   const n = s.node;
   return {
     name: CLIENT_NODE,
@@ -65,7 +67,7 @@ function clientNodeSpec(s: Scenario, kernel: KernelFeatures): NodeSpec {
     rx: n.rx as RxMode,
     load: n.load as NodeLoad,
     batchProbability: n.batch_probability,
-    migrationProbability: n.migration_probability,
+    migrationProbability: overlap ?? overlapEstimate(s),
     softirqShare: n.softirq_share,
     runnablePerCpu: n.runnable_per_cpu,
     proxyMode: n.proxy_mode,

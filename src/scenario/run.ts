@@ -53,13 +53,15 @@ export interface RunOptions {
   collector?: TraceCollector;
   /** Called with the assembled model just before it runs (tests add events here). */
   beforeRun?: (cluster: Cluster) => void;
+  /** Run the client node at this overlap (node.migration_probability) instead of the scenario's: an end of its calibrated interval. */
+  overlap?: number;
 }
 
 /** Turns a validated scenario into the model of section 2 of MODEL.md. */
 /** `log` receives each finished lookup under its number (lookups are numbered as they begin). */
-export function buildCluster(loaded: LoadedScenario, seed: number): { cluster: Cluster; pods: Pod[]; log: LookupLog; expected: number } {
+export function buildCluster(loaded: LoadedScenario, seed: number, overlap?: number): { cluster: Cluster; pods: Pod[]; log: LookupLog; expected: number } {
   const s = loaded.scenario;
-  const cluster = new Cluster(clusterConfig(loaded, seed));
+  const cluster = new Cluster(clusterConfig(loaded, seed, overlap));
   let lookupNo = 0;
   let expected = 0;
   for (const p of s.pods) expected += p.lookups ?? Math.round(p.rate_per_s! * p.duration_s!);
@@ -93,7 +95,7 @@ function podConfig(loaded: LoadedScenario, i: number): PodConfig {
 /** Runs one scenario to completion. Deterministic: the same scenario and seed give the same result. */
 export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunResult {
   const seed = opts.seed ?? loaded.scenario.seed;
-  const { cluster, pods, log, expected } = buildCluster(loaded, seed);
+  const { cluster, pods, log, expected } = buildCluster(loaded, seed, opts.overlap);
   const collector = opts.collector;
   if (collector !== undefined) {
     cluster.tracer = collector;

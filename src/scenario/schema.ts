@@ -8,6 +8,9 @@ import { RESOLVER_NAMES } from "../resolver/registry.js";
 import { type DistSpec, checkDist } from "./dist.js";
 import { KERNEL_RANGE, MAX_NAT_RULES, MAX_PODS, MAX_PATH_US, MAX_RULE_NS, MAX_THREADS, knownKernel } from "./limits.js";
 
+/** A probability field. */
+const probability = z.number({ error: "expected a probability from 0 to 1" }).min(0, { error: "expected a probability from 0 to 1" }).max(1, { error: "expected a probability from 0 to 1" });
+
 /** A distribution field; its unit is in the field's name. */
 const dist = z.custom<DistSpec>((v) => checkDist(v) === null, { error: (iss) => checkDist(iss.input) ?? "invalid distribution" });
 
@@ -107,7 +110,18 @@ export const scenarioSchema = z.strictObject({
       load: z.enum(NODE_LOADS as [string, ...string[]]).default("idle"),
       batch_probability: z.number().min(0).max(1).optional(),
       /** The thread-migration split of one thread's burst over two CPUs (inline and gro), per burst. */
-      migration_probability: z.number({ error: "expected a probability from 0 to 1" }).min(0, { error: "expected a probability from 0 to 1" }).max(1, { error: "expected a probability from 0 to 1" }).optional(),
+      /** A measured overlap rate per burst (dnsrace calibrate writes it): a probability, or one with its 95% interval. */
+      migration_probability: z
+        .union(
+          [
+            probability,
+            z
+              .strictObject({ estimate: probability, low: probability, high: probability })
+              .refine((o) => o.low <= o.estimate && o.estimate <= o.high, { error: "expected low <= estimate <= high" }),
+          ],
+          { error: "expected a probability from 0 to 1, or {estimate, low, high} (as dnsrace calibrate writes it)" },
+        )
+        .optional(),
       /** The node's own load (kernel/softirq.ts): the share of each CPU's time in softirq for other traffic (top's si, mpstat's %soft). */
       softirq_share: z.number({ error: "expected a share of CPU time from 0 to 0.95" }).min(0, { error: "expected a share of CPU time from 0 to 0.95" }).max(0.95, { error: "expected a share of CPU time from 0 to 0.95" }).default(0),
       /** CPU-bound tasks runnable per CPU besides the resolver (the load average per CPU). */

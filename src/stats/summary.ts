@@ -31,6 +31,16 @@ export interface Summary {
   failed: number;
   /** Lookups the run ended before (UNFINISHED or NOT_STARTED in the lookups CSV); counted in lookups and failed too. */
   unfinished: number;
+  /**
+   * For a node whose overlap is calibrated (node.migration_probability: {estimate, low, high}): the
+   * interval's ends, and the shares of slow lookups the same run gives at each end (null otherwise).
+   */
+  overlap_low: number | null;
+  overlap_high: number | null;
+  share_over_1s_at_overlap_low: number | null;
+  share_over_1s_at_overlap_high: number | null;
+  share_ge_5s_at_overlap_low: number | null;
+  share_ge_5s_at_overlap_high: number | null;
   queries_sent: number;
   queries_lost: number;
   /** Pairs sent (two queries to one server from one socket at once) and those with an insert clash on the path. */
@@ -130,6 +140,12 @@ export function summarize(res: RunFigures): Summary {
     share_ge_5s_high: slow.high,
     failed,
     unfinished,
+    overlap_low: null,
+    overlap_high: null,
+    share_over_1s_at_overlap_low: null,
+    share_over_1s_at_overlap_high: null,
+    share_ge_5s_at_overlap_low: null,
+    share_ge_5s_at_overlap_high: null,
     queries_sent: sent,
     queries_lost: lost,
     pairs,
