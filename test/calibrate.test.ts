@@ -217,6 +217,19 @@ describe("calibrate: a node's own counters (recorded on a real 6.18 node, test/f
       );
     });
 
+    it("compare: a calibrated base runs its reference variants at both ends too, and the report says how far their slow shares move", () => {
+      const dir = mkdtempSync(join(tmpdir(), "dnsrace-cal-"));
+      const file = join(dir, "cmp.yaml");
+      const base = text("{ estimate: 0.02, low: 0.005, high: 0.08 }").replace(/^/gm, "  ").replace("  name: cal", "  name: base");
+      writeFileSync(file, `name: cmp\ndescription: a calibrated base\nseeds: 2\nbase:\n${base}\nvariants:\n  - { name: glibc, changes: nothing }\n  - { name: single-request, changes: options single-request, resolv_options: [single-request] }\n`);
+      const r = spawnSync(resolve(ROOT, "bin/dnsrace"), ["compare", file, "--out", join(dir, "out")], { encoding: "utf8" });
+      assert.equal(r.status, 0, r.stderr);
+      const m = /at the interval's ends, on the same seeds, glibc ([\d.]+)% to ([\d.]+)% of lookups over 1 s/.exec(r.stdout);
+      assert.ok(m !== null, r.stdout);
+      assert.ok(Number(m[1]) < Number(m[2]), `${m[1]} to ${m[2]}`);
+      assert.match(readFileSync(join(dir, "out", "report.md"), "utf8"), /The base node's overlap is calibrated \(node\.migration_probability\): 2\.00e-2 per pair, 95% interval 5\.00e-3 to 8\.00e-2/);
+    });
+
     it("bad input: ends out of order, or a field missing, is refused naming node.migration_probability", () => {
       assert.match(inputError(text("{ estimate: 0.5, low: 0.6, high: 0.7 }")), /field "node\.migration_probability": expected low <= estimate <= high/);
       assert.match(inputError(text("{ estimate: 0.1 }")), /field "node\.migration_probability/);

@@ -3,7 +3,7 @@ import type { CommandModule } from "yargs";
 import { runComparison } from "../compare/compare.js";
 import { loadComparison } from "../compare/spec.js";
 import { checkReplications } from "../compare/run.js";
-import { compareCsv, compareReport, compareRunsCsv, ranked, shareCell } from "../report/compare.js";
+import { calibrationText, compareCsv, compareReport, compareRunsCsv, ranked, shareCell } from "../report/compare.js";
 import { cdfChart, intervalBarChart, tailChart } from "../report/plots.js";
 import { InputError } from "../scenario/load.js";
 import { Progress } from "./progress.js";
@@ -72,6 +72,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     const head = ["#", "variant", ">1s (95% CI)", ">=5s (95% CI)", "p50 ms", "p99 ms", "drops"];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (vals: string[]) => vals.map((v, i) => (i === 1 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
-    process.stdout.write([line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line), "", `wrote ${files.length} files to ${out}/`, ""].join("\n"));
+    const calibration = r.calibration === null ? [] : ["", ...calibrationText(r).map((t) => t.replace(/\*\*/g, ""))];
+    process.stdout.write([line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line), ...calibration, "", `wrote ${files.length} files to ${out}/`, ""].join("\n"));
   },
 };

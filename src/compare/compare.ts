@@ -1,6 +1,7 @@
 import type { Interval } from "./stats.js";
 import { type Pooled, type Replication, pool, replicate, replicationSeeds, shareDiff } from "./run.js";
 import type { Comparison, Variant } from "./spec.js";
+import { type OverlapInterval, overlapInterval } from "../scenario/overlap.js";
 
 export interface VariantResult {
   variant: Variant;
@@ -14,6 +15,14 @@ export interface ComparisonResult {
   comparison: Comparison;
   seeds: number[];
   results: VariantResult[];
+  /** When the base node's overlap is calibrated: its interval, and each reference variant pooled at both ends. */
+  calibration: Calibrated | null;
+}
+
+/** The reference variants (those others are compared against) at the ends of the base's calibrated overlap. */
+export interface Calibrated {
+  interval: OverlapInterval;
+  references: { name: string; low: Pooled; high: Pooled }[];
 }
 
 /**
@@ -38,5 +47,22 @@ export function runComparison(c: Comparison, k: number, progress?: (done: number
     const j = byName.get(variant.against)!;
     return { variant, reps: reps[i]!, pooled: pool(reps[i]!), diff: j === i ? null : shareDiff(reps[i]!, reps[j]!) };
   });
-  return { comparison: c, seeds, results };
+  return { comparison: c, seeds, results, calibration: calibrated(c, seeds) };
+}
+
+/**
+ * The base's calibrated overlap carried into the comparison: every reference variant runs again on
+ * the same seeds at the low and the high end of the interval. A variant's verdict is made at the
+ * estimate; these say how far its reference's slow share moves within the node's uncertainty.
+ */
+function calibrated(c: Comparison, seeds: number[]): Calibrated | null {
+  const interval = overlapInterval(c.variants[0]!.loaded.scenario);
+  if (interval === null) return null;
+  const refs = [...new Set(c.variants.map((v) => v.against))];
+  const references = refs.map((name) => {
+    const v = c.variants.find((x) => x.name === name)!;
+    const at = (overlap: number) => pool(seeds.map((seed) => replicate(v.loaded, seed, undefined, overlap)));
+    return { name, low: at(interval.low), high: at(interval.high) };
+  });
+  return { interval, references };
 }

@@ -22,8 +22,9 @@ export function replicationSeeds(loaded: LoadedScenario, k: number): number[] {
   return Array.from({ length: k }, (_, i) => loaded.scenario.seed + i);
 }
 
-export function replicate(loaded: LoadedScenario, seed: number, progress?: (f: number) => void): Replication {
-  const res = runScenario(loaded, { seed, ...(progress ? { progress } : {}) });
+/** `overlap`: the client node at this migration_probability instead of the scenario's (an end of its calibrated interval). */
+export function replicate(loaded: LoadedScenario, seed: number, progress?: (f: number) => void, overlap?: number): Replication {
+  const res = runScenario(loaded, { seed, ...(progress ? { progress } : {}), ...(overlap !== undefined ? { overlap } : {}) });
   const log = res.log;
   const lat = new Float64Array(log.count);
   let n = 0;

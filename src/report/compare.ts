@@ -226,6 +226,7 @@ export function compareReport(r: ComparisonResult, plots: { cdf: string; tail: s
       (r.seeds.length < 2 ? " (with one seed there are none: run with --seeds 2 or more)." : "."),
     "",
   );
+  if (r.calibration !== null) out.push(...calibrationText(r), "");
   out.push("## Ranking", "", "| # | variant | what it changes | over 1 s (95% CI) | 5 s or more (95% CI) | p50 | p99 (95% CI) | clashes | drops | failed |", "|---|---|---|---|---|---|---|---|---|---|");
   ranked(r).forEach((v, i) => {
     const p = v.pooled;
@@ -242,4 +243,16 @@ export function compareReport(r: ComparisonResult, plots: { cdf: string; tail: s
     out.push("");
   }
   return out.join("\n");
+}
+
+/** The base's calibrated overlap: its interval, and what each reference's slow share is at its ends. */
+export function calibrationText(r: ComparisonResult): string[] {
+  const cal = r.calibration!;
+  const e = (x: number) => x.toExponential(2);
+  const refs = cal.references.map((x) => `**${x.name}** ${pct(x.low.share_over_1s)} to ${pct(x.high.share_over_1s)} of lookups over 1 s (${pct(x.low.share_ge_5s)} to ${pct(x.high.share_ge_5s)} at or over 5 s)`);
+  return [
+    `The base node's overlap is calibrated (node.migration_probability): ${e(cal.interval.estimate)} per pair, 95% interval ${e(cal.interval.low)} to ${e(cal.interval.high)}. ` +
+      `Every variant ran at the estimate; at the interval's ends, on the same seeds, ${refs.join("; ")}. ` +
+      "A variant that removes the slow lookups does so across the interval; one that only cuts them cuts a share that moves with it.",
+  ];
 }
