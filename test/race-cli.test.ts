@@ -196,6 +196,53 @@ describe("cli: dnsrace race", () => {
     assert.ok(race({ iptables: "nft", rules: "10000", gapUs: "100", pairs: "500" }).r.clashes > 0.9 * 500);
   });
 
+  it("race: the scenario's spellings (--rx inline, --nat-backend, --rules-before-dns, --masquerade-all, --masquerade-random-fully) run as the older ones", () => {
+    const same = (scenario: Partial<RaceArgs>, older: Partial<RaceArgs>) => assert.deepEqual(raceOptions({ ...NO_FLAGS, ...scenario }), raceOptions({ ...NO_FLAGS, ...older }), JSON.stringify(scenario));
+    same({ rx: "inline" }, { rx: "default" });
+    same({ rx: "inline" }, {});
+    same({ natBackend: "iptables-nft" }, { iptables: "nft" });
+    same({ natBackend: "iptables-legacy" }, { iptables: "legacy" });
+    same({ natBackend: "nftables" }, {});
+    same({ rulesBeforeDns: "300" }, { rules: "300" });
+    same({ masqueradeAll: true }, { masquerade: "plain" });
+    same({ masqueradeAll: true, masqueradeRandomFully: true }, { masquerade: "random-fully" });
+    same({ masqueradeAll: false }, { masquerade: "none" });
+    // The report and --json name the run as before, whichever spelling set it.
+    assert.equal(race({ rx: "inline", pairs: "200" }).json.rx, "default");
+    assert.equal(race({ natBackend: "iptables-legacy", pairs: "200" }).json.backend, "iptables-legacy");
+    assert.equal(race({ masqueradeAll: true, masqueradeRandomFully: true, pairs: "200" }).json.masquerade, "random-fully");
+  });
+
+  it("race: both spellings of one flag, or --masquerade-random-fully without --masquerade-all, are refused naming the flags", async () => {
+    const bad = (flags: Partial<RaceArgs>, message: RegExp) =>
+      assert.throws(() => raceOptions({ ...NO_FLAGS, ...flags }), (e: unknown) => e instanceof InputError && message.test(e.message), JSON.stringify(flags));
+    bad({ natBackend: "iptables-nft", iptables: "nft" }, /^--nat-backend and --iptables: two spellings of one flag \(--iptables nft\|legacy is the older\); give one\.$/);
+    bad({ rulesBeforeDns: "5", rules: "5" }, /^--rules-before-dns and --rules: two spellings of one flag \(--rules is the older\); give one\.$/);
+    bad({ masqueradeAll: true, masquerade: "plain" }, /^--masquerade-all and --masquerade: two spellings of one setting/);
+    bad({ masqueradeRandomFully: true, masquerade: "random-fully" }, /^--masquerade-random-fully and --masquerade: two spellings of one setting/);
+    bad({ masqueradeRandomFully: true }, /^--masquerade-random-fully: applies only with --masquerade-all/);
+    bad({ proxyMode: "ipvs", rulesBeforeDns: "3" }, /^--rules-before-dns: kube-proxy's IPVS mode matches Services with an ipset/);
+    bad({ rulesBeforeDns: "-1" }, /^--rules-before-dns: expected a whole number from 0 to 40,000, found "-1"\.$/);
+    bad({ natBackend: "nft" }, /^--nat-backend: expected one of iptables-nft, iptables-legacy, nftables, found "nft"\.$/);
+    const p = await inProcess(["race", "--nat-backend", "iptables-nft", "--iptables", "nft"]);
+    assert.equal(p.status, 2);
+    assert.equal(p.stdout, "");
+    assert.equal(p.stderr, "dnsrace: --nat-backend and --iptables: two spellings of one flag (--iptables nft|legacy is the older); give one.\n");
+  });
+
+  it("race --help: names each flag's scenario field and lists the older spellings", () => {
+    const p = cli(["race", "--help"]);
+    assert.equal(p.status, 0, p.stderr);
+    const text = flat(p.stdout);
+    for (const field of ["node.rx", "node.nat_backend", "node.rules_before_dns", "node.masquerade_all", "node.masquerade_random_fully", "node.cpus", "node.load", "node.proxy_mode", "kube_dns.endpoints"]) {
+      assert.ok(text.includes(`${field}:`), field);
+    }
+    assert.match(text, /--rx default \(= --rx inline\)/);
+    assert.match(text, /--iptables nft\|legacy \(= --nat-backend iptables-nft\|iptables-legacy\)/);
+    assert.match(text, /--rules \(= --rules-before-dns\)/);
+    assert.match(text, /--nat-backend defaults to nftables here and node\.nat_backend to iptables-nft/);
+  });
+
   it("race: the report says what was run, the clash rate, the losses, the kernel's rule and conntrack -S in a screenful", async () => {
     const p = await inProcess(["race", "--kernel", "5.4", "--pairs", "2000", "--cpus", "3"]);
     assert.equal(p.status, 0, p.stderr);
@@ -241,7 +288,8 @@ describe("cli: dnsrace race", () => {
       [["--gap-us", "soon"], /^dnsrace: --gap-us: expected a number of microseconds from -10000 to 10000 \(negative: AAAA first\), found "soon"\.\n$/],
       [["--endpoints", "0"], /^dnsrace: --endpoints: expected a whole number from 1 to 1,000, found "0"\.\n$/],
       [["--send", "sendmsg"], /Argument: send, Given: "sendmsg", Choices: "two-threads", "sendmmsg", "two-sends", "two-sockets"/],
-      [["--rx", "inline"], /Argument: rx, Given: "inline", Choices: "default", "rps", "gro", "gro-threaded", "rps-gro-threaded"/],
+      [["--rx", "fast"], /Argument: rx, Given: "fast", Choices: "inline", "rps", "gro", "gro-threaded", "rps-gro-threaded", "default"/],
+      [["--nat-backend", "nft"], /Argument: nat-backend, Given: "nft", Choices: "iptables-nft", "iptables-legacy", "nftables"/],
       [["--iptables", "nftables"], /Argument: iptables, Given: "nftables", Choices: "nft", "legacy"/],
     ];
     for (const [args, message] of cases) {
