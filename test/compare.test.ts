@@ -129,6 +129,12 @@ describe("compare: variants", () => {
     assert.deepEqual((out.pods[1]!.dns_config as { options: unknown }).options, [{ name: "ndots", value: "2" }, { name: "single-request-reopen" }]);
   });
 
+  it("resolv_options on a pod that spells it dnsConfig (as a pod spec does): merged into dnsConfig.options, no dns_config added", () => {
+    const base = { pods: [{ dnsPolicy: "ClusterFirst", dnsConfig: { searches: ["extra.local"], options: [{ name: "ndots", value: "5" }] } }] };
+    const out = applyChange(base, { resolv_options: ["ndots:2", "single-request-reopen"] }) as { pods: Record<string, unknown>[] };
+    assert.deepEqual(out.pods[0], { dnsPolicy: "ClusterFirst", dnsConfig: { searches: ["extra.local"], options: [{ name: "ndots", value: "2" }, { name: "single-request-reopen" }] } });
+  });
+
   it("common random numbers: every variant sees the same lookups arrive at the same times", () => {
     const c = loadComparison(tmpFile("small.yaml", SMALL));
     const arrivals = c.variants.map((v) => {

@@ -113,13 +113,14 @@ export function applyChange(base: Record<string, unknown>, change: Change): Reco
   return out;
 }
 
-/** A pod with resolv.conf options added: after its own (later options win), or merged by name into dns_config.options. */
+/** A pod with resolv.conf options added: after its own (later options win), or merged by name into dns_config.options (dnsConfig.options if it spells it so). */
 function withOptions(pod: Record<string, unknown>, options: string[]): Record<string, unknown> {
   if (typeof pod.resolv_conf === "string") {
     const text = pod.resolv_conf.endsWith("\n") || pod.resolv_conf === "" ? pod.resolv_conf : `${pod.resolv_conf}\n`;
     return { ...pod, resolv_conf: `${text}options ${options.join(" ")}\n` };
   }
-  const cfg = isObject(pod.dns_config) ? pod.dns_config : {};
+  const key = pod.dns_config === undefined && pod.dnsConfig !== undefined ? "dnsConfig" : "dns_config";
+  const cfg = isObject(pod[key]) ? pod[key] : {};
   const list = Array.isArray(cfg.options) ? [...(cfg.options as unknown[])] : [];
   for (const o of options) {
     const [name, value] = o.split(/:(.*)/s) as [string, string | undefined];
@@ -128,7 +129,7 @@ function withOptions(pod: Record<string, unknown>, options: string[]): Record<st
     if (i >= 0) list[i] = entry;
     else list.push(entry);
   }
-  return { ...pod, dns_config: { ...cfg, options: list } };
+  return { ...pod, [key]: { ...cfg, options: list } };
 }
 
 function has(data: unknown, path: PathKey[]): boolean {
@@ -156,7 +157,7 @@ function changeSource(y: YamlFile, file: string, context: string, change: Change
       if (path[0] === "pods" && typeof path[1] === "number") {
         const rest = path.slice(2);
         if (rest.length > 0 && has(change.pods, rest)) return [...changePath, "pods", ...rest];
-        if (change.resolv_options !== undefined && (rest[0] === "resolv_conf" || rest[0] === "dns_config")) return [...changePath, "resolv_options"];
+        if (change.resolv_options !== undefined && (rest[0] === "resolv_conf" || rest[0] === "dns_config" || rest[0] === "dnsConfig")) return [...changePath, "resolv_options"];
       }
     }
     return has(y.data, ["base", ...path]) ? ["base", ...path] : changePath;

@@ -4,7 +4,8 @@
  * generateSearchesForDNSClusterFirst, appendDNSConfig, mergeDNSOptions).
  */
 export interface PodDnsSpec {
-  policy: "ClusterFirst" | "Default" | "None";
+  /** ClusterFirstWithHostNet is ClusterFirst (getPodDNSType gives podDNSCluster for both on a pod with its own network namespace). */
+  policy: "ClusterFirst" | "ClusterFirstWithHostNet" | "Default" | "None";
   namespace: string;
   clusterDomain: string;
   /** kubelet --cluster-dns. */
@@ -24,6 +25,7 @@ export function kubeletResolvConf(p: PodDnsSpec): string {
   let options: string[];
   switch (p.policy) {
     case "ClusterFirst":
+    case "ClusterFirstWithHostNet":
       // The cluster DNS, the namespace's search path then the node's, and defaultDNSOptions ("ndots:5"): the node's options are dropped.
       nameservers = [...p.clusterDns];
       searches = dedup([`${p.namespace}.svc.${p.clusterDomain}`, `svc.${p.clusterDomain}`, p.clusterDomain, ...p.host.searches]);

@@ -9,7 +9,7 @@ import { type ResolvConf, ResolvConfError, parseResolvConf } from "../resolver/r
 import { kubeletResolvConf } from "./kubelet.js";
 import { describeIssue } from "./issue.js";
 import { DEFAULT_OTHER_CONNECTION_LIFETIME_S } from "../kernel/otherflows.js";
-import { MAX_OTHER_CONNECTIONS_LIVE, type Scenario, scenarioSchema } from "./schema.js";
+import { MAX_OTHER_CONNECTIONS_LIVE, type Scenario, dnsFieldName, podDnsConfig, podDnsPolicy, scenarioSchema } from "./schema.js";
 import { distMean } from "./dist.js";
 import { MAX_LOOKUPS, MAX_THREADS_TOTAL, MAX_WORKLOAD_S, showCount } from "./limits.js";
 
@@ -159,14 +159,16 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
     if (names.has(pod.name)) throw new InputError(`${file}: ${at(["pods", i, "name"])}field "pods[${i}].name": pod name "${pod.name}" is used twice.`);
     names.add(pod.name);
     const built = pod.resolv_conf === undefined;
-    const field = built ? `pods[${i}].dns_config` : `pods[${i}].resolv_conf`;
+    // Named as written: dns_config, or dnsConfig as a pod spec spells it.
+    const configName = dnsFieldName(pod, "config");
+    const field = built ? `pods[${i}].${configName}` : `pods[${i}].resolv_conf`;
     const base = built ? null : src.blockLine(["pods", i, "resolv_conf"]);
     let rc: ResolvConf;
     try {
       rc = parseResolvConf(built ? kubeletText(scenario, pod, src) : pod.resolv_conf!);
     } catch (e) {
       if (!(e instanceof ResolvConfError)) throw e;
-      if (built) throw new InputError(`${file}: ${at(["pods", i, "dns_config"])}field "${field}": the resolv.conf the kubelet builds from it is not valid: line ${e.line}: ${e.reason}.`);
+      if (built) throw new InputError(`${file}: ${at(["pods", i, configName])}field "${field}": the resolv.conf the kubelet builds from it is not valid: line ${e.line}: ${e.reason}.`);
       const fileLine = base === null ? "" : ` (file line ${base + e.line})`;
       // Without a block to count lines in (options added by a comparison variant), name where the text came from.
       const where = base === null ? src.at(["pods", i, "resolv_conf"]) : "";
@@ -343,12 +345,12 @@ function kubeletText(scenario: Scenario, pod: Scenario["pods"][number], src: Sce
   }
   const hostOptions = host.lines.filter((d) => d.key === "options").flatMap((d) => d.args);
   return kubeletResolvConf({
-    policy: pod.dns_policy!,
+    policy: podDnsPolicy(pod)!,
     namespace: pod.namespace,
     clusterDomain: scenario.cluster.domain,
     clusterDns: [scenario.cluster.dns_service_ip],
     host: { nameservers: host.nameservers, searches: host.search, options: hostOptions },
-    config: pod.dns_config,
+    config: podDnsConfig(pod),
   });
 }
 

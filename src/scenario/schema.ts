@@ -51,6 +51,41 @@ const nodeName = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: "e
 const WEIGHT = "expected a weight above 0, at most 1e9 (names are picked in proportion to their weights)";
 const name = z.union([dnsName, z.strictObject({ name: dnsName, weight: z.number({ error: WEIGHT }).positive({ error: WEIGHT }).max(1e9, { error: WEIGHT }) })], { error: "expected a name, or {name, weight} with a weight above 0, at most 1e9" });
 
+/**
+ * A pod spec's dnsPolicy. ClusterFirstWithHostNet is ClusterFirst for the
+ * kubelet whether or not the pod has hostNetwork (pkg/kubelet/network/dns/dns.go,
+ * getPodDNSType: both give podDNSCluster; only ClusterFirst on hostNetwork falls
+ * back to Default), and the pods here have a network namespace of their own.
+ */
+export const DNS_POLICIES = ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"] as const;
+const dnsPolicy = z.enum(DNS_POLICIES);
+/** A pod spec's dnsConfig (PodDNSConfig): option values are strings there, as in `value: "2"`. */
+const dnsConfig = z.strictObject({
+  nameservers: z.array(z.string()).optional(),
+  searches: z.array(z.string()).optional(),
+  options: z.array(z.strictObject({ name: z.string().min(1), value: z.string({ error: 'expected text (quote a number, value: "2", as a pod spec does)' }).optional() })).optional(),
+});
+type DnsConfig = z.output<typeof dnsConfig>;
+
+/** The two spellings of a pod's DNS fields: the scenario's (snake_case) and the pod spec's (camelCase). */
+export const DNS_SPELLINGS = { policy: ["dns_policy", "dnsPolicy"], config: ["dns_config", "dnsConfig"] } as const;
+
+/** The pod's dnsPolicy, under either spelling. */
+export function podDnsPolicy(p: { dns_policy?: (typeof DNS_POLICIES)[number] | undefined; dnsPolicy?: (typeof DNS_POLICIES)[number] | undefined }): (typeof DNS_POLICIES)[number] | undefined {
+  return p.dns_policy ?? p.dnsPolicy;
+}
+
+/** The pod's dnsConfig, under either spelling. */
+export function podDnsConfig(p: { dns_config?: DnsConfig | undefined; dnsConfig?: DnsConfig | undefined }): DnsConfig | undefined {
+  return p.dns_config ?? p.dnsConfig;
+}
+
+/** The name a pod's DNS field was given under (the scenario's when neither was given), for messages. */
+export function dnsFieldName(p: object, field: keyof typeof DNS_SPELLINGS): string {
+  const [snake, camel] = DNS_SPELLINGS[field];
+  return camel in p && (p as Record<string, unknown>)[camel] !== undefined ? camel : snake;
+}
+
 export const podSchema = z
   .strictObject({
     name: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: "expected a lower-case pod name (letters, digits, dashes)" }),
@@ -62,14 +97,11 @@ export const podSchema = z
     musl_same_id_probability: z.number().min(0).max(1).optional(),
     /** The pod's /etc/resolv.conf as written; or let the kubelet build it from dns_policy (and dns_config). */
     resolv_conf: z.string().optional(),
-    dns_policy: z.enum(["ClusterFirst", "Default", "None"]).optional(),
-    dns_config: z
-      .strictObject({
-        nameservers: z.array(z.string()).optional(),
-        searches: z.array(z.string()).optional(),
-        options: z.array(z.strictObject({ name: z.string().min(1), value: z.string().optional() })).optional(),
-      })
-      .optional(),
+    dns_policy: dnsPolicy.optional(),
+    dns_config: dnsConfig.optional(),
+    /** dns_policy and dns_config as a pod spec spells them, so a block pasted from one works; one spelling per field. */
+    dnsPolicy: dnsPolicy.optional(),
+    dnsConfig: dnsConfig.optional(),
     namespace: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: "expected a namespace name (lower-case letters, digits, dashes)" }).default("default"),
     family: z.enum(["unspec", "inet", "inet6"]).default("unspec"),
     threads: wholeIn(1, MAX_THREADS, "application threads").default(1),
@@ -83,11 +115,24 @@ export const podSchema = z
     names: z.array(name).min(1),
   })
   .superRefine((p, ctx) => {
-    if ((p.resolv_conf === undefined) === (p.dns_policy === undefined)) {
-      ctx.addIssue({ code: "custom", message: "give either resolv_conf (the file as written) or dns_policy (ClusterFirst, Default or None, with an optional dns_config) for the kubelet to build it", path: [] });
+    for (const [snake, camel] of Object.values(DNS_SPELLINGS)) {
+      if (p[snake] !== undefined && p[camel] !== undefined) {
+        ctx.addIssue({ code: "custom", message: `the same field as ${snake}, as a pod spec spells it; give ${snake} (the scenario's spelling) or ${camel} (the pod spec's), not both`, path: [camel] });
+        return;
+      }
     }
-    if (p.dns_policy === "None" && (p.dns_config?.nameservers ?? []).length === 0) {
-      ctx.addIssue({ code: "custom", message: "dns_policy None needs dns_config.nameservers (the kubelet writes nothing else)", path: ["dns_config"] });
+    const policy = podDnsPolicy(p);
+    const policyName = dnsFieldName(p, "policy");
+    const configName = dnsFieldName(p, "config");
+    if ((p.resolv_conf === undefined) === (policy === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `give either resolv_conf (the file as written) or ${policyName} (ClusterFirst, ClusterFirstWithHostNet, Default or None, with an optional ${configName}) for the kubelet to build it`,
+        path: [],
+      });
+    }
+    if (policy === "None" && (podDnsConfig(p)?.nameservers ?? []).length === 0) {
+      ctx.addIssue({ code: "custom", message: `${policyName} None needs ${configName}.nameservers (the kubelet writes nothing else)`, path: [configName] });
     }
     const closed = p.lookups !== undefined;
     const open = p.rate_per_s !== undefined || p.duration_s !== undefined;
