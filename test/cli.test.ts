@@ -22,6 +22,18 @@ describe("cli: dnsrace run", () => {
     assert.match(r.stdout, /repro-glibc-5s/);
   });
 
+  it("status lines go to stderr, the table alone to stdout", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dnsrace-"));
+    writeFileSync(join(dir, "repro.yaml"), readFileSync(scenarioPath("repro-glibc-5s.yaml"), "utf8"));
+    writeFileSync(join(dir, "other.yaml"), readFileSync(scenarioPath("mitigations.yaml"), "utf8"));
+    const out = join(dir, "out");
+    const r = cli(["run", dir, "--out", out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, `wrote 2 files to ${out}/\nskipped ${join(dir, "other.yaml")} (a comparison file: dnsrace compare ${join(dir, "other.yaml")})\n`);
+    assert.match(r.stdout, /^scenario +lookups +p50 ms/);
+    assert.doesNotMatch(r.stdout, /wrote|skipped/);
+  });
+
   it("a bad scenario: exit 2, one message naming the file and field, no stack trace, no output file", () => {
     const dir = mkdtempSync(join(tmpdir(), "dnsrace-"));
     const bad = join(dir, "bad.yaml");

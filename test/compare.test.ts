@@ -202,6 +202,9 @@ describe("cli: dnsrace compare", () => {
     const out = mkdtempSync(join(tmpdir(), "dnsrace-cmp-out-"));
     const r = cli(["compare", tmpFile("small.yaml", SMALL), "--out", out, "--seeds", "2"]);
     assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, `wrote 6 files to ${out}/\n`, "status on stderr");
+    assert.doesNotMatch(r.stdout, /wrote/, "stdout: the table alone");
+    assert.match(r.stdout, /^#  variant/);
     assert.deepEqual(readdirSync(out).sort(), ["cdf.svg", "compare.csv", "compare.runs.csv", "report.md", "slow.svg", "tail.svg"]);
     const csv = readFileSync(join(out, "compare.csv"), "utf8").trim().split("\n");
     assert.equal(csv.length, 4);
@@ -252,7 +255,7 @@ describe("cli: dnsrace compare", () => {
     writeFileSync(join(dir, "repro.yaml"), readFileSync(scenarioPath("repro-glibc-5s.yaml"), "utf8"));
     const ok = cli(["run", dir, "--out", join(dir, "out")]);
     assert.equal(ok.status, 0, ok.stderr);
-    assert.match(ok.stdout, /skipped .*a-small\.yaml \(a comparison file: dnsrace compare/);
+    assert.match(ok.stderr, /skipped .*a-small\.yaml \(a comparison file: dnsrace compare/);
     assert.deepEqual(readdirSync(join(dir, "out")).sort(), ["repro.lookups.csv", "summary.csv"]);
     const r = cli(["run", join(ROOT, "scenarios/mitigations.yaml")]);
     assert.equal(r.status, 2);
@@ -289,6 +292,8 @@ describe("cli: dnsrace sweep", () => {
     const out = mkdtempSync(join(tmpdir(), "dnsrace-sweep-"));
     const r = cli(["sweep", f, "--out", out, "--seeds", "2"]);
     assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, `4 grid points x 2 seeds: 8 runs\nwrote 2 files to ${out}/\n`, "status on stderr");
+    assert.equal(r.stdout, "", "sweep prints no table");
     const rows = readFileSync(join(out, "sweep.csv"), "utf8").trim().split("\n");
     assert.ok(rows[0]!.startsWith("kernel,kube_dns.endpoints,seed,lookups,"));
     assert.equal(rows.length, 1 + 2 * 2 * 2);

@@ -73,6 +73,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (vals: string[]) => vals.map((v, i) => (i === 1 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
     const calibration = r.calibration === null ? [] : ["", ...calibrationText(r).map((t) => t.replace(/\*\*/g, ""))];
-    process.stdout.write([line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line), ...calibration, "", `wrote ${files.length} files to ${out}/`, ""].join("\n"));
+    process.stdout.write([line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line), ...calibration, ""].join("\n"));
+    process.stderr.write(`wrote ${files.length} files to ${out}/\n`);
   },
 };

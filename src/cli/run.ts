@@ -134,8 +134,9 @@ export function runScenarios(args: RunArgs): void {
     }
     if (args["conntrack-stats"]) process.stdout.write(`\n${stats.join("\n")}`);
     if (args["proc-stat"]) process.stdout.write(`\n${procStats.join("\n")}`);
-    process.stdout.write(`\nwrote ${outputs.length} files to ${args.out}/\n`);
-    for (const s of skipped) process.stdout.write(`skipped ${s}\n`);
+    // Status, not results: on stderr, so that stdout carries the table alone.
+    process.stderr.write(`wrote ${outputs.length} files to ${args.out}/\n`);
+    for (const s of skipped) process.stderr.write(`skipped ${s}\n`);
   }
 }
 

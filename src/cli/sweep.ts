@@ -103,6 +103,6 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       { name: "sweep.svg", text: sweepPlot(s, runs) },
     ];
     writeAll(out, files);
-    if (!args.quiet) process.stdout.write(`${s.points.length} grid points x ${k} seeds: ${total} runs\nwrote ${files.length} files to ${out}/\n`);
+    if (!args.quiet) process.stderr.write(`${s.points.length} grid points x ${k} seeds: ${total} runs\nwrote ${files.length} files to ${out}/\n`);
   },
 };
