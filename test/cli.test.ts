@@ -13,7 +13,9 @@ describe("cli: dnsrace run", () => {
     const r = cli(["run", scenarioPath("repro-musl-2500ms.yaml"), scenarioPath("repro-glibc-5s.yaml"), "--out", out]);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(readdirSync(out).sort(), ["repro-glibc-5s.lookups.csv", "repro-musl-2500ms.lookups.csv", "summary.csv"]);
-    const header = readFileSync(join(out, "summary.csv"), "utf8").split("\n")[0]!;
+    const summary = readFileSync(join(out, "summary.csv"), "utf8").split("\n");
+    const header = summary[0]!;
+    assert.match(summary[1]!, /^repro-musl-2500ms,\d+,"5\.4",\d+,/, "the kernel quoted (text), the numbers bare");
     for (const col of ["scenario", "seed", "lookups", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms", "share_over_1s", "share_ge_5s", "clashes", "insert_failed", "drop", "clash_resolve"]) {
       assert.ok(header.split(",").includes(col), col);
     }
