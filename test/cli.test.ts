@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, scenarioPath } from "./helpers.js";
+import { ROOT, assertRowsOfCsv, scenarioPath } from "./helpers.js";
 
 const cli = (args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), ...args], { encoding: "utf8" });
 
@@ -74,5 +74,27 @@ describe("cli: dnsrace run", () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, "");
     assert.match(readFileSync(join(out, "summary.csv"), "utf8"), /\nrepro-glibc-5s,11,/);
+  });
+
+  it("--json prints one object, {summary: the rows of summary.csv, typed}, and nothing else on stdout; the files are still written", () => {
+    const out = mkdtempSync(join(tmpdir(), "dnsrace-"));
+    const r = cli(["run", scenarioPath("repro-glibc-5s.yaml"), scenarioPath("tutorial/05-kernel-5.10.yaml"), "--out", out, "--json"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.split("\n").length, 2, "one line, the object");
+    const j = JSON.parse(r.stdout) as { summary: Record<string, unknown>[] };
+    assert.deepEqual(Object.keys(j), ["summary"]);
+    assertRowsOfCsv(j.summary, readFileSync(join(out, "summary.csv"), "utf8"), ["scenario", "kernel"]);
+    assert.deepEqual(j.summary.map((s) => s.kernel), ["5.4", "5.10"], "the kernel as text");
+    assert.equal(j.summary[1]!.lookups, 1000);
+    assert.equal(j.summary[1]!.overlap_low, null);
+    assert.equal(r.stderr, `wrote 3 files to ${out}/\n`);
+  });
+
+  it("--json with --conntrack-stats or --proc-stat: exit 2 before anything runs", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "dnsrace-")), "out");
+    const r = cli(["run", scenarioPath("repro-glibc-5s.yaml"), "--out", out, "--json", "--conntrack-stats"]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--json: prints the summary rows only; --conntrack-stats prints text/);
+    assert.throws(() => readdirSync(out));
   });
 });

@@ -8,7 +8,7 @@ import { applyChange, deepMerge, loadComparison, loadSweep } from "../src/compar
 import { bootstrapQuantile, pairedInterval, seedMultisets, t975, tInterval } from "../src/compare/stats.js";
 import { compareReport } from "../src/report/compare.js";
 import { runScenario } from "../src/scenario/run.js";
-import { ROOT, scenarioPath } from "./helpers.js";
+import { ROOT, assertRowsOfCsv, scenarioPath } from "./helpers.js";
 
 const cli = (args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), ...args], { encoding: "utf8" });
 
@@ -229,6 +229,19 @@ describe("cli: dnsrace compare", () => {
     assert.equal([...readFileSync(join(out, "slow.svg"), "utf8").matchAll(/class="interval"/g)].length, 3);
   });
 
+  it("--json prints one object, {compare, compare_runs}: the rows of compare.csv and compare.runs.csv, typed", () => {
+    const out = mkdtempSync(join(tmpdir(), "dnsrace-cmp-json-"));
+    const r = cli(["compare", tmpFile("small.yaml", SMALL), "--out", out, "--seeds", "2", "--json"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.split("\n").length, 2, "one line, the object");
+    const j = JSON.parse(r.stdout) as { compare: Record<string, unknown>[]; compare_runs: Record<string, unknown>[] };
+    assert.deepEqual(Object.keys(j), ["compare", "compare_runs"]);
+    assertRowsOfCsv(j.compare, readFileSync(join(out, "compare.csv"), "utf8"), ["variant", "changes", "against", "kernel"]);
+    assertRowsOfCsv(j.compare_runs, readFileSync(join(out, "compare.runs.csv"), "utf8"), ["variant"]);
+    assert.ok(j.compare.every((v) => typeof v.kernel === "string" && v.replications === 2));
+    assert.equal(r.stderr, `wrote 6 files to ${out}/\n`, "the status on stderr");
+  });
+
   it("is deterministic: the same file and seeds give the same bytes", () => {
     const f = tmpFile("small.yaml", SMALL);
     const [a, b] = [mkdtempSync(join(tmpdir(), "dnsrace-a-")), mkdtempSync(join(tmpdir(), "dnsrace-b-"))];
@@ -308,6 +321,16 @@ describe("cli: dnsrace sweep", () => {
     const svg = readFileSync(join(out, "sweep.svg"), "utf8");
     assert.ok(wellFormed(svg));
     assert.equal([...svg.matchAll(/class="series"/g)].length, 2, "a line per kernel");
+  });
+
+  it("--json prints one object, {sweep: the rows of sweep.csv, typed}: the kernel given as text a string, the endpoints numbers", () => {
+    const f = tmpFile("sweep.yaml", SMALL.replace(/^name: small$/m, "name: sweep").replace(/^variants:[\s\S]*$/m, "grid:\n  kernel: [\"5.4\", \"5.10\"]\n  kube_dns.endpoints: [1, 2]\nx: kube_dns.endpoints\n"));
+    const out = mkdtempSync(join(tmpdir(), "dnsrace-sweep-json-"));
+    const r = cli(["sweep", f, "--out", out, "--seeds", "1", "--json"]);
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as { sweep: Record<string, unknown>[] };
+    assertRowsOfCsv(j.sweep, readFileSync(join(out, "sweep.csv"), "utf8"), ["kernel"]);
+    assert.deepEqual(j.sweep.map((x) => [x.kernel, x.kube_dns_endpoints]), [["5.4", 1], ["5.4", 2], ["5.10", 1], ["5.10", 2]]);
   });
 
   it("a bad grid parameter: exit 2 naming the grid point and the line", () => {

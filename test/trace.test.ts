@@ -40,6 +40,16 @@ describe("trace: the story of one lookup", () => {
     assert.deepEqual(j.events.map((e) => e.t_ms), [...j.events.map((e) => e.t_ms)].sort((a, b) => a - b));
   });
 
+  it("trace --json is --format json; --json with --format text is refused", () => {
+    const f = scenarioPath("repro-glibc-5s.yaml");
+    const j = cli(["trace", f, "--json"]);
+    assert.equal(j.status, 0, j.stderr);
+    assert.equal(j.stdout, cli(["trace", f, "--format", "json"]).stdout);
+    const both = cli(["trace", f, "--json", "--format", "text"]);
+    assert.equal(both.status, 2);
+    assert.match(both.stderr, /--json and --format text: give one or the other/);
+  });
+
   it("trace: --lookup beyond the run is refused with exit 2", () => {
     const r = cli(["trace", scenarioPath("repro-glibc-5s.yaml"), "--lookup", "5"]);
     assert.equal(r.status, 2);

@@ -3,7 +3,7 @@ import type { CommandModule } from "yargs";
 import { type Replication, checkReplications, replicate, replicationSeeds } from "../compare/run.js";
 import { type Sweep, loadSweep } from "../compare/spec.js";
 import { shareInterval } from "../compare/stats.js";
-import { type CsvTable, csvText, ms3 } from "../report/csv.js";
+import { type CsvTable, csvRecords, csvText, ms3 } from "../report/csv.js";
 import { InputError } from "../scenario/load.js";
 import { sweepChart } from "../report/plots.js";
 import { Progress } from "./progress.js";
@@ -16,6 +16,7 @@ interface SweepArgs {
   out: string | undefined;
   seeds: string | undefined;
   quiet: boolean;
+  json: boolean;
 }
 
 export const SWEEP_COLUMNS = ["seed", "lookups", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "share_over_1s", "share_over_1s_low", "share_over_1s_high", "share_ge_5s", "share_ge_5s_low", "share_ge_5s_high", "failed", "clashes", "insert_failed", "drop", "clash_resolve"] as const;
@@ -104,7 +105,8 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .positional("file", { type: "string", demandOption: true, describe: "a sweep file (base and grid)" })
       .option("out", { type: "string", describe: "output folder (default: results/<file name>)" })
       .option("seeds", { type: "string", describe: "seeds per grid point (default: the file's seeds)" })
-      .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors" }) as never,
+      .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors (and the --json object)" })
+      .option("json", { type: "boolean", default: false, describe: "print one JSON object: {sweep: [the rows of sweep.csv, typed]}" }) as never,
   handler: (args) => {
     const seeds = parseSeeds(args.seeds);
     const s = loadSweep(args.file);
@@ -125,11 +127,13 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       }),
     );
     progress.end();
+    const table = sweepTable(s, runs);
     const files = [
-      { name: "sweep.csv", text: sweepCsv(s, runs) },
+      { name: "sweep.csv", text: csvText(table) },
       { name: "sweep.svg", text: sweepPlot(s, runs) },
     ];
     writeAll(out, files);
+    if (args.json) process.stdout.write(`${JSON.stringify({ sweep: csvRecords(table) })}\n`);
     if (!args.quiet) process.stderr.write(`${s.points.length} grid points x ${k} seeds: ${total} runs\nwrote ${files.length} files to ${out}/\n`);
   },
 };

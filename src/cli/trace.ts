@@ -8,7 +8,8 @@ interface TraceArgs {
   scenario: string;
   lookup: number | undefined;
   "first-slow": boolean;
-  format: string;
+  format: string | undefined;
+  json: boolean;
   seed: number | undefined;
 }
 
@@ -20,10 +21,13 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
       .positional("scenario", { type: "string", demandOption: true, describe: "a scenario file" })
       .option("lookup", { type: "number", describe: "the lookup to trace (its number in the lookups CSV)" })
       .option("first-slow", { type: "boolean", default: false, describe: "trace the first lookup that took over 1 s (the default when --lookup is not given)" })
-      .option("format", { type: "string", choices: ["text", "json"], default: "text", describe: "output format" })
+      .option("format", { type: "string", choices: ["text", "json"], defaultDescription: "text", describe: "output format" })
+      .option("json", { type: "boolean", default: false, describe: "print one JSON object (the same as --format json)" })
       .option("seed", { type: "string", describe: "seed, a whole number from 0 to 2^53 - 1 (default: the scenario's own)" }) as never,
   handler: (args) => {
     const seed = seedFlag(args.seed as unknown);
+    if (args.json && args.format === "text") throw new InputError("--json and --format text: give one or the other (--json is --format json).");
+    const json = args.json || args.format === "json";
     if (args.lookup !== undefined && (!Number.isInteger(args.lookup) || args.lookup < 1)) throw new InputError(`--lookup: expected a lookup number >= 1, found ${String(args.lookup)}.`);
     if (args.lookup !== undefined && args["first-slow"]) throw new InputError("--lookup and --first-slow: give one or the other.");
     const loaded = loadScenarioFile(args.scenario);
@@ -32,7 +36,7 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
     const pick = chooseLookup(collector, args.lookup);
     if (pick.trace === null) throw new InputError(`--lookup ${String(args.lookup)}: the scenario ran ${collector.lookups.length} lookups (numbered from 1).`);
     const tr = pick.trace;
-    if (args.format === "json") {
+    if (json) {
       process.stdout.write(`${JSON.stringify(traceJson(res, tr))}\n`);
       return;
     }
