@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, scenarioPath } from "./helpers.js";
+import { ROOT, assertRowsOfCsv, scenarioPath } from "./helpers.js";
 
 const cli = (args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), ...args], { encoding: "utf8" });
 
@@ -13,13 +13,27 @@ describe("cli: dnsrace run", () => {
     const r = cli(["run", scenarioPath("repro-musl-2500ms.yaml"), scenarioPath("repro-glibc-5s.yaml"), "--out", out]);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(readdirSync(out).sort(), ["repro-glibc-5s.lookups.csv", "repro-musl-2500ms.lookups.csv", "summary.csv"]);
-    const header = readFileSync(join(out, "summary.csv"), "utf8").split("\n")[0]!;
+    const summary = readFileSync(join(out, "summary.csv"), "utf8").split("\n");
+    const header = summary[0]!;
+    assert.match(summary[1]!, /^repro-musl-2500ms,\d+,"5\.4",\d+,/, "the kernel quoted (text), the numbers bare");
     for (const col of ["scenario", "seed", "lookups", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms", "share_over_1s", "share_ge_5s", "clashes", "insert_failed", "drop", "clash_resolve"]) {
       assert.ok(header.split(",").includes(col), col);
     }
     const lookups = readFileSync(join(out, "repro-glibc-5s.lookups.csv"), "utf8").split("\n");
     assert.equal(lookups[0], "scenario,seed,lookup,pod,thread,name,start_ms,latency_ms,outcome,queries_sent,queries_lost,retransmits,clashes");
     assert.match(r.stdout, /repro-glibc-5s/);
+  });
+
+  it("status lines go to stderr, the table alone to stdout", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dnsrace-"));
+    writeFileSync(join(dir, "repro.yaml"), readFileSync(scenarioPath("repro-glibc-5s.yaml"), "utf8"));
+    writeFileSync(join(dir, "other.yaml"), readFileSync(scenarioPath("mitigations.yaml"), "utf8"));
+    const out = join(dir, "out");
+    const r = cli(["run", dir, "--out", out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, `wrote 2 files to ${out}/\nskipped ${join(dir, "other.yaml")} (a comparison file: dnsrace compare ${join(dir, "other.yaml")})\n`);
+    assert.match(r.stdout, /^scenario +lookups +p50 ms/);
+    assert.doesNotMatch(r.stdout, /wrote|skipped/);
   });
 
   it("a bad scenario: exit 2, one message naming the file and field, no stack trace, no output file", () => {
@@ -60,5 +74,27 @@ describe("cli: dnsrace run", () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, "");
     assert.match(readFileSync(join(out, "summary.csv"), "utf8"), /\nrepro-glibc-5s,11,/);
+  });
+
+  it("--json prints one object, {summary: the rows of summary.csv, typed}, and nothing else on stdout; the files are still written", () => {
+    const out = mkdtempSync(join(tmpdir(), "dnsrace-"));
+    const r = cli(["run", scenarioPath("repro-glibc-5s.yaml"), scenarioPath("tutorial/05-kernel-5.10.yaml"), "--out", out, "--json"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.split("\n").length, 2, "one line, the object");
+    const j = JSON.parse(r.stdout) as { summary: Record<string, unknown>[] };
+    assert.deepEqual(Object.keys(j), ["summary"]);
+    assertRowsOfCsv(j.summary, readFileSync(join(out, "summary.csv"), "utf8"), ["scenario", "kernel"]);
+    assert.deepEqual(j.summary.map((s) => s.kernel), ["5.4", "5.10"], "the kernel as text");
+    assert.equal(j.summary[1]!.lookups, 1000);
+    assert.equal(j.summary[1]!.overlap_low, null);
+    assert.equal(r.stderr, `wrote 3 files to ${out}/\n`);
+  });
+
+  it("--json with --conntrack-stats or --proc-stat: exit 2 before anything runs", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "dnsrace-")), "out");
+    const r = cli(["run", scenarioPath("repro-glibc-5s.yaml"), "--out", out, "--json", "--conntrack-stats"]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--json: prints the summary rows only; --conntrack-stats prints text/);
+    assert.throws(() => readdirSync(out));
   });
 });

@@ -8,7 +8,7 @@ import { applyChange, deepMerge, loadComparison, loadSweep } from "../src/compar
 import { bootstrapQuantile, pairedInterval, seedMultisets, t975, tInterval } from "../src/compare/stats.js";
 import { compareReport } from "../src/report/compare.js";
 import { runScenario } from "../src/scenario/run.js";
-import { ROOT, scenarioPath } from "./helpers.js";
+import { ROOT, assertRowsOfCsv, scenarioPath } from "./helpers.js";
 
 const cli = (args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), ...args], { encoding: "utf8" });
 
@@ -208,9 +208,13 @@ describe("cli: dnsrace compare", () => {
     const out = mkdtempSync(join(tmpdir(), "dnsrace-cmp-out-"));
     const r = cli(["compare", tmpFile("small.yaml", SMALL), "--out", out, "--seeds", "2"]);
     assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, `wrote 6 files to ${out}/\n`, "status on stderr");
+    assert.doesNotMatch(r.stdout, /wrote/, "stdout: the table alone");
+    assert.match(r.stdout, /^#  variant/);
     assert.deepEqual(readdirSync(out).sort(), ["cdf.svg", "compare.csv", "compare.runs.csv", "report.md", "slow.svg", "tail.svg"]);
     const csv = readFileSync(join(out, "compare.csv"), "utf8").trim().split("\n");
     assert.equal(csv.length, 4);
+    assert.ok(csv.slice(1).every((row) => /,"\d+\.\d+",2,\d+,/.test(row)), "the kernel quoted (text: 5.10 is not 5.1), replications and lookups bare");
     for (const col of ["variant", "p50_ms", "p99_ms", "p99_ci_low_ms", "p99_ci_high_ms", "p999_ms", "max_ms", "share_over_1s", "share_over_1s_ci_low", "share_over_1s_ci_high", "share_ge_5s", "clashes", "insert_failed", "drop", "clash_resolve"]) {
       assert.ok(csv[0]!.split(",").includes(col), col);
     }
@@ -229,6 +233,19 @@ describe("cli: dnsrace compare", () => {
       for (const p of paths) assert.ok(p[1]!.split("L").length > 10, `${f}: a drawn line`);
     }
     assert.equal([...readFileSync(join(out, "slow.svg"), "utf8").matchAll(/class="interval"/g)].length, 3);
+  });
+
+  it("--json prints one object, {compare, compare_runs}: the rows of compare.csv and compare.runs.csv, typed", () => {
+    const out = mkdtempSync(join(tmpdir(), "dnsrace-cmp-json-"));
+    const r = cli(["compare", tmpFile("small.yaml", SMALL), "--out", out, "--seeds", "2", "--json"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.split("\n").length, 2, "one line, the object");
+    const j = JSON.parse(r.stdout) as { compare: Record<string, unknown>[]; compare_runs: Record<string, unknown>[] };
+    assert.deepEqual(Object.keys(j), ["compare", "compare_runs"]);
+    assertRowsOfCsv(j.compare, readFileSync(join(out, "compare.csv"), "utf8"), ["variant", "changes", "against", "kernel"]);
+    assertRowsOfCsv(j.compare_runs, readFileSync(join(out, "compare.runs.csv"), "utf8"), ["variant"]);
+    assert.ok(j.compare.every((v) => typeof v.kernel === "string" && v.replications === 2));
+    assert.equal(r.stderr, `wrote 6 files to ${out}/\n`, "the status on stderr");
   });
 
   it("is deterministic: the same file and seeds give the same bytes", () => {
@@ -258,7 +275,7 @@ describe("cli: dnsrace compare", () => {
     writeFileSync(join(dir, "repro.yaml"), readFileSync(scenarioPath("repro-glibc-5s.yaml"), "utf8"));
     const ok = cli(["run", dir, "--out", join(dir, "out")]);
     assert.equal(ok.status, 0, ok.stderr);
-    assert.match(ok.stdout, /skipped .*a-small\.yaml \(a comparison file: dnsrace compare/);
+    assert.match(ok.stderr, /skipped .*a-small\.yaml \(a comparison file: dnsrace compare/);
     assert.deepEqual(readdirSync(join(dir, "out")).sort(), ["repro.lookups.csv", "summary.csv"]);
     const r = cli(["run", join(ROOT, "scenarios/mitigations.yaml")]);
     assert.equal(r.status, 2);
@@ -295,18 +312,31 @@ describe("cli: dnsrace sweep", () => {
     const out = mkdtempSync(join(tmpdir(), "dnsrace-sweep-"));
     const r = cli(["sweep", f, "--out", out, "--seeds", "2"]);
     assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, `4 grid points x 2 seeds: 8 runs\nwrote 2 files to ${out}/\n`, "status on stderr");
+    assert.equal(r.stdout, "", "sweep prints no table");
     const rows = readFileSync(join(out, "sweep.csv"), "utf8").trim().split("\n");
-    assert.ok(rows[0]!.startsWith("kernel,kube_dns.endpoints,seed,lookups,"));
+    assert.ok(rows[0]!.startsWith("kernel,kube_dns_endpoints,seed,lookups,"), "headers are identifiers: kube_dns.endpoints is kube_dns_endpoints");
     assert.equal(rows.length, 1 + 2 * 2 * 2);
     const cols = rows[0]!.split(",");
     const get = (row: string, c: string) => row.split(",")[cols.indexOf(c)]!;
-    const drops = (k: string, n: string) => rows.slice(1).filter((x) => get(x, "kernel") === k && get(x, "kube_dns.endpoints") === n).map((x) => Number(get(x, "drop")));
+    const drops = (k: string, n: string) => rows.slice(1).filter((x) => get(x, "kernel") === `"${k}"` && get(x, "kube_dns_endpoints") === n).map((x) => Number(get(x, "drop")));
+    assert.ok(rows.slice(1).every((x) => /^"5\.(4|10)",\d,/.test(x)), "the kernel, text in the grid, is quoted; the endpoints, numbers, are not");
     assert.deepEqual(drops("5.4", "1"), [0, 0], "one endpoint: no race 3, and 5.4 merges the rest");
     assert.ok(drops("5.4", "2").every((d) => d > 0), "two endpoints: race 3 drops on 5.4");
     assert.deepEqual(drops("5.10", "2"), [0, 0], "5.10 keeps race 3's loser");
     const svg = readFileSync(join(out, "sweep.svg"), "utf8");
     assert.ok(wellFormed(svg));
     assert.equal([...svg.matchAll(/class="series"/g)].length, 2, "a line per kernel");
+  });
+
+  it("--json prints one object, {sweep: the rows of sweep.csv, typed}: the kernel given as text a string, the endpoints numbers", () => {
+    const f = tmpFile("sweep.yaml", SMALL.replace(/^name: small$/m, "name: sweep").replace(/^variants:[\s\S]*$/m, "grid:\n  kernel: [\"5.4\", \"5.10\"]\n  kube_dns.endpoints: [1, 2]\nx: kube_dns.endpoints\n"));
+    const out = mkdtempSync(join(tmpdir(), "dnsrace-sweep-json-"));
+    const r = cli(["sweep", f, "--out", out, "--seeds", "1", "--json"]);
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as { sweep: Record<string, unknown>[] };
+    assertRowsOfCsv(j.sweep, readFileSync(join(out, "sweep.csv"), "utf8"), ["kernel"]);
+    assert.deepEqual(j.sweep.map((x) => [x.kernel, x.kube_dns_endpoints]), [["5.4", 1], ["5.4", 2], ["5.10", 1], ["5.10", 2]]);
   });
 
   it("a bad grid parameter: exit 2 naming the grid point and the line", () => {

@@ -51,3 +51,43 @@ export function traceText(text: string, lookup = 1): string {
 export function withOverlap(text: string, p: number): string {
   return text.replace(/^node:\n/m, `node:\n  migration_probability: ${p}\n`);
 }
+
+/** The cells of a CSV text (RFC 4180: quoted fields, "" inside them), the header row first. */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let cell = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') (cell += '"'), i++;
+      else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") row.push(cell), (cell = "");
+    else if (c === "\n") row.push(cell), rows.push(row), (row = []), (cell = "");
+    else cell += c;
+  }
+  if (cell !== "" || row.length > 0) row.push(cell), rows.push(row);
+  return rows;
+}
+
+/**
+ * Checks that --json's rows are a CSV file's rows, typed: an object per row keyed by the header,
+ * the text columns given as strings, the others as the numbers written (null for an empty cell).
+ */
+export function assertRowsOfCsv(rows: Record<string, unknown>[], csv: string, text: string[]): void {
+  const [header, ...cells] = parseCsv(csv);
+  assert.equal(rows.length, cells.length, "a JSON row per CSV row");
+  rows.forEach((row, r) => {
+    assert.deepEqual(Object.keys(row), header, "keys: the CSV header, in order");
+    header!.forEach((col, i) => {
+      const cell = cells[r]![i]!;
+      const v = row[col];
+      if (text.includes(col)) assert.equal(v, cell, `${col}: text`);
+      else if (cell === "") assert.equal(v, null, `${col}: empty cell, null`);
+      else assert.equal(v, Number(cell), `${col}: a number`);
+    });
+  });
+}

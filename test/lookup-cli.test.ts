@@ -299,6 +299,17 @@ describe("lookup: the command (dnsrace lookup)", () => {
     bad({}, /not a host name/, "a..b");
     assert.throws(() => lookupOptions(lookupArgs("x", "musl"), "nameserver 10.96.0.10\noptions attempts:0\n", "test"), /attempts:0" makes musl divide by zero/);
   });
+
+  it("a bad --rtt-ms or --max-ms is quoted as typed, not echoed as NaN", () => {
+    const r = cli(["svc.example.", "--libc", "glibc", "--rtt-ms", "abc"]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--rtt-ms: expected a number of milliseconds from 0 to 1,000,000, found "abc"\./);
+    const m = cli(["svc.example.", "--libc", "glibc", "--max-ms", "5s"]);
+    assert.equal(m.status, 2);
+    assert.match(m.stderr, /--max-ms: expected a number of milliseconds above 0, .* found "5s"\./);
+    assert.doesNotMatch(r.stderr + m.stderr, /NaN/);
+    assert.equal(lastJson(cli(["svc.example.", "--libc", "glibc", "--rtt-ms", "2", "--json"]).stdout).latency_ms, 2.001, "a number typed is read as before");
+  });
 });
 
 function checkCase(c: CalCase, j: LookupJson): void {

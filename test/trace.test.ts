@@ -40,10 +40,36 @@ describe("trace: the story of one lookup", () => {
     assert.deepEqual(j.events.map((e) => e.t_ms), [...j.events.map((e) => e.t_ms)].sort((a, b) => a - b));
   });
 
+  it("trace --json is --format json; --json with --format text is refused", () => {
+    const f = scenarioPath("repro-glibc-5s.yaml");
+    const j = cli(["trace", f, "--json"]);
+    assert.equal(j.status, 0, j.stderr);
+    assert.equal(j.stdout, cli(["trace", f, "--format", "json"]).stdout);
+    const both = cli(["trace", f, "--json", "--format", "text"]);
+    assert.equal(both.status, 2);
+    assert.match(both.stderr, /--json and --format text: give one or the other/);
+  });
+
+  it("a bad --lookup is quoted as typed, not echoed as NaN", () => {
+    for (const typed of ["abc", "0", "1.5"]) {
+      const r = cli(["trace", scenarioPath("repro-glibc-5s.yaml"), "--lookup", typed]);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, new RegExp(`--lookup: expected a lookup number >= 1, found "${typed.replace(".", "\\.")}"\\.`));
+      assert.doesNotMatch(r.stderr, /NaN/);
+    }
+  });
+
+  it("a lookup whose packets clashed once, every clash resolved: \"once\", not \"1 time(s)\"", () => {
+    const r = cli(["trace", scenarioPath("tutorial/05-kernel-5.10.yaml"), "--lookup", "148"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /The lookup's packets clashed in conntrack once, but kernel 5\.10 resolved every clash: no query was lost\./);
+    assert.doesNotMatch(r.stdout, /\(s\)/);
+  });
+
   it("trace: --lookup beyond the run is refused with exit 2", () => {
     const r = cli(["trace", scenarioPath("repro-glibc-5s.yaml"), "--lookup", "5"]);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /--lookup 5: the scenario ran 1 lookups/);
+    assert.match(r.stderr, /--lookup 5: the scenario ran 1 lookup \(numbered from 1\)/);
   });
 
   it("tracing does not change the run: the same lookups with and without the collector", () => {

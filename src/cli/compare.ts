@@ -3,7 +3,8 @@ import type { CommandModule } from "yargs";
 import { runComparison } from "../compare/compare.js";
 import { loadComparison } from "../compare/spec.js";
 import { checkReplications } from "../compare/run.js";
-import { calibrationText, compareCsv, compareReport, compareRunsCsv, ranked, shareCell } from "../report/compare.js";
+import { calibrationText, compareCsv, compareReport, compareRunsCsv, compareRunsTable, compareTable, ranked, shareCell } from "../report/compare.js";
+import { csvRecords } from "../report/csv.js";
 import { cdfChart, intervalBarChart, tailChart } from "../report/plots.js";
 import { InputError } from "../scenario/load.js";
 import { Progress } from "./progress.js";
@@ -15,6 +16,7 @@ interface CompareArgs {
   out: string | undefined;
   seeds: string | undefined;
   quiet: boolean;
+  json: boolean;
 }
 
 /** --seeds: replications per variant (or grid point), as typed. */
@@ -33,7 +35,8 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .positional("file", { type: "string", demandOption: true, describe: "a comparison file (base and variants)" })
       .option("out", { type: "string", describe: "output folder (default: results/<file name>)" })
       .option("seeds", { type: "string", describe: "replications per variant, each on its own seed (default: the file's seeds)" })
-      .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors" }) as never,
+      .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors (and the --json object)" })
+      .option("json", { type: "boolean", default: false, describe: "print one JSON object instead of the table: {compare: [the rows of compare.csv], compare_runs: [those of compare.runs.csv]}, typed" }) as never,
   handler: (args) => {
     const seeds = parseSeeds(args.seeds);
     const c = loadComparison(args.file);
@@ -67,12 +70,22 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       },
     ];
     writeAll(out, files);
+    const status = () => process.stderr.write(`wrote ${files.length} files to ${out}/\n`);
+    const calibration = r.calibration === null ? [] : calibrationText(r).map((t) => t.replace(/\*\*/g, ""));
+    if (args.json) {
+      // stdout carries the object alone; the calibration's sentences go with the status.
+      process.stdout.write(`${JSON.stringify({ compare: csvRecords(compareTable(r)), compare_runs: csvRecords(compareRunsTable(r)) })}\n`);
+      if (args.quiet) return;
+      if (calibration.length > 0) process.stderr.write(`${calibration.join("\n")}\n`);
+      status();
+      return;
+    }
     if (args.quiet) return;
     const rows = ranked(r).map((v, i) => [String(i + 1), v.variant.name, shareCell(v.pooled.share_over_1s, v.pooled.over_1s, v.pooled.share_over_1s_ci), shareCell(v.pooled.share_ge_5s, v.pooled.ge_5s, v.pooled.share_ge_5s_ci), v.pooled.p50_ms.toFixed(2), v.pooled.p99_ms.toFixed(1), String(v.pooled.drop)]);
     const head = ["#", "variant", ">1s (95% CI)", ">=5s (95% CI)", "p50 ms", "p99 ms", "drops"];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (vals: string[]) => vals.map((v, i) => (i === 1 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
-    const calibration = r.calibration === null ? [] : ["", ...calibrationText(r).map((t) => t.replace(/\*\*/g, ""))];
-    process.stdout.write([line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line), ...calibration, "", `wrote ${files.length} files to ${out}/`, ""].join("\n"));
+    process.stdout.write([line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line), ...(calibration.length > 0 ? ["", ...calibration] : []), ""].join("\n"));
+    status();
   },
 };

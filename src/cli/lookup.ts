@@ -14,8 +14,9 @@ export interface LookupArgs {
   family: string;
   /** One string per --rule (yargs gives a string when the flag is given once). */
   rule: string | string[] | undefined;
-  rttMs: number;
-  maxMs: number;
+  /** As typed on the command line (text), or a number from a caller in code. */
+  rttMs: number | string;
+  maxMs: number | string;
   json: boolean;
   /** A resolver's own flags, as yargs camel-cases them (--musl-version: muslVersion), from the registry. */
   [resolverFlag: string]: unknown;
@@ -53,8 +54,10 @@ export function lookupOptions(args: LookupArgs, resolvConfText: string, source: 
   if (!(FAMILIES as readonly string[]).includes(args.family)) throw new InputError(`--family: expected one of ${FAMILIES.join(", ")}, found "${args.family}".`);
   const name = String(args.name);
   if (!HOST_NAME.test(name) || name.length > 254) throw new InputError(`the name "${name}" is not a host name (labels of letters, digits, "-" and "_", separated by dots, optionally ending in a dot).`);
-  if (!Number.isFinite(args.rttMs) || args.rttMs < 0 || args.rttMs > MAX_RTT_MS) throw new InputError(`--rtt-ms: expected a number of milliseconds from 0 to ${MAX_RTT_MS.toLocaleString("en-US")}, found ${String(args.rttMs)}.`);
-  if (!Number.isFinite(args.maxMs) || args.maxMs <= 0 || args.maxMs > MAX_LOOKUP_MS) throw new InputError(`--max-ms: expected a number of milliseconds above 0, at most ${MAX_LOOKUP_MS.toLocaleString("en-US")} (a day; the clock is integer ns), found ${String(args.maxMs)}.`);
+  const rttMs = decimalFlag(args.rttMs);
+  const maxMs = decimalFlag(args.maxMs);
+  if (!Number.isFinite(rttMs) || rttMs < 0 || rttMs > MAX_RTT_MS) throw new InputError(`--rtt-ms: expected a number of milliseconds from 0 to ${MAX_RTT_MS.toLocaleString("en-US")}, found ${asTyped(args.rttMs)}.`);
+  if (!Number.isFinite(maxMs) || maxMs <= 0 || maxMs > MAX_LOOKUP_MS) throw new InputError(`--max-ms: expected a number of milliseconds above 0, at most ${MAX_LOOKUP_MS.toLocaleString("en-US")} (a day; the clock is integer ns), found ${asTyped(args.maxMs)}.`);
   const rules = ruleTexts(args.rule).map(parseRule);
   let resolvConf: ResolvConf;
   try {
@@ -79,7 +82,21 @@ export function lookupOptions(args: LookupArgs, resolvConfText: string, source: 
     const setting = RESOLVER_SETTINGS.find((s) => s.setting.field === e.at)?.setting;
     throw new InputError(`${setting === undefined ? e.at : `--${setting.flag.name}`}: ${e.reason}.`);
   }
-  return { libc, resolvConf, name, family: args.family as DirectOptions["family"], rules, rttMs: args.rttMs, maxMs: args.maxMs, ...settings };
+  return { libc, resolvConf, name, family: args.family as DirectOptions["family"], rules, rttMs, maxMs, ...settings };
+}
+
+/** A flag's number: a number as given, or text read as a decimal number (NaN for anything else, a repeated flag included). */
+function decimalFlag(v: unknown): number {
+  if (typeof v === "number") return v;
+  if (typeof v !== "string") return NaN;
+  return /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(v) ? Number(v) : NaN;
+}
+
+/** A flag's value for an error message: text quoted as typed, a number as it is. */
+function asTyped(v: unknown): string {
+  if (typeof v === "string") return `"${v}"`;
+  if (Array.isArray(v)) return `${v.length} values (${v.join(", ")}); give it once`;
+  return String(v);
 }
 
 /** yargs' camel-case key of a flag: "musl-same-id" -> "muslSameId". */
@@ -211,8 +228,9 @@ export const lookupCommand: CommandModule<object, LookupArgs> = {
       common,
     );
     return withResolvers
-      .option("rtt-ms", { type: "number", default: 0.1, describe: "round trip between the resolver and the server" })
-      .option("max-ms", { type: "number", default: 60000, describe: "a lookup still running then is reported as HANG" })
+      // Text, read by lookupOptions, so that an error can quote what was typed.
+      .option("rtt-ms", { type: "string", default: 0.1, describe: "round trip between the resolver and the server" })
+      .option("max-ms", { type: "string", default: 60000, describe: "a lookup still running then is reported as HANG" })
       .option("json", { type: "boolean", default: false, describe: "print one JSON object (libc, name, latency_ms, result, packets) as the last line" }) as never;
   },
   handler: (args) => {

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import type { CommandModule } from "yargs";
 import { basename, extname, join } from "node:path";
-import { lookupsCsv, summaryCsv, formatSummaryValue } from "../report/csv.js";
+import { csvRecords, lookupsCsv, summaryCsv, summaryTable as summaryCsvTable, formatSummaryValue } from "../report/csv.js";
 import { type Summary, summarize } from "../stats/summary.js";
 import { fileKind } from "../compare/spec.js";
 import { InputError, type LoadedScenario, loadScenarioText, parseYaml, readScenarioFile } from "../scenario/load.js";
@@ -20,6 +20,7 @@ export interface RunArgs {
   quiet: boolean;
   "conntrack-stats": boolean;
   "proc-stat"?: boolean;
+  json?: boolean;
 }
 
 /** The scenario files named by the arguments: files as given, folders' *.yaml and *.yml files in name order. */
@@ -49,7 +50,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .positional("paths", { type: "string", array: true, demandOption: true, describe: "scenario files or folders" })
       .option("out", { type: "string", default: "results", describe: "folder for <scenario>.lookups.csv and summary.csv" })
       .option("seed", { type: "string", describe: "seed for every scenario, a whole number from 0 to 2^53 - 1 (default: each scenario's own seed)" })
-      .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors" })
+      .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors (and the --json object)" })
+      .option("json", { type: "boolean", default: false, describe: "print one JSON object instead of the table: {summary: [the rows of summary.csv, typed]}" })
       .option("conntrack-stats", { type: "boolean", default: false, describe: "also print each scenario's counters as `conntrack -S` lines, per node on the path" })
       .option("proc-stat", { type: "boolean", default: false, describe: "also print each scenario's counters as /proc/net/stat/nf_conntrack shows them (its columns by kernel version), per node on the path" }) as never,
   handler: (args) => {
@@ -60,6 +62,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
 
 /** dnsrace run: every input is validated before anything runs or is written. */
 export function runScenarios(args: RunArgs): void {
+  if (args.json === true && (args["conntrack-stats"] || args["proc-stat"] === true)) {
+    throw new InputError(`--json: prints the summary rows only; ${args["conntrack-stats"] ? "--conntrack-stats" : "--proc-stat"} prints text: give one or the other.`);
+  }
   const loaded: LoadedScenario[] = [];
   const skipped: string[] = [];
   for (const { file, inFolder } of collectScenarioFiles(args.paths)) {
@@ -125,18 +130,37 @@ export function runScenarios(args: RunArgs): void {
   }
   outputs.push({ name: "summary.csv", text: summaryCsv(summaries) });
   writeAll(args.out, outputs);
+  if (args.json === true) {
+    // stdout carries the object alone; what the table would be followed by goes with the status.
+    process.stdout.write(`${JSON.stringify({ summary: csvRecords(summaryCsvTable(summaries)) })}\n`);
+    if (args.quiet) return;
+    const notes = [...kernelNotes, ...calibrated, ...unfinishedLines(summaries)];
+    if (notes.length > 0) process.stderr.write(`${notes.join("\n")}\n`);
+    statusLines(args.out, outputs.length, skipped);
+    return;
+  }
   if (!args.quiet) {
     process.stdout.write(summaryTable(summaries));
     if (kernelNotes.length > 0) process.stdout.write(`\n${kernelNotes.join("\n")}\n`);
     if (calibrated.length > 0) process.stdout.write(`\n${calibrated.join("\n")}\n`);
-    for (const r of summaries) {
-      if (r.unfinished > 0) process.stdout.write(`${r.scenario}: ${r.unfinished} of ${r.lookups} lookups had not returned when nothing was left to happen (UNFINISHED or NOT_STARTED in its lookups CSV; counted as failed).\n`);
-    }
+    for (const line of unfinishedLines(summaries)) process.stdout.write(`${line}\n`);
     if (args["conntrack-stats"]) process.stdout.write(`\n${stats.join("\n")}`);
     if (args["proc-stat"]) process.stdout.write(`\n${procStats.join("\n")}`);
-    process.stdout.write(`\nwrote ${outputs.length} files to ${args.out}/\n`);
-    for (const s of skipped) process.stdout.write(`skipped ${s}\n`);
+    statusLines(args.out, outputs.length, skipped);
   }
+}
+
+/** The lookups that had not returned when the run ended, a line per scenario that has any. */
+function unfinishedLines(summaries: Summary[]): string[] {
+  return summaries
+    .filter((r) => r.unfinished > 0)
+    .map((r) => `${r.scenario}: ${r.unfinished} of ${r.lookups} lookups had not returned when nothing was left to happen (UNFINISHED or NOT_STARTED in its lookups CSV; counted as failed).`);
+}
+
+/** Status, not results: on stderr, so that stdout carries the table (or the --json object) alone. */
+function statusLines(out: string, files: number, skipped: string[]): void {
+  process.stderr.write(`wrote ${files} files to ${out}/\n`);
+  for (const s of skipped) process.stderr.write(`skipped ${s}\n`);
 }
 
 /** Writes the whole set at once, or nothing (cli/output.ts). */

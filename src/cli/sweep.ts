@@ -1,10 +1,10 @@
-import { stringify } from "csv-stringify/sync";
 import { basename, extname, join } from "node:path";
 import type { CommandModule } from "yargs";
 import { type Replication, checkReplications, replicate, replicationSeeds } from "../compare/run.js";
 import { type Sweep, loadSweep } from "../compare/spec.js";
 import { shareInterval } from "../compare/stats.js";
-import { ms3 } from "../report/csv.js";
+import { type CsvTable, csvRecords, csvText, ms3 } from "../report/csv.js";
+import { InputError } from "../scenario/load.js";
 import { sweepChart } from "../report/plots.js";
 import { Progress } from "./progress.js";
 import { parseSeeds } from "./compare.js";
@@ -16,12 +16,35 @@ interface SweepArgs {
   out: string | undefined;
   seeds: string | undefined;
   quiet: boolean;
+  json: boolean;
 }
 
 export const SWEEP_COLUMNS = ["seed", "lookups", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "share_over_1s", "share_over_1s_low", "share_over_1s_high", "share_ge_5s", "share_ge_5s_low", "share_ge_5s_high", "failed", "clashes", "insert_failed", "drop", "clash_resolve"] as const;
 
-/** sweep.csv: tidy, one row per grid point and seed, a column per grid parameter. */
-export function sweepCsv(s: Sweep, runs: Replication[][]): string {
+/**
+ * A grid parameter's column header: an identifier, the parameter's path with every character
+ * other than a letter, digit or "_" written "_" (kube_dns.endpoints: kube_dns_endpoints).
+ */
+export function sweepHeader(param: string): string {
+  return param.replace(/[^A-Za-z0-9_]/g, "_");
+}
+
+/** The grid parameters' headers, refused (before anything runs) if two of them, or one and a result column, would share one. */
+export function sweepHeaders(s: Sweep): string[] {
+  const headers = s.params.map(sweepHeader);
+  const clash = headers.find((h, i) => headers.indexOf(h) !== i || (SWEEP_COLUMNS as readonly string[]).includes(h));
+  if (clash !== undefined) throw new InputError(`${s.file}: two grid parameters (or one and a result column) would share the sweep.csv column ${clash} (its headers write "_" for every character other than a letter, digit or "_").`);
+  return headers;
+}
+
+/**
+ * sweep.csv's content: tidy, one row per grid point and seed, a column per grid parameter (named
+ * by sweepHeader). A parameter whose grid gives text (kernel: ["4.19", "5.10"]) is a text column,
+ * quoted; numbers and booleans are written bare.
+ */
+export function sweepTable(s: Sweep, runs: Replication[][]): CsvTable {
+  const headers = sweepHeaders(s);
+  const text = new Set(headers.filter((_, j) => s.points.some((p) => typeof p.values[j] === "string")));
   const rows = s.points.flatMap((p, i) =>
     runs[i]!.map(({ seed, summary: m }) => [
       ...p.values.map(String),
@@ -45,7 +68,11 @@ export function sweepCsv(s: Sweep, runs: Replication[][]): string {
       m.clash_resolve,
     ]),
   );
-  return stringify(rows, { header: true, columns: [...s.params, ...SWEEP_COLUMNS] });
+  return { columns: [...headers, ...SWEEP_COLUMNS], text, quoted: text, rows };
+}
+
+export function sweepCsv(s: Sweep, runs: Replication[][]): string {
+  return csvText(sweepTable(s, runs));
 }
 
 /** The plot: share over 1 s (mean over seeds, 95% interval) against the x parameter, a line per combination of the others. */
@@ -78,11 +105,13 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .positional("file", { type: "string", demandOption: true, describe: "a sweep file (base and grid)" })
       .option("out", { type: "string", describe: "output folder (default: results/<file name>)" })
       .option("seeds", { type: "string", describe: "seeds per grid point (default: the file's seeds)" })
-      .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors" }) as never,
+      .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors (and the --json object)" })
+      .option("json", { type: "boolean", default: false, describe: "print one JSON object: {sweep: [the rows of sweep.csv, typed]}" }) as never,
   handler: (args) => {
     const seeds = parseSeeds(args.seeds);
     const s = loadSweep(args.file);
     const out = args.out ?? join("results", basename(args.file, extname(args.file)));
+    sweepHeaders(s);
     checkOutputFolder(out);
     const k = seeds ?? s.seeds;
     checkReplications(args.file, s.points.map((p) => p.loaded), k, "grid points", seeds === undefined ? "the file's seeds" : "--seeds");
@@ -98,11 +127,13 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       }),
     );
     progress.end();
+    const table = sweepTable(s, runs);
     const files = [
-      { name: "sweep.csv", text: sweepCsv(s, runs) },
+      { name: "sweep.csv", text: csvText(table) },
       { name: "sweep.svg", text: sweepPlot(s, runs) },
     ];
     writeAll(out, files);
-    if (!args.quiet) process.stdout.write(`${s.points.length} grid points x ${k} seeds: ${total} runs\nwrote ${files.length} files to ${out}/\n`);
+    if (args.json) process.stdout.write(`${JSON.stringify({ sweep: csvRecords(table) })}\n`);
+    if (!args.quiet) process.stderr.write(`${s.points.length} grid points x ${k} seeds: ${total} runs\nwrote ${files.length} files to ${out}/\n`);
   },
 };

@@ -2,13 +2,14 @@ import type { CommandModule } from "yargs";
 import { TraceCollector, type LookupTrace } from "../model/trace.js";
 import { InputError, loadScenarioFile } from "../scenario/load.js";
 import { type RunResult, runScenario } from "../scenario/run.js";
-import { seedFlag } from "./flags.js";
+import { onceText, seedFlag } from "./flags.js";
 
 interface TraceArgs {
   scenario: string;
-  lookup: number | undefined;
+  lookup: string | undefined;
   "first-slow": boolean;
-  format: string;
+  format: string | undefined;
+  json: boolean;
   seed: number | undefined;
 }
 
@@ -18,21 +19,27 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
   builder: (y) =>
     y
       .positional("scenario", { type: "string", demandOption: true, describe: "a scenario file" })
-      .option("lookup", { type: "number", describe: "the lookup to trace (its number in the lookups CSV)" })
+      .option("lookup", { type: "string", describe: "the lookup to trace (its number in the lookups CSV)" })
       .option("first-slow", { type: "boolean", default: false, describe: "trace the first lookup that took over 1 s (the default when --lookup is not given)" })
-      .option("format", { type: "string", choices: ["text", "json"], default: "text", describe: "output format" })
+      .option("format", { type: "string", choices: ["text", "json"], defaultDescription: "text", describe: "output format" })
+      .option("json", { type: "boolean", default: false, describe: "print one JSON object (the same as --format json)" })
       .option("seed", { type: "string", describe: "seed, a whole number from 0 to 2^53 - 1 (default: the scenario's own)" }) as never,
   handler: (args) => {
     const seed = seedFlag(args.seed as unknown);
-    if (args.lookup !== undefined && (!Number.isInteger(args.lookup) || args.lookup < 1)) throw new InputError(`--lookup: expected a lookup number >= 1, found ${String(args.lookup)}.`);
-    if (args.lookup !== undefined && args["first-slow"]) throw new InputError("--lookup and --first-slow: give one or the other.");
+    if (args.json && args.format === "text") throw new InputError("--json and --format text: give one or the other (--json is --format json).");
+    const json = args.json || args.format === "json";
+    const lookupText = onceText("--lookup", args.lookup);
+    // Read from its text, so that an error quotes what was typed.
+    const lookup = lookupText === undefined ? undefined : /^\s*\+?\d+\s*$/.test(lookupText) ? Number(lookupText) : NaN;
+    if (lookup !== undefined && (!Number.isSafeInteger(lookup) || lookup < 1)) throw new InputError(`--lookup: expected a lookup number >= 1, found "${lookupText}".`);
+    if (lookup !== undefined && args["first-slow"]) throw new InputError("--lookup and --first-slow: give one or the other.");
     const loaded = loadScenarioFile(args.scenario);
     const collector = new TraceCollector();
     const res = runScenario(loaded, { collector, ...(seed !== undefined ? { seed } : {}) });
-    const pick = chooseLookup(collector, args.lookup);
-    if (pick.trace === null) throw new InputError(`--lookup ${String(args.lookup)}: the scenario ran ${collector.lookups.length} lookups (numbered from 1).`);
+    const pick = chooseLookup(collector, lookup);
+    if (pick.trace === null) throw new InputError(`--lookup ${String(lookup)}: the scenario ran ${collector.lookups.length} lookup${collector.lookups.length === 1 ? "" : "s"} (numbered from 1).`);
     const tr = pick.trace;
-    if (args.format === "json") {
+    if (json) {
       process.stdout.write(`${JSON.stringify(traceJson(res, tr))}\n`);
       return;
     }
@@ -86,7 +93,7 @@ function explain(res: RunResult, tr: LookupTrace): string[] {
   const clashes = rec?.tally.clashes ?? 0;
   const lines: string[] = [`Total: ${latency.toFixed(3)} ms, ${tr.outcome}.`];
   if (lost === 0) {
-    lines.push(clashes > 0 ? `The lookup's packets clashed in conntrack ${clashes} time(s), but kernel ${res.kernel} resolved every clash: no query was lost.` : "No query was lost: every answer came back after its round trip.");
+    lines.push(clashes > 0 ? `The lookup's packets clashed in conntrack ${clashes === 1 ? "once" : `${clashes} times`}, but kernel ${res.kernel} resolved every clash: no query was lost.` : "No query was lost: every answer came back after its round trip.");
     return lines;
   }
   lines.push(`${lost} quer${lost === 1 ? "y" : "ies"} got no answer (${clashes} conntrack clash${clashes === 1 ? "" : "es"} ${res.endpointNodes.length > 0 ? "on the path" : "on the node"}). The resolver cannot tell a lost query from a slow one: it waits for its timer.`);

@@ -30,7 +30,7 @@ export class HopTracer {
       case "migration-split":
         return `the sending thread migrated to cpu${cpu} between its sends while its first datagram still waited for cpu${n}'s softirq: ${this.cfg.rx.mode === "gro" ? "both join the NAPI poll pending on cpu" + n + " and go on as one list" : "the two are processed at the same time on two CPUs"} (a rare path, p = ${this.cfg.rx.migrationProbability.toPrecision(3)} per burst)`;
       case "ksoftirqd-deferred":
-        return `ksoftirqd is runnable on cpu${cpu} with ${us(n)} of softirq work queued ahead${f.ksoftirqdDefers ? " (4.9-6.4, \"softirq: Let ksoftirqd do its job\": the send's local_bh_enable runs nothing)" : ", more than the 2 ms budget the send's local_bh_enable runs"}: the datagrams wait in cpu${cpu}'s backlog for ksoftirqd, which shares the CPU with ${this.cfg.rx.softirq!.runnablePerCpu} runnable task(s)`;
+        return `ksoftirqd is runnable on cpu${cpu} with ${us(n)} of softirq work queued ahead${f.ksoftirqdDefers ? " (4.9-6.4, \"softirq: Let ksoftirqd do its job\": the send's local_bh_enable runs nothing)" : ", more than the 2 ms budget the send's local_bh_enable runs"}: the datagrams wait in cpu${cpu}'s backlog for ksoftirqd, which shares the CPU with ${this.cfg.rx.softirq!.runnablePerCpu} runnable task${this.cfg.rx.softirq!.runnablePerCpu === 1 ? "" : "s"}`;
       case "ksoftirqd-migrated":
         return `the sending thread was preempted between its sends (ksoftirqd took cpu${n}) and an idle cpu${cpu} pulled it: its next datagram is processed there, while ksoftirqd works through cpu${n}'s backlog towards the first`;
       case "backlog-run":

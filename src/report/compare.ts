@@ -1,9 +1,8 @@
-import { stringify } from "csv-stringify/sync";
 import type { ComparisonResult, VariantResult } from "../compare/compare.js";
 import type { Pooled } from "../compare/run.js";
 import type { Bounds } from "../compare/stats.js";
 import { percentText } from "../stats/proportion.js";
-import { ms3 } from "./csv.js";
+import { type CsvTable, csvText, ms3 } from "./csv.js";
 
 const share6 = (v: number) => v.toFixed(6);
 const ciCell = (i: Bounds | null, side: "low" | "high", fmt: (v: number) => string) => (i === null ? "" : fmt(i[side]));
@@ -41,7 +40,8 @@ export const COMPARE_COLUMNS = [
 ] as const;
 
 /** compare.csv: one row per variant, figures pooled over the replications, intervals across them. */
-export function compareCsv(r: ComparisonResult): string {
+/** compare.csv's content: a row per variant; the names and the kernel are text, the kernel quoted. */
+export function compareTable(r: ComparisonResult): CsvTable {
   const rows = r.results.map(({ variant: v, pooled: p, diff }) => {
     // No finished lookup: no quantile or share to report.
     const ms = (x: number) => (p.lookups === 0 ? "" : ms3(x));
@@ -78,13 +78,18 @@ export function compareCsv(r: ComparisonResult): string {
       p.clash_resolve,
     ];
   });
-  return stringify(rows, { header: true, columns: [...COMPARE_COLUMNS] });
+  return { columns: COMPARE_COLUMNS, text: new Set(["variant", "changes", "against", "kernel"]), quoted: new Set(["kernel"]), rows };
+}
+
+export function compareCsv(r: ComparisonResult): string {
+  return csvText(compareTable(r));
 }
 
 export const RUN_COLUMNS = ["variant", "seed", "lookups", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "share_over_1s", "share_ge_5s", "share_ok_v4", "failed", "queries_sent", "clashes", "insert_failed", "drop", "clash_resolve"] as const;
 
 /** compare.runs.csv: one row per variant and seed, the replications the intervals are made of. */
-export function compareRunsCsv(r: ComparisonResult): string {
+/** compare.runs.csv's content: a row per variant and seed; the variant is text (it has no kernel column). */
+export function compareRunsTable(r: ComparisonResult): CsvTable {
   const rows = r.results.flatMap(({ variant, reps }) =>
     reps.map(({ seed, summary: s, okV4 }) => [
       variant.name,
@@ -106,7 +111,11 @@ export function compareRunsCsv(r: ComparisonResult): string {
       s.clash_resolve,
     ]),
   );
-  return stringify(rows, { header: true, columns: [...RUN_COLUMNS] });
+  return { columns: RUN_COLUMNS, text: new Set(["variant"]), quoted: new Set(), rows };
+}
+
+export function compareRunsCsv(r: ComparisonResult): string {
+  return csvText(compareRunsTable(r));
 }
 
 export const pct = (v: number, digits = 2) => `${(v * 100).toFixed(digits)}%`;

@@ -5,6 +5,48 @@ import type { Summary } from "../stats/summary.js";
 
 const MS = 1_000_000;
 
+/** A cell of a CSV file as built: text, or a number already in its written form. */
+export type CsvCell = string | number;
+
+/**
+ * One CSV file's content: its header (identifiers), its rows, the columns that hold text
+ * (the others are numbers, or empty for none), and those of them that are quoted in every row.
+ * A column is quoted when its text can look like a number (a kernel version: 5.10), so that a
+ * reader that honours quotes (LibreOffice's "quoted field as text", Python's csv with
+ * QUOTE_NONNUMERIC) keeps it as text; pandas and R guess types through quotes, so there
+ * give the column's type (README, *Outputs*).
+ */
+export interface CsvTable {
+  columns: readonly string[];
+  text: ReadonlySet<string>;
+  quoted: ReadonlySet<string>;
+  rows: CsvCell[][];
+}
+
+/** The file's bytes: RFC 4180 as csv-stringify writes it, with the table's quoted columns quoted in every row (never in the header). */
+export function csvText(t: CsvTable): string {
+  const quoted = t.columns.map((c) => t.quoted.has(c));
+  return stringify(t.rows, {
+    header: true,
+    columns: [...t.columns],
+    cast: { string: (value, ctx) => (!ctx.header && typeof ctx.column === "number" && quoted[ctx.column] === true ? { value, quoted: true } : value) },
+  });
+}
+
+/** The rows as --json prints them: an object per row keyed by the header, text as strings, numbers as numbers, an empty cell as null. */
+export function csvRecords(t: CsvTable): Record<string, string | number | null>[] {
+  return t.rows.map((row) =>
+    Object.fromEntries(
+      t.columns.map((c, i) => {
+        const v = row[i]!;
+        if (t.text.has(c)) return [c, String(v)];
+        if (v === "") return [c, null];
+        return [c, typeof v === "number" ? v : Number(v)];
+      }),
+    ),
+  );
+}
+
 /** Fixed-point text for ms values: exact to the microsecond, the same bytes on every machine. */
 export function ms3(v: number): string {
   return v.toFixed(3);
@@ -89,9 +131,16 @@ export function formatSummaryValue(k: keyof Summary, v: Summary[keyof Summary]):
   return String(v);
 }
 
+/** summary.csv's content: a row per scenario; scenario and kernel are text, the kernel quoted. */
+export function summaryTable(rows: Summary[]): CsvTable {
+  return {
+    columns: SUMMARY_COLUMNS,
+    text: new Set(["scenario", "kernel"]),
+    quoted: new Set(["kernel"]),
+    rows: rows.map((s) => SUMMARY_COLUMNS.map((k) => formatSummaryValue(k, s[k]))),
+  };
+}
+
 export function summaryCsv(rows: Summary[]): string {
-  return stringify(
-    rows.map((s) => SUMMARY_COLUMNS.map((k) => formatSummaryValue(k, s[k]))),
-    { header: true, columns: SUMMARY_COLUMNS as string[] },
-  );
+  return csvText(summaryTable(rows));
 }
