@@ -316,3 +316,12 @@ describe("cli: dnsrace race", () => {
     assert.equal(raceOptions({ ...NO_FLAGS, gapUs: "-2.5" }).gapUs, -2.5);
   });
 });
+
+describe("race: the report's words", () => {
+  it("a run with no clash says so, without a share of the clashes ((- of them))", () => {
+    const o = raceOptions({ kernel: "6.18", send: "sendmmsg", pairs: "200", json: false } as RaceArgs);
+    const text = formatRaceReport(runRace(o), o, o.kernel);
+    assert.match(text, /^clashes        0 of 200 pairs \(0\.0%\)$/m);
+    assert.doesNotMatch(text, /of them/);
+  });
+});

@@ -340,7 +340,7 @@ export function formatRaceReport(r: RaceResult, o: RaceOptions, f: KernelFeature
     ),
     ...(f.note === null ? [] : wrap(`kernel: ${f.note}.`)),
     "",
-    `clashes        ${r.clashes} of ${r.pairs} pairs (${percent(r.clashes, r.pairs)}); to different endpoints: ${r.different_endpoint_clashes} (${percent(r.different_endpoint_clashes, r.clashes)} of them)`,
+    `clashes        ${r.clashes} of ${r.pairs} pairs (${percent(r.clashes, r.pairs)})${r.clashes === 0 ? "" : `; to different endpoints: ${r.different_endpoint_clashes} (${percent(r.different_endpoint_clashes, r.clashes)} of them)`}`,
     r.lost_pairs === 0
       ? `lost a query   0 pairs: every query was answered`
       : `lost a query   ${r.lost_pairs} pairs (${percent(r.lost_pairs, r.pairs)}): unanswered, retried after 5 s (glibc) or 2.5 s (musl)`,
