@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, assertRowsOfCsv, scenarioPath } from "./helpers.js";
@@ -96,5 +96,16 @@ describe("cli: dnsrace run", () => {
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--json: prints the summary rows only; --conntrack-stats prints text/);
     assert.throws(() => readdirSync(out));
+  });
+});
+
+describe("cli: where output goes", () => {
+  it("run without --out writes into dnsrace-results/ of the working folder, never the committed results/", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dnsrace-cwd-"));
+    const r = spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), "run", join(ROOT, "scenarios/repro-glibc-5s.yaml")], { encoding: "utf8", cwd: dir });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(existsSync(join(dir, "dnsrace-results", "summary.csv")));
+    assert.ok(!existsSync(join(dir, "results")));
+    assert.match(r.stderr, /wrote 2 files to dnsrace-results\//);
   });
 });

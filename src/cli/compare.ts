@@ -9,7 +9,7 @@ import { cdfChart, intervalBarChart, tailChart } from "../report/plots.js";
 import { InputError } from "../scenario/load.js";
 import { Progress } from "./progress.js";
 import { checkOutputFolder } from "./output.js";
-import { writeAll } from "./run.js";
+import { DEFAULT_OUT, writeAll } from "./run.js";
 
 interface CompareArgs {
   file: string;
@@ -33,14 +33,14 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
   builder: (y) =>
     y
       .positional("file", { type: "string", demandOption: true, describe: "a comparison file (base and variants)" })
-      .option("out", { type: "string", describe: "output folder (default: results/<file name>)" })
+      .option("out", { type: "string", describe: `output folder (default: ${DEFAULT_OUT}/<file name>)` })
       .option("seeds", { type: "string", describe: "replications per variant, each on its own seed (default: the file's seeds)" })
       .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors (and the --json object)" })
       .option("json", { type: "boolean", default: false, describe: "print one JSON object instead of the table: {compare: [the rows of compare.csv], compare_runs: [those of compare.runs.csv]}, typed" }) as never,
   handler: (args) => {
     const seeds = parseSeeds(args.seeds);
     const c = loadComparison(args.file);
-    const out = args.out ?? join("results", basename(args.file, extname(args.file)));
+    const out = args.out ?? join(DEFAULT_OUT, basename(args.file, extname(args.file)));
     checkOutputFolder(out);
     const k = seeds ?? c.seeds;
     checkReplications(args.file, c.variants.map((v) => v.loaded), k, "variants", seeds === undefined ? "the file's seeds" : "--seeds");

@@ -13,6 +13,9 @@ import { checkOutputFolder, writeOutputSet } from "./output.js";
 import { compactProportion } from "../stats/proportion.js";
 import { conntrackStatLine, procStatHeader, procStatRow } from "../report/conntrack.js";
 
+/** Where output goes unless --out names a folder: never the committed results/ (npm start names it). */
+export const DEFAULT_OUT = "dnsrace-results";
+
 export interface RunArgs {
   paths: string[];
   out: string;
@@ -48,7 +51,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
   builder: (y) =>
     y
       .positional("paths", { type: "string", array: true, demandOption: true, describe: "scenario files or folders" })
-      .option("out", { type: "string", default: "results", describe: "folder for <scenario>.lookups.csv and summary.csv" })
+      .option("out", { type: "string", default: DEFAULT_OUT, describe: "folder for <scenario>.lookups.csv and summary.csv (the committed results/ only when named)" })
       .option("seed", { type: "string", describe: "seed for every scenario, a whole number from 0 to 2^53 - 1 (default: each scenario's own seed)" })
       .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors (and the --json object)" })
       .option("json", { type: "boolean", default: false, describe: "print one JSON object instead of the table: {summary: [the rows of summary.csv, typed]}" })

@@ -9,7 +9,7 @@ import { sweepChart } from "../report/plots.js";
 import { Progress } from "./progress.js";
 import { parseSeeds } from "./compare.js";
 import { checkOutputFolder } from "./output.js";
-import { writeAll } from "./run.js";
+import { DEFAULT_OUT, writeAll } from "./run.js";
 
 interface SweepArgs {
   file: string;
@@ -103,14 +103,14 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
   builder: (y) =>
     y
       .positional("file", { type: "string", demandOption: true, describe: "a sweep file (base and grid)" })
-      .option("out", { type: "string", describe: "output folder (default: results/<file name>)" })
+      .option("out", { type: "string", describe: `output folder (default: ${DEFAULT_OUT}/<file name>)` })
       .option("seeds", { type: "string", describe: "seeds per grid point (default: the file's seeds)" })
       .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors (and the --json object)" })
       .option("json", { type: "boolean", default: false, describe: "print one JSON object: {sweep: [the rows of sweep.csv, typed]}" }) as never,
   handler: (args) => {
     const seeds = parseSeeds(args.seeds);
     const s = loadSweep(args.file);
-    const out = args.out ?? join("results", basename(args.file, extname(args.file)));
+    const out = args.out ?? join(DEFAULT_OUT, basename(args.file, extname(args.file)));
     sweepHeaders(s);
     checkOutputFolder(out);
     const k = seeds ?? s.seeds;
