@@ -325,3 +325,14 @@ describe("race: the report's words", () => {
     assert.doesNotMatch(text, /of them/);
   });
 });
+
+describe("race: every pair starts with no entry", () => {
+  it("before 5.0 (a replied entry lives 180 s) pairs are spaced so no port comes back to a live entry: 40,000 two-thread pairs clash as 20,000 do", () => {
+    const rate = (pairs: number) => {
+      const r = runRace({ ...raceOptions({ kernel: "4.19", pairs: String(pairs), json: false } as RaceArgs) });
+      return r.clashes / r.pairs;
+    };
+    assert.ok(Math.abs(rate(40_000) - rate(20_000)) < 0.01, `${rate(40_000)} vs ${rate(20_000)}`);
+    assert.ok(rate(40_000) > 0.97);
+  });
+});

@@ -89,14 +89,25 @@ export const RACE_DEFAULTS: Omit<RaceOptions, "kernel"> = {
 
 const US = 1000;
 /**
- * Pairs are this far apart, so one pair's packets are long gone before the
+ * Pairs are at least this far apart, so one pair's packets are long gone before the
  * next, and with ports taken in turn from the 28,232 of ip_local_port_range a
  * port comes back only after 31 s (two-sockets: 15.5 s for the second socket's port, which only
  * ever carries AAAA queries of its own pair), when its old entry (30 s unreplied, 30 s
- * after a reply within 2 s) has expired: every pair starts with no entry.
+ * after a reply within 2 s, from 5.0) has expired: every pair starts with no entry.
  */
 const PAIR_SPACING_NS = 1100 * US;
 const PORTS = 28232;
+
+/**
+ * The spacing that keeps every pair's port free of a live entry on this kernel: before 5.0 a
+ * replied UDP entry is a stream at once (nf_conntrack_udp_packet, no 2 s rule before d535c8a69c19)
+ * and lives udpStreamTimeoutS (180 s), so the pairs are spaced for a port to come back only after
+ * that (6.4 ms apart); from 5.0 the 1.1 ms spacing's 31 s suffice.
+ */
+export function pairSpacingNs(f: KernelFeatures): number {
+  if (f.udpStreamAfter2s) return PAIR_SPACING_NS; // 28,232 x 1.1 ms = 31 s > 30 s after the reply
+  return Math.max(PAIR_SPACING_NS, Math.ceil(((f.udpStreamTimeoutS + 1) * 1e9) / PORTS));
+}
 
 /** A pair's queries carry no lookup of their own: the race finds a reply's pair by its packet uid. */
 interface Pairs {
@@ -122,7 +133,7 @@ export function runRace(o: RaceOptions): RaceResult {
   const pairs: Pairs = { ofUid: new Int32Array(2 * o.pairs + 1), replied: new Uint16Array(o.pairs) };
   const net = raceHop(o, features, sim, streams, addrs, vip, pairs);
   if (o.trace) net.trace = o.trace;
-  schedulePairs(o, sim, net, streams, client, vip, pairs);
+  schedulePairs(o, sim, net, streams, client, vip, pairs, pairSpacingNs(features));
   sim.run();
   return raceResult(o, net, pairs);
 }
@@ -172,7 +183,7 @@ function raceHop(o: RaceOptions, features: KernelFeatures, sim: Simulator, strea
 }
 
 /** Every pair's sends: A from CPU 0 and AAAA from CPU 1 (gapUs apart), or both from one thread on CPU 0 (one sendmmsg(), or two send()). */
-function schedulePairs(o: RaceOptions, sim: Simulator, net: Netns, streams: Streams, client: number, vip: number, pairs: Pairs): void {
+function schedulePairs(o: RaceOptions, sim: Simulator, net: Netns, streams: Streams, client: number, vip: number, pairs: Pairs, spacingNs: number): void {
   const firstPort = Math.floor(streams.get("client/ports")() * PORTS);
   let uid = 1;
   const mk = (sport: number, qtype: QType, pair: number): Packet => {
@@ -183,7 +194,7 @@ function schedulePairs(o: RaceOptions, sim: Simulator, net: Netns, streams: Stre
   const gapNs = Math.round(o.gapUs * US);
   const lead = Math.max(0, -gapNs);
   for (let i = 0; i < o.pairs; i++) {
-    const t0 = i * PAIR_SPACING_NS + lead;
+    const t0 = i * spacingNs + lead;
     const sport = 32768 + ((firstPort + i) % PORTS);
     const a = mk(sport, "A", i);
     // two-sockets: the AAAA's socket has a port half the range away (free for the same 31 s).
