@@ -2,7 +2,7 @@ import type { Dist } from "../engine/dist.js";
 import { Process, type Waiter } from "../engine/process.js";
 import { LazyTimer } from "../engine/timer.js";
 import type { Rng } from "../engine/random.js";
-import type { DnsMessage, LookupTally, Packet } from "../net/packet.js";
+import type { DnsMessage, Packet } from "../net/packet.js";
 import {
   type LookupResult,
   type ResolverHost,
@@ -17,6 +17,7 @@ import type { ResolverSettings, ResolverSetup, ResolverThread } from "../resolve
 import type { ResolvConf } from "../resolver/resolvconf.js";
 import { type LookupLog, NO_THREAD } from "./log.js";
 import type { TcpConnection } from "./tcp.js";
+import { markPairs, newTally } from "./tally.js";
 import type { LocalReceiver, PodWiring } from "./wiring.js";
 
 /** A resolver of the registry (resolver/registry.ts). */
@@ -388,25 +389,3 @@ export class Pod implements LocalReceiver {
     else s.queue.push(m);
   }
 }
-
-/** The queries of a burst that go to the same server from its one socket form a pair (the tuples that can clash). */
-function markPairs(burst: Packet[], tally: LookupTally): void {
-  for (let i = 0; i < burst.length; i++) {
-    const p = burst[i]!;
-    if (p.pair !== null) continue;
-    for (let j = i + 1; j < burst.length; j++) {
-      const q = burst[j]!;
-      if (q.dst !== p.dst) continue;
-      if (p.pair === null) {
-        p.pair = { clashed: false };
-        tally.pairs++;
-      }
-      q.pair = p.pair;
-    }
-  }
-}
-
-function newTally(): LookupTally {
-  return { queriesSent: 0, retransmits: 0, queriesLost: 0, clashes: 0, pairs: 0, pairsClashed: 0 };
-}
-
