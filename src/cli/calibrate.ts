@@ -5,6 +5,7 @@ import { corednsPairs } from "../calibrate/coredns.js";
 import { kernelFeatures } from "../kernel/version.js";
 import { knownKernel } from "../scenario/limits.js";
 import { InputError, readScenarioFile } from "../scenario/load.js";
+import { onceText, wholeNumber } from "./flags.js";
 import { formatProportion } from "../stats/proportion.js";
 
 /** The flags as yargs hands them over; numbers stay text so an error can quote what was typed. */
@@ -50,7 +51,7 @@ export function calibrateFromArgs(a: CalibrateArgs): Calibration {
   const outside = knownKernel(kernelText).problem;
   if (outside !== null) throw new InputError(`--kernel: "${kernelText}" is ${outside}.`);
   const seconds = positive("--seconds", required("--seconds", a.seconds));
-  const endpoints = a.endpoints === undefined ? undefined : whole("--endpoints", a.endpoints, 1, 1000);
+  const endpoints = a.endpoints === undefined ? undefined : wholeNumber("--endpoints", a.endpoints, 1, 1, 1000);
   try {
     const counters = counterDelta(parseCounterSnapshot(readScenarioFile(a.before, "counter"), a.before), parseCounterSnapshot(readScenarioFile(a.after, "counter"), a.after));
     const { pairs, pairsFrom } = dnsPairs(a, seconds);
@@ -112,9 +113,9 @@ export function calibrationJson(c: Calibration): object {
 }
 
 function required(flag: string, v: string | undefined): string {
-  if (v === undefined) throw new InputError(`${flag}: required.`);
-  if (Array.isArray(v)) throw new InputError(`${flag}: given ${(v as string[]).length} times; give it once.`);
-  return v;
+  const s = onceText(flag, v);
+  if (s === undefined) throw new InputError(`${flag}: required.`);
+  return s;
 }
 
 function positive(flag: string, s: string): number {
@@ -126,11 +127,5 @@ function positive(flag: string, s: string): number {
 function fraction(flag: string, s: string): number {
   const v = /^\d+(\.\d+)?$/.test(s) ? Number(s) : NaN;
   if (!(v > 0 && v <= 1)) throw new InputError(`${flag}: expected a share above 0 and at most 1, found "${s}".`);
-  return v;
-}
-
-function whole(flag: string, s: string, min: number, max: number): number {
-  const v = /^\d+$/.test(s) ? Number(s) : NaN;
-  if (!(v >= min && v <= max)) throw new InputError(`${flag}: expected a whole number from ${min} to ${max}, found "${s}".`);
   return v;
 }

@@ -3,8 +3,29 @@ import { InputError } from "../scenario/load.js";
 /** The value of a flag given once, as text (yargs gives an array when it is repeated). */
 export function onceText(flag: string, v: unknown): string | undefined {
   if (v === undefined) return undefined;
-  if (Array.isArray(v)) throw new InputError(`${flag}: given ${v.length} times; give it once.`);
+  if (Array.isArray(v)) throw new InputError(`${flag}: given ${v.length} times (${v.join(", ")}); give it once.`);
   return String(v);
+}
+
+/** A whole number from min to max, read from the flag's text (default when not given). */
+export function wholeNumber(flag: string, v: unknown, dflt: number, min: number, max: number): number {
+  const s = onceText(flag, v);
+  if (s === undefined) return dflt;
+  const n = /^\s*\+?\d+\s*$/.test(s) ? Number(s) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max.toLocaleString("en-US")}`;
+    throw new InputError(`${flag}: expected a whole number ${range}, found "${s}".`);
+  }
+  return n;
+}
+
+/** A decimal number from lo to hi (0 when not given), as typed; `what` names it in the message. */
+export function decimal(flag: string, v: unknown, lo: number, hi: number, what: string): number {
+  const s = onceText(flag, v);
+  if (s === undefined) return 0;
+  const n = /^\d+(\.\d+)?$/.test(s) ? Number(s) : NaN;
+  if (!(n >= lo && n <= hi)) throw new InputError(`${flag}: expected ${what} from ${lo} to ${hi}, found "${s}".`);
+  return n;
 }
 
 /** --seed: a whole number from 0 to 2^53 - 1, read from its text (so 9007199254740993 is not taken as ...992). */

@@ -5,6 +5,7 @@ import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
 import { MASQUERADE_MODES, type MasqueradeMode, RACE_DEFAULTS, type RaceOptions, type RaceResult, runRace, type SendMode } from "../experiment/race.js";
 import { knownKernel } from "../scenario/limits.js";
 import { InputError } from "../scenario/load.js";
+import { decimal, onceText, wholeNumber } from "./flags.js";
 import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
 import { conntrackStatLine, statLineNames, statValue } from "../report/conntrack.js";
 
@@ -121,7 +122,7 @@ export const raceCommand: CommandModule<object, RaceArgs> = {
 
 /** The flags checked and turned into the model's options (the kernel as its features); InputError names the first bad one. */
 export function raceOptions(a: RaceArgs): RaceOptions & { kernel: KernelFeatures } {
-  const kernel = (one("--kernel", a.kernel) ?? DEFAULT_KERNEL).trim();
+  const kernel = (onceText("--kernel", a.kernel) ?? DEFAULT_KERNEL).trim();
   const features = kernelFeatures(kernel);
   if (features === null) {
     throw new InputError(`--kernel: expected a kernel version such as 4.4, 4.14.173, 5.4, 5.10 or 6.18, or one as uname -r prints it (5.4.0-1103-aws), found "${kernel}".`);
@@ -133,7 +134,7 @@ export function raceOptions(a: RaceArgs): RaceOptions & { kernel: KernelFeatures
   if (!ipvs && a.ipvsScheduleNs !== undefined) throw new InputError("--ipvs-schedule-ns: applies only with --proxy-mode ipvs.");
   const [rulesFlag, rulesText] = spelling("--rules-before-dns", a.rulesBeforeDns, "--rules", a.rules);
   if (ipvs && rulesText !== undefined) throw new InputError(`${rulesFlag}: kube-proxy's IPVS mode matches Services with an ipset, not one nat rule per Service: no rule walk applies with --proxy-mode ipvs.`);
-  const rxName = one("--rx", a.rx) ?? RACE_DEFAULTS.rx;
+  const rxName = onceText("--rx", a.rx) ?? RACE_DEFAULTS.rx;
   const rx = rxName === "default" ? "inline" : RX_MODES.find((m) => m === rxName);
   if (rx === undefined) throw new InputError(`--rx: expected one of ${RX_FLAGS.join(", ")}, found "${rxName}".`);
   const rxBad = rxProblem(rx, features);
@@ -164,7 +165,7 @@ export function raceOptions(a: RaceArgs): RaceOptions & { kernel: KernelFeatures
  */
 function spelling(name: string, v: unknown, older: string, w: unknown): [string, string | undefined] {
   if (v !== undefined && w !== undefined) throw new InputError(`${name} and ${older}: two spellings of one flag (${older} is the older); give one.`);
-  return w !== undefined ? [older, one(older, w)] : [name, one(name, v)];
+  return w !== undefined ? [older, onceText(older, w)] : [name, onceText(name, v)];
 }
 
 /** --nat-backend, or --iptables nft|legacy; without either, race's own default. */
@@ -172,7 +173,7 @@ function natBackend(a: RaceArgs): NatBackend {
   if (a.natBackend !== undefined && a.iptables !== undefined) {
     throw new InputError("--nat-backend and --iptables: two spellings of one flag (--iptables nft|legacy is the older); give one.");
   }
-  const iptables = one("--iptables", a.iptables);
+  const iptables = onceText("--iptables", a.iptables);
   if (iptables !== undefined) {
     const b = IPTABLES[iptables];
     if (b === undefined) throw new InputError(`--iptables: expected one of ${Object.keys(IPTABLES).join(", ")}, found "${iptables}".`);
@@ -198,42 +199,16 @@ function masquerade(a: RaceArgs): MasqueradeMode {
   return all === true ? (fully === true ? "random-fully" : "plain") : RACE_DEFAULTS.masquerade;
 }
 
-/** A decimal number from lo to hi (default 0), as typed. */
-function decimal(flag: string, v: unknown, lo: number, hi: number, what: string): number {
-  const s = one(flag, v);
-  if (s === undefined) return 0;
-  const n = /^\d+(\.\d+)?$/.test(s) ? Number(s) : NaN;
-  if (!(n >= lo && n <= hi)) throw new InputError(`${flag}: expected ${what} from ${lo} to ${hi}, found "${s}".`);
-  return n;
-}
-
-/** A flag given twice arrives as an array. */
-function one(flag: string, v: unknown): string | undefined {
-  if (Array.isArray(v)) throw new InputError(`${flag}: given ${v.length} times (${v.join(", ")}); give it once.`);
-  return v === undefined ? undefined : String(v);
-}
-
 function choice<T extends string>(flag: string, v: unknown, allowed: readonly T[], dflt: T): T {
-  const s = one(flag, v);
+  const s = onceText(flag, v);
   if (s === undefined) return dflt;
   const found = allowed.find((x) => x === s);
   if (found === undefined) throw new InputError(`${flag}: expected one of ${allowed.join(", ")}, found "${s}".`);
   return found;
 }
 
-function wholeNumber(flag: string, v: unknown, dflt: number, min: number, max: number): number {
-  const s = one(flag, v);
-  if (s === undefined) return dflt;
-  const n = /^\s*\+?\d+\s*$/.test(s) ? Number(s) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max.toLocaleString("en-US")}`;
-    throw new InputError(`${flag}: expected a whole number ${range}, found "${s}".`);
-  }
-  return n;
-}
-
 function gap(v: unknown): number {
-  const s = one("--gap-us", v);
+  const s = onceText("--gap-us", v);
   if (s === undefined) return RACE_DEFAULTS.gapUs;
   const n = /^\s*[-+]?(\d+\.?\d*|\.\d+)\s*$/.test(s) ? Number(s) : NaN;
   if (!Number.isFinite(n) || Math.abs(n) > MAX_GAP_US) {
