@@ -243,7 +243,7 @@ export class RxPath {
       this.queueBehind(burst, cpu, Math.round(tFirst));
       return true;
     }
-    this.queueBehind(burst, cpu, Math.round(t0 + inline + w * share));
+    this.queueBehind(burst, cpu, Math.round(t0 + inline + w * share)); // = t0 + s.waitNs(the backlog at t0)
     return true;
   }
 
@@ -263,11 +263,7 @@ export class RxPath {
   /** When a datagram sent on `cpu` at t is processed there: at once, or when that CPU's ksoftirqd reaches it. */
   private processedAt(cpu: number, t: number): number {
     const s = this.softirq!;
-    const w = s.backlogAt(cpu, t);
-    if (w <= 0) return t;
-    const load = s.load;
-    if (this.cfg.features.ksoftirqdDefers) return t + w * (1 + load.runnablePerCpu);
-    return w <= load.budgetNs ? t + w : t + load.budgetNs + (w - load.budgetNs) * (1 + load.runnablePerCpu);
+    return t + s.waitNs(s.backlogAt(cpu, t));
   }
 
   /** RPS re-queues a datagram to its flow's CPU backlog; it reaches PREROUTING after the enqueue and the IPI. */

@@ -119,6 +119,17 @@ export class SoftirqCpus {
     return s.backlog;
   }
 
+  /**
+   * How long a datagram sent behind `w` ns of ksoftirqd's backlog waits to be processed: on kernels
+   * that defer, ksoftirqd works through all of it at its CPU share; elsewhere the send's own
+   * local_bh_enable runs up to the budget first, and ksoftirqd the rest.
+   */
+  waitNs(w: number): number {
+    const share = 1 + this.load.runnablePerCpu;
+    if (this.defers) return w * share;
+    return w <= this.load.budgetNs ? w : this.load.budgetNs + (w - this.load.budgetNs) * share;
+  }
+
   /** The backlog was run to its end at time t (by the sender's own local_bh_enable, on kernels that do not defer). */
   emptied(cpu: number, t: number): void {
     const s = this.cpus[cpu]!;
