@@ -140,7 +140,7 @@ export class RxPath {
         this.schedule(pkt, cpu, now);
         return;
       case "rps":
-        this.rps(pkt, now);
+        this.rps(pkt, now, cpu); // RSS picked cpu by the same flow hash get_rps_cpu uses
         return;
       case "gro-threaded":
       case "rps-gro-threaded": {
@@ -266,10 +266,12 @@ export class RxPath {
     return t + s.waitNs(s.backlogAt(cpu, t));
   }
 
-  /** RPS re-queues a datagram to its flow's CPU backlog; it reaches PREROUTING after the enqueue and the IPI. */
-  private rps(pkt: Packet, t: number): void {
-    // get_rps_cpu: the flow hash picks the CPU; one flow always lands on the same CPU.
-    const cpu = flowHash(packetKey(pkt)) % this.cfg.cpus;
+  /**
+   * RPS re-queues a datagram to its flow's CPU backlog; it reaches PREROUTING after the enqueue and
+   * the IPI. get_rps_cpu: the flow hash picks the CPU, so one flow always lands on the same CPU;
+   * `cpu` when it is known already (a wire packet's RSS queue was picked by that hash).
+   */
+  private rps(pkt: Packet, t: number, cpu = flowHash(packetKey(pkt)) % this.cfg.cpus): void {
     this.schedule(pkt, cpu, t + Math.round(this.cfg.rx.rpsNs.sample(this.rng.timing)));
   }
 
@@ -277,12 +279,13 @@ export class RxPath {
    * The threaded NAPI poll on `cpu` at time t hands on the datagrams it found queued: as one GRO
    * list (netif_receive_skb_list -> ip_list_rcv), or, with RPS, each re-queued to its flow's CPU.
    */
-  private poll(pkts: Packet[], cpu: number, t: number): void {
+  private poll(pkts: Packet[], cpu: number, t: number, fromWire = false): void {
     if (this.cfg.rx.mode === "gro-threaded") {
       this.scheduleList(pkts, cpu, t);
       return;
     }
-    for (let i = 0; i < pkts.length; i++) this.rps(pkts[i]!, t);
+    // A wire CPU's pending packets all hashed to it (RSS); a sender's may be of any flow.
+    for (let i = 0; i < pkts.length; i++) this.rps(pkts[i]!, t, fromWire ? cpu : undefined);
   }
 
   /** A poll that finds one datagram queued. */
@@ -294,7 +297,7 @@ export class RxPath {
 
   private wirePoll(cpu: number): void {
     const waiting = this.pending[cpu]!;
-    this.poll(waiting, cpu, this.sim.now);
+    this.poll(waiting, cpu, this.sim.now, true);
     waiting.length = 0;
   }
 
