@@ -189,7 +189,8 @@ function schedulePairs(o: RaceOptions, sim: Simulator, net: Netns, streams: Stre
   const mk = (sport: number, qtype: QType, pair: number): Packet => {
     const dns: DnsMessage = { id: uid, qname: "kube-dns.kube-system.svc.cluster.local.", qtype, response: false, rcode: "NOERROR", ancount: 0, tc: false, from: "", sends: 1 };
     pairs.ofUid[uid] = pair;
-    return makePacket(uid++, "udp", client, sport, vip, 53, dns, "", { queriesSent: 1, retransmits: 0, queriesLost: 0, clashes: 0, pairs: 0, pairsClashed: 0 }, 0);
+    // No lookup around it: the pair's outcome is read from the hop's counters and pairs.ofUid, not from a tally.
+    return makePacket(uid++, "udp", client, sport, vip, 53, dns, "", null, 0);
   };
   const gapNs = Math.round(o.gapUs * US);
   const lead = Math.max(0, -gapNs);
