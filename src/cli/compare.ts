@@ -9,7 +9,8 @@ import { cdfChart, intervalBarChart, tailChart } from "../report/plots.js";
 import { InputError } from "../scenario/load.js";
 import { Progress } from "./progress.js";
 import { checkOutputFolder } from "./output.js";
-import { DEFAULT_OUT, writeAll } from "./run.js";
+import { writeOutputSet } from "./output.js";
+import { DEFAULT_OUT } from "./run.js";
 
 interface CompareArgs {
   file: string;
@@ -69,7 +70,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
         ),
       },
     ];
-    writeAll(out, files);
+    writeOutputSet(out, files);
     const status = () => process.stderr.write(`wrote ${files.length} files to ${out}/\n`);
     const calibration = r.calibration === null ? [] : calibrationText(r).map((t) => t.replace(/\*\*/g, ""));
     if (args.json) {

@@ -5,6 +5,7 @@ import { csvRecords, lookupsCsv, summaryCsv, summaryTable as summaryCsvTable, fo
 import { type Summary, summarize } from "../stats/summary.js";
 import { fileKind } from "../compare/spec.js";
 import { InputError, type LoadedScenario, loadScenarioText, parseYaml, readScenarioFile } from "../scenario/load.js";
+import { pct } from "../report/compare.js";
 import { overlapInterval } from "../scenario/overlap.js";
 import { runScenario } from "../scenario/run.js";
 import { Progress } from "./progress.js";
@@ -132,7 +133,7 @@ export function runScenarios(args: RunArgs): void {
     }
   }
   outputs.push({ name: "summary.csv", text: summaryCsv(summaries) });
-  writeAll(args.out, outputs);
+  writeOutputSet(args.out, outputs);
   if (args.json === true) {
     // stdout carries the object alone; what the table would be followed by goes with the status.
     process.stdout.write(`${JSON.stringify({ summary: csvRecords(summaryCsvTable(summaries)) })}\n`);
@@ -164,11 +165,6 @@ function unfinishedLines(summaries: Summary[]): string[] {
 function statusLines(out: string, files: number, skipped: string[]): void {
   process.stderr.write(`wrote ${files} files to ${out}/\n`);
   for (const s of skipped) process.stderr.write(`skipped ${s}\n`);
-}
-
-/** Writes the whole set at once, or nothing (cli/output.ts). */
-export function writeAll(dir: string, files: { name: string; text: string }[]): void {
-  writeOutputSet(dir, files);
 }
 
 /** A share of the summary with its interval, as compactProportion reads it. */
@@ -203,9 +199,4 @@ export function summaryTable(rows: Summary[]): string {
   const widths = TABLE_COLUMNS.map((c, i) => Math.max(c.title.length, ...cells.map((row) => row[i]!.length)));
   const line = (vals: string[]) => vals.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
   return [line(TABLE_COLUMNS.map((c) => c.title)), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n") + "\n";
-}
-
-/** A share as a percentage with two decimals. */
-function pct(x: number): string {
-  return `${(100 * x).toFixed(2)}%`;
 }

@@ -9,7 +9,8 @@ import { sweepChart } from "../report/plots.js";
 import { Progress } from "./progress.js";
 import { parseSeeds } from "./compare.js";
 import { checkOutputFolder } from "./output.js";
-import { DEFAULT_OUT, writeAll } from "./run.js";
+import { writeOutputSet } from "./output.js";
+import { DEFAULT_OUT } from "./run.js";
 
 interface SweepArgs {
   file: string;
@@ -71,10 +72,6 @@ export function sweepTable(s: Sweep, runs: Replication[][]): CsvTable {
   return { columns: [...headers, ...SWEEP_COLUMNS], text, quoted: text, rows };
 }
 
-export function sweepCsv(s: Sweep, runs: Replication[][]): string {
-  return csvText(sweepTable(s, runs));
-}
-
 /** The plot: share over 1 s (mean over seeds, 95% interval) against the x parameter, a line per combination of the others. */
 export function sweepPlot(s: Sweep, runs: Replication[][]): string {
   const xi = s.params.indexOf(s.x);
@@ -132,7 +129,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       { name: "sweep.csv", text: csvText(table) },
       { name: "sweep.svg", text: sweepPlot(s, runs) },
     ];
-    writeAll(out, files);
+    writeOutputSet(out, files);
     if (args.json) process.stdout.write(`${JSON.stringify({ sweep: csvRecords(table) })}\n`);
     if (!args.quiet) process.stderr.write(`${s.points.length} grid points x ${k} seeds: ${total} runs\nwrote ${files.length} files to ${out}/\n`);
   },

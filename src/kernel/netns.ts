@@ -83,14 +83,6 @@ export class Netns implements NetfilterHooks {
     this.rxPath.send(burst, senderCpu, calls);
   }
 
-  /**
-   * Packets reaching PREROUTING on `cpu` at time t through a receive path
-   * modelled outside this hop: one packet processed alone, or several as one GRO list.
-   */
-  receive(pkts: Packet[], cpu: number, t: number): void {
-    this.rxPath.scheduleList(pkts, cpu, t);
-  }
-
   /** PREROUTING: conntrack lookup, and DNAT for a new entry (kernel/lookup.ts). */
   prerouting(pkt: Packet, cpu: number): number {
     return this.conntrackIn.lookup(pkt, cpu);

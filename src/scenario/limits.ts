@@ -1,4 +1,3 @@
-import { MAX_TIME } from "../engine/sim.js";
 import { type KernelVersion, parseKernelVersion } from "../kernel/version.js";
 
 /**
@@ -6,8 +5,6 @@ import { type KernelVersion, parseKernelVersion } from "../kernel/version.js";
  * sweep files, the commands' flags). README.md, "Limits", lists them.
  */
 
-/** The clock: integer ns in a JS number, exact up to 2^53 - 1 ns (about 104.2 days). */
-export const CLOCK_LIMIT_NS = MAX_TIME;
 /** A workload must be able to end within this much simulated time (100 days), leaving the rest of the clock to the lookups in flight. */
 export const MAX_WORKLOAD_S = 8_640_000;
 /** Lookups one scenario may ask for, over all its pods: each is a row of the lookups CSV, kept in memory until it is written. */
