@@ -10,6 +10,7 @@ import type { KernelFeatures } from "./version.js";
 /** What the hop did, for traces and teaching (see trace events in the README). */
 export type HopEventKind =
   | "gro-list"
+  | "nic-list"
   | "migration-split"
   | "ksoftirqd-deferred"
   | "ksoftirqd-migrated"

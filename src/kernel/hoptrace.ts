@@ -37,6 +37,8 @@ export class HopTracer {
         return `ksoftirqd is runnable on cpu${cpu}, but this kernel's local_bh_enable runs the pending softirqs first: the send waits ${us(n)} for them, then its datagram is processed at once`;
       case "gro-list":
         return "GRO + threaded NAPI: the poll thread hands the queued datagrams on as one list (netif_receive_skb_list): PREROUTING runs for all of them before any is confirmed";
+      case "nic-list":
+        return `the NIC's NAPI poll took ${n} packets from cpu${cpu}'s queue and hands them on as one list (gro_normal_list, 5.5): PREROUTING runs for all of them before any is confirmed`;
       case "notrack":
         return "raw table NOTRACK: no conntrack entry, no DNAT";
       case "lookup-hit":

@@ -43,7 +43,7 @@ export class Netns implements NetfilterHooks {
     private readonly sim: Simulator,
     readonly cfg: NetnsConfig,
     /** `others`: the other flows' own stream (needed only with cfg.otherFlows). */
-    rng: { dnat: Rng; timing: Rng; rx: Rng; snat: Rng; migrate: Rng; softirq: Rng; others?: Rng },
+    rng: { dnat: Rng; timing: Rng; rx: Rng; snat: Rng; migrate: Rng; softirq: Rng; nic?: Rng; others?: Rng },
     private readonly wiring: HopWiring,
   ) {
     this.table = new ConntrackTable(cfg.features, cfg.tableLimits);

@@ -1,4 +1,5 @@
 import { type Dist, LogNormal } from "../engine/dist.js";
+import { type NicConfig, defaultNic } from "./nic.js";
 import type { SoftirqLoad } from "./softirq.js";
 import type { KernelFeatures } from "./version.js";
 
@@ -73,6 +74,8 @@ export interface RxConfig {
   rpsNs: Dist;
   /** The node's own softirq and CPU load (kernel/softirq.ts), or null for an unloaded node. */
   softirq: SoftirqLoad | null;
+  /** The NIC's receive queues, for packets from the wire (kernel/nic.ts). */
+  nic: NicConfig;
 }
 
 export function defaultRx(mode: RxMode = "inline", load: NodeLoad = "idle"): RxConfig {
@@ -84,6 +87,7 @@ export function defaultRx(mode: RxMode = "inline", load: NodeLoad = "idle"): RxC
     pollWakeNs: new LogNormal(5000, 30000),
     rpsNs: new LogNormal(2000, 8000),
     softirq: null,
+    nic: defaultNic(),
   };
 }
 

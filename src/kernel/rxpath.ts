@@ -3,6 +3,7 @@ import type { Simulator } from "../engine/sim.js";
 import { type Packet, packetKey } from "../net/packet.js";
 import type { HopStats, NetnsConfig } from "./hop.js";
 import type { HopTracer } from "./hoptrace.js";
+import { pollLists, pollStart } from "./nic.js";
 import { SoftirqCpus, loaded } from "./softirq.js";
 
 /** The netfilter hooks the receive path hands each packet to, on the CPU that processes it. */
@@ -19,6 +20,8 @@ interface Work {
   n: number;
   cpu: number;
   i: number;
+  /** A list the NIC's poll handed on (traced as nic-list, not gro-list). */
+  nic: boolean;
 }
 
 interface Cpu {
@@ -53,20 +56,26 @@ export class RxPath {
   private readonly pool: Work[] = [];
   /** Enqueue times of a sender's burst, times[0..burst.length): overwritten, never truncated (that would free its storage). */
   private readonly times: number[] = [];
-  /** Per CPU: the wire's packets waiting for a pending threaded poll (empty: no poll pending). */
+  /** Per CPU: the wire's packets waiting for a pending poll, threaded or the NIC's (empty: no poll pending). */
   private readonly pending: Packet[][];
+  /** Per CPU: when each of pending's packets arrived (the NIC's poll counts what came between them). */
+  private readonly arrivals: number[][];
+  /** The list each packet of a NIC poll goes on in (kernel/nic.ts pollLists). */
+  private readonly listOf: number[] = [];
   /** One packet handed on as a list of one. */
   private readonly one: Packet[] = [NO_PACKET];
   private readonly arriveFn = (w: Work) => this.arrive(w);
   private readonly stepFn = (w: Work) => this.step(w);
   private readonly wirePollFn = (cpu: number) => this.wirePoll(cpu);
+  private readonly nicPollFn = (cpu: number) => this.nicPoll(cpu);
   /** The node's softirq load on each CPU, or null when none is declared. */
   private readonly softirq: SoftirqCpus | null;
 
   constructor(
     private readonly sim: Simulator,
     private readonly cfg: Pick<NetnsConfig, "cpus" | "rx" | "send" | "features">,
-    private readonly rng: { timing: Rng; rx: Rng; migrate: Rng; softirq: Rng },
+    /** `nic`: the NIC polls' own stream (needed only for packets from the wire on kernels with GRO_NORMAL lists). */
+    private readonly rng: { timing: Rng; rx: Rng; migrate: Rng; softirq: Rng; nic?: Rng },
     /** packetsIn counts the packets handed to a CPU's backlog. */
     private readonly stats: HopStats,
     private readonly hooks: NetfilterHooks,
@@ -74,6 +83,7 @@ export class RxPath {
   ) {
     this.cpus = Array.from({ length: cfg.cpus }, () => ({ busy: false, queue: [] }));
     this.pending = Array.from({ length: cfg.cpus }, () => []);
+    this.arrivals = Array.from({ length: cfg.cpus }, () => []);
     const load = cfg.rx.softirq;
     this.softirq = load !== null && loaded(load) ? new SoftirqCpus(load, cfg.cpus, cfg.features.ksoftirqdDefers, rng.softirq) : null;
   }
@@ -137,6 +147,11 @@ export class RxPath {
     switch (rx.mode) {
       case "inline":
       case "gro":
+        // The NIC's NAPI poll: from 5.5 it hands its packets on as lists (kernel/nic.ts); before, one by one.
+        if (this.cfg.features.groNormalList) {
+          this.toRing(pkt, cpu);
+          return;
+        }
         this.schedule(pkt, cpu, now);
         return;
       case "rps":
@@ -301,6 +316,40 @@ export class RxPath {
     waiting.length = 0;
   }
 
+  /**
+   * A packet from the wire lands on the ring of `cpu`'s queue. On an idle queue it raises the
+   * interrupt whose NAPI poll takes the ring (nic.ts pollStart); until then, every packet that
+   * arrives joins it.
+   */
+  private toRing(pkt: Packet, cpu: number): void {
+    const ring = this.pending[cpu]!;
+    this.arrivals[cpu]![ring.length] = this.sim.now;
+    ring.push(pkt);
+    if (ring.length > 1) return;
+    if (this.rng.nic === undefined) throw new Error("packets from the wire on a kernel with GRO_NORMAL lists need the NIC polls' stream");
+    this.sim.at(pollStart(this.cfg.rx.nic, this.cfg.rx.softirq, this.sim.now, this.rng.nic), this.nicPollFn, cpu);
+  }
+
+  /** The NIC's NAPI poll on `cpu` takes the ring and hands its packets on, as lists of up to gro_normal_batch (nic.ts pollLists). */
+  private nicPoll(cpu: number): void {
+    const ring = this.pending[cpu]!;
+    const n = ring.length;
+    const listOf = this.listOf;
+    pollLists(this.cfg.rx.nic, this.cfg.rx.softirq, this.arrivals[cpu]!, n, this.rng.nic!, listOf);
+    const now = this.sim.now;
+    let from = 0;
+    for (let i = 1; i <= n; i++) {
+      if (i < n && listOf[i] === listOf[from]) continue;
+      const w = this.work(cpu);
+      w.nic = true;
+      for (let j = from; j < i; j++) w.pkts[w.n++] = ring[j]!;
+      this.stats.packetsIn += i - from;
+      this.sim.at(now, this.arriveFn, w);
+      from = i;
+    }
+    ring.length = 0;
+  }
+
   /** One datagram reaches PREROUTING on `cpu` at time t (processed alone). */
   private schedule(pkt: Packet, cpu: number, t: number): void {
     const w = this.work(cpu);
@@ -311,9 +360,10 @@ export class RxPath {
 
   private work(cpu: number): Work {
     const w = this.pool.pop();
-    if (w === undefined) return { pkts: [], n: 0, cpu, i: 0 };
+    if (w === undefined) return { pkts: [], n: 0, cpu, i: 0, nic: false };
     w.cpu = cpu;
     w.i = 0;
+    w.nic = false;
     return w;
   }
 
@@ -329,7 +379,7 @@ export class RxPath {
   private start(w: Work): void {
     this.cpus[w.cpu]!.busy = true;
     w.i = 0;
-    if (w.n > 1 && this.tracer.sink !== null) this.tracer.emit("gro-list", w.pkts[0]!, w.cpu, null);
+    if (w.n > 1 && this.tracer.sink !== null) this.tracer.emit(w.nic ? "nic-list" : "gro-list", w.pkts[0]!, w.cpu, null, w.n);
     this.pre(w);
   }
 

@@ -132,6 +132,7 @@ export class Cluster implements PodWiring, CacheWiring {
         snat: this.streams.get("node/snat"),
         migrate: this.streams.get("node/migrate"),
         softirq: this.streams.get("node/softirq"),
+        nic: this.streams.get("node/nic"),
         others: this.streams.get("node/other-flows"),
       },
       {

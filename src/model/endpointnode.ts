@@ -56,7 +56,7 @@ export class EndpointNode {
     this.hop = new Netns(
       sim,
       { ...cfg.hop, services: [], notrack: new Set() },
-      { dnat: s("dnat"), timing: s("timing"), rx: s("rx"), snat: s("snat"), migrate: s("migrate"), softirq: s("softirq") },
+      { dnat: s("dnat"), timing: s("timing"), rx: s("rx"), snat: s("snat"), migrate: s("migrate"), softirq: s("softirq"), nic: s("nic") },
       {
         forward: (pkt, t) => wiring.toEndpoint(pkt, t),
         toPod: (pkt, t) => this.sim.at(this.linkOut(t), toClientFn, pkt),

@@ -1,6 +1,7 @@
 import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
 import type { NetnsConfig } from "../kernel/netns.js";
 import { type NodeLoad, type RxMode, defaultRx } from "../kernel/rx.js";
+import { defaultNic } from "../kernel/nic.js";
 import { defaultSoftirqLoad } from "../kernel/softirq.js";
 import { type HopTiming, type NatBackend, type SendTiming, defaultHopTiming, defaultSendTiming } from "../kernel/timing.js";
 import type { KernelFeatures } from "../kernel/version.js";
@@ -23,6 +24,8 @@ export interface NodeSpec {
   /** The node's own load (kernel/softirq.ts): each CPU's softirq share from other traffic, and the runnable tasks per CPU. */
   softirqShare?: number | undefined;
   runnablePerCpu?: number | undefined;
+  /** The NIC's receive interrupt moderation, us (kernel/nic.ts); default 0. */
+  nicRxUsecs?: number | undefined;
   /** kube-proxy's mode: the nat table's KUBE-SERVICES walk, or IPVS (an ipset match: no rule walk). */
   proxyMode: "iptables" | "ipvs";
   /** iptables mode: the rules a packet walks in KUBE-SERVICES (before the DNS Service's, or all of them). */
@@ -53,6 +56,7 @@ export function nodeHopConfig(spec: NodeSpec): NodeHopConfig {
   const rx = defaultRx(spec.rx, spec.load);
   if (spec.batchProbability !== undefined) rx.batchProbability = spec.batchProbability;
   if (spec.migrationProbability !== undefined) rx.migrationProbability = spec.migrationProbability;
+  rx.nic = defaultNic(spec.nicRxUsecs ?? 0);
   if ((spec.softirqShare ?? 0) > 0) rx.softirq = defaultSoftirqLoad(spec.cpus, spec.softirqShare, spec.runnablePerCpu ?? 0);
   const ipvs = spec.proxyMode === "ipvs";
   const max = spec.conntrackMax;

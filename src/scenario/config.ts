@@ -70,6 +70,7 @@ function clientNodeSpec(s: Scenario, kernel: KernelFeatures, overlap?: number): 
     migrationProbability: overlap ?? overlapEstimate(s),
     softirqShare: n.softirq_share,
     runnablePerCpu: n.runnable_per_cpu,
+    nicRxUsecs: n.nic_rx_usecs,
     proxyMode: n.proxy_mode,
     rules: n.rules_before_dns,
     ipvsScheduleNs: n.ipvs?.schedule_ns,
@@ -95,6 +96,10 @@ function endpointNodeConfig(s: Scenario, name: string, kernel: KernelFeatures): 
     load,
     // The client node's batch_probability goes with its load: another load brings its own measured value.
     batchProbability: en?.batch_probability ?? (en?.load === undefined ? s.node.batch_probability : undefined),
+    // The node type's own load and NIC, unless the endpoints' nodes declare theirs.
+    softirqShare: en?.softirq_share ?? s.node.softirq_share,
+    runnablePerCpu: en?.runnable_per_cpu ?? s.node.runnable_per_cpu,
+    nicRxUsecs: en?.nic_rx_usecs ?? s.node.nic_rx_usecs,
     // iptables mode: it walks the whole KUBE-SERVICES chain without a match; IPVS mode: an ipset match.
     proxyMode: en?.proxy_mode ?? s.node.proxy_mode,
     rules: en?.nat_rules ?? s.node.rules_before_dns,

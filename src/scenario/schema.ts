@@ -9,6 +9,8 @@ import { type DistSpec, checkDist } from "./dist.js";
 import { KERNEL_RANGE, MAX_NAT_RULES, MAX_PODS, MAX_PATH_US, MAX_RULE_NS, MAX_THREADS, knownKernel } from "./limits.js";
 
 /** A probability field. */
+/** rx-usecs as ethtool sets it: drivers take 0 to a few ms. */
+const nicRxUsecs = z.number({ error: "expected microseconds from 0 to 10000" }).min(0, { error: "expected microseconds from 0 to 10000" }).max(10_000, { error: "expected microseconds from 0 to 10000" });
 const probability = z.number({ error: "expected a probability from 0 to 1" }).min(0, { error: "expected a probability from 0 to 1" }).max(1, { error: "expected a probability from 0 to 1" });
 
 /** A distribution field; its unit is in the field's name. */
@@ -171,6 +173,8 @@ export const scenarioSchema = z.strictObject({
       softirq_share: z.number({ error: "expected a share of CPU time from 0 to 0.95" }).min(0, { error: "expected a share of CPU time from 0 to 0.95" }).max(0.95, { error: "expected a share of CPU time from 0 to 0.95" }).default(0),
       /** CPU-bound tasks runnable per CPU besides the resolver (the load average per CPU). */
       runnable_per_cpu: z.number({ error: "expected a number of tasks from 0 to 64" }).min(0, { error: "expected a number of tasks from 0 to 64" }).max(64, { error: "expected a number of tasks from 0 to 64" }).default(0),
+      /** The NIC's receive interrupt moderation (`ethtool -c`: rx-usecs), us (kernel/nic.ts). */
+      nic_rx_usecs: nicRxUsecs.default(0),
       nat_backend: z.enum(["iptables-legacy", "iptables-nft", "nftables"]).default("iptables-nft"),
       rules_before_dns: wholeIn(0, MAX_NAT_RULES, "nat rules walked before the DNS Service's").default(0),
       /** kube-proxy's mode: the nat table's KUBE-SVC chains, or IPVS (kernel/ipvs.ts). */
@@ -246,6 +250,9 @@ export const scenarioSchema = z.strictObject({
       rx: z.enum(RX_MODES as [string, ...string[]]).optional(),
       load: z.enum(NODE_LOADS as [string, ...string[]]).optional(),
       batch_probability: z.number().min(0).max(1).optional(),
+      softirq_share: z.number({ error: "expected a share of CPU time from 0 to 0.95" }).min(0, { error: "expected a share of CPU time from 0 to 0.95" }).max(0.95, { error: "expected a share of CPU time from 0 to 0.95" }).optional(),
+      runnable_per_cpu: z.number({ error: "expected a number of tasks from 0 to 64" }).min(0, { error: "expected a number of tasks from 0 to 64" }).max(64, { error: "expected a number of tasks from 0 to 64" }).optional(),
+      nic_rx_usecs: nicRxUsecs.optional(),
       nat_backend: z.enum(["iptables-legacy", "iptables-nft", "nftables"]).optional(),
       proxy_mode: z.enum(["iptables", "ipvs"]).optional(),
       /** KUBE-SERVICES rules a packet to a pod IP walks without a match (iptables mode). */
