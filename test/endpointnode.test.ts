@@ -266,6 +266,36 @@ describe("endpoint nodes: bad input names the field", () => {
     assert.match(err(scenario({ endpointNodes: "endpoint_nodes:\n  link_us: {uniform: {min: 5}}\n" })), /field "endpoint_nodes\.link_us": "uniform" is missing "max"/);
     assert.match(err(scenario({ endpointNodes: "endpoint_nodes:\n  batch_probability: 2\n" })), /field "endpoint_nodes\.batch_probability"/);
     assert.match(err(scenario({ endpointNodes: "endpoint_nodes:\n  nat_rules: -1\n" })), /field "endpoint_nodes\.nat_rules"/);
+    assert.match(err(scenario({ endpointNodes: "endpoint_nodes:\n  nic_rx_usecs: -1\n" })), /field "endpoint_nodes\.nic_rx_usecs": expected microseconds from 0 to 10000/);
+    assert.match(err(scenario({ endpointNodes: "endpoint_nodes:\n  softirq_share: 1\n" })), /field "endpoint_nodes\.softirq_share": expected a share of CPU time from 0 to 0\.95/);
+  });
+
+  it("from 5.5 the endpoint node's NIC poll hands a cross-node pair on as one list (gro_normal_list): it clashes there and merges; before 5.5 it crosses one datagram at a time", () => {
+    const inline = "endpoint_nodes:\n  rx: inline\n";
+    const at = (r: RunResult) => r.endpointNodes.reduce((s, n) => s + n.hop.clashes, 0);
+    const k54 = run(scenario({ kernel: "5.4", endpointNodes: inline })).r;
+    assert.equal(at(k54), 0, "5.4: netif_receive_skb_internal, one by one");
+    const k58 = run(scenario({ kernel: "5.8", endpointNodes: inline })).r;
+    const k510 = run(scenario({ kernel: "5.10", endpointNodes: inline })).r;
+    for (const r of [k58, k510]) {
+      assert.equal(r.client.hop.clashes, 0);
+      assert.ok(at(r) > 100, `${r.client.kernel}: ${at(r)} clashes at the endpoints' nodes of 400 lookups`);
+      assert.equal(lost(r), 0, "race 1 (identical tuples) merges");
+    }
+    // 5.5-5.9 count a merge in insert_failed, 5.10 and later in clash_resolve.
+    for (const n of k58.endpointNodes) assert.ok(n.counters.insert_failed === n.hop.clashes && n.counters.clash_resolve === 0 && n.counters.drop === 0);
+    for (const n of k510.endpointNodes) assert.ok(n.counters.clash_resolve === n.hop.clashes && n.counters.insert_failed === 0 && n.counters.drop === 0);
+  });
+
+  it("the NIC's interrupt moderation (nic_rx_usecs) holds the poll: more cross-node pairs are on the ring together", () => {
+    const at = (us: number) => {
+      const r = run(scenario({ kernel: "5.10", endpointNodes: `endpoint_nodes:\n  rx: inline\n  nic_rx_usecs: ${us}\n` })).r;
+      return r.endpointNodes.reduce((s, n) => s + n.hop.clashes, 0) / summarize(r).pairs;
+    };
+    const none = at(0);
+    const moderated = at(50);
+    assert.ok(moderated > none, `${moderated} > ${none}`);
+    assert.ok(moderated > 0.9, `with 50 us almost every pair: ${moderated}`);
   });
 
   it("the bundled scenarios load and keep their endpoints on the client node", () => {
