@@ -260,7 +260,7 @@ describe("endpoint nodes: bad input names the field", () => {
   });
 
   it("endpoint_nodes: an unknown field, a bad kernel, a bad rx, a bad link distribution", () => {
-    assert.match(err(scenario({ endpointNodes: "endpoint_nodes:\n  cpu: 2\n" })), /unknown field "endpoint_nodes\.cpu" in "endpoint_nodes" \(allowed: kernel, cpus, rx, /);
+    assert.match(err(scenario({ endpointNodes: "endpoint_nodes:\n  cpu: 2\n" })), /unknown field "endpoint_nodes\.cpu" in "endpoint_nodes" \(allowed: kernel, kernel_features, cpus, rx, /);
     assert.match(err(scenario({ endpointNodes: "endpoint_nodes:\n  kernel: 5.4\n" })), /field "endpoint_nodes\.kernel": expected a kernel version such as "5\.4"/);
     assert.match(err(scenario({ endpointNodes: "endpoint_nodes:\n  rx: napi\n" })), /field "endpoint_nodes\.rx": expected one of inline, rps, gro, gro-threaded, rps-gro-threaded, found "napi"/);
     assert.match(err(scenario({ endpointNodes: "endpoint_nodes:\n  link_us: {uniform: {min: 5}}\n" })), /field "endpoint_nodes\.link_us": "uniform" is missing "max"/);

@@ -239,3 +239,47 @@ function upstreamFeatures(v: KernelVersion, identical: boolean): Omit<KernelFeat
     hotpathStats: !atLeast(v, 4, 9),
   };
 }
+
+/**
+ * The features a scenario may declare for a kernel whose vendor backported (or reverted) a change
+ * the version shorthand does not show: the scenario's snake_case name, and the feature it sets.
+ */
+export const DECLARABLE_FEATURES = {
+  clash_resolution: "clashResolution",
+  same_origin_skip: "sameOriginSkip",
+  nat_clash_entry: "natClashEntry",
+  nat_port_rover: "natPortRover",
+  clash_resolve_counter: "clashResolveCounter",
+  ignore_counter: "ignoreCounter",
+  chain_too_long_counter: "chainTooLongCounter",
+  udp_stream_timeout_s: "udpStreamTimeoutS",
+  udp_stream_after_2s: "udpStreamAfter2s",
+  assured_only_in_stream: "assuredOnlyInStream",
+  ksoftirqd_defers: "ksoftirqdDefers",
+  list_receive: "listReceive",
+  gro_normal_list: "groNormalList",
+  threaded_napi: "threadedNapi",
+  veth_gro: "vethGro",
+  hotpath_stats: "hotpathStats",
+} as const satisfies Record<string, keyof KernelFeatures>;
+
+export type DeclaredFeatures = { [K in keyof typeof DECLARABLE_FEATURES]?: KernelFeatures[(typeof DECLARABLE_FEATURES)[K]] | undefined };
+
+/** The features with a scenario's declared ones in place of the version's, and a note that says which. */
+export function withDeclared(f: KernelFeatures, declared: DeclaredFeatures | undefined): KernelFeatures {
+  const names = Object.keys(declared ?? {}) as (keyof typeof DECLARABLE_FEATURES)[];
+  if (names.length === 0) return f;
+  const out: KernelFeatures = { ...f };
+  const changed: string[] = [];
+  for (const n of names) {
+    const key = DECLARABLE_FEATURES[n];
+    const value = declared![n];
+    if (value === undefined) continue;
+    if (out[key] !== value) changed.push(`${n}: ${String(value)}`);
+    (out as unknown as Record<string, unknown>)[key] = value;
+  }
+  if (changed.length === 0) return out;
+  const declaredNote = `declared by the scenario (kernel_features), not ${f.version}'s own: ${changed.join(", ")}`;
+  out.note = f.note === null ? declaredNote : `${f.note}; ${declaredNote}`;
+  return out;
+}

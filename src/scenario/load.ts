@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { type Document, LineCounter, type Node, isMap, isScalar, isSeq, parseDocument, visit } from "yaml";
 import { type FaultRule, RuleError, parseRule, ruleFromObject, showValue } from "../dns/rules.js";
 import { type RxMode, rxProblem } from "../kernel/rx.js";
-import { type KernelFeatures, featuresOf, parseKernelVersion } from "../kernel/version.js";
+import { type KernelFeatures, featuresOf, parseKernelVersion, withDeclared } from "../kernel/version.js";
 import { RESOLVER_SETTINGS, resolverNamed } from "../resolver/registry.js";
 import { type Resolver, ResolverRefusal } from "../resolver/resolver.js";
 import { type ResolvConf, ResolvConfError, parseResolvConf } from "../resolver/resolvconf.js";
@@ -130,14 +130,15 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
   // "file: context line N: " before each message.
   const at = (path: PathKey[]) => `${src.context}${src.at(path)}`;
 
-  const kernel = kernelAt(scenario.kernel, "kernel", file, at);
+  const kernel = withDeclared(kernelAt(scenario.kernel, "kernel", file, at), scenario.kernel_features);
   checkProxyAndPlacement(scenario, file, at);
-  const enKernel = scenario.endpoint_nodes?.kernel;
-  const endpointKernel = enKernel === undefined ? kernel : kernelAt(enKernel, "endpoint_nodes.kernel", file, at);
+  const en = scenario.endpoint_nodes;
+  // The endpoints' nodes run the client node's kernel (and its declared features) unless they name their own.
+  const endpointKernel = en?.kernel === undefined ? withDeclared(kernel, en?.kernel_features) : withDeclared(kernelAt(en.kernel, "endpoint_nodes.kernel", file, at), en.kernel_features);
 
   // A receive path the node's kernel cannot have (kernel/rx.ts).
   const rxBad = rxProblem(scenario.node.rx as RxMode, kernel);
-  if (rxBad !== null) throw new InputError(`${file}: ${at(["node", "rx"])}field "node.rx": ${rxBad}. Use rx: inline (the veth as created) or rps on this kernel, or a newer kernel.`);
+  if (rxBad !== null) throw new InputError(`${file}: ${at(["node", "rx"])}field "node.rx": ${rxBad}. Use rx: inline (the veth as created) or rps on this kernel, or a newer kernel (or, if its vendor backported it, declare it under kernel_features).`);
   const enRx = (scenario.endpoint_nodes?.rx ?? scenario.node.rx) as RxMode;
   const enBad = rxProblem(enRx, endpointKernel);
   if (enBad !== null) {

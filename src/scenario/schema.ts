@@ -9,6 +9,25 @@ import { type DistSpec, checkDist } from "./dist.js";
 import { KERNEL_RANGE, MAX_NAT_RULES, MAX_PODS, MAX_PATH_US, MAX_RULE_NS, MAX_THREADS, knownKernel } from "./limits.js";
 
 /** A probability field. */
+/** kernel_features: each declarable feature with the values the feature table uses (kernel/version.ts). */
+const kernelFeatureOverrides = z.strictObject({
+  clash_resolution: z.enum(["none", "nat-free-only", "identical"]).optional(),
+  same_origin_skip: z.boolean().optional(),
+  nat_clash_entry: z.enum(["none", "delete-on-reply", "fixed-timeout"]).optional(),
+  nat_port_rover: z.boolean().optional(),
+  clash_resolve_counter: z.boolean().optional(),
+  ignore_counter: z.boolean().optional(),
+  chain_too_long_counter: z.boolean().optional(),
+  udp_stream_timeout_s: z.union([z.literal(120), z.literal(180)], { error: "expected 120 (5.0 and later) or 180" }).optional(),
+  udp_stream_after_2s: z.boolean().optional(),
+  assured_only_in_stream: z.boolean().optional(),
+  ksoftirqd_defers: z.boolean().optional(),
+  list_receive: z.boolean().optional(),
+  gro_normal_list: z.boolean().optional(),
+  threaded_napi: z.boolean().optional(),
+  veth_gro: z.boolean().optional(),
+  hotpath_stats: z.boolean().optional(),
+});
 /** rx-usecs as ethtool sets it: drivers take 0 to a few ms. */
 const nicRxUsecs = z.number({ error: "expected microseconds from 0 to 10000" }).min(0, { error: "expected microseconds from 0 to 10000" }).max(10_000, { error: "expected microseconds from 0 to 10000" });
 const probability = z.number({ error: "expected a probability from 0 to 1" }).min(0, { error: "expected a probability from 0 to 1" }).max(1, { error: "expected a probability from 0 to 1" });
@@ -150,6 +169,8 @@ export const scenarioSchema = z.strictObject({
   description: z.string().min(1),
   seed: wholeIn(0, Number.MAX_SAFE_INTEGER, "a seed; larger numbers are not exact in a double").default(1),
   kernel: kernelVersion,
+  /** Features the kernel has beyond (or short of) its version's: a vendor's backport (kernel/version.ts DECLARABLE_FEATURES). */
+  kernel_features: kernelFeatureOverrides.optional(),
   node: z
     .strictObject({
       cpus: positiveInt.max(256).default(2),
@@ -246,6 +267,7 @@ export const scenarioSchema = z.strictObject({
   endpoint_nodes: z
     .strictObject({
       kernel: kernelVersion.optional(),
+      kernel_features: kernelFeatureOverrides.optional(),
       cpus: positiveInt.max(256).optional(),
       rx: z.enum(RX_MODES as [string, ...string[]]).optional(),
       load: z.enum(NODE_LOADS as [string, ...string[]]).optional(),
