@@ -1,7 +1,7 @@
 import { type ResolverEnv, ResolverRefusal } from "./resolver.js";
 import { type ResolvConf, ResolvConfError, type ResolvOptions, parseOption } from "./resolvconf.js";
 
-/** The c-ares release modelled: 1.34.6 (the one Node.js 20 and 22 bundle). */
+/** The c-ares release modelled: 1.34.6 (the one Node.js 20.20 bundles: process.versions.ares). */
 export const CARES_VERSION = "1.34.6";
 
 /**
