@@ -7,7 +7,8 @@ import { busyboxConf, busyboxQueries } from "../src/resolver/busybox.js";
 import { CaresChannel, caresConf, caresNames, caresWithEnv, serverTimeoutMs } from "../src/resolver/cares.js";
 import { findResolver } from "../src/resolver/registry.js";
 import { parseResolvConf } from "../src/resolver/resolvconf.js";
-import { ROOT } from "./helpers.js";
+import { type CalCase, faultRules } from "./calcases.js";
+import { ROOT, calibration } from "./helpers.js";
 
 const K8S = "search ns.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n";
 const ONE = "nameserver 10.96.0.10\n";
@@ -195,6 +196,22 @@ describe("resolvers: busybox 1.37.0 nslookup (networking/nslookup.c send_queries
     assert.ok(second[0]!.port !== r.packets[0]!.port);
     near(second[0]!.t_ms, 5000.05, 0.01);
   });
+});
+
+describe("resolvers: busybox nslookup against the measured cases (calibration/busybox-nslookup-cases.json)", () => {
+  const cases = calibration<{ cases: (Omit<CalCase, "libc"> & { libc: "busybox" })[] }>("busybox-nslookup-cases.json").cases;
+  it("the measurement holds 10 cases", () => assert.equal(cases.length, 10));
+  for (const c of cases) {
+    it(`busybox ${c.case}: ${c.title} -> ${c.result}, ${c.elapsed_ms.toFixed(0)} ms, ${c.packets.length} queries`, () => {
+      const r = runDirectLookup({ libc: "busybox", resolvConf: parseResolvConf(c.resolv_conf), name: c.name, family: c.family, rules: faultRules(c as unknown as CalCase), rttMs: 0.1, maxMs: 60000 });
+      assert.equal(r.result, c.result);
+      assert.deepEqual(seq(r.packets), seq(c.packets));
+      // Measured from the server's receipt of the first query to nslookup's exit: a few ms of process and event-loop latency.
+      const first = r.packets[0]!.t_ms;
+      assert.ok(Math.abs(r.latencyMs - first - c.elapsed_ms) <= 10, `latency ${r.latencyMs - first} vs measured ${c.elapsed_ms}`);
+      r.packets.forEach((p, i) => assert.ok(Math.abs(p.t_ms - first - c.packets[i]!.t_ms) <= 10, `packet ${i} at ${p.t_ms - first} vs ${c.packets[i]!.t_ms}`));
+    });
+  }
 });
 
 describe("dnsrace lookup --libc c-ares|busybox", () => {
