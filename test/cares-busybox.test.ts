@@ -81,6 +81,14 @@ describe("resolvers: c-ares 1.34.6 ares_getaddrinfo (ares_getaddrinfo.c, ares_pr
     near(runDirectLookups(opts(100), ["lost.example."])[0]!.latencyMs, 2000, 0.01);
   });
 
+  it("c-ares: after a timeout no answer has cleared, the next lookup's A and AAAA go out on two sockets (the server has failures); its answers make the server good again", () => {
+    const opts: DirectOptions = { libc: "c-ares", resolvConf: parseResolvConf(ONE), name: "", family: "unspec", rules: [{ action: "drop", qtype: "AAAA", name: "first.example" }], rttMs: 0.1, maxMs: 60000 };
+    const [first, second, third] = runDirectLookups(opts, ["first.example.", "second.example.", "third.example."]);
+    assert.equal(first!.result, "OK v4");
+    assert.deepEqual(second!.packets.map((p) => `${p.port} ${p.qtype}`), ["p2 A", "p3 AAAA"]);
+    assert.deepEqual(third!.packets.map((p) => `${p.port} ${p.qtype}`), ["p4 A", "p4 AAAA"]);
+  });
+
   it("c-ares: serverTimeoutMs reads the current 1-minute bucket, then the previous one, and falls back to channel->timeout", () => {
     const ch = new CaresChannel(caresConf(parseResolvConf(ONE)));
     const s = ch.servers[0]!;
