@@ -98,12 +98,12 @@ export function burstReportLines(r: RaceResult, b: BurstOutcome, f: KernelFeatur
   const max = b.clashesPerBurst.length - 1;
   const verdict = selftestVerdict(r, f);
   return [
-    `clashes        ${r.clashes} in ${b.bursts} bursts of ${b.threads} queries: ${mean} per burst, at most ${max}` +
+    `clashes        ${r.clashes} in ${b.bursts} burst${b.bursts === 1 ? "" : "s"} of ${b.threads} queries: ${mean} per burst, at most ${max}` +
       (r.clashes === 0 ? "" : `; to different endpoints: ${r.different_endpoint_clashes} (${pct(r.different_endpoint_clashes, r.clashes)})`),
-    `  per burst    ${histogram(b.clashesPerBurst)} (clashes: bursts); ${b.burstsClashed} bursts with a clash (${pct(b.burstsClashed, b.bursts)})`,
+    `  per burst    ${histogram(b.clashesPerBurst)} (clashes: bursts); ${b.burstsClashed} burst${b.burstsClashed === 1 ? "" : "s"} with a clash (${pct(b.burstsClashed, b.bursts)})`,
     b.burstsLost === 0
       ? "lost a query   0 bursts: every query was answered"
-      : `lost a query   ${b.burstsLost} bursts (${pct(b.burstsLost, b.bursts)}) lost at least one query (the first: ${b.firstLost.join(", ")}${b.burstsLost > b.firstLost.length ? ", ..." : ""})`,
+      : `lost a query   ${b.burstsLost} burst${b.burstsLost === 1 ? "" : "s"} (${pct(b.burstsLost, b.bursts)}) lost at least one query (burst${b.burstsLost === 1 ? "" : "s"} ${b.firstLost.join(", ")}${b.burstsLost > b.firstLost.length ? ", ..." : ""}, numbered from 0)`,
     ...(b.burstsLost === 0 ? [] : [`  per burst    ${histogram(b.lostPerBurst)} (queries lost: bursts)`]),
     verdict === null
       ? `selftest       conntrack_clash.sh's check does not apply on ${f.version}: it reads clash_resolve, a counter from 5.10`
