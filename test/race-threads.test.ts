@@ -119,6 +119,13 @@ describe("race --threads N: N senders on one socket", () => {
     assert.equal(j.clash_resolve + j.drop, j.clashes);
   });
 
+  it("race --threads --rx rps: a burst is one flow, which RPS sends to one CPU's backlog: no clash however many threads and CPUs", () => {
+    const j = race({ kernel: "6.18", threads: "128", endpoints: "3", bursts: "20", cpus: "4", rx: "rps" }).json;
+    assert.equal(j.clashes, 0);
+    assert.equal(j.selftest, "SKIP");
+    assert.ok(race({ kernel: "6.18", threads: "128", endpoints: "3", bursts: "20", cpus: "4" }).json.clashes > 0);
+  });
+
   it("the selftest setup (128 threads, numgen random mod 3: 3 endpoints, 10 attempts) on a kernel with clash_resolve moves clash_resolve: PASS", () => {
     const { json, text } = race({ kernel: "6.18", threads: "128", endpoints: "3", bursts: "10" });
     assert.ok(json.clash_resolve > 0);
