@@ -107,11 +107,12 @@ describe("resolvers: c-ares 1.34.6 ares_getaddrinfo (ares_getaddrinfo.c, ares_pr
   it("c-ares: NXDOMAIN for both queries moves to the next name of the search list; an address ends it", () => {
     const r = lookup("c-ares", K8S, "redis", [{ action: "nxdomain", name: "redis.ns.svc.cluster.local" }]);
     assert.equal(r.result, "OK v4+v6");
+    // The next name's queries are sent from the last answer's callback, before the cleanup: the same socket.
     assert.deepEqual(seq(r.packets), [
       "udp p1 A redis.ns.svc.cluster.local. nxdomain",
       "udp p1 AAAA redis.ns.svc.cluster.local. nxdomain",
-      "udp p2 A redis.svc.cluster.local. answer",
-      "udp p2 AAAA redis.svc.cluster.local. answer",
+      "udp p1 A redis.svc.cluster.local. answer",
+      "udp p1 AAAA redis.svc.cluster.local. answer",
     ]);
   });
 
@@ -138,6 +139,50 @@ describe("resolvers: c-ares 1.34.6 ares_getaddrinfo (ares_getaddrinfo.c, ares_pr
     assert.equal(c.timeoutMs, 3000);
     assert.equal(c.tries, 4);
   });
+});
+
+interface CaresCase {
+  case: string;
+  title: string;
+  names: string[];
+  resolv_conf: string;
+  faults: CalCase["faults"];
+  lookups: { name: string; start_ms: number; elapsed_ms: number; result: string }[];
+  packets: CalCase["packets"];
+}
+
+/** Cases whose later tries wait a jittered timeout (ares_calc_query_timeout): the latency bounds the source allows. */
+const JITTERED: Record<string, [number, number]> = {
+  c4: [2000 + 2000 + 4000, 2000 + 4000 + 8000],
+  c7: [2000 + 2000, 2000 + 4000],
+};
+
+describe("resolvers: c-ares against the measured cases (calibration/cares-getaddrinfo-cases.json)", () => {
+  const cases = calibration<{ cases: CaresCase[] }>("cares-getaddrinfo-cases.json").cases;
+  for (const c of cases) {
+    it(`c-ares ${c.case}: ${c.title} -> ${c.lookups.map((l) => `${l.result}, ${l.elapsed_ms.toFixed(0)} ms`).join("; ")}`, () => {
+      const opts: DirectOptions = { libc: "c-ares", resolvConf: parseResolvConf(c.resolv_conf), name: "", family: "unspec", rules: faultRules(c as unknown as CalCase), rttMs: 0.1, maxMs: 60000 };
+      const rs = runDirectLookups(opts, c.names);
+      rs.forEach((r, k) => {
+        const l = c.lookups[k]!;
+        assert.equal(r.result, l.result, `lookup ${k + 1}`);
+        const bounds = JITTERED[c.case];
+        if (bounds === undefined) assert.ok(Math.abs(r.latencyMs - l.elapsed_ms) <= 10, `lookup ${k + 1}: ${r.latencyMs} vs measured ${l.elapsed_ms}`);
+        else for (const x of [r.latencyMs, l.elapsed_ms]) assert.ok(x >= bounds[0] && x <= bounds[1], `${x} outside ${bounds.join("-")}`);
+        const end = c.lookups[k + 1]?.start_ms ?? Infinity;
+        const measured = c.packets.filter((p) => p.t_ms >= l.start_ms && p.t_ms < end);
+        if (bounds === undefined) {
+          assert.deepEqual(seq(r.packets), seq(measured));
+          r.packets.forEach((p, i) => assert.ok(Math.abs(p.t_ms - (measured[i]!.t_ms - l.start_ms)) <= 10, `packet ${i} at ${p.t_ms} vs ${measured[i]!.t_ms - l.start_ms}`));
+        } else {
+          // Which try goes out first depends on the draws: the queries, their fates and the sockets they used.
+          const bag = (ps: { qtype: string; fate: string }[]) => ps.map((p) => `${p.qtype} ${p.fate}`).sort();
+          assert.deepEqual(bag(r.packets), bag(measured));
+          assert.equal(new Set(r.packets.map((p) => p.port)).size, new Set(measured.map((p) => p.port)).size);
+        }
+      });
+    });
+  }
 });
 
 describe("resolvers: busybox 1.37.0 nslookup (networking/nslookup.c send_queries)", () => {

@@ -149,21 +149,39 @@ interface HostQuery {
 export function* caresGetaddrinfo(t: ThreadCtx, ch: CaresChannel, name: string, family: Family): Wait<LookupResult> {
   const names = caresNames(ch.conf, name);
   const h: HostQuery = { v4: false, v6: false, nodata: 0 };
+  // The lookup's connections: the next name's queries are sent from the callback of the last
+  // answer, before ares_check_cleanup_conns runs, so they reuse the socket; at the end it closes them.
+  const conns: Conn[] = [];
   let last: Status = "ENOTFOUND";
-  for (let i = 0; i < names.length; i++) {
-    const qname = lowerAbsolute(names[i]!);
-    last = (yield hostLookup(t, ch, h, qname, family)) as Status;
-    if (h.v4 || h.v6) return gaiResult("OK", h.v4, h.v6);
-    if (last === "ENOTFOUND" || last === "ENODATA") {
-      if (last === "ENODATA") h.nodata++;
-      t.note?.(`c-ares host_callback: ${qname} has no address (${last === "ENODATA" ? "ARES_ENODATA" : "ARES_ENOTFOUND"}): next name of the search list`);
-      continue;
+  try {
+    for (let i = 0; i < names.length; i++) {
+      const qname = lowerAbsolute(names[i]!);
+      last = (yield hostLookup(t, ch, h, conns, qname, family)) as Status;
+      if (h.v4 || h.v6) return gaiResult("OK", h.v4, h.v6);
+      if (last === "ENOTFOUND" || last === "ENODATA") {
+        if (last === "ENODATA") h.nodata++;
+        t.note?.(`c-ares host_callback: ${qname} has no address (${last === "ENODATA" ? "ARES_ENODATA" : "ARES_ENOTFOUND"}): next name of the search list`);
+        continue;
+      }
+      // Issue #852: SERVFAIL or REFUSED on a single-label name goes on too.
+      if ((last === "ESERVFAIL" || last === "EREFUSED") && !names[i]!.replace(/\.$/, "").includes(".")) continue;
+      return gaiResult(last === "ETIMEOUT" || last === "ESERVFAIL" ? "EAI_AGAIN" : "EAI_FAIL", false, false);
     }
-    // Issue #852: SERVFAIL or REFUSED on a single-label name goes on too.
-    if ((last === "ESERVFAIL" || last === "EREFUSED") && !names[i]!.replace(/\.$/, "").includes(".")) continue;
-    return gaiResult(last === "ETIMEOUT" || last === "ESERVFAIL" ? "EAI_AGAIN" : "EAI_FAIL", false, false);
+    return gaiResult(h.nodata > 0 ? "EAI_NODATA" : "EAI_NONAME", false, false);
+  } finally {
+    closeIdle(t, conns);
   }
-  return gaiResult(h.nodata > 0 ? "EAI_NODATA" : "EAI_NONAME", false, false);
+}
+
+/** ares_check_cleanup_conns: a connection with no query left is closed (no ARES_FLAG_STAYOPEN). */
+function closeIdle(t: ThreadCtx, conns: Conn[]): void {
+  for (const c of conns) {
+    if (!c.closed && c.queries === 0) {
+      c.closed = true;
+      if (c.udp !== null) t.host.closeUdp(c.udp);
+      else t.host.closeTcp(c.tcp!);
+    }
+  }
 }
 
 /** The status an answer gives its query (ares_dns_query_reply_tostatus). */
@@ -174,12 +192,11 @@ function replyStatus(a: DnsMessage): Status {
 }
 
 /** One name's A and AAAA through the channel, to their end; the status of the last query to end. */
-function* hostLookup(t: ThreadCtx, ch: CaresChannel, h: HostQuery, qname: string, family: Family): Wait<Status> {
+function* hostLookup(t: ThreadCtx, ch: CaresChannel, h: HostQuery, conns: Conn[], qname: string, family: Family): Wait<Status> {
   const host = t.host;
   const sim = host.sim;
   const types: QType[] = family === "inet" ? ["A"] : family === "inet6" ? ["AAAA"] : ["A", "AAAA"];
   const qs: Query[] = types.map((qt) => ({ msg: query(host, qname, qt), tryCount: 0, noRetries: false, usingTcp: ch.conf.useVc, conn: null, server: null, sentNs: 0, deadlineNs: 0, done: false, errorStatus: null }));
-  const conns: Conn[] = [];
   /** Datagrams written in this step, per socket, handed to the kernel back to back at its end. */
   const writes = new Map<UdpSocket, DnsMessage[]>();
   let lastStatus: Status = "ENOTFOUND";
@@ -279,15 +296,9 @@ function* hostLookup(t: ThreadCtx, ch: CaresChannel, h: HostQuery, qname: string
   for (const q of qs) sendQuery(q);
   for (;;) {
     flushWrites(t, writes);
-    // ares_check_cleanup_conns: a connection with no query left is closed (no ARES_FLAG_STAYOPEN).
-    for (const c of conns) {
-      if (!c.closed && c.queries === 0) {
-        c.closed = true;
-        if (c.udp !== null) host.closeUdp(c.udp);
-        else host.closeTcp(c.tcp!);
-      }
-    }
+    // The last query ended: back to the caller, which may send the next name's before the cleanup.
     if (qs.every((q) => q.done)) return lastStatus;
+    closeIdle(t, conns);
     // ares_process_fds: what is readable first (process_read), then the timeouts (process_timeouts).
     let progressed = false;
     for (const c of conns) {
