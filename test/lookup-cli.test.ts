@@ -292,7 +292,7 @@ describe("lookup: the command (dnsrace lookup)", () => {
 
   it("lookup: other bad flags are InputErrors with one sentence each", () => {
     const bad = (more: Partial<LookupArgs>, re: RegExp, name = "svc.example.") => assert.throws(() => lookupOptions(lookupArgs(name, "glibc", more), "nameserver 10.96.0.10\n", "test"), (e: unknown) => e instanceof InputError && re.test(e.message));
-    bad({ libc: "glibcc" }, /--libc: expected glibc, musl or go, found "glibcc"/);
+    bad({ libc: "glibcc" }, /--libc: expected glibc, musl, go, c-ares or busybox, found "glibcc"/);
     bad({ family: "inet4" }, /--family: expected one of unspec, inet, inet6/);
     bad({ rttMs: Number.NaN }, /--rtt-ms/);
     bad({ maxMs: 0 }, /--max-ms/);

@@ -272,7 +272,7 @@ pods:
 
   it("a wrong value: libc: glibcc -> the field, its line and the allowed values", () => {
     const m = err(base.replace("libc: glibc", "libc: glibcc"));
-    assert.match(m, /^bad\.yaml: line 8: field "pods\[0\]\.libc": expected one of glibc, musl, go, found "glibcc"\.$/);
+    assert.match(m, /^bad\.yaml: line 8: field "pods\[0\]\.libc": expected one of glibc, musl, go, c-ares, busybox, found "glibcc"\.$/);
   });
 
   it("an unknown field -> its name, line and the allowed fields", () => {

@@ -213,7 +213,7 @@ export const lookupCommand: CommandModule<object, LookupArgs> = {
   builder: (y) => {
     const common = y
       .positional("name", { type: "string", demandOption: true, describe: "the name the application looks up (a trailing dot skips the search list)" })
-      .option("libc", { type: "string", demandOption: true, describe: "the resolver: glibc, musl, or go (Go's pure resolver, CGO_ENABLED=0)" })
+      .option("libc", { type: "string", demandOption: true, describe: "the resolver: glibc, musl, go (Go's pure resolver, CGO_ENABLED=0), c-ares (ares_getaddrinfo, as Node.js's dns.resolve* and gRPC use it) or busybox (busybox nslookup's own resolver)" })
       // nargs: 1 makes yargs take a lone "-" as the value instead of leaving it as an argument.
       .option("resolv-conf", { type: "string", nargs: 1, describe: `the pod's resolv.conf, or - to read it from standard input (default: "${DEFAULT_RESOLV_CONF.trim()}")` })
       .option("family", { type: "string", default: "unspec", describe: "getaddrinfo's ai_family: unspec (A and AAAA), inet (A), inet6 (AAAA)" })

@@ -8,6 +8,7 @@ import { type KernelFeatures, kernelFeatures } from "../kernel/version.js";
 import { AddressBook } from "../net/addr.js";
 import { type DnsMessage, type Packet, type QType, makePacket, replyPacket } from "../net/packet.js";
 import { nodeHopConfig } from "../model/node.js";
+import { type BurstOutcome, type BurstSpec, burstOutcome, scheduleBursts } from "./burst.js";
 
 /** two-threads: the classic reproducer; sendmmsg: one thread, glibc; two-sends: one thread, a send() each (musl); two-sockets: the mitigation. */
 export type SendMode = "two-threads" | "sendmmsg" | "two-sends" | "two-sockets";
@@ -42,6 +43,11 @@ export interface RaceOptions {
   softirqShare: number;
   runnablePerCpu: number;
   trace?: (e: HopEvent) => void;
+  /**
+   * N threads on one socket instead of the pair (experiment/burst.ts): `pairs`, `gapUs` and `send`
+   * do not apply. Two threads with a point spread send exactly as `send: "two-threads"` at gap 0.
+   */
+  burst?: BurstSpec;
 }
 
 export interface RaceResult {
@@ -65,6 +71,8 @@ export interface RaceResult {
   conservation: { sent: number; forwarded: number; dropped: number; tableFull: number; untracked: number; repliesDelivered: number; repliesOrphaned: number };
   counters: Record<CounterName, number>;
   perCpu: Record<CounterName, number>[];
+  /** With o.burst: the outcome burst by burst (pairs, lost_pairs and both_replied then count bursts). */
+  bursts?: BurstOutcome;
 }
 
 export const RACE_DEFAULTS: Omit<RaceOptions, "kernel"> = {
@@ -130,12 +138,19 @@ export function runRace(o: RaceOptions): RaceResult {
   const addrs = new AddressBook();
   const client = addrs.id("10.244.0.10");
   const vip = addrs.id("10.96.0.10");
-  const pairs: Pairs = { ofUid: new Int32Array(2 * o.pairs + 1), replied: new Uint16Array(o.pairs) };
+  const b = o.burst;
+  const n = b === undefined ? o.pairs : b.bursts;
+  const pairs: Pairs = { ofUid: new Int32Array((b === undefined ? 2 : b.threads) * n + 1), replied: new Uint16Array(n) };
   const net = raceHop(o, features, sim, streams, addrs, vip, pairs);
   if (o.trace) net.trace = o.trace;
-  schedulePairs(o, sim, net, streams, client, vip, pairs, pairSpacingNs(features));
+  if (b === undefined) {
+    schedulePairs(o, sim, net, streams, client, vip, pairs, pairSpacingNs(features));
+    sim.run();
+    return raceResult(net, pairs, n, 2);
+  }
+  const tallies = scheduleBursts(b, o.cpus, sim, net, streams, client, vip, pairs, pairSpacingNs(features));
   sim.run();
-  return raceResult(o, net, pairs);
+  return { ...raceResult(net, pairs, n, b.threads), bursts: burstOutcome(b, tallies, pairs) };
 }
 
 /** The node's hop, wired to endpoints that answer at once and to the client's connected socket. */
@@ -212,15 +227,15 @@ function schedulePairs(o: RaceOptions, sim: Simulator, net: Netns, streams: Stre
 }
 
 /** The outcome: clashes, losses and the hop's counters. */
-function raceResult(o: RaceOptions, net: Netns, pairs: Pairs): RaceResult {
+function raceResult(net: Netns, pairs: Pairs, n: number, queries: number): RaceResult {
   let both = 0;
-  for (let i = 0; i < o.pairs; i++) if (pairs.replied[i]! >= 2) both++;
+  for (let i = 0; i < n; i++) if (pairs.replied[i]! >= queries) both++;
   const c = net.counters.sum();
   const st = net.stats;
   return {
-    pairs: o.pairs,
+    pairs: n,
     clashes: st.clashes,
-    lost_pairs: o.pairs - both,
+    lost_pairs: n - both,
     both_replied: both,
     insert_failed: c.insert_failed,
     drop: c.drop,

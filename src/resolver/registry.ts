@@ -1,3 +1,5 @@
+import { busybox } from "./busybox.js";
+import { cares } from "./cares.js";
 import { glibc } from "./glibc.js";
 import { go } from "./go.js";
 import { musl } from "./musl.js";
@@ -12,9 +14,11 @@ const RESOLVERS = [
   glibc, // glibc 2.36 (resolv/res_send.c, res_query.c)
   musl, // musl 1.1.13-1.2.5 (src/network/res_msend.c, lookup_name.c)
   go, // Go's pure resolver (net/dnsclient_unix.go)
+  cares, // c-ares 1.34.6 ares_getaddrinfo (src/lib/ares_getaddrinfo.c, ares_process.c, ares_metrics.c)
+  busybox, // busybox 1.37.0 nslookup (networking/nslookup.c send_queries)
 ] as const satisfies readonly Resolver[];
 
-/** A resolver's name: "glibc", "musl", "go". */
+/** A resolver's name: "glibc", "musl", "go", "c-ares", "busybox". */
 export type ResolverName = (typeof RESOLVERS)[number]["name"];
 
 /** The names, in registry order (the scenario schema's libc enum). */
@@ -32,7 +36,7 @@ export function resolverNamed(name: ResolverName): Resolver {
   return BY_NAME.get(name)!;
 }
 
-/** "glibc, musl or go". */
+/** "glibc, musl, go, c-ares or busybox". */
 export function resolverList(): string {
   return `${RESOLVER_NAMES.slice(0, -1).join(", ")} or ${RESOLVER_NAMES[RESOLVER_NAMES.length - 1]}`;
 }
