@@ -4,11 +4,12 @@ import { Streams } from "../engine/random.js";
 import { Simulator } from "../engine/sim.js";
 import { type FaultRule, RuleBook, ruleText } from "../dns/rules.js";
 import type { Endpoint } from "../dns/server.js";
-import { Zone, type ZoneConfig, newAnswer } from "../dns/zone.js";
+import { Zone, type ZoneConfig } from "../dns/zone.js";
 import { Netns } from "../kernel/netns.js";
 import { NetemDelay, type TcDelayConfig } from "../kernel/qdisc.js";
 import { AddressBook, MAX_ADDRESSES, addrPort } from "../net/addr.js";
 import { type DnsMessage, type LookupTally, type Packet, type Rcode, answerTo, makePacket, replyPacket, turnAround } from "../net/packet.js";
+import { type CoreDnsConfig, CoreDnsReplica, newServed, servedText } from "./coredns.js";
 import { EndpointNode, type EndpointNodeConfig } from "./endpointnode.js";
 import type { NodeHopConfig } from "./node.js";
 import type { NodeLocalConfig } from "./nodelocal.js";
@@ -34,6 +35,8 @@ export interface ClusterConfig {
   /** The other nodes that run endpoints: each is a conntrack hop of its own (model/endpointnode.ts). */
   endpointNodes: { name: string; cfg: EndpointNodeConfig }[];
   zone: ZoneConfig;
+  /** The replicas' cache, forward and capacity (kube_dns.cache, kube_dns.forward, kube_dns.capacity). */
+  coredns: CoreDnsConfig;
   /** Answer rules of the kube-dns endpoints (kube_dns.rules), applied before the zone; [] for none. */
   rules: FaultRule[];
   nodelocal: NodeLocalConfig | null;
@@ -65,7 +68,7 @@ export class Cluster implements PodWiring, CacheWiring {
   /** The endpoints' answer rules (one arrival count for the Service), or null when there are none. */
   readonly rules: RuleBook | null;
   readonly cache: NodeLocalCache | null;
-  readonly net: NetworkStats = { blackholed: 0, toClosedPort: 0, ignoredBySocket: 0, droppedByRule: 0, answersDelivered: 0 };
+  readonly net: NetworkStats = { blackholed: 0, toClosedPort: 0, ignoredBySocket: 0, droppedByRule: 0, droppedByCapacity: 0, answersDelivered: 0 };
   /** Set (before the run) to collect every lookup's story. */
   tracer: TraceCollector | null = null;
   readonly addrs = new AddressBook();
@@ -91,7 +94,9 @@ export class Cluster implements PodWiring, CacheWiring {
   private readonly podTc: NetemDelay | null;
   private readonly uplinkTc: NetemDelay | null;
   private readonly releaseFn = (h: Held) => this.release(h);
-  private readonly answerScratch = newAnswer();
+  private readonly served = newServed();
+  /** The CoreDNS process of each endpoint, by index: its cache, forward and capacity. */
+  readonly replicas: CoreDnsReplica[];
 
   constructor(readonly cfg: ClusterConfig) {
     this.streams = new Streams(cfg.seed);
@@ -112,6 +117,7 @@ export class Cluster implements PodWiring, CacheWiring {
     );
     this.nodeOf = cfg.endpoints.map((e) => (e.node === null ? null : this.endpointNodes[cfg.endpointNodes.findIndex((n) => n.name === e.node)]!));
     this.zone = new Zone(cfg.zone);
+    this.replicas = this.endpoints.map((e) => new CoreDnsReplica(e, cfg.coredns, this.zone, this.serverRng, this.streams.get(`kube-dns/${e.index}/coredns`)));
     this.rules = cfg.rules.length > 0 ? new RuleBook(cfg.rules) : null;
     const eps = this.endpoints.map((e) => ({ addr: e.addr, port: 53 }));
     const services = [{ name: "kube-system/kube-dns:dns", vip: this.dnsVip, port: 53, endpoints: eps, rulesBefore: cfg.rulesBeforeDns }];
@@ -260,15 +266,18 @@ export class Cluster implements PodWiring, CacheWiring {
         this.tracer?.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, `${q.qtype} ${q.qname}: rule "${ruleText(rule)}"${this.rules.nth > 0 ? ` (arrival ${this.rules.nth})` : ""}: the zone's answer${ruleDelayNs > 0 ? `, ${rule.delayMs} ms late` : ""}`);
       }
     }
-    const a = this.zone.answer(q.qname, q.qtype, this.serverRng, this.answerScratch);
-    // The query is consumed here: its packet object carries the answer back.
-    if (this.tracer !== null) {
-      const what = a.rcode !== "NOERROR" ? a.rcode : a.ancount > 0 ? "NOERROR, 1 address" : "NOERROR, no address (NODATA)";
-      this.tracer.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, `${q.qtype} ${q.qname} arrives; answer: ${what}${a.delayNs > 0 ? ` (after the upstream's ${(a.delayNs / 1e6).toFixed(1)} ms)` : ""}`);
+    const r = this.replicas[ep.index]!.serve(q.qname, q.qtype, now, this.served);
+    if (r.dropped) {
+      // Past the replica's capacity, with its socket's queue full: the kernel drops the datagram.
+      this.net.droppedByCapacity++;
+      if (pkt.tally !== null) pkt.tally.queriesLost++;
+      this.tracer?.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, `${q.qtype} ${q.qname} arrives with ${this.cfg.coredns.capacity!.queue} queries waiting: the socket's queue is full, dropped`);
+      return;
     }
-    const reply = turnAround(pkt, this.uid++, answerTo(q, a.rcode, a.ancount), now);
-    const t = now + Math.round(ep.serviceNs.sample(this.serverRng)) + a.delayNs + ruleDelayNs + this.oneWay(ep);
-    this.answer(ep, reply, t);
+    // The query is consumed here: its packet object carries the answer back.
+    if (this.tracer !== null) this.tracer.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, servedText(q.qname, q.qtype, r, this.cfg.coredns));
+    const reply = turnAround(pkt, this.uid++, answerTo(q, r.rcode, r.ancount, false, r.ttlS), now);
+    this.answer(ep, reply, now + r.delayNs + ruleDelayNs + this.oneWay(ep));
   }
 
   /** An answer leaves endpoint `ep` and reaches its node's host namespace at time t. */

@@ -26,6 +26,8 @@ export interface NetworkStats {
   ignoredBySocket: number;
   /** Queries a kube_dns rule dropped. */
   droppedByRule: number;
+  /** Queries a kube-dns replica dropped past its capacity (kube_dns.capacity), its socket's queue full. */
+  droppedByCapacity: number;
   answersDelivered: number;
 }
 
