@@ -15,6 +15,7 @@ export type HopEventKind =
   | "ksoftirqd-migrated"
   | "backlog-run"
   | "notrack"
+  | "local-out"
   | "lookup-hit"
   | "lookup-miss"
   | "dnat"
@@ -100,6 +101,8 @@ export interface HopStats {
   droppedTableFull: number;
   /** Packets whose source port the POSTROUTING nat binding rewrote (nf_nat_l4proto_unique_tuple). */
   portRewrites: number;
+  /** Locally generated packets (host-network pods): through OUTPUT, not a backlog. */
+  localOut: number;
 }
 
 export function newHopStats(): HopStats {
@@ -118,6 +121,7 @@ export function newHopStats(): HopStats {
     repliesOrphaned: 0,
     droppedTableFull: 0,
     portRewrites: 0,
+    localOut: 0,
   };
 }
 

@@ -2,6 +2,7 @@ import type { Rng } from "../engine/random.js";
 import { type CacheConfig, DnsCache, remainingTtl } from "../dns/cache.js";
 import { type CapacityConfig, ReplicaQueue } from "../dns/capacity.js";
 import { type ForwardConfig, forwardQuery } from "../dns/forward.js";
+import { type FaultRule, ruleText } from "../dns/rules.js";
 import type { Endpoint } from "../dns/server.js";
 import { type Answer, type Zone, newAnswer } from "../dns/zone.js";
 import type { QType, Rcode } from "../net/packet.js";
@@ -174,6 +175,16 @@ export function servedText(qname: string, qtype: QType, r: Served, cfg: CoreDnsC
     case "refused":
       return `${qtype} ${qname} arrives; forward already has max_concurrent ${cfg.forward.maxConcurrent} queries out: REFUSED${queued}`;
     case "dropped":
-      return `${qtype} ${qname} dropped`;
+      return `${qtype} ${qname} arrives with ${cfg.capacity?.queue ?? 0} queries waiting: the socket's queue is full, dropped`;
   }
+}
+
+/** A kube_dns rule's decision in words, for traces: the zone's answer kept (`kept`, perhaps late), or the rule's own. */
+export function ruleWords(qname: string, qtype: QType, rule: FaultRule, nth: number, kept: boolean): string {
+  const arrival = nth > 0 ? ` (arrival ${nth})` : "";
+  const late = (rule.delayMs ?? 0) > 0 ? `, ${rule.delayMs} ms late` : "";
+  if (kept) return `${qtype} ${qname}: rule "${ruleText(rule)}"${arrival}: the zone's answer${late}`;
+  const a = rule.action;
+  const what = a === "drop" ? "dropped, no answer" : a === "nodata" ? "NOERROR, no address (NODATA)" : a === "truncate" ? "truncated (TC bit, no records)" : a.toUpperCase();
+  return `${qtype} ${qname} arrives; rule "${ruleText(rule)}"${arrival}: ${what}${a === "drop" ? "" : late}`;
 }

@@ -17,6 +17,7 @@ import type { ResolverSettings, ResolverSetup, ResolverThread } from "../resolve
 import type { ResolvConf } from "../resolver/resolvconf.js";
 import { type LookupLog, NO_THREAD } from "./log.js";
 import type { TcpConnection } from "./tcp.js";
+import { portTable } from "./ports.js";
 import { markPairs, newTally } from "./tally.js";
 import type { LocalReceiver, PodWiring } from "./wiring.js";
 
@@ -31,7 +32,10 @@ export type Workload =
 /** With the resolver's own settings (ResolverSettings: the musl release and its query-ID collisions). */
 export interface PodConfig extends ResolverSettings {
   name: string;
+  /** Its address: the node's with hostNetwork. */
   ip: string;
+  /** The pod shares the node's network namespace (hostNetwork): no veth, its packets go through OUTPUT. */
+  hostNetwork: boolean;
   libc: Libc;
   resolvConf: ResolvConf;
   family: Family;
@@ -83,8 +87,8 @@ const IDLE: Waiter = {
  * its sockets (ephemeral ports), and its end of the veth into the node.
  */
 export class Pod implements LocalReceiver {
-  /** Sockets by local port (one table for UDP and TCP: a port is used by one socket at a time here). */
-  private readonly ports: (PodSocket | TcpConnection | undefined)[] = new Array(65536).fill(undefined);
+  /** Sockets by local port (one table for UDP and TCP; the host-network pods share the node's). */
+  private readonly ports: (PodSocket | TcpConnection | undefined)[];
   private readonly ip: number;
   /** "pod <name>", where its packets come from in traces (made once: sendUdp passes it with every burst). */
   private readonly label: string;
@@ -123,7 +127,9 @@ export class Pod implements LocalReceiver {
     this.names = cfg.names.map((n) => interned(n.name));
     this.ip = cluster.addrs.id(cfg.ip);
     this.label = `pod ${cfg.name}`;
-    cluster.registerReceiver(this.ip, this);
+    this.ports = portTable(cfg.hostNetwork, cluster);
+    if (cfg.hostNetwork) cluster.registerHostReceiver({ owns: (port) => this.ports[port] !== undefined, deliver: (pkt, owned) => this.deliver(pkt, owned) });
+    else cluster.registerReceiver(this.ip, this);
   }
 
   /** Schedules the threads (and, for an open workload, the arrivals). */
@@ -321,7 +327,8 @@ export class Pod implements LocalReceiver {
           const what = msgs.map((m) => `${m.qtype}${m.sends > 0 ? " (again)" : ""}`).join(" and ");
           cluster.tracer.add(tally, cluster.sim.now, pod.where(pod.threads[threadId]!), `${how} ${what} ${msgs[0]!.qname} from port ${s.port} to ${cluster.addrs.name(peerIds[0]!)}:${s.peerPort}`);
         }
-        cluster.podEgress(burst, cpu, pod.label, pod.resolver.sendCalls);
+        if (pod.cfg.hostNetwork) cluster.localEgress(burst, cpu, pod.resolver.sendCalls);
+        else cluster.podEgress(burst, cpu, pod.label, pod.resolver.sendCalls);
       },
       openTcp(peer: string, peerPort: number): TcpConn {
         pod.tcpCount++;
@@ -346,7 +353,7 @@ export class Pod implements LocalReceiver {
           },
         };
         pod.ports[c.port] = c;
-        cluster.tcpConnect(c, cpu);
+        cluster.tcpConnect(c, cpu, pod.cfg.hostNetwork);
         return c;
       },
       sendTcp(c: TcpConn, msgs: DnsMessage[]): void {

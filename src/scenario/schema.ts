@@ -81,10 +81,9 @@ const WEIGHT = "expected a weight above 0, at most 1e9 (names are picked in prop
 const name = z.union([dnsName, z.strictObject({ name: dnsName, weight: z.number({ error: WEIGHT }).positive({ error: WEIGHT }).max(1e9, { error: WEIGHT }) })], { error: "expected a name, or {name, weight} with a weight above 0, at most 1e9" });
 
 /**
- * A pod spec's dnsPolicy. ClusterFirstWithHostNet is ClusterFirst for the
- * kubelet whether or not the pod has hostNetwork (pkg/kubelet/network/dns/dns.go,
- * getPodDNSType: both give podDNSCluster; only ClusterFirst on hostNetwork falls
- * back to Default), and the pods here have a network namespace of their own.
+ * A pod spec's dnsPolicy. The kubelet gives ClusterFirstWithHostNet the cluster's DNS,
+ * and ClusterFirst too unless the pod has hostNetwork, where it falls back to Default
+ * (pkg/kubelet/network/dns/dns.go, getPodDNSType).
  */
 export const DNS_POLICIES = ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"] as const;
 const dnsPolicy = z.enum(DNS_POLICIES);
@@ -96,8 +95,13 @@ const dnsConfig = z.strictObject({
 });
 type DnsConfig = z.output<typeof dnsConfig>;
 
-/** The two spellings of a pod's DNS fields: the scenario's (snake_case) and the pod spec's (camelCase). */
-export const DNS_SPELLINGS = { policy: ["dns_policy", "dnsPolicy"], config: ["dns_config", "dnsConfig"] } as const;
+/** The two spellings of a pod's DNS and network fields: the scenario's (snake_case) and the pod spec's (camelCase). */
+export const DNS_SPELLINGS = { policy: ["dns_policy", "dnsPolicy"], config: ["dns_config", "dnsConfig"], network: ["host_network", "hostNetwork"] } as const;
+
+/** Whether the pod shares the node's network namespace, under either spelling. */
+export function podHostNetwork(p: { host_network?: boolean | undefined; hostNetwork?: boolean | undefined }): boolean {
+  return p.host_network ?? p.hostNetwork ?? false;
+}
 
 /** The pod's dnsPolicy, under either spelling. */
 export function podDnsPolicy(p: { dns_policy?: (typeof DNS_POLICIES)[number] | undefined; dnsPolicy?: (typeof DNS_POLICIES)[number] | undefined }): (typeof DNS_POLICIES)[number] | undefined {
@@ -131,6 +135,9 @@ export const podSchema = z
     /** dns_policy and dns_config as a pod spec spells them, so a block pasted from one works; one spelling per field. */
     dnsPolicy: dnsPolicy.optional(),
     dnsConfig: dnsConfig.optional(),
+    /** The pod shares the node's network namespace (the pod spec's hostNetwork): its packets are the node's own. */
+    host_network: z.boolean().optional(),
+    hostNetwork: z.boolean().optional(),
     namespace: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: "expected a namespace name (lower-case letters, digits, dashes)" }).default("default"),
     family: z.enum(["unspec", "inet", "inet6"]).default("unspec"),
     threads: wholeIn(1, MAX_THREADS, "application threads").default(1),
