@@ -242,3 +242,31 @@ describe("CoreDNS in a run: kube_dns.cache, forward and capacity", () => {
     assert.match(inputError(scenario("  forward: { read_timeout_ms: 0 }\n")), /kube_dns\.forward\.read_timeout_ms/);
   });
 });
+
+describe("NodeLocal DNSCache's CoreDNS: its caches and forward (src/model/nodelocal.ts)", () => {
+  const nodelocal = (rules: string, lookups = 1, names = "redis.shop.svc.cluster.local.") =>
+    scenario(rules, { lookups, names, resolv: "nameserver 169.254.20.10" }).replace("pods:\n", "nodelocal:\n  enabled: true\npods:\n");
+
+  it("a cluster-zone query kube-dns never answers: forward closes the connection after read_timeout, tries once more, then the pod gets SERVFAIL (glibc: EAI_AGAIN after 2 x 4 s)", () => {
+    const c = new TraceCollector();
+    const { ms, outcome } = run(nodelocal('  rules: ["drop"]\n'), c);
+    assert.ok(Math.abs(ms[0]! - 8000) < 5, `${ms[0]}`);
+    assert.equal(outcome(0), "EAI_AGAIN");
+    const lines = c.lookups[0]!.lines.filter((l) => l.where === "node-local cache").map((l) => l.text);
+    assert.equal(lines.filter((l) => /forward tries again on a new one/.test(l)).length, 4, "one retry per query and attempt");
+    assert.equal(lines.filter((l) => /after 2 attempts without an answer forward gives up: SERVFAIL/.test(l)).length, 4);
+  });
+
+  it("its cluster block keeps a denial 5 s (denial 9984 5) and a success 30 s (success 9984 30)", () => {
+    const c = new TraceCollector();
+    run(nodelocal("", 3), c);
+    const hits = c.lookups.map((l) => l.lines.filter((x) => /cache hit \((success|denial)\)/.test(x.text)).map((x) => /\((\w+)\)/.exec(x.text)![1]));
+    // Lookups 3 s apart: at 3 s the A (success) and the AAAA (NODATA, denial) are hits; at 6 s only the A.
+    assert.deepEqual(hits, [[], ["success", "denial"], ["success"]]);
+  });
+
+  it("its connections to kube-dns-upstream are the node's own: their SYNs go through OUTPUT", () => {
+    const r = run(nodelocal(""));
+    assert.ok(r.r.client.hop.localOut >= 1, `local packets: ${r.r.client.hop.localOut}`);
+  });
+});

@@ -144,7 +144,7 @@ export class Cluster implements PodWiring, CacheWiring {
     const tc = cfg.tcDelay === null ? null : new NetemDelay(cfg.tcDelay, this.streams.get("node/tc-delay"));
     this.podTc = tc?.cfg.iface === "pod-eth0" ? new PodEth0Netem(tc, this.sim, this.node, () => this.tracer) : null;
     this.uplinkTc = tc?.cfg.iface === "uplink" ? tc : null;
-    this.cache = cfg.nodelocal === null ? null : new NodeLocalCache(this, cfg.nodelocal, this.streams.get("nodelocal"));
+    this.cache = cfg.nodelocal === null ? null : new NodeLocalCache(this, cfg.nodelocal, this.streams.get("nodelocal"), this.streams.get("nodelocal/coredns"));
     if (this.cache !== null) this.receivers[this.nodeIp] = this.cache;
   }
 

@@ -4,13 +4,13 @@ import type { TcInterface } from "../kernel/qdisc.js";
 import type { NodeLoad, RxMode } from "../kernel/rx.js";
 import type { HopTiming, NatBackend, SendTiming } from "../kernel/timing.js";
 import type { KernelFeatures } from "../kernel/version.js";
-import type { CacheConfig } from "../dns/cache.js";
+import { type CacheConfig, cacheOf } from "../dns/cache.js";
 import type { RecordSpec, ZoneConfig } from "../dns/zone.js";
 import type { CoreDnsConfig } from "../model/coredns.js";
 import type { ClusterConfig } from "../model/cluster.js";
 import { DEFAULT_LINK_US, type EndpointNodeConfig } from "../model/endpointnode.js";
 import { type NodeSpec, nodeHopConfig } from "../model/node.js";
-import type { NodeLocalConfig } from "../model/nodelocal.js";
+import { type NodeLocalConfig, nodeLocalClusterCache } from "../model/nodelocal.js";
 import { buildDist } from "./dist.js";
 import type { LoadedScenario } from "./load.js";
 
@@ -47,7 +47,7 @@ export function clusterConfig(loaded: LoadedScenario, seed: number, overlap?: nu
     zone: zoneConfig(s),
     coredns: coreDnsConfig(s),
     rules: loaded.rules,
-    nodelocal: nodeLocalConfig(s),
+    nodelocal: nodeLocalConfig(s, coreDnsConfig(s)),
     masquerade: s.node.masquerade_all ? { randomFully: s.node.masquerade_random_fully } : null,
     tcDelay: tc === undefined ? null : { iface: tc.interface as TcInterface, qtype: tc.qtype, delay: buildDist(tc.delay_ms, MS) },
   };
@@ -193,16 +193,19 @@ function upstreamCount(resolvConf: string): number {
   return Math.max(1, (resolvConf.match(/^[ \t]*nameserver[ \t]+\S/gm) ?? []).length);
 }
 
-function nodeLocalConfig(s: Scenario): NodeLocalConfig | null {
+/** NodeLocal DNSCache: its Corefile's caches, and forward with kube_dns.forward's settings (one upstream: kube-dns-upstream). */
+function nodeLocalConfig(s: Scenario, kubeDns: CoreDnsConfig): NodeLocalConfig | null {
   const nl = s.nodelocal?.enabled ? s.nodelocal : null;
   if (nl === null) return null;
   return {
     localIps: nl.listen_on_cluster_ip ? [nl.ip, s.cluster.dns_service_ip] : [nl.ip],
     upstreamVip: nl.upstream_service_ip,
     cacheNs: buildDist(nl.cache_ms, MS),
-    successTtlS: 30,
-    denialTtlS: 5,
-    externalTtlS: 30,
+    clusterCache: nodeLocalClusterCache(),
+    otherCache: cacheOf(30),
+    // No max_concurrent in node-local-dns's Corefile.
+    forward: { ...kubeDns.forward, maxConcurrent: 0 },
+    upstreamLoss: kubeDns.upstreamLoss,
     connExpireNs: 10 * SEC,
     cpu: 0,
   };
