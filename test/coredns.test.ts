@@ -101,7 +101,7 @@ describe("CoreDNS cache plugin (src/dns/cache.ts)", () => {
     assert.equal(c.get("y.example.com.", "A", 1), null);
   });
 
-  it("disable success|denial ZONE (kubeadm 1.32's Corefile) keeps the cluster domain out of that cache", () => {
+  it("disable success|denial ZONE (kubeadm's Corefile since kubernetes#128359) keeps the cluster domain out of that cache", () => {
     const cfg = cacheOf(30);
     cfg.disableSuccess = ["cluster.local."];
     cfg.disableDenial = ["cluster.local."];

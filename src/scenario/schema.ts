@@ -58,7 +58,7 @@ const cachePlugin = z.union(
       success: cacheClass.prefault({}),
       denial: cacheClass.prefault({}),
       servfail_s: numberIn(0, 300, "seconds a SERVFAIL is kept; RFC 2308 allows at most 5 minutes").default(CACHE_MIN_TTL_S),
-      /** `disable success ZONES`, `disable denial ZONES` (kubeadm 1.32 and later: the cluster domain). */
+      /** `disable success ZONES`, `disable denial ZONES` (kubeadm's Corefile since kubernetes#128359: the cluster domain). */
       disable: z.strictObject({ success: z.array(dnsName).default([]), denial: z.array(dnsName).default([]) }).prefault({}),
     }),
   ],
