@@ -58,6 +58,8 @@ const PORT_MAX = 60999;
 
 interface PodSocket extends UdpSocket {
   peerIds: number[];
+  /** "pod <name>" of the pod that opened it (the host-network pods share one port table). */
+  owner: string;
 }
 
 interface Thread extends ThreadCtx {
@@ -304,7 +306,7 @@ export class Pod implements LocalReceiver {
           peerIds = peers.map((p) => cluster.addrs.id(p));
           pod.peerIdCache.set(peers, peerIds);
         }
-        const s: PodSocket = { port: pod.ephemeralPort(), peers, peerPort, queue: [], waiter: null, closed: false, peerIds };
+        const s: PodSocket = { port: pod.ephemeralPort(), peers, peerPort, queue: [], waiter: null, closed: false, peerIds, owner: pod.label };
         pod.ports[s.port] = s;
         return s;
       },
@@ -383,7 +385,7 @@ export class Pod implements LocalReceiver {
     // A connected socket only matches datagrams from its peer (udp4_lib_lookup); musl's
     // unconnected socket receives them, and res_msend ignores "replies from addresses we didn't send to".
     if (!owned || !s.peerIds.includes(pkt.src) || pkt.sport !== s.peerPort) {
-      this.cluster.tracer?.add(pkt.tally, this.cluster.sim.now, `pod ${this.cfg.name}`, `an answer from ${this.cluster.addrs.name(pkt.src)}:${pkt.sport} reaches port ${pkt.dport}: not the address the socket talks to, ignored`);
+      this.cluster.tracer?.add(pkt.tally, this.cluster.sim.now, s.owner, `an answer from ${this.cluster.addrs.name(pkt.src)}:${pkt.sport} reaches port ${pkt.dport}: not the address the socket talks to, ignored`);
       net.ignoredBySocket++;
       if (pkt.tally !== null) pkt.tally.queriesLost++;
       return;
@@ -391,7 +393,7 @@ export class Pod implements LocalReceiver {
     const m = pkt.dns!;
     m.from = this.cluster.addrs.name(pkt.src);
     net.answersDelivered++;
-    this.cluster.tracer?.add(pkt.tally, this.cluster.sim.now, `pod ${this.cfg.name}`, `the ${m.qtype} answer (${m.rcode}${m.rcode === "NOERROR" ? (m.ancount > 0 ? ", 1 address" : ", no address") : ""}) reaches the socket on port ${pkt.dport}`);
+    this.cluster.tracer?.add(pkt.tally, this.cluster.sim.now, s.owner, `the ${m.qtype} answer (${m.rcode}${m.rcode === "NOERROR" ? (m.ancount > 0 ? ", 1 address" : ", no address") : ""}) reaches the socket on port ${pkt.dport}`);
     if (s.waiter !== null) s.waiter.wake(m);
     else s.queue.push(m);
   }
