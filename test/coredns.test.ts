@@ -243,6 +243,41 @@ describe("CoreDNS in a run: kube_dns.cache, forward and capacity", () => {
   });
 });
 
+describe("CoreDNS cache plugin: prefetch", () => {
+  it("shouldPrefetch: after AMOUNT hits no more than DURATION apart, once the TTL left is at most PERCENTAGE % of the TTL, one refresh at a time", () => {
+    const c = new DnsCache({ ...cacheOf(30), prefetch: { amount: 2, durationNs: 60 * SEC, percentage: 10 } }, stream(1, "t"));
+    c.put("api.example.com.", "A", "NOERROR", 1, 300, 0);
+    const item = c.get("api.example.com.", "A", 1)!.item;
+    assert.equal(c.shouldPrefetch(item, 10 * SEC), false, "1 hit, 20 s left");
+    assert.equal(c.shouldPrefetch(item, 20 * SEC), false, "2 hits, 10 s left: above ceil(10% of 30 s) = 3 s");
+    assert.equal(c.shouldPrefetch(item, 27 * SEC), true, "3 hits, 3 s left");
+    item.refreshingUntil = 27.02 * SEC;
+    assert.equal(c.shouldPrefetch(item, 27.01 * SEC), false, "a refresh is out");
+    const lone = new DnsCache({ ...cacheOf(30), prefetch: { amount: 2, durationNs: 1 * SEC, percentage: 10 } }, stream(1, "t"));
+    lone.put("api.example.com.", "A", "NOERROR", 1, 300, 0);
+    const i2 = lone.get("api.example.com.", "A", 1)!.item;
+    lone.shouldPrefetch(i2, 26 * SEC);
+    assert.equal(lone.shouldPrefetch(i2, 28 * SEC), false, "hits 2 s apart with a 1 s duration count as 1 each");
+  });
+
+  it("a refresh on its way back leaves the old entry in place until it arrives", () => {
+    const c = new DnsCache(cacheOf(30), stream(1, "t"));
+    c.put("api.example.com.", "A", "NOERROR", 1, 300, 0);
+    c.put("api.example.com.", "A", "NOERROR", 1, 300, 27.02 * SEC, 27 * SEC, { last: 27 * SEC, hits: 3 });
+    assert.equal(c.get("api.example.com.", "A", 27.01 * SEC)?.item.storedNs, 0);
+    const fresh = c.get("api.example.com.", "A", 29.99 * SEC)!.item;
+    assert.deepEqual([fresh.storedNs, fresh.hits, fresh.prev], [27.02 * SEC, 3, null]);
+    assert.equal(c.get("api.example.com.", "A", 56 * SEC)?.item.storedNs, 27.02 * SEC);
+  });
+
+  it("with prefetch, a name looked up every second never misses after the first lookup; without it, it misses each 30 s", () => {
+    const text = (prefetch: string) => scenario(`  cache:\n    ttl_s: 30\n${prefetch}`, { lookups: 70, thinkMs: 1000, resolv: "nameserver 10.96.0.10" });
+    const slow = (t: string) => run(t).ms.filter((m) => m > 20).length;
+    assert.equal(slow(text("    prefetch: { amount: 2 }\n")), 1);
+    assert.equal(slow(text("")), 3, "at 0 s, then about 30 s and 60 s");
+  });
+});
+
 describe("NodeLocal DNSCache's CoreDNS: its caches and forward (src/model/nodelocal.ts)", () => {
   const nodelocal = (rules: string, lookups = 1, names = "redis.shop.svc.cluster.local.") =>
     scenario(rules, { lookups, names, resolv: "nameserver 169.254.20.10" }).replace("pods:\n", "nodelocal:\n  enabled: true\npods:\n");

@@ -6,8 +6,8 @@ import type { QType, Rcode } from "../net/packet.js";
  * process: a success cache and a denial cache, each of `capacity` entries in
  * 256 shards (plugin/pkg/cache), TTLs clamped to [min, max] of their cache.
  * What it keeps and for how long follows cache.go (key, WriteMsg, set,
- * computeTTL) and handler.go (getIfNotStale); prefetch and serve_stale are
- * not modelled (the Kubernetes Corefiles set neither).
+ * computeTTL) and handler.go (getIfNotStale, shouldPrefetch); serve_stale is
+ * not modelled (the Kubernetes Corefiles set neither it nor prefetch).
  */
 
 /** One of the two caches: `success CAPACITY TTL MINTTL`, `denial CAPACITY TTL MINTTL`. */
@@ -27,6 +27,17 @@ export interface CacheConfig {
   /** `disable success ZONES` / `disable denial ZONES` (pexcept / nexcept): FQDNs with the trailing dot. */
   disableSuccess: string[];
   disableDenial: string[];
+  /** `prefetch AMOUNT [DURATION] [PERCENTAGE%]`, or null (the default: prefetch 0). */
+  prefetch: PrefetchConfig | null;
+}
+
+/** handler.go shouldPrefetch: an entry hit `amount` times, no hit more than `durationNs` after the one before, is refreshed once its TTL left is at most `percentage` % of its TTL. */
+export interface PrefetchConfig {
+  amount: number;
+  /** Default 1 minute. */
+  durationNs: number;
+  /** 10 to 90, default 10. */
+  percentage: number;
 }
 
 /** cache.go's constants: defaultCap 10000, maxTTL 3600 s, maxNTTL 1800 s, minTTL = minNTTL = 5 s. */
@@ -45,6 +56,7 @@ export function cacheOf(ttlS: number): CacheConfig {
     servfailS: CACHE_MIN_TTL_S,
     disableSuccess: [],
     disableDenial: [],
+    prefetch: null,
   };
 }
 
@@ -55,6 +67,13 @@ export interface CacheItem {
   /** item.origTTL, whole seconds. */
   origTtlS: number;
   storedNs: number;
+  /** freq.Freq: the last hit counted, and the hits in a row no more than the prefetch duration apart. */
+  freqLast: number;
+  hits: number;
+  /** A prefetch of this entry is out until then (item.refreshing). */
+  refreshingUntil: number;
+  /** The entry this one replaces, while this one is an answer still on its way back (stored later than now). */
+  prev: CacheItem | null;
 }
 
 /** Which of the two caches a hit came from. */
@@ -165,11 +184,17 @@ export class DnsCache {
   get(qname: string, qtype: QType, now: number): { item: CacheItem; from: CacheHit } | null {
     const key = `${qname}|${qtype}`;
     const shard = cacheShard(qname, qtype);
-    // An entry stored later than now is an answer still on its way back from upstream: not there yet.
-    const fresh = (i: CacheItem | undefined): i is CacheItem => i !== undefined && i.storedNs <= now && now < i.storedNs + i.origTtlS * SEC;
-    const n = this.ncache.get(key, shard);
+    // An entry stored later than now is an answer still on its way back from upstream: the one it replaces is what is there.
+    const visible = (i: CacheItem | undefined): CacheItem | undefined => {
+      // Arrived: what it replaced is gone.
+      if (i !== undefined && i.storedNs <= now) i.prev = null;
+      while (i !== undefined && i.storedNs > now) i = i.prev ?? undefined;
+      return i;
+    };
+    const fresh = (i: CacheItem | undefined): i is CacheItem => i !== undefined && now < i.storedNs + i.origTtlS * SEC;
+    const n = visible(this.ncache.get(key, shard));
     if (fresh(n)) {
-      const p = n.rcode === "SERVFAIL" ? this.pcache.get(key, shard) : undefined;
+      const p = n.rcode === "SERVFAIL" ? visible(this.pcache.get(key, shard)) : undefined;
       if (fresh(p)) {
         this.stats.hitsSuccess++;
         return { item: p, from: "success" };
@@ -177,7 +202,7 @@ export class DnsCache {
       this.stats.hitsDenial++;
       return { item: n, from: "denial" };
     }
-    const p = this.pcache.get(key, shard);
+    const p = visible(this.pcache.get(key, shard));
     if (fresh(p)) {
       this.stats.hitsSuccess++;
       return { item: p, from: "success" };
@@ -189,9 +214,11 @@ export class DnsCache {
   /**
    * ResponseWriter.WriteMsg and set(): an answer from the next plugin is stored with its TTL
    * clamped by its cache (a SERVFAIL for failttl), unless its zone is disabled for that cache or
-   * its type is not cached. Returns the TTL it was stored with, 0 when it was not.
+   * its type is not cached. `now` is when the answer comes back, `callNs` (<= now) when this is
+   * decided; a prefetch's answer inherits the hits of the entry it refreshes (doPrefetch: Reset).
+   * Returns the TTL it was stored with, 0 when it was not.
    */
-  put(qname: string, qtype: QType, rcode: Rcode, ancount: number, msgTtlS: number, now: number): number {
+  put(qname: string, qtype: QType, rcode: Rcode, ancount: number, msgTtlS: number, now: number, callNs = now, inherit: { last: number; hits: number } | null = null): number {
     const t = typify(rcode, ancount);
     if (t === null) return 0;
     const c = this.cfg;
@@ -206,9 +233,37 @@ export class DnsCache {
     // origTTL = uint32(duration.Seconds()); "if hasKey && duration > 0".
     ttl = Math.floor(ttl);
     if (ttl <= 0) return 0;
-    const item: CacheItem = { rcode, ancount, origTtlS: ttl, storedNs: now };
-    (t === "success" ? this.pcache : this.ncache).add(`${qname}|${qtype}`, cacheShard(qname, qtype), item);
+    const cache = t === "success" ? this.pcache : this.ncache;
+    const key = `${qname}|${qtype}`;
+    const shard = cacheShard(qname, qtype);
+    // What is there until this answer arrives: the chain up to the entry visible at callNs, no further.
+    const prev = cache.get(key, shard) ?? null;
+    for (let i = prev; i !== null; i = i.prev) {
+      if (i.storedNs <= callNs) {
+        i.prev = null;
+        break;
+      }
+    }
+    const item: CacheItem = { rcode, ancount, origTtlS: ttl, storedNs: now, freqLast: inherit?.last ?? -Infinity, hits: inherit?.hits ?? 0, refreshingUntil: -Infinity, prev: now > callNs ? prev : null };
+    cache.add(key, shard, item);
     return ttl;
+  }
+
+  /**
+   * handler.go shouldPrefetch and beginRefresh, on a hit of `item` at `now`: freq.Update counts
+   * the hit (a hit more than the duration after the last starts the count again at 1); true when
+   * the entry has been hit `amount` times, its TTL left is at most ceil(percentage % of its TTL),
+   * and no prefetch of it is out. The caller refreshes it and sets refreshingUntil.
+   */
+  shouldPrefetch(item: CacheItem, now: number): boolean {
+    const p = this.cfg.prefetch;
+    if (p === null || p.amount <= 0) return false;
+    if (item.freqLast < now - p.durationNs) item.hits = 1;
+    else item.hits++;
+    item.freqLast = now;
+    const threshold = Math.ceil((p.percentage / 100) * item.origTtlS);
+    if (!(item.hits >= p.amount && remainingTtl(item, now) <= threshold)) return false;
+    return item.refreshingUntil <= now;
   }
 
   /** Entries held, as coredns_cache_entries{type} reports them. */

@@ -1,5 +1,5 @@
 import type { Rng } from "../engine/random.js";
-import { type CacheConfig, DnsCache, remainingTtl } from "../dns/cache.js";
+import { type CacheConfig, type CacheItem, DnsCache, remainingTtl } from "../dns/cache.js";
 import { type CapacityConfig, ReplicaQueue } from "../dns/capacity.js";
 import { type ForwardConfig, forwardQuery } from "../dns/forward.js";
 import { type FaultRule, ruleText } from "../dns/rules.js";
@@ -51,7 +51,7 @@ export function newServed(): Served {
 export class CoreDnsReplica {
   readonly cache: DnsCache | null;
   readonly queue: ReplicaQueue | null;
-  readonly stats = { queries: 0, forwarded: 0, forwardAttempts: 0, servfails: 0, refused: 0 };
+  readonly stats = { queries: 0, forwarded: 0, forwardAttempts: 0, servfails: 0, refused: 0, prefetches: 0 };
   /** When each query being forwarded is answered (max_concurrent counts the ones still out). */
   private inFlight: number[] = [];
   private readonly zoneAnswer: Answer = newAnswer();
@@ -87,6 +87,7 @@ export class CoreDnsReplica {
     this.stats.queries++;
     const hit = this.cache?.get(qname, qtype, start) ?? null;
     if (hit !== null) {
+      if (this.cache!.shouldPrefetch(hit.item, start)) this.prefetch(qname, qtype, start, hit.item);
       out.rcode = hit.item.rcode;
       out.ancount = hit.item.ancount;
       out.ttlS = remainingTtl(hit.item, start);
@@ -138,6 +139,29 @@ export class CoreDnsReplica {
     }
     out.delayNs = out.queuedNs + upstreamNs + serviceNs;
     return out;
+  }
+
+  /**
+   * tryPrefetch / doPrefetch: the entry is refreshed in the background while the client gets the
+   * cached answer; the new answer, stored when it comes back, keeps the old entry's hits
+   * (i1.Reset(now, i.Hits())). A refresh forward gives up on stores nothing.
+   */
+  private prefetch(qname: string, qtype: QType, now: number, item: CacheItem): void {
+    this.stats.prefetches++;
+    const a = this.zone.resolve(qname, qtype, this.zoneAnswer);
+    let delayNs = 0;
+    if (a.forwarded) {
+      this.stats.forwarded++;
+      const f = forwardQuery(this.cfg.forward, this.attemptFn);
+      this.stats.forwardAttempts += f.attempts;
+      delayNs = f.delayNs;
+      if (!f.answered) {
+        item.refreshingUntil = now + delayNs;
+        return;
+      }
+    }
+    item.refreshingUntil = now + delayNs;
+    this.cache!.put(qname, qtype, a.rcode, a.ancount, a.ttlS, now + delayNs, now, { last: now, hits: item.hits });
   }
 
   /** One forward attempt: the upstream's delay, or null when it never answers. */

@@ -170,6 +170,7 @@ function coreDnsConfig(s: Scenario): CoreDnsConfig {
           servfailS: c.servfail_s,
           disableSuccess: c.disable.success.map(fqdn),
           disableDenial: c.disable.denial.map(fqdn),
+          prefetch: c.prefetch === undefined ? null : { amount: c.prefetch.amount, durationNs: Math.round(c.prefetch.duration_s * SEC), percentage: c.prefetch.percentage },
         };
   return {
     cache,

@@ -60,6 +60,14 @@ const cachePlugin = z.union(
       servfail_s: numberIn(0, 300, "seconds a SERVFAIL is kept; RFC 2308 allows at most 5 minutes").default(CACHE_MIN_TTL_S),
       /** `disable success ZONES`, `disable denial ZONES` (kubeadm's Corefile since kubernetes#128359: the cluster domain). */
       disable: z.strictObject({ success: z.array(dnsName).default([]), denial: z.array(dnsName).default([]) }).prefault({}),
+      /** `prefetch AMOUNT [DURATION] [PERCENTAGE%]`: refresh an entry hit often before it expires. */
+      prefetch: z
+        .strictObject({
+          amount: wholeIn(0, 1_000_000, "hits before an entry is prefetched; 0: never"),
+          duration_s: numberIn(0.001, 86_400, "seconds a hit may follow the one before and still count").default(60),
+          percentage: wholeIn(10, 90, "the share of its TTL left, in %, below which it is prefetched").default(10),
+        })
+        .optional(),
     }),
   ],
   { error: "expected false (no cache plugin) or {ttl_s, success, denial, servfail_s, disable}" },
