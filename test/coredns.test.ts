@@ -172,6 +172,11 @@ describe("CoreDNS replica capacity (src/dns/capacity.ts)", () => {
     assert.deepEqual(q.stats, { admitted: 5, dropped: 2, maxWaiting: 3 });
   });
 
+  it("a query over TCP waits in its connection: never dropped, it takes its turn", () => {
+    const q = new ReplicaQueue({ qps: 1000, queue: 1 });
+    assert.deepEqual([q.admit(0), q.admit(0), q.admit(0, true), q.admit(0)], [0, 1_000_000, 2_000_000, -1]);
+  });
+
   it("under capacity nothing waits", () => {
     const q = new ReplicaQueue({ qps: 1000, queue: 0 });
     assert.deepEqual([0, 1_000_000, 2_500_000].map((t) => q.admit(t)), [0, 1_000_000, 2_500_000]);

@@ -26,8 +26,11 @@ export class ReplicaQueue {
     this.perQueryNs = 1e9 / cfg.qps;
   }
 
-  /** A query arrives now: when the replica starts on it, or -1 if it is dropped. */
-  admit(now: number): number {
+  /**
+   * A query arrives now: when the replica starts on it, or -1 if it is dropped. A query over TCP
+   * (`stream`) is never dropped: it waits in its connection, which TCP's flow control holds back.
+   */
+  admit(now: number, stream = false): number {
     // Queries whose processing has started have left the queue.
     while (this.head < this.starts.length && this.starts[this.head]! <= now) this.head++;
     if (this.head > 1024 && this.head * 2 > this.starts.length) {
@@ -37,7 +40,7 @@ export class ReplicaQueue {
     const waiting = this.starts.length - this.head;
     const start = Math.max(now, this.freeAt);
     // A query the replica can start at once takes no place in the queue.
-    if (start > now && waiting >= this.cfg.queue) {
+    if (start > now && waiting >= this.cfg.queue && !stream) {
       this.stats.dropped++;
       return -1;
     }

@@ -247,7 +247,7 @@ export class Cluster implements PodWiring, CacheWiring {
         this.tracer?.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, ruleWords(q.qname, q.qtype, rule, this.rules.nth, true));
       }
     }
-    const r = this.replicas[ep.index]!.serve(q.qname, q.qtype, now, this.served);
+    const r = this.replicas[ep.index]!.serve(q.qname, q.qtype, now, this.served, pkt.proto === "tcp");
     if (this.tracer !== null) this.tracer.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, servedText(q.qname, q.qtype, r, this.cfg.coredns));
     if (r.dropped) {
       // Past the replica's capacity, with its socket's queue full: the kernel drops the datagram.

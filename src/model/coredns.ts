@@ -70,13 +70,13 @@ export class CoreDnsReplica {
   }
 
   /** A query reaches the replica now; `out` receives what it answers and when. */
-  serve(qname: string, qtype: QType, now: number, out: Served): Served {
+  serve(qname: string, qtype: QType, now: number, out: Served, tcp = false): Served {
     out.dropped = false;
     out.timeouts = 0;
     out.queuedNs = 0;
     let start = now;
     if (this.queue !== null) {
-      start = this.queue.admit(now);
+      start = this.queue.admit(now, tcp);
       if (start < 0) {
         out.dropped = true;
         out.how = "dropped";
