@@ -7,6 +7,8 @@ export interface RecordSpec {
   name: string;
   a: boolean;
   aaaa: boolean;
+  /** The TTL its answers carry, seconds (an upstream name's own; cluster names take the kubernetes plugin's ttl). */
+  ttlS?: number;
 }
 
 export interface Answer {
@@ -16,6 +18,8 @@ export interface Answer {
   delayNs: number;
   /** Negative-cache or record TTL, seconds (for caches). */
   ttlS: number;
+  /** A name outside the cluster domain: CoreDNS forwards it upstream (`forward . /etc/resolv.conf`). */
+  forwarded: boolean;
 }
 
 export interface ZoneConfig {
@@ -25,8 +29,12 @@ export interface ZoneConfig {
   externalRecords: RecordSpec[];
   /** Latency of CoreDNS's forward to the upstream resolver, for names outside the cluster domain. */
   upstreamNs: Dist;
-  /** TTL of cluster answers (CoreDNS kubernetes plugin default 5 s) and upstream answers. */
+  /**
+   * TTL of cluster answers: the kubernetes plugin's `ttl` (its default 5 s, defaultTTL; the
+   * Kubernetes Corefiles set 30), on records and on the SOA of a denial (plugin.SOA: min(ttl, 300)).
+   */
   clusterTtlS: number;
+  /** TTL of upstream answers, where a record gives none of its own (assumed). */
   externalTtlS: number;
 }
 
@@ -53,28 +61,39 @@ export class Zone {
     return qname.endsWith(this.suffix) || qname === this.suffix.slice(1);
   }
 
-  /** The answer to a query, written into `out` (the server answers millions: no object per answer). */
-  answer(qname: string, qtype: QType, rng: Rng, out: Answer = newAnswer()): Answer {
+  /**
+   * The answer to a query, written into `out` (the server answers millions: no object per answer),
+   * without the upstream's delay: `out.forwarded` says whether it comes from upstream.
+   */
+  resolve(qname: string, qtype: QType, out: Answer = newAnswer()): Answer {
     let known = this.seen.get(qname);
     if (known === undefined) {
       const cluster = this.inClusterDomain(qname);
       known = { cluster, rec: cluster ? this.cluster.get(qname) : this.external.get(qname) };
       if (this.seen.size < 100_000) this.seen.set(qname, known);
     }
-    if (known.cluster) {
-      const r = known.rec;
-      if (r === undefined) return fill(out, "NXDOMAIN", 0, 0, this.cfg.clusterTtlS);
-      return fill(out, "NOERROR", (qtype === "A" ? r.a : r.aaaa) ? 1 : 0, 0, this.cfg.clusterTtlS);
-    }
-    const delayNs = Math.round(this.cfg.upstreamNs.sample(rng));
     const r = known.rec;
-    if (r === undefined) return fill(out, "NXDOMAIN", 0, delayNs, this.cfg.externalTtlS);
-    return fill(out, "NOERROR", (qtype === "A" ? r.a : r.aaaa) ? 1 : 0, delayNs, this.cfg.externalTtlS);
+    const ttl = known.cluster ? this.cfg.clusterTtlS : (r?.ttlS ?? this.cfg.externalTtlS);
+    fill(out, r === undefined ? "NXDOMAIN" : "NOERROR", r !== undefined && (qtype === "A" ? r.a : r.aaaa) ? 1 : 0, 0, ttl);
+    out.forwarded = !known.cluster;
+    return out;
+  }
+
+  /** The answer, with the upstream's delay drawn from `rng` for a forwarded name (no timeout: NodeLocal's UDP forward). */
+  answer(qname: string, qtype: QType, rng: Rng, out: Answer = newAnswer()): Answer {
+    this.resolve(qname, qtype, out);
+    if (out.forwarded) out.delayNs = Math.round(this.cfg.upstreamNs.sample(rng));
+    return out;
+  }
+
+  /** One upstream round trip of a forwarded query. */
+  upstreamDelay(rng: Rng): number {
+    return Math.round(this.cfg.upstreamNs.sample(rng));
   }
 }
 
 export function newAnswer(): Answer {
-  return { rcode: "NOERROR", ancount: 0, delayNs: 0, ttlS: 0 };
+  return { rcode: "NOERROR", ancount: 0, delayNs: 0, ttlS: 0, forwarded: false };
 }
 
 function fill(out: Answer, rcode: Rcode, ancount: number, delayNs: number, ttlS: number): Answer {

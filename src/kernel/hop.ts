@@ -16,6 +16,7 @@ export type HopEventKind =
   | "ksoftirqd-migrated"
   | "backlog-run"
   | "notrack"
+  | "local-out"
   | "lookup-hit"
   | "lookup-miss"
   | "dnat"
@@ -101,6 +102,8 @@ export interface HopStats {
   droppedTableFull: number;
   /** Packets whose source port the POSTROUTING nat binding rewrote (nf_nat_l4proto_unique_tuple). */
   portRewrites: number;
+  /** Locally generated packets (host-network pods): through OUTPUT, not a backlog. */
+  localOut: number;
 }
 
 export function newHopStats(): HopStats {
@@ -119,6 +122,7 @@ export function newHopStats(): HopStats {
     repliesOrphaned: 0,
     droppedTableFull: 0,
     portRewrites: 0,
+    localOut: 0,
   };
 }
 

@@ -11,6 +11,8 @@ import type { Ipvs, IpvsOutcome } from "./ipvs.js";
  */
 export class HopTracer {
   sink: ((e: HopEvent) => void) | null = null;
+  /** Locally generated packets between their OUTPUT and POSTROUTING hooks (kept only while tracing). */
+  private readonly local = new Set<Packet>();
 
   constructor(
     private readonly sim: Simulator,
@@ -20,7 +22,18 @@ export class HopTracer {
   ) {}
 
   emit(kind: HopEventKind, pkt: Packet, cpu: number, e: Entry | null, n = 0): void {
-    this.sink!({ t: this.sim.now, hop: this.cfg.name, cpu, kind, pkt, detail: this.describe(kind, pkt, e, n, cpu) });
+    const hook = this.local.has(pkt) ? (OUTPUT_KINDS.has(kind) ? "OUTPUT: " : "POSTROUTING: ") : "";
+    this.sink!({ t: this.sim.now, hop: this.cfg.name, cpu, kind, pkt, detail: hook + this.describe(kind, pkt, e, n, cpu) });
+  }
+
+  /** A locally generated packet reaches OUTPUT (Netns.localOut): its hooks are named until its POSTROUTING is done. */
+  localOut(pkt: Packet, cpu: number): void {
+    this.local.add(pkt);
+    this.emit("local-out", pkt, cpu, null);
+  }
+
+  localDone(pkt: Packet): void {
+    this.local.delete(pkt);
   }
 
   private describe(kind: HopEventKind, pkt: Packet, e: Entry | null, n: number, cpu: number): string {
@@ -41,6 +54,8 @@ export class HopTracer {
         return `the NIC's NAPI poll took ${n} packets from cpu${cpu}'s queue and hands them on as one list (gro_normal_list, 5.5): PREROUTING runs for all of them before any is confirmed`;
       case "notrack":
         return "raw table NOTRACK: no conntrack entry, no DNAT";
+      case "local-out":
+        return "locally generated (the node's own network namespace): no veth, no backlog; __ip_local_out runs LOCAL_OUT in the sender's send call, conntrack (ipv4_conntrack_local) then kube-proxy's nat OUTPUT jump to KUBE-SERVICES (nf_nat_ipv4_local_fn), and POSTROUTING's confirm, before the call returns";
       case "lookup-hit":
         if (nullBinding(e!)) return "found a confirmed entry (a null binding: nothing to rewrite)";
         return `found a confirmed entry: reusing its DNAT to ${name(e!.natDst)}:${e!.natDport}`;
@@ -75,6 +90,9 @@ export class HopTracer {
     }
   }
 }
+
+/** What happens at OUTPUT for a locally generated packet (the rest is POSTROUTING's). */
+const OUTPUT_KINDS = new Set<HopEventKind>(["local-out", "notrack", "lookup-hit", "lookup-miss", "dnat", "early-drop", "table-full"]);
 
 /** A span of ns in us, for the trace. */
 function us(ns: number): string {

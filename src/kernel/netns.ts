@@ -14,6 +14,14 @@ import { SourceNat } from "./snat.js";
 
 export type { HopEvent, HopEventKind, HopStats, HopWiring, NetnsConfig } from "./hop.js";
 
+/** A burst of locally generated datagrams on its way through OUTPUT and POSTROUTING, one at a time. */
+interface LocalBurst {
+  pkts: Packet[];
+  i: number;
+  cpu: number;
+  calls: "sendmmsg" | "send";
+}
+
 /**
  * One network namespace with conntrack on the path: its conntrack table, CPUs,
  * receive path and nat rules. Forward packets go through PREROUTING (lookup,
@@ -38,6 +46,10 @@ export class Netns implements NetfilterHooks {
   private readonly confirmer: Confirm;
   /** Whether any raw-table NOTRACK rule exists (most nodes have none: skip the check). */
   private readonly hasNotrack: boolean;
+  /** The send path's timings of locally generated datagrams (the stream the receive path draws them from). */
+  private readonly sendRng: Rng;
+  private readonly outputFn = (w: LocalBurst) => this.outputStep(w);
+  private readonly outPostFn = (w: LocalBurst) => this.outputPost(w);
 
   constructor(
     private readonly sim: Simulator,
@@ -49,6 +61,7 @@ export class Netns implements NetfilterHooks {
     this.table = new ConntrackTable(cfg.features, cfg.tableLimits);
     this.counters = new Counters(cfg.cpus);
     this.hasNotrack = cfg.notrack.size > 0;
+    this.sendRng = rng.timing;
     this.ipvs = cfg.ipvs === undefined ? null : new Ipvs(cfg.ipvs);
     this.tracer = new HopTracer(sim, cfg, this.ipvs, wiring);
     this.conntrackIn = new ConntrackIn(sim, cfg, this.table, this.counters, this.stats, this.ipvs, rng, this.tracer);
@@ -81,6 +94,54 @@ export class Netns implements NetfilterHooks {
    */
   ingress(burst: Packet[], senderCpu: number, calls: "sendmmsg" | "send" = "sendmmsg"): void {
     this.rxPath.send(burst, senderCpu, calls);
+  }
+
+  /**
+   * Datagrams generated on the node itself (a host-network pod, a process of the node), handed to
+   * the kernel by one thread from `senderCpu`. No veth and no backlog: udp_sendmsg -> udp_send_skb
+   * -> ip_send_skb -> ip_local_out -> __ip_local_out (net/ipv4/ip_output.c) runs the LOCAL_OUT hook
+   * in the sender's own send call: conntrack (ipv4_conntrack_local -> nf_conntrack_in, a new
+   * unconfirmed entry on a miss) and the nat table's OUTPUT (nf_nat_ipv4_local_fn: kube-proxy's
+   * `-A OUTPUT -j KUBE-SERVICES` DNATs a ClusterIP, and the packet is routed again); then
+   * ip_output -> POSTROUTING (the SRC binding, nf_confirm -> __nf_conntrack_confirm with the
+   * kernel's clash rules) and dev_queue_xmit, all before the call returns. So each datagram of one
+   * sendmmsg() (or of back-to-back send() calls) is confirmed before the next one reaches OUTPUT,
+   * whatever the node's rx mode and load (they act on received packets); two threads on two CPUs
+   * run their paths at the same time and can clash.
+   */
+  localOut(burst: Packet[], senderCpu: number, calls: "sendmmsg" | "send" = "sendmmsg"): void {
+    const w: LocalBurst = { pkts: burst.slice(), i: 0, cpu: senderCpu % this.cfg.cpus, calls };
+    this.sim.at(this.sim.now + this.sendDelay(), this.outputFn, w);
+  }
+
+  /** From a send (or the return of the one before) to its datagram's LOCAL_OUT hook. */
+  private sendDelay(): number {
+    const send = this.cfg.send;
+    const r = this.sendRng;
+    let d = send.txNs.sample(r);
+    if (send.stallProbability > 0 && r() < send.stallProbability) d += send.stallNs.sample(r);
+    return Math.round(d);
+  }
+
+  /** OUTPUT for datagram w.i: conntrack lookup, and DNAT for a new entry (kernel/lookup.ts), on the sender's CPU. */
+  private outputStep(w: LocalBurst): void {
+    const pkt = w.pkts[w.i]!;
+    this.stats.packetsIn++;
+    this.stats.localOut++;
+    if (this.tracer.sink !== null) this.tracer.localOut(pkt, w.cpu);
+    const pre = this.conntrackIn.lookup(pkt, w.cpu);
+    this.sim.at(this.sim.now + Math.round(pre) + Math.round(pkt.ctPost), this.outPostFn, w);
+  }
+
+  /** POSTROUTING for datagram w.i, then the next datagram's send once this one's call has returned. */
+  private outputPost(w: LocalBurst): void {
+    const pkt = w.pkts[w.i]!;
+    this.postrouting(pkt, w.cpu);
+    if (this.tracer.sink !== null) this.tracer.localDone(pkt);
+    if (++w.i >= w.pkts.length) return;
+    const send = this.cfg.send;
+    const gap = (w.calls === "send" ? send.callGapNs : send.datagramGapNs).sample(this.sendRng);
+    this.sim.at(this.sim.now + this.cfg.timing.xmitNs + Math.round(gap) + this.sendDelay(), this.outputFn, w);
   }
 
   /** PREROUTING: conntrack lookup, and DNAT for a new entry (kernel/lookup.ts). */

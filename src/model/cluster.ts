@@ -2,20 +2,22 @@ import type { Dist } from "../engine/dist.js";
 import type { Rng } from "../engine/random.js";
 import { Streams } from "../engine/random.js";
 import { Simulator } from "../engine/sim.js";
-import { type FaultRule, RuleBook, ruleText } from "../dns/rules.js";
+import { type FaultRule, RuleBook } from "../dns/rules.js";
 import type { Endpoint } from "../dns/server.js";
-import { Zone, type ZoneConfig, newAnswer } from "../dns/zone.js";
+import { Zone, type ZoneConfig } from "../dns/zone.js";
 import { Netns } from "../kernel/netns.js";
 import { NetemDelay, type TcDelayConfig } from "../kernel/qdisc.js";
 import { AddressBook, MAX_ADDRESSES, addrPort } from "../net/addr.js";
 import { type DnsMessage, type LookupTally, type Packet, type Rcode, answerTo, makePacket, replyPacket, turnAround } from "../net/packet.js";
+import { type CoreDnsConfig, CoreDnsReplica, newServed, ruleWords, servedText } from "./coredns.js";
 import { EndpointNode, type EndpointNodeConfig } from "./endpointnode.js";
 import type { NodeHopConfig } from "./node.js";
 import type { NodeLocalConfig } from "./nodelocal.js";
 import { NodeLocalCache } from "./nodelocal.js";
+import { PodEth0Netem } from "./podeth0.js";
 import type { TcpConnection } from "./tcp.js";
 import type { TraceCollector } from "./trace.js";
-import type { CacheWiring, LocalReceiver, NetworkStats, PodWiring } from "./wiring.js";
+import type { CacheWiring, HostReceiver, LocalReceiver, NetworkStats, PodWiring } from "./wiring.js";
 
 export interface ClusterConfig {
   seed: number;
@@ -34,18 +36,13 @@ export interface ClusterConfig {
   /** The other nodes that run endpoints: each is a conntrack hop of its own (model/endpointnode.ts). */
   endpointNodes: { name: string; cfg: EndpointNodeConfig }[];
   zone: ZoneConfig;
+  /** The replicas' cache, forward and capacity (kube_dns.cache, kube_dns.forward, kube_dns.capacity). */
+  coredns: CoreDnsConfig;
   /** Answer rules of the kube-dns endpoints (kube_dns.rules), applied before the zone; [] for none. */
   rules: FaultRule[];
   nodelocal: NodeLocalConfig | null;
   /** A tc netem delay of one query type at a named interface (node.tc_delay), or null. */
   tcDelay: TcDelayConfig | null;
-}
-
-/** A packet held by a pod's netem qdisc, with the CPU whose watchdog releases it. */
-interface Held {
-  pkt: Packet;
-  cpu: number;
-  where: string;
 }
 
 /**
@@ -65,7 +62,7 @@ export class Cluster implements PodWiring, CacheWiring {
   /** The endpoints' answer rules (one arrival count for the Service), or null when there are none. */
   readonly rules: RuleBook | null;
   readonly cache: NodeLocalCache | null;
-  readonly net: NetworkStats = { blackholed: 0, toClosedPort: 0, ignoredBySocket: 0, droppedByRule: 0, answersDelivered: 0 };
+  readonly net: NetworkStats = { blackholed: 0, toClosedPort: 0, ignoredBySocket: 0, droppedByRule: 0, droppedByCapacity: 0, answersDelivered: 0 };
   /** Set (before the run) to collect every lookup's story. */
   tracer: TraceCollector | null = null;
   readonly addrs = new AddressBook();
@@ -77,6 +74,8 @@ export class Cluster implements PodWiring, CacheWiring {
   /** By endpoint index: its node, or null when it runs on the client node. */
   private readonly nodeOf: (EndpointNode | null)[];
   private readonly receivers: (LocalReceiver | undefined)[] = new Array<LocalReceiver | undefined>(MAX_ADDRESSES).fill(undefined);
+  /** The host-network pods' sockets on the node's address, or null when there are none. */
+  private host: HostReceiver | null = null;
   private readonly tcpByKey = new Map<number, TcpConnection>();
   /** SYNs on their way to an endpoint, by packet uid. */
   private readonly synOwner = new Map<number, TcpConnection>();
@@ -88,10 +87,11 @@ export class Cluster implements PodWiring, CacheWiring {
   private readonly nodeAnswerFn = (p: Packet) => this.nodeOf[this.endpointByAddr[p.src]!.index]!.answer(p);
   private readonly toLocalFn = (p: Packet) => this.toLocal(p);
   /** The netem qdisc on every pod's eth0 (before the node's conntrack), or on the node's uplink (after it). */
-  private readonly podTc: NetemDelay | null;
+  private readonly podTc: PodEth0Netem | null;
   private readonly uplinkTc: NetemDelay | null;
-  private readonly releaseFn = (h: Held) => this.release(h);
-  private readonly answerScratch = newAnswer();
+  private readonly served = newServed();
+  /** The CoreDNS process of each endpoint, by index: its cache, forward and capacity. */
+  readonly replicas: CoreDnsReplica[];
 
   constructor(readonly cfg: ClusterConfig) {
     this.streams = new Streams(cfg.seed);
@@ -112,6 +112,7 @@ export class Cluster implements PodWiring, CacheWiring {
     );
     this.nodeOf = cfg.endpoints.map((e) => (e.node === null ? null : this.endpointNodes[cfg.endpointNodes.findIndex((n) => n.name === e.node)]!));
     this.zone = new Zone(cfg.zone);
+    this.replicas = this.endpoints.map((e) => new CoreDnsReplica(e, cfg.coredns, this.zone, this.serverRng, this.streams.get(`kube-dns/${e.index}/coredns`)));
     this.rules = cfg.rules.length > 0 ? new RuleBook(cfg.rules) : null;
     const eps = this.endpoints.map((e) => ({ addr: e.addr, port: 53 }));
     const services = [{ name: "kube-system/kube-dns:dns", vip: this.dnsVip, port: 53, endpoints: eps, rulesBefore: cfg.rulesBeforeDns }];
@@ -137,14 +138,14 @@ export class Cluster implements PodWiring, CacheWiring {
       },
       {
         forward: (pkt, t) => this.forward(pkt, t),
-        toPod: (pkt, t) => this.sim.at(t, this.toLocalFn, pkt),
+        toPod: (pkt, t) => this.sim.at(this.toHost(pkt) ? t - this.cfg.podDeliverNs : t, this.toLocalFn, pkt),
         addrName: (id) => this.addrs.name(id),
       },
     );
     const tc = cfg.tcDelay === null ? null : new NetemDelay(cfg.tcDelay, this.streams.get("node/tc-delay"));
-    this.podTc = tc?.cfg.iface === "pod-eth0" ? tc : null;
+    this.podTc = tc?.cfg.iface === "pod-eth0" ? new PodEth0Netem(tc, this.sim, this.node, () => this.tracer) : null;
     this.uplinkTc = tc?.cfg.iface === "uplink" ? tc : null;
-    this.cache = cfg.nodelocal === null ? null : new NodeLocalCache(this, cfg.nodelocal, this.streams.get("nodelocal"));
+    this.cache = cfg.nodelocal === null ? null : new NodeLocalCache(this, cfg.nodelocal, this.streams.get("nodelocal"), this.streams.get("nodelocal/coredns"));
     if (this.cache !== null) this.receivers[this.nodeIp] = this.cache;
   }
 
@@ -156,43 +157,29 @@ export class Cluster implements PodWiring, CacheWiring {
     this.receivers[addr] = r;
   }
 
+  registerHostReceiver(r: HostReceiver): void {
+    // The host-network pods share one port table: any of them delivers to its sockets.
+    this.host ??= r;
+  }
+
+  localEgress(burst: Packet[], cpu: number, calls: "sendmmsg" | "send" = "sendmmsg"): void {
+    this.node.localOut(burst, cpu, calls);
+  }
+
+  /** An answer for a host-network pod's socket: on the node's own stack, no veth to cross. */
+  private toHost(pkt: Packet): boolean {
+    return this.host !== null && pkt.dst === this.nodeIp && this.host.owns(pkt.dport);
+  }
+
   /** A UDP packet sent from a local receiver (pod or node) into the node's netfilter path. */
   udpPacket(src: number, sport: number, dst: number, dport: number, dns: DnsMessage, tally: LookupTally | null): Packet {
     return makePacket(this.uid++, "udp", src, sport, dst, dport, dns, "", tally, this.sim.now);
   }
 
-  /**
-   * A burst of datagrams leaves a pod through its eth0: the egress qdisc (if
-   * node.tc_delay is there), then veth_xmit into the node's receive path.
-   */
+  /** A burst of datagrams leaves a pod through its eth0 (model/podeth0.ts: node.tc_delay there), into the node's receive path. */
   podEgress(burst: Packet[], cpu: number, where: string, calls: "sendmmsg" | "send" = "sendmmsg"): void {
-    const tc = this.podTc;
-    if (tc === null) {
-      this.node.ingress(burst, cpu, calls);
-      return;
-    }
-    const now = this.sim.now;
-    const pass: Packet[] = [];
-    for (const pkt of burst) {
-      if (!tc.matches(pkt)) {
-        pass.push(pkt);
-        continue;
-      }
-      const d = tc.delayNs();
-      if (this.tracer !== null) {
-        this.tracer.add(pkt.tally, now, `${where} eth0`, `tc netem holds ${pkt.dns!.qtype} for ${(d / 1e6).toFixed(3)} ms (the filter marks UDP port 53 ${tc.cfg.qtype} queries): it reaches the node's conntrack after the rest of the burst`);
-      }
-      // The qdisc watchdog's hrtimer is pinned to the CPU that armed it (qdisc_watchdog_schedule_range_ns,
-      // HRTIMER_MODE_ABS_PINNED): the packet goes on to veth_xmit from the sender's CPU, alone.
-      this.sim.at(now + d, this.releaseFn, { pkt, cpu, where });
-    }
-    if (pass.length > 0) this.node.ingress(pass, cpu, calls);
-  }
-
-  private release(h: Held): void {
-    const pkt = h.pkt;
-    if (this.tracer !== null) this.tracer.add(pkt.tally, this.sim.now, `${h.where} eth0`, `tc netem releases ${pkt.dns!.qtype} into the veth`);
-    this.node.ingress([pkt], h.cpu);
+    if (this.podTc === null) this.node.ingress(burst, cpu, calls);
+    else this.podTc.send(burst, cpu, where, calls);
   }
 
   /** A packet leaves the client node's conntrack hop at time t. */
@@ -258,18 +245,20 @@ export class Cluster implements PodWiring, CacheWiring {
           this.ruleAnswer(pkt, ep, rule, ruleDelayNs);
           return;
         }
-        this.tracer?.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, `${q.qtype} ${q.qname}: rule "${ruleText(rule)}"${this.rules.nth > 0 ? ` (arrival ${this.rules.nth})` : ""}: the zone's answer${ruleDelayNs > 0 ? `, ${rule.delayMs} ms late` : ""}`);
+        this.tracer?.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, ruleWords(q.qname, q.qtype, rule, this.rules.nth, true));
       }
     }
-    const a = this.zone.answer(q.qname, q.qtype, this.serverRng, this.answerScratch);
-    // The query is consumed here: its packet object carries the answer back.
-    if (this.tracer !== null) {
-      const what = a.rcode !== "NOERROR" ? a.rcode : a.ancount > 0 ? "NOERROR, 1 address" : "NOERROR, no address (NODATA)";
-      this.tracer.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, `${q.qtype} ${q.qname} arrives; answer: ${what}${a.delayNs > 0 ? ` (after the upstream's ${(a.delayNs / 1e6).toFixed(1)} ms)` : ""}`);
+    const r = this.replicas[ep.index]!.serve(q.qname, q.qtype, now, this.served, pkt.proto === "tcp");
+    if (this.tracer !== null) this.tracer.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, servedText(q.qname, q.qtype, r, this.cfg.coredns));
+    if (r.dropped) {
+      // Past the replica's capacity, with its socket's queue full: the kernel drops the datagram.
+      this.net.droppedByCapacity++;
+      if (pkt.tally !== null) pkt.tally.queriesLost++;
+      return;
     }
-    const reply = turnAround(pkt, this.uid++, answerTo(q, a.rcode, a.ancount), now);
-    const t = now + Math.round(ep.serviceNs.sample(this.serverRng)) + a.delayNs + ruleDelayNs + this.oneWay(ep);
-    this.answer(ep, reply, t);
+    // The query is consumed here: its packet object carries the answer back.
+    const reply = turnAround(pkt, this.uid++, answerTo(q, r.rcode, r.ancount, false, r.ttlS), now);
+    this.answer(ep, reply, now + r.delayNs + ruleDelayNs + this.oneWay(ep));
   }
 
   /** An answer leaves endpoint `ep` and reaches its node's host namespace at time t. */
@@ -290,11 +279,7 @@ export class Cluster implements PodWiring, CacheWiring {
     const q = pkt.dns!;
     const now = this.sim.now;
     const action = rule.action;
-    if (this.tracer !== null) {
-      const what = action === "drop" ? "dropped, no answer" : action === "nodata" ? "NOERROR, no address (NODATA)" : action === "truncate" ? "truncated (TC bit, no records)" : action.toUpperCase();
-      const nth = this.rules!.nth;
-      this.tracer.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, `${q.qtype} ${q.qname} arrives; rule "${ruleText(rule)}"${nth > 0 ? ` (arrival ${nth})` : ""}: ${what}${delayNs > 0 && action !== "drop" ? `, ${rule.delayMs} ms late` : ""}`);
-    }
+    this.tracer?.add(pkt.tally, now, `kube-dns ${this.addrs.name(ep.addr)}`, ruleWords(q.qname, q.qtype, rule, this.rules!.nth, false));
     if (action === "drop") {
       this.net.droppedByRule++;
       if (pkt.tally !== null) pkt.tally.queriesLost++;
@@ -329,7 +314,7 @@ export class Cluster implements PodWiring, CacheWiring {
       }
       return;
     }
-    const r = this.receivers[pkt.dst];
+    const r = this.toHost(pkt) ? this.host! : this.receivers[pkt.dst];
     if (r === undefined) {
       // E.g. a reply to a MASQUERADEd query that no entry reverse-NATed: it is addressed to the node.
       this.net.blackholed++;
@@ -343,11 +328,12 @@ export class Cluster implements PodWiring, CacheWiring {
    * connect(): a SYN through the node's conntrack hop (DNAT picks the endpoint),
    * the SYN-ACK back through reverse NAT; then onEstablished.
    */
-  tcpConnect(c: TcpConnection, cpu: number): void {
+  tcpConnect(c: TcpConnection, cpu: number, local = false): void {
     this.tcpByKey.set(addrPort(c.localAddr, c.port), c);
     const syn = makePacket(this.uid++, "tcp", c.localAddr, c.port, this.addrs.id(c.peer), c.peerPort, null, "SYN", null, this.sim.now);
     this.synOwner.set(syn.uid, c);
-    this.node.ingress([syn], cpu);
+    if (local) this.node.localOut([syn], cpu);
+    else this.node.ingress([syn], cpu);
   }
 
   /** The node-local cache accepted a pod's connection: its SYN reached a NOTRACKed cache address, which answers the data too. */

@@ -17,6 +17,7 @@ import type { ResolverSettings, ResolverSetup, ResolverThread } from "../resolve
 import type { ResolvConf } from "../resolver/resolvconf.js";
 import { type LookupLog, NO_THREAD } from "./log.js";
 import type { TcpConnection } from "./tcp.js";
+import { portTable } from "./ports.js";
 import { markPairs, newTally } from "./tally.js";
 import type { LocalReceiver, PodWiring } from "./wiring.js";
 
@@ -31,7 +32,10 @@ export type Workload =
 /** With the resolver's own settings (ResolverSettings: the musl release and its query-ID collisions). */
 export interface PodConfig extends ResolverSettings {
   name: string;
+  /** Its address: the node's with hostNetwork. */
   ip: string;
+  /** The pod shares the node's network namespace (hostNetwork): no veth, its packets go through OUTPUT. */
+  hostNetwork: boolean;
   libc: Libc;
   resolvConf: ResolvConf;
   family: Family;
@@ -54,6 +58,8 @@ const PORT_MAX = 60999;
 
 interface PodSocket extends UdpSocket {
   peerIds: number[];
+  /** "pod <name>" of the pod that opened it (the host-network pods share one port table). */
+  owner: string;
 }
 
 interface Thread extends ThreadCtx {
@@ -83,8 +89,8 @@ const IDLE: Waiter = {
  * its sockets (ephemeral ports), and its end of the veth into the node.
  */
 export class Pod implements LocalReceiver {
-  /** Sockets by local port (one table for UDP and TCP: a port is used by one socket at a time here). */
-  private readonly ports: (PodSocket | TcpConnection | undefined)[] = new Array(65536).fill(undefined);
+  /** Sockets by local port (one table for UDP and TCP; the host-network pods share the node's). */
+  private readonly ports: (PodSocket | TcpConnection | undefined)[];
   private readonly ip: number;
   /** "pod <name>", where its packets come from in traces (made once: sendUdp passes it with every burst). */
   private readonly label: string;
@@ -123,7 +129,9 @@ export class Pod implements LocalReceiver {
     this.names = cfg.names.map((n) => interned(n.name));
     this.ip = cluster.addrs.id(cfg.ip);
     this.label = `pod ${cfg.name}`;
-    cluster.registerReceiver(this.ip, this);
+    this.ports = portTable(cfg.hostNetwork, cluster);
+    if (cfg.hostNetwork) cluster.registerHostReceiver({ owns: (port) => this.ports[port] !== undefined, deliver: (pkt, owned) => this.deliver(pkt, owned) });
+    else cluster.registerReceiver(this.ip, this);
   }
 
   /** Schedules the threads (and, for an open workload, the arrivals). */
@@ -298,7 +306,7 @@ export class Pod implements LocalReceiver {
           peerIds = peers.map((p) => cluster.addrs.id(p));
           pod.peerIdCache.set(peers, peerIds);
         }
-        const s: PodSocket = { port: pod.ephemeralPort(), peers, peerPort, queue: [], waiter: null, closed: false, peerIds };
+        const s: PodSocket = { port: pod.ephemeralPort(), peers, peerPort, queue: [], waiter: null, closed: false, peerIds, owner: pod.label };
         pod.ports[s.port] = s;
         return s;
       },
@@ -321,7 +329,8 @@ export class Pod implements LocalReceiver {
           const what = msgs.map((m) => `${m.qtype}${m.sends > 0 ? " (again)" : ""}`).join(" and ");
           cluster.tracer.add(tally, cluster.sim.now, pod.where(pod.threads[threadId]!), `${how} ${what} ${msgs[0]!.qname} from port ${s.port} to ${cluster.addrs.name(peerIds[0]!)}:${s.peerPort}`);
         }
-        cluster.podEgress(burst, cpu, pod.label, pod.resolver.sendCalls);
+        if (pod.cfg.hostNetwork) cluster.localEgress(burst, cpu, pod.resolver.sendCalls);
+        else cluster.podEgress(burst, cpu, pod.label, pod.resolver.sendCalls);
       },
       openTcp(peer: string, peerPort: number): TcpConn {
         pod.tcpCount++;
@@ -346,7 +355,7 @@ export class Pod implements LocalReceiver {
           },
         };
         pod.ports[c.port] = c;
-        cluster.tcpConnect(c, cpu);
+        cluster.tcpConnect(c, cpu, pod.cfg.hostNetwork);
         return c;
       },
       sendTcp(c: TcpConn, msgs: DnsMessage[]): void {
@@ -376,7 +385,7 @@ export class Pod implements LocalReceiver {
     // A connected socket only matches datagrams from its peer (udp4_lib_lookup); musl's
     // unconnected socket receives them, and res_msend ignores "replies from addresses we didn't send to".
     if (!owned || !s.peerIds.includes(pkt.src) || pkt.sport !== s.peerPort) {
-      this.cluster.tracer?.add(pkt.tally, this.cluster.sim.now, `pod ${this.cfg.name}`, `an answer from ${this.cluster.addrs.name(pkt.src)}:${pkt.sport} reaches port ${pkt.dport}: not the address the socket talks to, ignored`);
+      this.cluster.tracer?.add(pkt.tally, this.cluster.sim.now, s.owner, `an answer from ${this.cluster.addrs.name(pkt.src)}:${pkt.sport} reaches port ${pkt.dport}: not the address the socket talks to, ignored`);
       net.ignoredBySocket++;
       if (pkt.tally !== null) pkt.tally.queriesLost++;
       return;
@@ -384,7 +393,7 @@ export class Pod implements LocalReceiver {
     const m = pkt.dns!;
     m.from = this.cluster.addrs.name(pkt.src);
     net.answersDelivered++;
-    this.cluster.tracer?.add(pkt.tally, this.cluster.sim.now, `pod ${this.cfg.name}`, `the ${m.qtype} answer (${m.rcode}${m.rcode === "NOERROR" ? (m.ancount > 0 ? ", 1 address" : ", no address") : ""}) reaches the socket on port ${pkt.dport}`);
+    this.cluster.tracer?.add(pkt.tally, this.cluster.sim.now, s.owner, `the ${m.qtype} answer (${m.rcode}${m.rcode === "NOERROR" ? (m.ancount > 0 ? ", 1 address" : ", no address") : ""}) reaches the socket on port ${pkt.dport}`);
     if (s.waiter !== null) s.waiter.wake(m);
     else s.queue.push(m);
   }

@@ -17,6 +17,11 @@ export interface LocalReceiver {
   deliver(pkt: Packet, owned: boolean): void;
 }
 
+/** The host-network pods' sockets: they receive what reaches the node's address on a port they own. */
+export interface HostReceiver extends LocalReceiver {
+  owns(port: number): boolean;
+}
+
 export interface NetworkStats {
   /** Packets routed to an address nobody serves. */
   blackholed: number;
@@ -26,6 +31,8 @@ export interface NetworkStats {
   ignoredBySocket: number;
   /** Queries a kube_dns rule dropped. */
   droppedByRule: number;
+  /** Queries a kube-dns replica dropped past its capacity (kube_dns.capacity), its socket's queue full. */
+  droppedByCapacity: number;
   answersDelivered: number;
 }
 
@@ -35,8 +42,8 @@ interface NodeServices {
   readonly addrs: AddressBook;
   /** Set (before the run) to collect every lookup's story; null otherwise. */
   readonly tracer: TraceCollector | null;
-  /** connect(): a SYN through the node's conntrack hop; the connection's onEstablished when its SYN-ACK is back. */
-  tcpConnect(c: TcpConnection, cpu: number): void;
+  /** connect(): a SYN through the node's conntrack hop (OUTPUT when `local`); the connection's onEstablished when its SYN-ACK is back. */
+  tcpConnect(c: TcpConnection, cpu: number, local?: boolean): void;
   /** Data on an established connection. */
   tcpSend(c: TcpConnection, msgs: DnsMessage[], tally: LookupTally | null): void;
   tcpClose(c: TcpConnection): void;
@@ -54,6 +61,10 @@ export interface PodWiring extends NodeServices {
   udpPacket(src: number, sport: number, dst: number, dport: number, dns: DnsMessage, tally: LookupTally | null): Packet;
   /** A burst of datagrams leaves the pod through its eth0, sent from `cpu`; `where` names the pod in traces. */
   podEgress(burst: Packet[], cpu: number, where: string, calls?: "sendmmsg" | "send"): void;
+  /** A host-network pod's burst: generated in the node's own namespace, through OUTPUT (Netns.localOut). */
+  localEgress(burst: Packet[], cpu: number, calls?: "sendmmsg" | "send"): void;
+  /** Packets to the node's address on a port `r` owns go to `r`. */
+  registerHostReceiver(r: HostReceiver): void;
 }
 
 /** The NodeLocal cache's view of the node it runs on. */

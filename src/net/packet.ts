@@ -23,6 +23,8 @@ export interface DnsMessage {
   from: string;
   /** Times this query object has been sent (a resend of the same ID is a retransmission). */
   sends: number;
+  /** An answer's TTL, seconds (the least of its records'; what a cache downstream reads). */
+  ttlS?: number;
 }
 
 /**
@@ -107,8 +109,8 @@ export function replyPacket(uid: number, q: Packet, dns: DnsMessage | null, flag
 }
 
 /** The DNS answer to query q. */
-export function answerTo(q: DnsMessage, rcode: Rcode, ancount: number, tc = false): DnsMessage {
-  return { id: q.id, qname: q.qname, qtype: q.qtype, response: true, rcode, ancount, tc, from: "", sends: 0 };
+export function answerTo(q: DnsMessage, rcode: Rcode, ancount: number, tc = false, ttlS = 0): DnsMessage {
+  return { id: q.id, qname: q.qname, qtype: q.qtype, response: true, rcode, ancount, tc, from: "", sends: 0, ttlS };
 }
 
 /** Turns a consumed packet into its answer in place (swapping the addresses), to spare an allocation. */

@@ -4,11 +4,13 @@ import type { TcInterface } from "../kernel/qdisc.js";
 import type { NodeLoad, RxMode } from "../kernel/rx.js";
 import type { HopTiming, NatBackend, SendTiming } from "../kernel/timing.js";
 import type { KernelFeatures } from "../kernel/version.js";
+import { type CacheConfig, cacheOf } from "../dns/cache.js";
 import type { RecordSpec, ZoneConfig } from "../dns/zone.js";
+import type { CoreDnsConfig } from "../model/coredns.js";
 import type { ClusterConfig } from "../model/cluster.js";
 import { DEFAULT_LINK_US, type EndpointNodeConfig } from "../model/endpointnode.js";
 import { type NodeSpec, nodeHopConfig } from "../model/node.js";
-import type { NodeLocalConfig } from "../model/nodelocal.js";
+import { type NodeLocalConfig, nodeLocalClusterCache } from "../model/nodelocal.js";
 import { buildDist } from "./dist.js";
 import type { LoadedScenario } from "./load.js";
 
@@ -43,8 +45,9 @@ export function clusterConfig(loaded: LoadedScenario, seed: number, overlap?: nu
     })),
     endpointNodes: [...new Set(placement.filter((n) => n !== CLIENT_NODE))].map((name) => ({ name, cfg: endpointNodeConfig(s, name, loaded.endpointKernel) })),
     zone: zoneConfig(s),
+    coredns: coreDnsConfig(s),
     rules: loaded.rules,
-    nodelocal: nodeLocalConfig(s),
+    nodelocal: nodeLocalConfig(s, coreDnsConfig(s)),
     masquerade: s.node.masquerade_all ? { randomFully: s.node.masquerade_random_fully } : null,
     tcDelay: tc === undefined ? null : { iface: tc.interface as TcInterface, qtype: tc.qtype, delay: buildDist(tc.delay_ms, MS) },
   };
@@ -140,28 +143,75 @@ function sendTimingOverrides(s: Scenario): Partial<SendTiming> {
 }
 
 function zoneConfig(s: Scenario): ZoneConfig {
-  const record = (r: string | { name: string; a?: boolean | undefined; aaaa?: boolean | undefined }, ipv6: boolean): RecordSpec =>
-    typeof r === "string" ? { name: fqdn(r), a: true, aaaa: ipv6 } : { name: fqdn(r.name), a: r.a ?? true, aaaa: r.aaaa ?? ipv6 };
+  const record = (r: string | { name: string; a?: boolean | undefined; aaaa?: boolean | undefined; ttl_s?: number | undefined }, ipv6: boolean): RecordSpec => {
+    if (typeof r === "string") return { name: fqdn(r), a: true, aaaa: ipv6 };
+    const spec: RecordSpec = { name: fqdn(r.name), a: r.a ?? true, aaaa: r.aaaa ?? ipv6 };
+    if (r.ttl_s !== undefined) spec.ttlS = r.ttl_s;
+    return spec;
+  };
   return {
     clusterDomain: s.cluster.domain,
     records: s.kube_dns.records.map((r) => record(r, s.kube_dns.ipv6)),
     externalRecords: s.kube_dns.external_records.map((r) => record(r, true)),
     upstreamNs: buildDist(s.kube_dns.upstream_ms, MS),
-    clusterTtlS: 5,
-    externalTtlS: 30,
+    clusterTtlS: s.kube_dns.ttl_s,
+    externalTtlS: s.kube_dns.upstream_ttl_s,
   };
 }
 
-function nodeLocalConfig(s: Scenario): NodeLocalConfig | null {
+/**
+ * The replicas' Corefile plugins: `cache` (absent: `cache 30`, as kubeadm's and the addon's
+ * Corefiles have it), `forward . /etc/resolv.conf` and the replica's capacity.
+ */
+function coreDnsConfig(s: Scenario): CoreDnsConfig {
+  const k = s.kube_dns;
+  const c = k.cache;
+  const cache: CacheConfig | null =
+    c === false
+      ? null
+      : {
+          success: { capacity: c.success.capacity, maxTtlS: c.success.ttl_s ?? c.ttl_s, minTtlS: c.success.min_ttl_s },
+          denial: { capacity: c.denial.capacity, maxTtlS: c.denial.ttl_s ?? c.ttl_s, minTtlS: c.denial.min_ttl_s },
+          servfailS: c.servfail_s,
+          disableSuccess: c.disable.success.map(fqdn),
+          disableDenial: c.disable.denial.map(fqdn),
+          prefetch: c.prefetch === undefined ? null : { amount: c.prefetch.amount, durationNs: Math.round(c.prefetch.duration_s * SEC), percentage: c.prefetch.percentage },
+        };
+  return {
+    cache,
+    forward: {
+      upstreams: upstreamCount(s.node.resolv_conf),
+      readTimeoutNs: Math.round(k.forward.read_timeout_ms * MS),
+      maxConnectAttempts: k.forward.max_connect_attempts ?? null,
+      maxConcurrent: k.forward.max_concurrent,
+    },
+    capacity: k.capacity === undefined ? null : { qps: k.capacity.qps, queue: k.capacity.queue },
+    upstreamLoss: k.upstream_loss,
+  };
+}
+
+/**
+ * The upstreams of `forward . /etc/resolv.conf`: every nameserver line of the CoreDNS pod's
+ * resolv.conf (miekg/dns ClientConfigFromReader), which is the node's (the CoreDNS Deployment
+ * has dnsPolicy: Default); at least one.
+ */
+function upstreamCount(resolvConf: string): number {
+  return Math.max(1, (resolvConf.match(/^[ \t]*nameserver[ \t]+\S/gm) ?? []).length);
+}
+
+/** NodeLocal DNSCache: its Corefile's caches, and forward with kube_dns.forward's settings (one upstream: kube-dns-upstream). */
+function nodeLocalConfig(s: Scenario, kubeDns: CoreDnsConfig): NodeLocalConfig | null {
   const nl = s.nodelocal?.enabled ? s.nodelocal : null;
   if (nl === null) return null;
   return {
     localIps: nl.listen_on_cluster_ip ? [nl.ip, s.cluster.dns_service_ip] : [nl.ip],
     upstreamVip: nl.upstream_service_ip,
     cacheNs: buildDist(nl.cache_ms, MS),
-    successTtlS: 30,
-    denialTtlS: 5,
-    externalTtlS: 30,
+    clusterCache: nodeLocalClusterCache(),
+    otherCache: cacheOf(30),
+    // No max_concurrent in node-local-dns's Corefile.
+    forward: { ...kubeDns.forward, maxConcurrent: 0 },
+    upstreamLoss: kubeDns.upstreamLoss,
     connExpireNs: 10 * SEC,
     cpu: 0,
   };

@@ -4,8 +4,9 @@
  * generateSearchesForDNSClusterFirst, appendDNSConfig, mergeDNSOptions).
  */
 export interface PodDnsSpec {
-  /** ClusterFirstWithHostNet is ClusterFirst (getPodDNSType gives podDNSCluster for both on a pod with its own network namespace). */
   policy: "ClusterFirst" | "ClusterFirstWithHostNet" | "Default" | "None";
+  /** The pod's hostNetwork: ClusterFirst then falls back to Default (getPodDNSType). */
+  hostNetwork?: boolean;
   namespace: string;
   clusterDomain: string;
   /** kubelet --cluster-dns. */
@@ -23,7 +24,10 @@ export function kubeletResolvConf(p: PodDnsSpec): string {
   let nameservers: string[];
   let searches: string[];
   let options: string[];
-  switch (p.policy) {
+  // getPodDNSType: ClusterFirstWithHostNet is podDNSCluster; ClusterFirst is too, unless the pod has
+  // hostNetwork ("Fallback to DNSDefault for pod on hostnetwork"); Default is podDNSHost.
+  const policy = p.policy === "ClusterFirst" && p.hostNetwork === true ? "Default" : p.policy;
+  switch (policy) {
     case "ClusterFirst":
     case "ClusterFirstWithHostNet":
       // The cluster DNS, the namespace's search path then the node's, and defaultDNSOptions ("ndots:5"): the node's options are dropped.

@@ -9,7 +9,7 @@ import { type ResolvConf, ResolvConfError, parseResolvConf } from "../resolver/r
 import { kubeletResolvConf } from "./kubelet.js";
 import { describeIssue } from "./issue.js";
 import { DEFAULT_OTHER_CONNECTION_LIFETIME_S } from "../kernel/otherflows.js";
-import { MAX_OTHER_CONNECTIONS_LIVE, type Scenario, dnsFieldName, podDnsConfig, podDnsPolicy, scenarioSchema } from "./schema.js";
+import { MAX_OTHER_CONNECTIONS_LIVE, type Scenario, dnsFieldName, podDnsConfig, podDnsPolicy, podHostNetwork, scenarioSchema } from "./schema.js";
 import { distMean } from "./dist.js";
 import { MAX_LOOKUPS, MAX_THREADS_TOTAL, MAX_WORKLOAD_S, showCount } from "./limits.js";
 
@@ -347,6 +347,7 @@ function kubeletText(scenario: Scenario, pod: Scenario["pods"][number], src: Sce
   const hostOptions = host.lines.filter((d) => d.key === "options").flatMap((d) => d.args);
   return kubeletResolvConf({
     policy: podDnsPolicy(pod)!,
+    hostNetwork: podHostNetwork(pod),
     namespace: pod.namespace,
     clusterDomain: scenario.cluster.domain,
     clusterDns: [scenario.cluster.dns_service_ip],

@@ -10,6 +10,7 @@ import type { NetworkStats } from "../model/wiring.js";
 import { CLIENT_NODE, clusterConfig } from "./config.js";
 import { buildDist } from "./dist.js";
 import type { LoadedScenario } from "./load.js";
+import { podHostNetwork } from "./schema.js";
 
 const MS = 1_000_000;
 const SEC = 1_000_000_000;
@@ -79,7 +80,9 @@ function podConfig(loaded: LoadedScenario, i: number): PodConfig {
       : { kind: "open", ratePerS: p.rate_per_s!, durationNs: Math.round(p.duration_s! * SEC) };
   return {
     name: p.name,
-    ip: `10.244.0.${10 + i}`,
+    // A host-network pod has the node's address (and no veth).
+    ip: podHostNetwork(p) ? loaded.scenario.cluster.node_ip : `10.244.0.${10 + i}`,
+    hostNetwork: podHostNetwork(p),
     libc: p.libc,
     musl: { version: p.musl_version, sameIdProbability: p.musl_same_id_probability },
     resolvConf: loaded.resolvConfs[i]!,

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
+import { CACHE_DEFAULT_CAPACITY, CACHE_MIN_TTL_S } from "../dns/cache.js";
 import { DEFAULT_LINK_US } from "../model/endpointnode.js";
 import { TC_INTERFACES } from "../kernel/qdisc.js";
 import { RX_MODES, NODE_LOADS } from "../kernel/rx.js";
@@ -56,6 +57,42 @@ const dnsName = z.string().regex(/^[A-Za-z0-9_*]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?$
 const record = z.union([dnsName, z.strictObject({ name: dnsName, a: z.boolean().optional(), aaaa: z.boolean().optional() })], {
   error: "expected a name, or {name, a: true|false, aaaa: true|false}",
 });
+/** A DNS TTL in whole seconds (RFC 2181: at most 2^31 - 1). */
+const ttlSeconds = (what: string) => wholeIn(0, 2_147_483_647, what);
+/** A name upstream may carry its own TTL. */
+const externalRecord = z.union([dnsName, z.strictObject({ name: dnsName, a: z.boolean().optional(), aaaa: z.boolean().optional(), ttl_s: ttlSeconds("the TTL its answers carry, seconds").optional() })], {
+  error: "expected a name, or {name, a: true|false, aaaa: true|false, ttl_s: seconds}",
+});
+
+/** One of the cache plugin's two caches: `success|denial CAPACITY [TTL [MINTTL]]`. */
+const cacheClass = z.strictObject({
+  capacity: wholeIn(1, 10_000_000, "entries; CoreDNS keeps max(capacity / 256, 4) per each of its 256 shards").default(CACHE_DEFAULT_CAPACITY),
+  ttl_s: wholeIn(1, 2_147_483_647, "the most an answer is kept, seconds").optional(),
+  min_ttl_s: ttlSeconds("the least an answer is kept, seconds").default(CACHE_MIN_TTL_S),
+});
+/** CoreDNS's cache plugin in each replica: the Kubernetes Corefiles' `cache 30`, or false for a Corefile without it. */
+const cachePlugin = z.union(
+  [
+    z.literal(false),
+    z.strictObject({
+      ttl_s: wholeIn(1, 2_147_483_647, "cache [TTL]: the most a success or denial is kept, seconds").default(30),
+      success: cacheClass.prefault({}),
+      denial: cacheClass.prefault({}),
+      servfail_s: numberIn(0, 300, "seconds a SERVFAIL is kept; RFC 2308 allows at most 5 minutes").default(CACHE_MIN_TTL_S),
+      /** `disable success ZONES`, `disable denial ZONES` (kubeadm's Corefile since kubernetes#128359: the cluster domain). */
+      disable: z.strictObject({ success: z.array(dnsName).default([]), denial: z.array(dnsName).default([]) }).prefault({}),
+      /** `prefetch AMOUNT [DURATION] [PERCENTAGE%]`: refresh an entry hit often before it expires. */
+      prefetch: z
+        .strictObject({
+          amount: wholeIn(0, 1_000_000, "hits before an entry is prefetched; 0: never"),
+          duration_s: numberIn(0.001, 86_400, "seconds a hit may follow the one before and still count").default(60),
+          percentage: wholeIn(10, 90, "the share of its TTL left, in %, below which it is prefetched").default(10),
+        })
+        .optional(),
+    }),
+  ],
+  { error: "expected false (no cache plugin) or {ttl_s, success, denial, servfail_s, disable}" },
+);
 
 const KERNEL_HELP = 'expected a kernel version such as "5.4" or "4.14.173", or as uname -r prints it ("5.4.0-1103-aws"; quote it in YAML)';
 const kernelVersion = z
@@ -73,10 +110,9 @@ const WEIGHT = "expected a weight above 0, at most 1e9 (names are picked in prop
 const name = z.union([dnsName, z.strictObject({ name: dnsName, weight: z.number({ error: WEIGHT }).positive({ error: WEIGHT }).max(1e9, { error: WEIGHT }) })], { error: "expected a name, or {name, weight} with a weight above 0, at most 1e9" });
 
 /**
- * A pod spec's dnsPolicy. ClusterFirstWithHostNet is ClusterFirst for the
- * kubelet whether or not the pod has hostNetwork (pkg/kubelet/network/dns/dns.go,
- * getPodDNSType: both give podDNSCluster; only ClusterFirst on hostNetwork falls
- * back to Default), and the pods here have a network namespace of their own.
+ * A pod spec's dnsPolicy. The kubelet gives ClusterFirstWithHostNet the cluster's DNS,
+ * and ClusterFirst too unless the pod has hostNetwork, where it falls back to Default
+ * (pkg/kubelet/network/dns/dns.go, getPodDNSType).
  */
 export const DNS_POLICIES = ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"] as const;
 const dnsPolicy = z.enum(DNS_POLICIES);
@@ -88,8 +124,13 @@ const dnsConfig = z.strictObject({
 });
 type DnsConfig = z.output<typeof dnsConfig>;
 
-/** The two spellings of a pod's DNS fields: the scenario's (snake_case) and the pod spec's (camelCase). */
-export const DNS_SPELLINGS = { policy: ["dns_policy", "dnsPolicy"], config: ["dns_config", "dnsConfig"] } as const;
+/** The two spellings of a pod's DNS and network fields: the scenario's (snake_case) and the pod spec's (camelCase). */
+export const DNS_SPELLINGS = { policy: ["dns_policy", "dnsPolicy"], config: ["dns_config", "dnsConfig"], network: ["host_network", "hostNetwork"] } as const;
+
+/** Whether the pod shares the node's network namespace, under either spelling. */
+export function podHostNetwork(p: { host_network?: boolean | undefined; hostNetwork?: boolean | undefined }): boolean {
+  return p.host_network ?? p.hostNetwork ?? false;
+}
 
 /** The pod's dnsPolicy, under either spelling. */
 export function podDnsPolicy(p: { dns_policy?: (typeof DNS_POLICIES)[number] | undefined; dnsPolicy?: (typeof DNS_POLICIES)[number] | undefined }): (typeof DNS_POLICIES)[number] | undefined {
@@ -123,6 +164,9 @@ export const podSchema = z
     /** dns_policy and dns_config as a pod spec spells them, so a block pasted from one works; one spelling per field. */
     dnsPolicy: dnsPolicy.optional(),
     dnsConfig: dnsConfig.optional(),
+    /** The pod shares the node's network namespace (the pod spec's hostNetwork): its packets are the node's own. */
+    host_network: z.boolean().optional(),
+    hostNetwork: z.boolean().optional(),
     namespace: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: "expected a namespace name (lower-case letters, digits, dashes)" }).default("default"),
     family: z.enum(["unspec", "inet", "inet6"]).default("unspec"),
     threads: wholeIn(1, MAX_THREADS, "application threads").default(1),
@@ -259,7 +303,30 @@ export const scenarioSchema = z.strictObject({
     /** Where the endpoints run: all on the client node, each on a node of its own, or a node name per endpoint. */
     placement: z.union([z.enum(["local", "remote"]), z.array(nodeName).min(1)], { error: "expected local, remote, or a list of node names, one per endpoint (client-node for the client node)" }).default("local"),
     records: z.array(record).default([]),
-    external_records: z.array(record).default([]),
+    external_records: z.array(externalRecord).default([]),
+    /** The kubernetes plugin's `ttl` (its default is 5; the Kubernetes Corefiles set 30). */
+    ttl_s: wholeIn(0, 3600, "the kubernetes plugin's ttl, seconds").default(30),
+    /** The TTL of upstream answers for names that give none (assumed). */
+    upstream_ttl_s: ttlSeconds("the TTL of upstream answers, seconds").default(300),
+    cache: cachePlugin.prefault({}),
+    /** CoreDNS's forward plugin (`forward . /etc/resolv.conf`). */
+    forward: z
+      .strictObject({
+        read_timeout_ms: numberIn(1, 60_000, "ms one attempt waits for the upstream").default(2000),
+        /** Absent: two per upstream (1.14.7 and later); 0: no cap, until the 5 s deadline (earlier releases). */
+        max_connect_attempts: wholeIn(0, 1000, "attempts per query; 0: until the 5 s deadline").optional(),
+        max_concurrent: wholeIn(0, 10_000_000, "queries forwarded at once before REFUSED; 0: no limit").default(1000),
+      })
+      .prefault({}),
+    /** The share of forward attempts the upstream never answers. */
+    upstream_loss: probability.default(0),
+    /** A replica's capacity: queries per second, and how many may wait (its socket's queue) before more are dropped. */
+    capacity: z
+      .strictObject({
+        qps: numberIn(1, 10_000_000, "queries per second a replica processes"),
+        queue: wholeIn(0, 10_000_000, "queries that may wait").default(256),
+      })
+      .optional(),
     /** Answer rules (the `dnsrace lookup --rule` language), as strings or mappings; checked by the loader (src/dns/rules.ts). */
     rules: z.array(z.unknown()).default([]),
   }),
