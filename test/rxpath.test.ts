@@ -7,7 +7,8 @@ import { HopTracer } from "../src/kernel/hoptrace.js";
 import { defaultNic, pollLists } from "../src/kernel/nic.js";
 import { type RxMode, defaultRx } from "../src/kernel/rx.js";
 import { defaultSoftirqLoad } from "../src/kernel/softirq.js";
-import { RxPath, flowHash } from "../src/kernel/rxpath.js";
+import { flowHash } from "../src/kernel/flowhash.js";
+import { RxPath } from "../src/kernel/rxpath.js";
 import { kernelFeatures } from "../src/kernel/version.js";
 import { type Packet, makePacket, packetKey } from "../src/net/packet.js";
 

@@ -1,5 +1,7 @@
 import { type Dist, LogNormal, normal } from "../engine/dist.js";
 import type { Rng } from "../engine/random.js";
+import type { Simulator } from "../engine/sim.js";
+import type { Packet } from "../net/packet.js";
 import type { SoftirqLoad } from "./softirq.js";
 
 /**
@@ -84,5 +86,57 @@ export function pollLists(nic: NicConfig, load: SoftirqLoad | null, arrivals: re
     }
     out[i] = list;
     fill++;
+  }
+}
+
+/**
+ * A node's NIC receive queues, one per CPU (RSS picked it), each with its ring: a packet on an idle
+ * queue raises the interrupt whose NAPI poll takes the ring (pollStart); until then, every packet
+ * that arrives joins it. The poll hands the ring on as lists (pollLists) through `deliver`.
+ */
+export class NicQueues {
+  private readonly rings: Packet[][];
+  /** Per CPU: when each of the ring's packets arrived (the poll counts what came between them). */
+  private readonly arrivals: number[][];
+  /** The list each packet of a poll goes on in. */
+  private readonly listOf: number[] = [];
+  private readonly pollFn = (cpu: number) => this.poll(cpu);
+
+  constructor(
+    private readonly sim: Simulator,
+    private readonly nic: NicConfig,
+    private readonly load: SoftirqLoad | null,
+    cpus: number,
+    /** The polls' own stream; needed only when a packet arrives. */
+    private readonly rng: Rng | undefined,
+    private readonly deliver: (ring: readonly Packet[], from: number, to: number, cpu: number) => void,
+  ) {
+    this.rings = Array.from({ length: cpus }, () => []);
+    this.arrivals = Array.from({ length: cpus }, () => []);
+  }
+
+  /** A packet from the wire lands on the ring of `cpu`'s queue now. */
+  arrive(pkt: Packet, cpu: number): void {
+    const ring = this.rings[cpu]!;
+    this.arrivals[cpu]![ring.length] = this.sim.now;
+    ring.push(pkt);
+    if (ring.length > 1) return;
+    if (this.rng === undefined) throw new Error("packets from the wire on a kernel with GRO_NORMAL lists need the NIC polls' stream");
+    this.sim.at(pollStart(this.nic, this.load, this.sim.now, this.rng), this.pollFn, cpu);
+  }
+
+  /** The NAPI poll on `cpu` takes the ring and hands its packets on, as lists of up to gro_normal_batch. */
+  private poll(cpu: number): void {
+    const ring = this.rings[cpu]!;
+    const n = ring.length;
+    const listOf = this.listOf;
+    pollLists(this.nic, this.load, this.arrivals[cpu]!, n, this.rng!, listOf);
+    let from = 0;
+    for (let i = 1; i <= n; i++) {
+      if (i < n && listOf[i] === listOf[from]) continue;
+      this.deliver(ring, from, i, cpu);
+      from = i;
+    }
+    ring.length = 0;
   }
 }

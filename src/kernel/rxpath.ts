@@ -3,7 +3,8 @@ import type { Simulator } from "../engine/sim.js";
 import { type Packet, packetKey } from "../net/packet.js";
 import type { HopStats, NetnsConfig } from "./hop.js";
 import type { HopTracer } from "./hoptrace.js";
-import { pollLists, pollStart } from "./nic.js";
+import { flowHash } from "./flowhash.js";
+import { NicQueues } from "./nic.js";
 import { SoftirqCpus, loaded } from "./softirq.js";
 
 /** The netfilter hooks the receive path hands each packet to, on the CPU that processes it. */
@@ -56,18 +57,15 @@ export class RxPath {
   private readonly pool: Work[] = [];
   /** Enqueue times of a sender's burst, times[0..burst.length): overwritten, never truncated (that would free its storage). */
   private readonly times: number[] = [];
-  /** Per CPU: the wire's packets waiting for a pending poll, threaded or the NIC's (empty: no poll pending). */
+  /** Per CPU: the wire's packets waiting for a pending threaded poll (empty: no poll pending). */
   private readonly pending: Packet[][];
-  /** Per CPU: when each of pending's packets arrived (the NIC's poll counts what came between them). */
-  private readonly arrivals: number[][];
-  /** The list each packet of a NIC poll goes on in (kernel/nic.ts pollLists). */
-  private readonly listOf: number[] = [];
+  /** The NIC's receive queues (kernel/nic.ts), for the inline and gro modes' packets from the wire. */
+  private readonly nic: NicQueues;
   /** One packet handed on as a list of one. */
   private readonly one: Packet[] = [NO_PACKET];
   private readonly arriveFn = (w: Work) => this.arrive(w);
   private readonly stepFn = (w: Work) => this.step(w);
   private readonly wirePollFn = (cpu: number) => this.wirePoll(cpu);
-  private readonly nicPollFn = (cpu: number) => this.nicPoll(cpu);
   /** The node's softirq load on each CPU, or null when none is declared. */
   private readonly softirq: SoftirqCpus | null;
 
@@ -83,7 +81,7 @@ export class RxPath {
   ) {
     this.cpus = Array.from({ length: cfg.cpus }, () => ({ busy: false, queue: [] }));
     this.pending = Array.from({ length: cfg.cpus }, () => []);
-    this.arrivals = Array.from({ length: cfg.cpus }, () => []);
+    this.nic = new NicQueues(sim, cfg.rx.nic, cfg.rx.softirq, cfg.cpus, rng.nic, (ring, from, to, cpu) => this.nicList(ring, from, to, cpu));
     const load = cfg.rx.softirq;
     this.softirq = load !== null && loaded(load) ? new SoftirqCpus(load, cfg.cpus, cfg.features.ksoftirqdDefers, rng.softirq) : null;
   }
@@ -149,7 +147,7 @@ export class RxPath {
       case "gro":
         // The NIC's NAPI poll: from 5.5 it hands its packets on as lists (kernel/nic.ts); before, one by one.
         if (this.cfg.features.groNormalList) {
-          this.toRing(pkt, cpu);
+          this.nic.arrive(pkt, cpu);
           return;
         }
         this.schedule(pkt, cpu, now);
@@ -316,38 +314,13 @@ export class RxPath {
     waiting.length = 0;
   }
 
-  /**
-   * A packet from the wire lands on the ring of `cpu`'s queue. On an idle queue it raises the
-   * interrupt whose NAPI poll takes the ring (nic.ts pollStart); until then, every packet that
-   * arrives joins it.
-   */
-  private toRing(pkt: Packet, cpu: number): void {
-    const ring = this.pending[cpu]!;
-    this.arrivals[cpu]![ring.length] = this.sim.now;
-    ring.push(pkt);
-    if (ring.length > 1) return;
-    if (this.rng.nic === undefined) throw new Error("packets from the wire on a kernel with GRO_NORMAL lists need the NIC polls' stream");
-    this.sim.at(pollStart(this.cfg.rx.nic, this.cfg.rx.softirq, this.sim.now, this.rng.nic), this.nicPollFn, cpu);
-  }
-
-  /** The NIC's NAPI poll on `cpu` takes the ring and hands its packets on, as lists of up to gro_normal_batch (nic.ts pollLists). */
-  private nicPoll(cpu: number): void {
-    const ring = this.pending[cpu]!;
-    const n = ring.length;
-    const listOf = this.listOf;
-    pollLists(this.cfg.rx.nic, this.cfg.rx.softirq, this.arrivals[cpu]!, n, this.rng.nic!, listOf);
-    const now = this.sim.now;
-    let from = 0;
-    for (let i = 1; i <= n; i++) {
-      if (i < n && listOf[i] === listOf[from]) continue;
-      const w = this.work(cpu);
-      w.nic = true;
-      for (let j = from; j < i; j++) w.pkts[w.n++] = ring[j]!;
-      this.stats.packetsIn += i - from;
-      this.sim.at(now, this.arriveFn, w);
-      from = i;
-    }
-    ring.length = 0;
+  /** A list the NIC's poll hands on now: ring[from..to) reach PREROUTING together on `cpu`. */
+  private nicList(ring: readonly Packet[], from: number, to: number, cpu: number): void {
+    const w = this.work(cpu);
+    w.nic = true;
+    for (let j = from; j < to; j++) w.pkts[w.n++] = ring[j]!;
+    this.stats.packetsIn += to - from;
+    this.sim.at(this.sim.now, this.arriveFn, w);
   }
 
   /** One datagram reaches PREROUTING on `cpu` at time t (processed alone). */
@@ -423,12 +396,4 @@ export class RxPath {
     const nextWork = cpu.queue.shift();
     if (nextWork !== undefined) this.start(nextWork);
   }
-}
-
-/** A stable stand-in for the kernel's flow hash (skb_get_hash): a 32-bit mix of the tuple key. */
-export function flowHash(key: number): number {
-  let h = (key | 0) ^ Math.floor(key / 4294967296); // ToInt32 keeps the low 32 bits, no float modulo
-  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
-  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
-  return (h ^ (h >>> 16)) >>> 0;
 }

@@ -1,6 +1,7 @@
 import { type Packet, packetKey } from "../net/packet.js";
 import type { Netns } from "./netns.js";
-import { type RxPath, flowHash } from "./rxpath.js";
+import { flowHash } from "./flowhash.js";
+import type { RxPath } from "./rxpath.js";
 
 /**
  * A node's receive queues for packets arriving from the wire (the NIC, or the
