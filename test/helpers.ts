@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { RaceArgs } from "../src/cli/race.js";
 import { formatTrace } from "../src/cli/trace.js";
+import type { Simulator } from "../src/engine/sim.js";
+import { Streams } from "../src/engine/random.js";
+import { Netns } from "../src/kernel/netns.js";
+import { defaultRx } from "../src/kernel/rx.js";
+import { defaultHopTiming, defaultSendTiming } from "../src/kernel/timing.js";
+import type { KernelFeatures } from "../src/kernel/version.js";
+import type { Packet } from "../src/net/packet.js";
 import { TraceCollector } from "../src/model/trace.js";
 import { InputError, loadScenarioText } from "../src/scenario/load.js";
 import { runScenario } from "../src/scenario/run.js";
@@ -90,4 +98,46 @@ export function assertRowsOfCsv(rows: Record<string, unknown>[], csv: string, te
       else assert.equal(v, Number(cell), `${col}: a number`);
     });
   });
+}
+
+/** `dnsrace race` with no flag given: every argument undefined, as yargs hands them over. */
+export const NO_RACE_FLAGS: RaceArgs = {
+  kernel: undefined,
+  endpoints: undefined,
+  gapUs: undefined,
+  send: undefined,
+  pairs: undefined,
+  rules: undefined,
+  proxyMode: undefined,
+  ipvsScheduleNs: undefined,
+  iptables: undefined,
+  rx: undefined,
+  load: undefined,
+  cpus: undefined,
+  seed: undefined,
+  json: false,
+};
+
+/** A bare two-CPU node hop with one DNS Service (address 1:53 -> 2:53), no load, no stalls; forwarded packets go to `forward`. */
+export function bareHop(sim: Simulator, features: KernelFeatures, seed: number, forward: (p: Packet) => void): Netns {
+  const streams = new Streams(seed);
+  return new Netns(
+    sim,
+    {
+      name: "node",
+      cpus: 2,
+      features,
+      natTable: true,
+      services: [{ name: "dns", vip: 1, port: 53, endpoints: [{ addr: 2, port: 53 }], rulesBefore: 0 }],
+      totalRules: 0,
+      notrack: new Set(),
+      rx: defaultRx("inline", "idle"),
+      timing: defaultHopTiming("nftables"),
+      send: { ...defaultSendTiming(), stallProbability: 0 },
+      masquerade: null,
+      tableLimits: null,
+    },
+    { dnat: streams.get("dnat"), timing: streams.get("timing"), rx: streams.get("rx"), snat: streams.get("snat"), migrate: streams.get("migrate"), softirq: streams.get("softirq") },
+    { forward, toPod: () => {}, addrName: String },
+  );
 }

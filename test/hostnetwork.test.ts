@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import { inputError, traceText } from "./helpers.js";
-import { Streams } from "../src/engine/random.js";
+import { bareHop, inputError, traceText } from "./helpers.js";
 import { Simulator } from "../src/engine/sim.js";
-import { Netns } from "../src/kernel/netns.js";
-import { defaultRx } from "../src/kernel/rx.js";
-import { defaultHopTiming, defaultSendTiming } from "../src/kernel/timing.js";
 import { featuresOf, parseKernelVersion } from "../src/kernel/version.js";
 import { type DnsMessage, type Packet, makePacket } from "../src/net/packet.js";
 import { kubeletResolvConf } from "../src/scenario/kubelet.js";
@@ -98,27 +94,8 @@ describe("host-network pods: hostNetwork, ClusterFirstWithHostNet", () => {
 
   it("OUTPUT: two threads on two CPUs sending one tuple at the same instant clash at POSTROUTING (the kernel's clash rules: merged on 5.4)", () => {
     const sim = new Simulator();
-    const streams = new Streams(3);
     const forwarded: Packet[] = [];
-    const net = new Netns(
-      sim,
-      {
-        name: "node",
-        cpus: 2,
-        features: featuresOf(parseKernelVersion("5.4")!),
-        natTable: true,
-        services: [{ name: "dns", vip: 1, port: 53, endpoints: [{ addr: 2, port: 53 }], rulesBefore: 0 }],
-        totalRules: 0,
-        notrack: new Set(),
-        rx: defaultRx("inline", "idle"),
-        timing: defaultHopTiming("nftables"),
-        send: { ...defaultSendTiming(), stallProbability: 0 },
-        masquerade: null,
-        tableLimits: null,
-      },
-      { dnat: streams.get("dnat"), timing: streams.get("timing"), rx: streams.get("rx"), snat: streams.get("snat"), migrate: streams.get("migrate"), softirq: streams.get("softirq") },
-      { forward: (p) => forwarded.push(p), toPod: () => {}, addrName: String },
-    );
+    const net = bareHop(sim, featuresOf(parseKernelVersion("5.4")!), 3, (p) => forwarded.push(p));
     const q = (qtype: "A" | "AAAA"): DnsMessage => ({ id: 1, qname: "redis.", qtype, response: false, rcode: "NOERROR", ancount: 0, tc: false, from: "", sends: 0 });
     net.localOut([makePacket(1, "udp", 0, 40000, 1, 53, q("A"), "", null, 0)], 0);
     net.localOut([makePacket(2, "udp", 0, 40000, 1, 53, q("AAAA"), "", null, 0)], 1);

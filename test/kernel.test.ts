@@ -5,7 +5,7 @@ import { statisticThresholds, walkServiceChain } from "../src/kernel/kubeproxy.j
 import { BATCH_PROBABILITY, NODE_LOADS } from "../src/kernel/rx.js";
 import { kernelFeatures } from "../src/kernel/version.js";
 import { RACE_DEFAULTS, type RaceOptions, runRace } from "../src/experiment/race.js";
-import { calibration } from "./helpers.js";
+import { bareHop, calibration } from "./helpers.js";
 
 const race = (o: Partial<RaceOptions>) => runRace({ ...RACE_DEFAULTS, kernel: "6.18", ...o });
 
@@ -262,33 +262,10 @@ describe("kernel: kube-proxy's KUBE-SVC chain (proxier.go writeServiceToEndpoint
 describe("kernel: TCP has no clash resolution", () => {
   it("two SYNs of one tuple that clash: the second is dropped even on 6.18 (no allow_clash for TCP)", async () => {
     const { Simulator } = await import("../src/engine/sim.js");
-    const { Streams } = await import("../src/engine/random.js");
-    const { Netns } = await import("../src/kernel/netns.js");
-    const { defaultRx } = await import("../src/kernel/rx.js");
-    const { defaultHopTiming, defaultSendTiming } = await import("../src/kernel/timing.js");
     const { makePacket } = await import("../src/net/packet.js");
     const sim = new Simulator();
-    const streams = new Streams(1);
     const forwarded: number[] = [];
-    const net = new Netns(
-      sim,
-      {
-        name: "node",
-        cpus: 2,
-        features: kernelFeatures("6.18")!,
-        natTable: true,
-        services: [{ name: "dns", vip: 1, port: 53, endpoints: [{ addr: 2, port: 53 }], rulesBefore: 0 }],
-        totalRules: 0,
-        notrack: new Set(),
-        rx: defaultRx("inline", "idle"),
-        timing: defaultHopTiming("nftables"),
-        send: { ...defaultSendTiming(), stallProbability: 0 },
-        masquerade: null,
-        tableLimits: null,
-      },
-      { dnat: streams.get("dnat"), timing: streams.get("timing"), rx: streams.get("rx"), snat: streams.get("snat"), migrate: streams.get("migrate"), softirq: streams.get("softirq") },
-      { forward: (p) => forwarded.push(p.uid), toPod: () => {}, addrName: String },
-    );
+    const net = bareHop(sim, kernelFeatures("6.18")!, 1, (p) => forwarded.push(p.uid));
     // Two threads on two CPUs send a SYN with the same tuple at the same instant.
     net.ingress([makePacket(1, "tcp", 0, 40000, 1, 53, null, "SYN", null, 0)], 0);
     net.ingress([makePacket(2, "tcp", 0, 40000, 1, 53, null, "SYN", null, 0)], 1);

@@ -5,7 +5,7 @@ import { main } from "../src/cli/main.js";
 import { type RaceArgs, conntrackStatLine, formatRaceReport, loserFate, raceJson, raceOptions } from "../src/cli/race.js";
 import { type RaceResult, runRace } from "../src/experiment/race.js";
 import { InputError } from "../src/scenario/load.js";
-import { ROOT } from "./helpers.js";
+import { NO_RACE_FLAGS, ROOT } from "./helpers.js";
 
 const cli = (args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), ...args], { encoding: "utf8" });
 
@@ -26,22 +26,7 @@ async function inProcess(args: string[]): Promise<{ status: number; stdout: stri
   }
 }
 
-const NO_FLAGS: RaceArgs = {
-  kernel: undefined,
-  endpoints: undefined,
-  gapUs: undefined,
-  send: undefined,
-  pairs: undefined,
-  rules: undefined,
-  proxyMode: undefined,
-  ipvsScheduleNs: undefined,
-  iptables: undefined,
-  rx: undefined,
-  load: undefined,
-  cpus: undefined,
-  seed: undefined,
-  json: false,
-};
+const NO_FLAGS = NO_RACE_FLAGS;
 
 /** The command's path without spawning: flags -> options -> model -> report. */
 function race(flags: Partial<RaceArgs>): { r: RaceResult; text: string; json: Record<string, unknown> } {

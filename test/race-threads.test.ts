@@ -5,24 +5,9 @@ import { type RaceArgs, formatRaceReport, raceJson, raceOptions } from "../src/c
 import { runRace } from "../src/experiment/race.js";
 import type { HopEvent } from "../src/kernel/netns.js";
 import { InputError } from "../src/scenario/load.js";
-import { ROOT } from "./helpers.js";
+import { NO_RACE_FLAGS, ROOT } from "./helpers.js";
 
-const NO_FLAGS: RaceArgs = {
-  kernel: undefined,
-  endpoints: undefined,
-  gapUs: undefined,
-  send: undefined,
-  pairs: undefined,
-  rules: undefined,
-  proxyMode: undefined,
-  ipvsScheduleNs: undefined,
-  iptables: undefined,
-  rx: undefined,
-  load: undefined,
-  cpus: undefined,
-  seed: undefined,
-  json: false,
-};
+const NO_FLAGS = NO_RACE_FLAGS;
 
 interface BurstJson {
   threads: number;
