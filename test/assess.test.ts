@@ -82,7 +82,7 @@ describe("assess: what the objects say, and where it came from", () => {
     assert.deepEqual(d.endpoints.map((e) => e.address), ["10.1.20.40", "10.1.20.77"]);
   });
 
-  it("GKE-like: NodeLocal DNSCache from the node-local-dns DaemonSet's -localip, its nodes from its pods; no kube-proxy configuration: iptables, assumed", () => {
+  it("GKE-like: NodeLocal DNSCache from the node-local-dns DaemonSet's -localip, its nodes from its pods; kube-proxy's mode from its static pod's command", () => {
     const f = facts("gke-nodelocal.json");
     const nl = f.dns.nodeLocal!;
     assert.equal(nl.daemonSet, "DaemonSet/kube-system/node-local-dns");
@@ -91,7 +91,7 @@ describe("assess: what the objects say, and where it came from", () => {
     assert.equal(nl.upstreamIp?.value, "10.8.12.201");
     assert.equal(nl.nodes?.size, 3);
     assert.equal(f.kubeProxy.mode.value, "iptables");
-    assert.match(f.kubeProxy.mode.from, /^assumed/);
+    assert.match(f.kubeProxy.mode.from, /^Pod\/kube-system\/kube-proxy-gke-prod-default-pool-3f2a1b7c-9xkq spec\.containers\[0\] \(no --proxy-mode: iptables/, "from the static pod's command line");
     assert.equal(f.nodes.get("gke-prod-default-pool-3f2a1b7c-9xkq")!.kernelVersion?.text, "5.4.170");
   });
 

@@ -1,4 +1,4 @@
-import { type Cited, cite, count, ref, source, str, stringMap, strings } from "./fields.js";
+import { type Cited, bool, cite, count, ref, source, str, stringMap, strings } from "./fields.js";
 import type { KubeObject } from "./objects.js";
 
 /** The cluster DNS as the objects describe it. */
@@ -59,8 +59,7 @@ function kubeDnsEndpoints(objects: KubeObject[], svc: KubeObject): { endpoints: 
     if ((str(s, ["addressType"]) ?? "IPv4") !== "IPv4") continue;
     const n = count(s, ["endpoints"]);
     for (let i = 0; i < n; i++) {
-      const ready = s.data.endpoints !== undefined ? ((s.data.endpoints as Record<string, unknown>[])[i]?.conditions as Record<string, unknown> | undefined)?.ready : undefined;
-      if (ready === false) continue;
+      if (bool(s, ["endpoints", i, "conditions", "ready"]) === false) continue;
       const addrs = strings(s, ["endpoints", i, "addresses"]);
       const addr = addrs[0];
       if (addr === undefined || seen.has(addr)) continue;

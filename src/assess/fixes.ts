@@ -16,6 +16,8 @@ export interface Fix {
   checked: { resolver: string; exposure: Measure }[];
   /** Cheaper candidates that did not remove the risk, and what they left. */
   rejected: { name: string; left: string }[];
+  /** Dearer candidates that remove it too. */
+  alsoRemoves: { name: string; scope: string; effort: Fix["effort"] }[];
 }
 
 interface Candidate {
@@ -65,28 +67,27 @@ function candidates(facts: ClusterFacts, type: NodeType, pod: PodFacts, workload
 
 export function findFix(facts: ClusterFacts, type: NodeType, pod: PodFacts, resolvers: ResolverRisk[], runner: Runner, o: AssessOptions, w: { kind: string; namespace: string; name: string }): Fix | null {
   const rejected: Fix["rejected"] = [];
+  let fix: Fix | null = null;
   for (const c of candidates(facts, type, pod, w)) {
-    const checked: Fix["checked"] = [];
-    let removes = true;
-    let left = "";
-    for (const r of resolvers) {
-      const m = runner.measure(scenarioData(facts, type, pod, { resolver: r.resolver, lookups: o.lookups, seed: o.seed, overlap: 1, change: c.change }));
-      if (typeof m === "string") {
-        removes = false;
-        left = `not applicable here: ${m}`;
-        break;
-      }
-      checked.push({ resolver: r.resolver, exposure: m });
-      if (m.over1s.k > 0 || m.atStep.k > 0) {
-        removes = false;
-        left = `${r.resolver}: ${m.over1s.k} of ${m.lookups} lookups still over 1 s with every pair meeting`;
-        break;
-      }
-    }
-    if (removes) return { ...c, checked, rejected };
-    rejected.push({ name: c.name, left });
+    const t = tryCandidate(facts, type, pod, resolvers, runner, o, c);
+    if (fix !== null) {
+      if (t.left === null) fix.alsoRemoves.push({ name: c.name, scope: c.scope, effort: c.effort });
+    } else if (t.left === null) fix = { ...c, checked: t.checked, rejected, alsoRemoves: [] };
+    else rejected.push({ name: c.name, left: t.left });
   }
-  return null;
+  return fix;
+}
+
+/** The candidate's figures for each resolver with every pair meeting; left is null when none is slow, else what is left. */
+function tryCandidate(facts: ClusterFacts, type: NodeType, pod: PodFacts, resolvers: ResolverRisk[], runner: Runner, o: AssessOptions, c: Candidate): { checked: Fix["checked"]; left: string | null } {
+  const checked: Fix["checked"] = [];
+  for (const r of resolvers) {
+    const m = runner.measure(scenarioData(facts, type, pod, { resolver: r.resolver, lookups: o.lookups, seed: o.seed, overlap: 1, change: c.change }));
+    if (typeof m === "string") return { checked, left: `not applicable here: ${m}` };
+    checked.push({ resolver: r.resolver, exposure: m });
+    if (m.over1s.k > 0 || m.atStep.k > 0) return { checked, left: `${r.resolver}: ${m.over1s.k} of ${m.lookups} lookups still over 1 s with every pair meeting` };
+  }
+  return { checked, left: null };
 }
 
 /** The kubectl patch that adds a dnsConfig option to the workload's pod template (its options kept: the list is replaced whole). */

@@ -52,7 +52,7 @@ const GLIBC_TAG = /(?:^|[-.])(bookworm|bullseye|buster|stretch|trixie|slim|jammy
  * Official images whose default variant (`name:version` with no variant in the tag) is Debian
  * based, as each one's "Image Variants" section says; eclipse-temurin's is Ubuntu.
  */
-const DEBIAN_DEFAULT = new Set(["python", "node", "ruby", "php", "perl", "openjdk", "eclipse-temurin", "nginx", "httpd", "redis", "postgres", "mysql", "rabbitmq", "memcached", "elixir", "erlang", "haskell", "rust"]);
+const DEBIAN_DEFAULT: ReadonlySet<string> = new Set(["python", "node", "ruby", "php", "perl", "openjdk", "eclipse-temurin", "nginx", "httpd", "redis", "postgres", "mysql", "rabbitmq", "memcached", "elixir", "erlang", "haskell", "rust"]);
 
 /**
  * The resolver of an image by these documented rules, first match wins:
@@ -71,7 +71,7 @@ export function resolverByRule(image: string): { resolver: ImageResolver; rule: 
   if (/(^|\/)distroless\/(base|cc|java|python|nodejs)/.test(repository)) return { resolver: "glibc", rule: "distroless base/cc/runtime images: Debian's glibc" };
   if (GLIBC_BASES.has(last)) return { resolver: "glibc", rule: `a ${last} base image: glibc` };
   if (GLIBC_TAG.test(tag)) return { resolver: "glibc", rule: `a Debian/Ubuntu variant tag (${tag}): glibc` };
-  if (DEBIAN_DEFAULT.has(last) && repository.split("/").length <= 2 && !/[a-z]{3,}/.test(tag.replace(/rc|beta|alpha/g, ""))) {
+  if (DEBIAN_DEFAULT.has(last) && /^(docker\.io\/)?(library\/)?[a-z0-9-]+$/.test(repository) && !/windowsservercore|nanoserver/.test(tag)) {
     return { resolver: "glibc", rule: `the official ${last} image's default variant is Debian: glibc` };
   }
   return { resolver: "unknown", rule: "no rule matches this image (name it in --images, or annotate the pod dnsrace.io/resolver)" };

@@ -36,16 +36,25 @@ export function kubeProxyFacts(objects: KubeObject[]): KubeProxyFacts {
       return { mode, masqueradeAll: cite(ma === true, `${from} (iptables.masqueradeAll${ma === undefined || ma === null ? " not set: false" : ""})`) };
     }
   }
-  const ds = objects.find((o) => o.kind === "DaemonSet" && o.namespace === "kube-system" && o.name === "kube-proxy");
-  if (ds !== undefined) {
-    const n = count(ds, ["spec", "template", "spec", "containers"]);
+  // The kube-proxy DaemonSet (kubeadm, EKS), else a static kube-proxy pod's mirror (kops, GKE: flags in its command, sometimes one `sh -c` string).
+  const holders: { o: KubeObject; containers: (string | number)[] }[] = [
+    ...objects.filter((o) => o.kind === "DaemonSet" && o.namespace === "kube-system" && o.name === "kube-proxy").map((o) => ({ o, containers: ["spec", "template", "spec", "containers"] })),
+    ...objects.filter((o) => o.kind === "Pod" && o.namespace === "kube-system" && o.name.startsWith("kube-proxy")).sort((a, b) => a.name.localeCompare(b.name)).map((o) => ({ o, containers: ["spec", "containers"] })),
+  ];
+  for (const { o: ds, containers } of holders) {
+    const n = count(ds, containers);
     for (let i = 0; i < n; i++) {
-      const path = ["spec", "template", "spec", "containers", i];
-      const args = [...strings(ds, [...path, "command"]), ...strings(ds, [...path, "args"])];
+      const path = [...containers, i];
+      const args = [...strings(ds, [...path, "command"]), ...strings(ds, [...path, "args"])].flatMap((a) => a.split(/\s+/)).filter((a) => a !== "");
       if (!args.some((a) => /kube-proxy/.test(a)) && str(ds, [...path, "name"]) !== "kube-proxy") continue;
       const m = flagValue(args, "proxy-mode");
       const ma = args.find((a) => a === "--masquerade-all" || a.startsWith("--masquerade-all="));
       const from = source(ds, [...path]);
+      const config = flagValue(args, "config");
+      if (m === undefined && config !== undefined) {
+        const why = `assumed: ${from} reads its configuration from --config=${config}, and no ConfigMap among the objects holds a KubeProxyConfiguration`;
+        return { mode: cite("iptables", `${why}; iptables, kube-proxy's default on Linux`), masqueradeAll: cite(false, `${why}; false, its default`) };
+      }
       return {
         mode: m === undefined || m === "" ? cite("iptables" as const, `${from} (no --proxy-mode: iptables, kube-proxy's default on Linux)`) : cite(proxyMode(m, `${ds.where} (${from}): --proxy-mode`), `${from} (--proxy-mode)`),
         masqueradeAll: cite(ma !== undefined && ma !== "--masquerade-all=false", `${from} (${ma ?? "no --masquerade-all: false"})`),

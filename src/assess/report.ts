@@ -90,7 +90,7 @@ export function assessJson(a: Assessment): object {
       resolv_conf: r.resolvConf,
       containers: r.containers,
       not_assessed: r.notAssessed,
-      fix: r.fix === null ? null : { name: r.fix.name, scope: r.fix.scope, effort: r.fix.effort, how: r.fix.how, rejected: r.fix.rejected },
+      fix: r.fix === null ? null : { name: r.fix.name, scope: r.fix.scope, effort: r.fix.effort, how: r.fix.how, change: r.fix.change, rejected: r.fix.rejected, also_removes: r.fix.alsoRemoves },
     })),
     nodes: [...a.facts.nodes.values()].map((n) => ({ name: n.name, kernel: n.kernel, cpus: n.cpus, runtime: n.runtime, os_image: n.osImage, pool: n.pool })),
     cluster_dns: {
@@ -168,6 +168,7 @@ function rowSection(r: Row): string[] {
     out.push(`Cheapest fix: **${r.fix.name}** (scope: ${r.fix.scope}; effort: ${r.fix.effort}).`, "", `    ${r.fix.how}`, "");
     out.push(`With it, every pair meeting: ${r.fix.checked.map((c) => `${c.resolver} ${compactProportion(c.exposure.over1s)} over 1 s`).join(", ")}.`);
     if (r.fix.rejected.length > 0) out.push(`Cheaper, but not enough: ${r.fix.rejected.map((x) => `${x.name} (${x.left})`).join("; ")}.`);
+    if (r.fix.alsoRemoves.length > 0) out.push(`Also removes it: ${r.fix.alsoRemoves.map((x) => `${x.name} (scope: ${x.scope}; effort: ${x.effort})`).join("; ")}.`);
     out.push("");
   } else if (r.level !== "none") {
     out.push("No single change among the candidates (dnsConfig options, NodeLocal DNSCache, a 5.10 kernel) removes the risk in the model.", "");
