@@ -160,6 +160,37 @@ describe("assess: what it concludes for each fixture, and why", () => {
   });
 });
 
+describe("assess: the pod's own dnsConfig", () => {
+  it("a nameserver appended after the cluster DNS is named and left out of the runs; dnsPolicy None with the ClusterIP is assessed; ndots:2 gives fewer steps", () => {
+    const d = load("mid-upgrade.yaml");
+    for (const o of d.items) {
+      if (o.kind !== "Pod" || o.metadata.namespace !== "payments") continue;
+      if (o.metadata.name.startsWith("checkout-")) o.spec!.dnsConfig = { nameservers: ["8.8.8.8"] };
+      if (o.metadata.name.startsWith("cart-")) {
+        o.spec!.dnsPolicy = "None";
+        o.spec!.dnsConfig = { nameservers: ["172.20.0.10"], searches: ["payments.svc.cluster.local"], options: [{ name: "ndots", value: "2" }] };
+      }
+    }
+    const a = run(d);
+    const checkout = row(a, "Deployment/payments/checkout", "workers-2004");
+    assert.equal(checkout.level, "low");
+    assert.match(checkout.resolvConf!, /nameserver 172\.20\.0\.10\nnameserver 8\.8\.8\.8\n/);
+    assert.match(checkout.why[checkout.why.length - 1]!, /^nameserver 8\.8\.8\.8 after the cluster DNS \(Pod\/payments\/checkout-\S+ spec\.dnsConfig\) is not modelled/);
+    const cart = row(a, "Deployment/payments/cart");
+    assert.equal(cart.resolvConf, "search payments.svc.cluster.local\nnameserver 172.20.0.10\noptions ndots:2\n");
+    assert.ok(cart.why.some((w) => /^ndots:2 and 1 search domain \(None, /.test(w)));
+    const before = row(run(load("mid-upgrade.yaml")), "Deployment/payments/cart");
+    assert.ok(cart.worst!.exposure.over1s.estimate < before.worst!.exposure.over1s.estimate, "fewer search steps, fewer pairs to lose");
+    const none = structuredClone(load("mid-upgrade.yaml"));
+    for (const o of none.items) {
+      if (o.kind !== "Pod" || !o.metadata.name.startsWith("cart-")) continue;
+      o.spec!.dnsPolicy = "None";
+      o.spec!.dnsConfig = { nameservers: ["1.1.1.1"] };
+    }
+    assert.match(row(run(none), "Deployment/payments/cart").notAssessed!, /^its lookups go to 1\.1\.1\.1 .*not the cluster DNS/);
+  });
+});
+
 describe("assess: the recommended fix, applied to the dump, takes the workload's risk to zero in a second assess", () => {
   const cases: [string, CountersInput[]][] = [
     ["kops-old.json", KOPS_COUNTERS()],

@@ -146,8 +146,9 @@ function assessRow(facts: ClusterFacts, w: Workload, type: NodeType | null, pods
   const rc = podResolvConf(facts, pod, type.nodeLocal, null);
   row.resolvConf = rc;
   const served = servedAddresses(facts, type.nodeLocal);
-  const outside = nameservers(rc).slice(0, 3).filter((n) => !served.has(n));
-  if (outside.length > 0 || nameservers(rc).length === 0) {
+  const listed = nameservers(rc).slice(0, 3);
+  const outside = listed.filter((n) => !served.has(n));
+  if (listed.length === 0 || !served.has(listed[0]!)) {
     const policy = pod.dnsPolicy.value;
     row.notAssessed =
       outside.length === 0
@@ -174,6 +175,7 @@ function assessRow(facts: ClusterFacts, w: Workload, type: NodeType | null, pods
   row.worst = [...row.resolvers].sort((a, b) => LEVELS.indexOf(b.level) - LEVELS.indexOf(a.level) || b.atRate.over1s.estimate - a.atRate.over1s.estimate || b.exposure.over1s.estimate - a.exposure.over1s.estimate)[0] ?? null;
   row.level = row.worst?.level ?? "n/a";
   row.why = whyLines(facts, type, pod, row.resolvers, rc);
+  if (outside.length > 0) row.why.push(`nameserver ${outside.join(", ")} after the cluster DNS (${pod.dnsConfig?.from ?? pod.dnsPolicy.from}) is not modelled: the runs send to the cluster DNS only (glibc tries it first; musl queries every nameserver at once, so its figures are for the cluster DNS's share)`);
   if (row.level !== "none" && row.level !== "n/a") row.fix = findFix(facts, type, pod, row.resolvers, runner, o, w);
   return row;
 }

@@ -168,7 +168,7 @@ export function scenarioData(facts: ClusterFacts, type: NodeType, pod: PodFacts,
         lookups: o.lookups,
         think_ms: { exponential: { mean: 20 } },
         names,
-        resolv_conf: podResolvConf(facts, pod, nodeLocal, o.change),
+        resolv_conf: servedOnly(podResolvConf(facts, pod, nodeLocal, o.change), servedAddresses(facts, nodeLocal)),
       },
     ],
   };
@@ -179,4 +179,19 @@ function serviceNames(facts: ClusterFacts): string[] {
   const out: string[] = [];
   for (const [ns, names] of facts.serviceNamesByNamespace) for (const n of names) out.push(`${n}.${ns}.svc.${facts.dns.domain.value}`);
   return out.slice(0, 1000);
+}
+
+/**
+ * The resolv.conf without the nameservers that are not the cluster DNS (a dnsConfig may append
+ * some after it): the model has only the cluster DNS to send to, and the resolvers ask the first
+ * nameserver first (glibc res_send, musl res_msend send to all: the row says which were dropped).
+ */
+export function servedOnly(resolvConf: string, served: Set<string>): string {
+  return resolvConf
+    .split("\n")
+    .filter((l) => {
+      const ns = /^nameserver\s+(\S+)/.exec(l)?.[1];
+      return ns === undefined || served.has(ns);
+    })
+    .join("\n");
 }
