@@ -42,7 +42,7 @@ export const NODELOCAL_IP = "169.254.20.10";
 /** Why this pod on this node type cannot be run by the model, or null. */
 export function notModelled(facts: ClusterFacts, type: NodeType | null, pod: PodFacts): string | null {
   if (pod.hostNetwork.value) return `hostNetwork: the pod's queries leave from the node's own network namespace, which the model's pods do not (${pod.hostNetwork.from})`;
-  if (type === null) return `the pod is not scheduled on a node among the objects (${pod.node?.from ?? `${pod.name} has no spec.nodeName`})`;
+  if (type === null) return pod.node === null ? `the pod is not scheduled on a node (Pod/${pod.namespace}/${pod.name} has no spec.nodeName)` : `its node ${pod.node.value} (${pod.node.from}) is not among the objects`;
   const k = type.node.kernel;
   if (k === null) return `Node/${type.node.name} has no status.nodeInfo.kernelVersion`;
   if (type.node.kernelVersion === null) return `the kernel "${k.value}" (${k.from}) is not a kernel version the parser reads`;
