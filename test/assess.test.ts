@@ -93,6 +93,7 @@ describe("assess: what the objects say, and where it came from", () => {
     assert.equal(f.kubeProxy.mode.value, "iptables");
     assert.match(f.kubeProxy.mode.from, /^Pod\/kube-system\/kube-proxy-gke-prod-default-pool-3f2a1b7c-9xkq spec\.containers\[0\] \(no --proxy-mode: iptables/, "from the static pod's command line");
     assert.equal(f.nodes.get("gke-prod-default-pool-3f2a1b7c-9xkq")!.kernelVersion?.text, "5.4.170");
+    assert.deepEqual(f.dns.domain, { value: "cluster.local", from: "Deployment/kube-system/kube-dns spec.template.spec.containers[0].args (--domain)" });
   });
 
   it("workloads grouped by owner: Deployment through its ReplicaSet (object, or the pod-template-hash), StatefulSet, DaemonSet, Job, bare and static pods", () => {

@@ -86,8 +86,8 @@ function kubeDnsEndpoints(objects: KubeObject[], svc: KubeObject): { endpoints: 
 /**
  * The cluster domain: the zone of the kubernetes plugin in CoreDNS's Corefile (ConfigMap
  * kube-system/coredns, data.Corefile: `kubernetes cluster.local in-addr.arpa ip6.arpa {`), which
- * must be the kubelet's --cluster-domain for Service names to resolve. Without it, the kubelet's
- * usual cluster.local is assumed.
+ * must be the kubelet's --cluster-domain for Service names to resolve; or kube-dns's --domain.
+ * Without either, the kubelet's usual cluster.local is assumed.
  */
 function clusterDomain(objects: KubeObject[]): Cited<string> {
   const cm = objects.find((o) => o.kind === "ConfigMap" && o.namespace === "kube-system" && o.name === "coredns");
@@ -96,7 +96,17 @@ function clusterDomain(objects: KubeObject[]): Cited<string> {
     const m = corefile === undefined ? null : /^\s*kubernetes\s+([A-Za-z0-9.-]+?)\.?(?:\s|\{|$)/m.exec(corefile);
     if (m) return cite(m[1]!, `${source(cm, ["data", "Corefile"])} (kubernetes plugin zone)`);
   }
-  return cite("cluster.local", "assumed: the kubelet's usual --cluster-domain (no CoreDNS Corefile among the objects)");
+  // kube-dns (GKE's): the kubedns container's --domain flag (kubernetes/dns cmd/kube-dns).
+  const kd = objects.find((o) => o.kind === "Deployment" && o.namespace === "kube-system" && o.name === "kube-dns");
+  if (kd !== undefined) {
+    const n = count(kd, ["spec", "template", "spec", "containers"]);
+    for (let i = 0; i < n; i++) {
+      const path = ["spec", "template", "spec", "containers", i, "args"];
+      const d = flagValue(strings(kd, path), "domain");
+      if (d !== undefined && /^[A-Za-z0-9.-]+$/.test(d)) return cite(d.replace(/\.$/, ""), `${source(kd, path)} (--domain)`);
+    }
+  }
+  return cite("cluster.local", "assumed: the kubelet's usual --cluster-domain (no CoreDNS Corefile or kube-dns --domain among the objects)");
 }
 
 /** A container's value of a flag, as `-flag value`, `-flag=value`, `--flag value` or `--flag=value`. */
