@@ -115,6 +115,11 @@ describe("assess: what the objects say, and where it came from", () => {
     const kops = facts("kops-old.json").workloads.find((w) => w.name === "web")!;
     assert.match(kops.ownerFrom, /= Deployment\/shop\/web \+ Pod\/shop\/web-\S+ metadata\.labels\["pod-template-hash"\]$/);
     assert.equal(kops.pods.length, 2);
+    const podsOnly = JSON.parse(dump("eks.json")) as { items: { kind: string }[] };
+    podsOnly.items = podsOnly.items.filter((o) => o.kind !== "Deployment");
+    const inferred = clusterFacts(readObjects([{ name: "pods.json", text: JSON.stringify(podsOnly) }]), null).workloads.find((w) => w.name === "orders")!;
+    assert.deepEqual([inferred.kind, inferred.pods.length], ["Deployment", 2], "the Deployment's name from its ReplicaSet's, without either object");
+    assert.match(inferred.ownerFrom, /less Pod\/shop\/orders-\S+ metadata\.labels\["pod-template-hash"\]: the Deployment's name/);
     assert.equal(kops.pods[0]!.dnsPolicy.value, "ClusterFirst");
   });
 });

@@ -89,16 +89,20 @@ function ownerOf(p: KubeObject, objects: KubeObject[]): { kind: string; name: st
   // A static pod's mirror names its Node as owner (kubelet pkg/kubelet/pod/mirror_client.go): the pod is its own workload.
   if (c.kind === "Node") return { kind: "Pod", name: p.name, from: `${cFrom} (a static pod's mirror, owned by Node/${c.name})` };
   if (c.kind === "ReplicaSet" || c.kind === "Job") {
-    const parentKind = c.kind === "ReplicaSet" ? "Deployment" : "CronJob";
     const rs = objects.find((o) => o.kind === c.kind && o.namespace === p.namespace && o.name === c.name);
     if (rs !== undefined) {
       const up = controllerRef(rs);
-      if (up !== null && up.kind === parentKind) return { kind: up.kind, name: up.name, from: `${cFrom} (${c.kind}/${c.name}), ${source(rs, ["metadata", "ownerReferences", up.index])}` };
+      // Its own controller, whatever its kind (a Deployment, a CronJob, or another controller's, such as an Argo Rollout).
+      if (up !== null) return { kind: up.kind, name: up.name, from: `${cFrom} (${c.kind}/${c.name}), ${source(rs, ["metadata", "ownerReferences", up.index])}` };
     }
     if (c.kind === "ReplicaSet") {
       const hash = stringMap(p, ["metadata", "labels"])["pod-template-hash"];
       const dep = objects.find((o) => o.kind === "Deployment" && o.namespace === p.namespace && hash !== undefined && c.name === `${o.name}-${hash}`);
       if (dep !== undefined) return { kind: "Deployment", name: dep.name, from: `${cFrom} (ReplicaSet/${c.name}) = ${ref(dep)} + ${source(p, ["metadata", "labels", "pod-template-hash"])}` };
+      // The Deployment controller names its ReplicaSets <deployment>-<pod-template-hash> (pkg/controller/deployment/sync.go).
+      if (hash !== undefined && c.name.endsWith(`-${hash}`) && c.name.length > hash.length + 1) {
+        return { kind: "Deployment", name: c.name.slice(0, -hash.length - 1), from: `${cFrom} (ReplicaSet/${c.name}) less ${source(p, ["metadata", "labels", "pod-template-hash"])}: the Deployment's name (neither object is among the objects)` };
+      }
     }
   }
   return { kind: c.kind, name: c.name, from: cFrom };
