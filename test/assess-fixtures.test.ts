@@ -160,6 +160,26 @@ describe("assess: what it concludes for each fixture, and why", () => {
   });
 });
 
+describe("assess: kube-proxy in IPVS mode with masqueradeAll (kubeadm's ConfigMap)", () => {
+  it("the mode and masqueradeAll are read from config.conf; the race remains; NodeLocal DNSCache (on its link-local address) removes it", () => {
+    const d = load("kops-old.json");
+    d.items.push({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "kube-proxy", namespace: "kube-system" },
+      data: { "config.conf": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: ipvs\niptables:\n  masqueradeAll: true\nipvs:\n  scheduler: rr\n", "kubeconfig.conf": "apiVersion: v1\nkind: Config\n" },
+    } as unknown as Obj);
+    const a = run(d);
+    const r = row(a, "Deployment/shop/worker");
+    assert.match(r.why.find((w) => w.startsWith("kube-proxy"))!, /^kube-proxy ipvs mode \(ConfigMap\/kube-system\/kube-proxy data\["config\.conf"\] \(mode\)\), masqueradeAll/);
+    assert.equal(r.level, "low");
+    assert.ok(r.worst!.exposure.over1s.estimate > 0.5, "IPVS did not help (MODEL.md section 4)");
+    assert.equal(r.fix!.name, "NodeLocal DNSCache");
+    assert.match(r.fix!.how, /set the kubelet's --cluster-dns to 169\.254\.20\.10/);
+    assertRemoved(run(applyFix(d, r)), "Deployment/shop/worker");
+  });
+});
+
 describe("assess: the pod's own dnsConfig", () => {
   it("a nameserver appended after the cluster DNS is named and left out of the runs; dnsPolicy None with the ClusterIP is assessed; ndots:2 gives fewer steps", () => {
     const d = load("mid-upgrade.yaml");

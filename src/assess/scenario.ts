@@ -30,7 +30,7 @@ export type Change = { kind: "options"; options: { name: string; value?: string 
 export const ASSUMED = [
   "the node's load: idle, the model's default (no softirq share or runnable tasks are in the objects)",
   "the node's /etc/resolv.conf (the kubelet's --resolv-conf): no search domains",
-  "the kubelet's --cluster-dns: the kube-dns ClusterIP, or NodeLocal DNSCache's link-local address when the cache does not bind the ClusterIP",
+  "the kubelet's --cluster-dns: the kube-dns ClusterIP, or NodeLocal DNSCache's link-local address when the cache does not (or, in IPVS mode, cannot) bind the ClusterIP",
   "the names looked up: a Service of the pod's namespace by its short name, kubernetes.default, and the external www.example.com, equally often, each lookup in a fresh process (as curl in a loop)",
   "the kube-proxy nat backend: iptables-nft (the model's default); the nat rules walked before the DNS Service's: none",
   "--random-fully on kube-proxy's MASQUERADE rule (it matters with masqueradeAll only): off; kube-proxy adds it from 1.16 (pkg/proxy/iptables/proxier.go) when the node's iptables supports it, which the objects do not say",
@@ -57,9 +57,11 @@ export function notModelled(facts: ClusterFacts, type: NodeType | null, pod: Pod
 /** The kubelet's --cluster-dns as assumed (ASSUMED), given whether the node runs the cache and its addresses. */
 function clusterDnsFor(facts: ClusterFacts, nodeLocal: boolean): string {
   const svc = facts.dns.serviceIp!.value;
-  const nl = facts.dns.nodeLocal;
-  if (!nodeLocal || nl === null || nl.addresses.value.includes(svc)) return svc;
-  return nl.addresses.value.find((a) => a !== svc) ?? svc;
+  if (!nodeLocal) return svc;
+  const addrs = facts.dns.nodeLocal?.addresses.value ?? [NODELOCAL_IP, svc];
+  // In IPVS mode the ClusterIP is bound to kube-ipvs0 and the cache cannot take it (the addon's README).
+  if (addrs.includes(svc) && facts.kubeProxy.mode.value !== "ipvs") return svc;
+  return addrs.find((a) => a !== svc) ?? NODELOCAL_IP;
 }
 
 /** The resolv.conf the kubelet writes for the pod (src/scenario/kubelet.ts), with the change's options. */
