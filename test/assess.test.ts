@@ -19,6 +19,11 @@ describe("assess: reading the objects as kubectl writes them", () => {
     assert.deepEqual(folder.map((t) => t.name.slice(CLUSTERS.length + 1)), ["eks.json", "gke-nodelocal.json", "kops-old.json", "mid-upgrade.yaml"]);
   });
 
+  it("an object in two files (overlapping dumps) counts once", () => {
+    const text = dump("eks.json");
+    assert.equal(readObjects([{ name: "a.json", text }, { name: "b.json", text }]).length, 26);
+  });
+
   it("several YAML documents, lists inside lists, and - for standard input", () => {
     const text = "kind: Node\napiVersion: v1\nmetadata: {name: a}\n---\nkind: PodList\napiVersion: v1\nitems:\n- kind: Pod\n  apiVersion: v1\n  metadata: {name: p, namespace: x}\n";
     const objs = readObjects(inputTexts(["-"], () => text));

@@ -23,13 +23,19 @@ export interface InputText {
   text: string;
 }
 
-/** Every object of every input, in the order read. */
+/** Every object of every input, in the order read; an object read twice (same kind, namespace and name, as overlapping dumps give) counts once, as first read. */
 export function readObjects(inputs: InputText[]): KubeObject[] {
-  const out: KubeObject[] = [];
+  const all: KubeObject[] = [];
   for (const input of inputs) {
-    for (const { value, where } of documents(input)) collect(value, where, out);
+    for (const { value, where } of documents(input)) collect(value, where, all);
   }
-  return out;
+  const seen = new Set<string>();
+  return all.filter((o) => {
+    const key = `${o.kind}\u0000${o.namespace}\u0000${o.name}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** The documents of one text: JSON when it starts with { or [, else YAML (several documents allowed). */
