@@ -163,6 +163,9 @@ function rowSection(r: Row): string[] {
     return out;
   }
   out.push("Why:", "", ...r.why.map((w) => `- ${w}`), "");
+  if (r.level === "low" && r.type !== null && r.type.overlap.interval === null) {
+    out.push(`Exposed, at a rate the objects cannot tell: give the counters of a node of this type (--counters ${r.type.node.name}=FILE, two conntrack -S snapshots as dnsrace calibrate reads them) for its own overlap rate.`, "");
+  }
   if (r.resolvConf !== null) out.push("The resolv.conf the kubelet writes for it:", "", "```", r.resolvConf.trimEnd(), "```", "");
   if (r.fix !== null) {
     out.push(`Cheapest fix: **${r.fix.name}** (scope: ${r.fix.scope}; effort: ${r.fix.effort}).`, "", `    ${r.fix.how}`, "");
