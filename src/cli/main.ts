@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { InputError } from "../scenario/load.js";
+import { assessCommand } from "./assess.js";
 import { calibrateCommand } from "./calibrate.js";
 import { compareCommand } from "./compare.js";
 import { lookupCommand } from "./lookup.js";
@@ -34,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     .command(compareCommand)
     .command(sweepCommand)
     .command(calibrateCommand)
+    .command(assessCommand)
     .demandCommand(1, "name a command: dnsrace run <scenario files or folders>")
     .strict()
     .help()
