@@ -64,3 +64,18 @@ export function missingArgumentMessage(argv: string[]): string | null {
         : ` "${first}" was read as a flag, as is every argument that begins with "-"; write a file of that name as ./${first}.`;
   return `dnsrace ${command}: missing ${what}.${hint}`;
 }
+
+/**
+ * yargs's "Unknown argument: bogus" in words: the flag as typed, and, when the command's argument is
+ * then missing, the word after it that the flag took as its value (run --bogus file.yaml).
+ */
+export function unknownOptionMessage(argv: string[], msg: string, argumentMissing: boolean): string {
+  const command = argv.find((a) => !a.startsWith("-")) ?? "";
+  const names = msg.replace(/^Unknown arguments?: /, "").split(", ");
+  const given = names.map((n) => argv.find((a) => a.replace(/^-+/, "").split("=")[0] === n) ?? (n.length === 1 ? `-${n}` : `--${n}`));
+  const typed = given.map((a) => a.split("=")[0]!);
+  const at = argv.indexOf(given[0]!);
+  const taken = argumentMissing && at >= 0 && !given[0]!.includes("=") && argv[at + 1] !== undefined && !argv[at + 1]!.startsWith("-") ? argv[at + 1] : undefined;
+  const what = `dnsrace ${command}: unknown option${typed.length === 1 ? "" : "s"} ${typed.join(", ")}`;
+  return taken === undefined ? `${what}; "dnsrace ${command} --help" lists its options.` : `${what}; it took "${taken}" as its value, so ${POSITIONALS[command] ?? "the command's argument"} ${POSITIONALS[command]?.includes("files") ? "are" : "is"} missing; "dnsrace ${command} --help" lists its options.`;
+}

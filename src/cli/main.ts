@@ -5,7 +5,7 @@ import { calibrateCommand } from "./calibrate.js";
 import { compareCommand } from "./compare.js";
 import { lookupCommand } from "./lookup.js";
 import { raceCommand } from "./race.js";
-import { missingArgumentMessage } from "./flags.js";
+import { missingArgumentMessage, unknownOptionMessage } from "./flags.js";
 import { OutputError } from "./output.js";
 import { runCommand } from "./run.js";
 import { sweepCommand } from "./sweep.js";
@@ -24,6 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     if (e.code === "EPIPE") process.exit(0);
     throw e;
   });
+  let pendingMissing: string | null = null;
   const parser = yargs(argv)
     .scriptName("dnsrace")
     .usage("$0 <command> [options]\n\nSimulates the conntrack insertion race behind 5-second DNS lookups in Kubernetes pods.")
@@ -41,10 +42,19 @@ export async function main(argv: string[]): Promise<number> {
     .version(packageVersion())
     .fail((msg, err) => {
       if (err) throw err;
-      const missing = /^Not enough non-option arguments/.test(msg) ? missingArgumentMessage(argv) : null;
-      if (missing !== null) throw new InputError(`${missing}\nRun "dnsrace --help" for the commands and their options.`);
+      // A missing argument is reported after yargs's next check: an unknown flag (run --bogus file.yaml)
+      // that took the argument as its value is the mistake to name (see the middleware below).
+      if (/^Not enough non-option arguments/.test(msg) && pendingMissing === null) {
+        pendingMissing = `${missingArgumentMessage(argv) ?? msg}\nRun "dnsrace --help" for the commands and their options.`;
+        return;
+      }
+      if (/^Unknown arguments?: /.test(msg)) throw new InputError(`${unknownOptionMessage(argv, msg, pendingMissing !== null)}\nRun "dnsrace --help" for the commands and their options.`);
+      if (pendingMissing !== null) throw new InputError(pendingMissing);
       throw new InputError(`${msg}\nRun "dnsrace --help" for the commands and their options.`);
-    });
+    })
+    .middleware(() => {
+      if (pendingMissing !== null) throw new InputError(pendingMissing);
+    }, false);
   try {
     await parser.parseAsync();
     return 0;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { InputError, type LoadedScenario, type PathKey, type ScenarioSource, docSource, loadScenarioData, parseYaml, readScenarioFile, type YamlFile } from "../scenario/load.js";
+import { InputError, type LoadedScenario, type PathKey, type ScenarioSource, docSource, loadScenarioData, loadScenarioText, parseYaml, readScenarioFile, type YamlFile } from "../scenario/load.js";
 
 /**
  * Comparison and sweep files: a base scenario and changes to it. A change is
@@ -290,4 +290,18 @@ export function loadSweep(file: string): Sweep {
 export function fileKind(data: unknown): "scenario" | "comparison" | "sweep" {
   if (isObject(data) && "base" in data) return "variants" in data ? "comparison" : "grid" in data ? "sweep" : "scenario";
   return "scenario";
+}
+
+/**
+ * A scenario file for a command that runs one scenario (trace): a comparison or sweep file is
+ * pointed at its own command instead of being read as a scenario with its fields missing.
+ */
+export function loadScenarioFileFor(file: string, command: string): LoadedScenario {
+  const y = parseYaml(readScenarioFile(file), file);
+  const kind = fileKind(y.data);
+  if (kind !== "scenario") {
+    const cmd = kind === "comparison" ? "compare" : "sweep";
+    fail(`${file}: this is a ${kind} file (it has base and ${kind === "comparison" ? "variants" : "grid"}), not a scenario; dnsrace ${command} takes one scenario. Run it with dnsrace ${cmd} ${file}, or write its base (or a ${kind === "comparison" ? "variant" : "grid point"}) as a scenario file of its own.`);
+  }
+  return loadScenarioText(y, file);
 }

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { ROOT, scenarioPath } from "./helpers.js";
+
+const cli = (args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), ...args], { encoding: "utf8" });
+
+describe("cli: small things", () => {
+  it("trace on a comparison or sweep file points at its command, exit 2 (not 'field kernel is required')", () => {
+    for (const [file, cmd] of [
+      ["mitigations.yaml", "compare"],
+      ["sweep-endpoints.yaml", "sweep"],
+    ] as const) {
+      const r = cli(["trace", scenarioPath(file)]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`this is a ${cmd === "compare" ? "comparison" : "sweep"} file .*not a scenario; dnsrace trace takes one scenario\\. Run it with dnsrace ${cmd} `));
+      assert.doesNotMatch(r.stderr, /field "kernel"/);
+      assert.equal(r.stdout, "");
+    }
+  });
+
+  it("an unknown flag before the path is named, with the path it took as its value (run --bogus file.yaml)", () => {
+    const file = scenarioPath("repro-glibc-5s.yaml");
+    const r = cli(["run", "--bogus", file]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^dnsrace: dnsrace run: unknown option --bogus; it took ".*repro-glibc-5s\.yaml" as its value, so the scenario files or folders \(<paths\.\.>\) are missing/);
+    assert.doesNotMatch(r.stderr, /Not enough non-option arguments/);
+  });
+
+  it("unknown flags after the path, or with =, are named as typed; a missing argument is still said so", () => {
+    const file = scenarioPath("repro-glibc-5s.yaml");
+    const r = cli(["run", file, "--bogus=1", "--zz"]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^dnsrace: dnsrace run: unknown options --bogus, --zz; "dnsrace run --help" lists its options\./);
+    const m = cli(["compare"]);
+    assert.equal(m.status, 2);
+    assert.match(m.stderr, /^dnsrace: dnsrace compare: missing the comparison file \(<file>\)\./);
+    const out = cli(["run", "--out", "x"]);
+    assert.equal(out.status, 2);
+    assert.match(out.stderr, /^dnsrace: dnsrace run: missing the scenario files or folders/);
+  });
+});
