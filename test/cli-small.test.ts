@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, scenarioPath } from "./helpers.js";
 
@@ -38,5 +40,33 @@ describe("cli: small things", () => {
     const out = cli(["run", "--out", "x"]);
     assert.equal(out.status, 2);
     assert.match(out.stderr, /^dnsrace: dnsrace run: missing the scenario files or folders/);
+  });
+});
+
+describe("cli: standard output that cannot be written", () => {
+  const withStdout = (fd: number | "pipe", args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), ...args], { encoding: "utf8", stdio: ["ignore", fd, "pipe"] });
+
+  it("a full disk (> /dev/full, ENOSPC): one line naming it, exit 1, no stack trace; the output set is complete", function () {
+    if (!existsSync("/dev/full")) this.skip();
+    const fd = openSync("/dev/full", "w");
+    try {
+      const r = withStdout(fd, ["race", "--pairs", "10"]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /^dnsrace: cannot write the standard output \(ENOSPC: no space left on device, write\)/);
+      assert.doesNotMatch(r.stderr, /\n\s+at |internal error/);
+      const out = join(mkdtempSync(join(tmpdir(), "dnsrace-full-")), "o");
+      const run = withStdout(fd, ["run", scenarioPath("repro-glibc-5s.yaml"), "--out", out]);
+      assert.equal(run.status, 1, run.stderr);
+      assert.deepEqual(readdirSync(out).sort(), ["repro-glibc-5s.lookups.csv", "summary.csv"]);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it("a reader that stops early (EPIPE): exit 0, nothing on stderr", () => {
+    // pipefail: the pipeline's status is dnsrace's (head exits 0); its stderr is printed after.
+    const s = spawnSync("bash", ["-c", `set -o pipefail; err=$(mktemp); "${process.execPath}" "${join(ROOT, "bin/dnsrace")}" race --pairs 20000 2>"$err" | head -c 1 >/dev/null; code=$?; cat "$err"; rm -f "$err"; exit $code`], { encoding: "utf8" });
+    assert.equal(s.status, 0, s.stdout + s.stderr);
+    assert.equal(s.stdout, "");
   });
 });

@@ -20,9 +20,12 @@ export function packageVersion(): string {
 /** Exit codes: 0 done, 1 internal error or output the file system could not take (a full disk), 2 bad input (scenario, resolv.conf, flags). */
 export async function main(argv: string[]): Promise<number> {
   // A reader that stops early (`dnsrace run ... | head`) is not an error: stop quietly, as Unix tools do.
+  // Standard output that cannot take the text (a full disk: ENOSPC, > /dev/full) is the file system's refusal, not
+  // an internal error: one line naming it, exit 1, as for a file of --out (README, "The output set").
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code === "EPIPE") process.exit(0);
-    throw e;
+    process.stderr.write(`dnsrace: cannot write the standard output (${e.code ?? "error"}: ${e.message.replace(/^\w+: /, "")}); the output files, if any, are complete.\n`);
+    process.exit(1);
   });
   let pendingMissing: string | null = null;
   const parser = yargs(argv)
