@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { stdinArguments } from "../src/cli/flags.js";
 import { ROOT, scenarioPath } from "./helpers.js";
 
 const cli = (args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), ...args], { encoding: "utf8" });
@@ -68,5 +69,30 @@ describe("cli: standard output that cannot be written", () => {
     const s = spawnSync("bash", ["-c", `set -o pipefail; err=$(mktemp); "${process.execPath}" "${join(ROOT, "bin/dnsrace")}" race --pairs 20000 2>"$err" | head -c 1 >/dev/null; code=$?; cat "$err"; rm -f "$err"; exit $code`], { encoding: "utf8" });
     assert.equal(s.status, 0, s.stdout + s.stderr);
     assert.equal(s.stdout, "");
+  });
+});
+
+describe("cli: - reads the file from standard input", () => {
+  const withInput = (args: string[], input: string) => spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), ...args], { encoding: "utf8", input });
+
+  it("run - and trace - read the scenario from standard input (its files named stdin.*); a bad one is located as /dev/stdin", () => {
+    const text = readFileSync(scenarioPath("repro-glibc-5s.yaml"), "utf8");
+    const out = join(mkdtempSync(join(tmpdir(), "dnsrace-stdin-")), "o");
+    const r = withInput(["run", "-", "--out", out, "--quiet"], text);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(readdirSync(out).sort(), ["stdin.lookups.csv", "summary.csv"]);
+    assert.match(readFileSync(join(out, "summary.csv"), "utf8"), /\nrepro-glibc-5s,7,/);
+    const t = withInput(["trace", "-"], text);
+    assert.equal(t.status, 0, t.stderr);
+    assert.match(t.stdout, /^repro-glibc-5s \(seed 7, kernel 5\.4\)/);
+    const bad = withInput(["run", "-", "--out", out], "name: x\n");
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /^dnsrace: \/dev\/stdin: line 1: field "description"/);
+  });
+
+  it("a - that is a flag's value is left as it is (--out -, lookup --resolv-conf -)", () => {
+    assert.deepEqual(stdinArguments(["run", "a.yaml", "--out", "-"]), ["run", "a.yaml", "--out", "-"]);
+    assert.deepEqual(stdinArguments(["run", "--quiet", "-"]), ["run", "--quiet", "/dev/stdin"]);
+    assert.deepEqual(stdinArguments(["lookup", "redis", "--resolv-conf", "-"]), ["lookup", "redis", "--resolv-conf", "-"]);
   });
 });

@@ -79,3 +79,22 @@ export function unknownOptionMessage(argv: string[], msg: string, argumentMissin
   const what = `dnsrace ${command}: unknown option${typed.length === 1 ? "" : "s"} ${typed.join(", ")}`;
   return taken === undefined ? `${what}; "dnsrace ${command} --help" lists its options.` : `${what}; it took "${taken}" as its value, so ${POSITIONALS[command] ?? "the command's argument"} ${POSITIONALS[command]?.includes("files") ? "are" : "is"} missing; "dnsrace ${command} --help" lists its options.`;
 }
+
+/** The commands whose file argument may be "-", and their flags that take a value (a "-" after one is its value). */
+const STDIN_COMMANDS: Record<string, readonly string[]> = {
+  run: ["--out", "--seed"],
+  trace: ["--lookup", "--format", "--seed"],
+  compare: ["--out", "--seeds"],
+  sweep: ["--out", "--seeds"],
+};
+
+/**
+ * A lone "-" where a command takes its file is standard input, as Unix tools read it: yargs drops a
+ * lone "-", so it is passed on as /dev/stdin (whose name the messages and output files then use).
+ */
+export function stdinArguments(argv: string[]): string[] {
+  const command = argv.find((a) => !a.startsWith("-"));
+  const valued = command === undefined ? undefined : STDIN_COMMANDS[command];
+  if (valued === undefined) return argv;
+  return argv.map((a, i) => (a === "-" && !valued.includes(argv[i - 1] ?? "") ? "/dev/stdin" : a));
+}

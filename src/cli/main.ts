@@ -5,7 +5,7 @@ import { calibrateCommand } from "./calibrate.js";
 import { compareCommand } from "./compare.js";
 import { lookupCommand } from "./lookup.js";
 import { raceCommand } from "./race.js";
-import { missingArgumentMessage, unknownOptionMessage } from "./flags.js";
+import { missingArgumentMessage, stdinArguments, unknownOptionMessage } from "./flags.js";
 import { OutputError } from "./output.js";
 import { runCommand } from "./run.js";
 import { sweepCommand } from "./sweep.js";
@@ -18,7 +18,8 @@ export function packageVersion(): string {
 }
 
 /** Exit codes: 0 done, 1 internal error or output the file system could not take (a full disk), 2 bad input (scenario, resolv.conf, flags). */
-export async function main(argv: string[]): Promise<number> {
+export async function main(given: string[]): Promise<number> {
+  const argv = stdinArguments(given);
   // A reader that stops early (`dnsrace run ... | head`) is not an error: stop quietly, as Unix tools do.
   // Standard output that cannot take the text (a full disk: ENOSPC, > /dev/full) is the file system's refusal, not
   // an internal error: one line naming it, exit 1, as for a file of --out (README, "The output set").
