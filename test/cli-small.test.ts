@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stdinArguments } from "../src/cli/flags.js";
+import { NUMBER_FLAGS, stdinArguments } from "../src/cli/flags.js";
 import { ROOT, scenarioPath } from "./helpers.js";
 
 const cli = (args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), ...args], { encoding: "utf8" });
@@ -94,5 +94,25 @@ describe("cli: - reads the file from standard input", () => {
     assert.deepEqual(stdinArguments(["run", "a.yaml", "--out", "-"]), ["run", "a.yaml", "--out", "-"]);
     assert.deepEqual(stdinArguments(["run", "--quiet", "-"]), ["run", "--quiet", "/dev/stdin"]);
     assert.deepEqual(stdinArguments(["lookup", "redis", "--resolv-conf", "-"]), ["lookup", "redis", "--resolv-conf", "-"]);
+  });
+});
+
+describe("cli: help shows number flags as [number]", () => {
+  it("every flag of NUMBER_FLAGS is [number] in its command's help; kernel and paths stay [string]; values are still read as typed", () => {
+    for (const [command, flags] of Object.entries(NUMBER_FLAGS)) {
+      const help = spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), command, "--help"], { encoding: "utf8" }).stdout;
+      // Each option's block: from its name to the next option.
+      const blocks = help.split(/\n(?= {2,}(-\w, )?--\w)/);
+      for (const f of flags) {
+        const block = blocks.find((b) => new RegExp(`^\\s+(-\\w, )?--${f}\\s`).test(b));
+        assert.ok(block !== undefined, `${command} --${f} is in the help`);
+        assert.match(block, /\[number\]/, `${command} --${f}: ${block}`);
+      }
+    }
+    const race = spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), "race", "--help"], { encoding: "utf8" }).stdout;
+    assert.match(race.split(/\n(?= {2,}(-\w, )?--\w)/).find((b) => /--kernel\s/.test(b))!, /\[string\]/);
+    const bad = spawnSync(process.execPath, [join(ROOT, "bin/dnsrace"), "race", "--pairs", "1e3"], { encoding: "utf8" });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--pairs: expected a whole number from 1 to 1,000,000, found "1e3"/);
   });
 });

@@ -1,3 +1,4 @@
+import type { Argv, CommandModule } from "yargs";
 import { InputError } from "../scenario/load.js";
 
 /** The value of a flag given once, as text (yargs gives an array when it is repeated). */
@@ -97,4 +98,29 @@ export function stdinArguments(argv: string[]): string[] {
   const valued = command === undefined ? undefined : STDIN_COMMANDS[command];
   if (valued === undefined) return argv;
   return argv.map((a, i) => (a === "-" && !valued.includes(argv[i - 1] ?? "") ? "/dev/stdin" : a));
+}
+
+/**
+ * The flags that take a number, per command. They are read as text (type string), so that a bad
+ * value is quoted as typed and a seed past 2^53 is not rounded; yargs's help then calls them
+ * [string]. Declaring them numbers too makes help say [number] while the text is still what is
+ * read: yargs-parser leaves a key declared string as the text typed.
+ */
+export const NUMBER_FLAGS: Record<string, readonly string[]> = {
+  run: ["seed"],
+  trace: ["lookup", "seed"],
+  compare: ["seeds"],
+  sweep: ["seeds"],
+  race: ["endpoints", "gap-us", "pairs", "rules-before-dns", "rules", "cpus", "seed", "ipvs-schedule-ns", "softirq-share", "runnable-per-cpu"],
+  lookup: ["rtt-ms", "max-ms"],
+  calibrate: ["seconds", "queries-per-s", "coredns-share", "endpoints"],
+};
+
+/** A command whose number flags show as [number] in its help (NUMBER_FLAGS). */
+export function withNumberFlags<U>(cmd: CommandModule<object, U>): CommandModule<object, U> {
+  const name = String(Array.isArray(cmd.command) ? cmd.command[0] : cmd.command).split(" ")[0]!;
+  const flags = NUMBER_FLAGS[name];
+  const builder = cmd.builder;
+  if (flags === undefined || typeof builder !== "function") return cmd;
+  return { ...cmd, builder: (y: Argv<object>) => (builder(y) as Argv<U>).number([...flags]) as never };
 }

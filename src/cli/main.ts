@@ -5,7 +5,7 @@ import { calibrateCommand } from "./calibrate.js";
 import { compareCommand } from "./compare.js";
 import { lookupCommand } from "./lookup.js";
 import { raceCommand } from "./race.js";
-import { missingArgumentMessage, stdinArguments, unknownOptionMessage } from "./flags.js";
+import { missingArgumentMessage, stdinArguments, unknownOptionMessage, withNumberFlags } from "./flags.js";
 import { OutputError } from "./output.js";
 import { runCommand } from "./run.js";
 import { sweepCommand } from "./sweep.js";
@@ -32,13 +32,13 @@ export async function main(given: string[]): Promise<number> {
   const parser = yargs(argv)
     .scriptName("dnsrace")
     .usage("$0 <command> [options]\n\nSimulates the conntrack insertion race behind 5-second DNS lookups in Kubernetes pods.")
-    .command(runCommand)
-    .command(raceCommand)
-    .command(lookupCommand)
-    .command(traceCommand)
-    .command(compareCommand)
-    .command(sweepCommand)
-    .command(calibrateCommand)
+    .command(withNumberFlags(runCommand))
+    .command(withNumberFlags(raceCommand))
+    .command(withNumberFlags(lookupCommand))
+    .command(withNumberFlags(traceCommand))
+    .command(withNumberFlags(compareCommand))
+    .command(withNumberFlags(sweepCommand))
+    .command(withNumberFlags(calibrateCommand))
     .demandCommand(1, "name a command: dnsrace run <scenario files or folders>")
     .strict()
     .help()
