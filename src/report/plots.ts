@@ -2,6 +2,8 @@ import { type ScaleLinear, type ScaleLogarithmic, scaleBand, scaleLinear, scaleL
 import { curveLinear, line } from "d3-shape";
 import { percentText } from "../stats/proportion.js";
 
+export { paramWords } from "./words.js";
+
 /**
  * Static SVG charts drawn with d3-scale and d3-shape (no DOM): the path data
  * comes from d3's line generator, the rest is written as SVG text. Numbers
@@ -341,14 +343,6 @@ export function intervalBarChart(title: string, subtitle: string, xTitle: string
   });
   body.push(`<text x="${n2(pw / 2)}" y="${ph + 44}" font-size="13" text-anchor="middle" fill="#222">${esc(xTitle)}</text>`, `<rect x="0" y="0" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`, `</g>`);
   return frame(title, subtitle, body, height, width);
-}
-
-/** A grid parameter's dotted path in words, for an axis: kube_dns.endpoints is "kube-dns endpoints", pods.libc "pod libc". */
-export function paramWords(path: string): string {
-  const parts = path.split(".");
-  const head: Record<string, string> = { kube_dns: "kube-dns", pods: "pod", node: "node", endpoint_nodes: "endpoint nodes", cluster: "cluster", nodelocal: "NodeLocal DNSCache" };
-  const words = parts.map((p, i) => (i === 0 && parts.length > 1 && head[p] !== undefined ? head[p] : p.replace(/_/g, " ")));
-  return words.join(" ").replace(/\bcpus\b/, "CPUs").replace(/\b(ms|us|ns|s)$/, "($1)");
 }
 
 export interface LinePoint {

@@ -32,3 +32,11 @@ export function oneLine(s: string): string {
 export function listText(items: readonly string[]): string {
   return items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
 }
+
+/** A grid parameter's dotted path in words, for an axis: kube_dns.endpoints is "kube-dns endpoints", pods.libc "pod libc". */
+export function paramWords(path: string): string {
+  const parts = path.split(".");
+  const head: Record<string, string> = { kube_dns: "kube-dns", pods: "pod", node: "node", endpoint_nodes: "endpoint nodes", cluster: "cluster", nodelocal: "NodeLocal DNSCache" };
+  const words = parts.map((p, i) => (i === 0 && parts.length > 1 && head[p] !== undefined ? head[p] : p.replace(/_/g, " ")));
+  return words.join(" ").replace(/\bcpus\b/, "CPUs").replace(/\b(ms|us|ns|s)$/, "($1)");
+}
