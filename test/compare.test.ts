@@ -220,7 +220,7 @@ describe("cli: dnsrace compare", () => {
     }
     assert.equal(readFileSync(join(out, "compare.runs.csv"), "utf8").trim().split("\n").length, 1 + 3 * 2);
     const report = readFileSync(join(out, "report.md"), "utf8");
-    assert.match(report, /## Ranking/);
+    assert.match(report, /## Decision\n\n- \*\*glibc pods\*\*: deploy \*\*/);
     assert.match(report, /### reopen[\s\S]*Fixes the slow lookups/);
     for (const f of ["cdf.svg", "tail.svg", "slow.svg"]) {
       const svg = readFileSync(join(out, f), "utf8");

@@ -100,7 +100,7 @@ describe("honest runs: comparisons and sweeps", () => {
 describe("honest runs: bad input is refused where it is read (exit 2, located)", () => {
   it("numbers too large for the clock or memory, and weights, threads, seeds and kernels out of range: each names its field and line", () => {
     const cases: [string, string, RegExp][] = [
-      ["  nat_backend: iptables-legacy", "  nat_backend: iptables-legacy\n  timing: { hit_us: 1e308 }", /line 22: field "node\.timing\.hit_us": expected a number from 0 to 1000000 \(us\)/],
+      ["  nat_backend: iptables-legacy", "  nat_backend: iptables-legacy\n  timing: { hit_us: 1e308 }", /line 23: field "node\.timing\.hit_us": expected a number from 0 to 1000000 \(us\)/],
       ["  nat_backend: iptables-legacy", "  nat_backend: iptables-legacy\n  timing: { xmit_us: 1e308 }", /field "node\.timing\.xmit_us": expected a number from 0 to 1000000/],
       ["  nat_backend: iptables-legacy", "  nat_backend: iptables-legacy\n  timing: { pod_veth_us: 1e308 }", /field "node\.timing\.pod_veth_us"/],
       ["  nat_backend: iptables-legacy", "  nat_backend: iptables-legacy\n  timing: { rule_ns: 1e308 }\n  rules_before_dns: 10", /field "node\.timing\.rule_ns": expected a number from 0 to 1000000 \(ns per rule\)/],
@@ -108,7 +108,7 @@ describe("honest runs: bad input is refused where it is read (exit 2, located)",
       ["      - { name: redis, weight: 4 }\n      - { name: postgres, weight: 3 }", "      - { name: redis, weight: 1e308 }\n      - { name: postgres, weight: 1e308 }", /field "pods\[0\]\.names\[0\]\.weight": expected a weight above 0, at most 1e9/],
       ["    threads: 4", "    threads: 9007199254740991", /field "pods\[0\]\.threads": expected a whole number from 1 to 4096/],
       ["seed: 7", "seed: 9007199254740993", /field "seed": expected a whole number from 0 to 9007199254740991/],
-      ['kernel: "5.4"', 'kernel: "0.0"', /line 15: field "kernel": expected a kernel version the model knows, from 3\.10 to 6\.x/],
+      ['kernel: "5.4"', 'kernel: "0.0"', /line 16: field "kernel": expected a kernel version the model knows, from 3\.10 to 6\.x/],
       ['kernel: "5.4"', 'kernel: "999.999"', /field "kernel": expected a kernel version the model knows/],
       ['kernel: "5.4"', 'kernel: "4.14.999999999999999999"', /field "kernel": expected a kernel version the model knows/],
       ['kernel: "5.4"', 'kernel: "3.9"', /field "kernel": expected a kernel version the model knows/],

@@ -5,7 +5,7 @@ import { loadComparison } from "../compare/spec.js";
 import { checkReplications } from "../compare/run.js";
 import { calibrationText, compareCsv, compareReport, compareRunsCsv, compareRunsTable, compareTable, ranked, shareCell } from "../report/compare.js";
 import { csvRecords } from "../report/csv.js";
-import { cdfChart, intervalBarChart, tailChart } from "../report/plots.js";
+import { comparePlots } from "../report/compareplots.js";
 import { InputError } from "../scenario/load.js";
 import { Progress } from "./progress.js";
 import { checkOutputFolder } from "./output.js";
@@ -50,25 +50,17 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     const r = runComparison(c, k, (f) => progress.update(f));
     progress.end();
     const plots = { cdf: "cdf.svg", tail: "tail.svg", slow: "slow.svg" };
-    const series = r.results.map((v) => ({ label: v.variant.name, latMs: v.pooled.latMs }));
     const counts = r.results.map((v) => v.pooled.lookups);
     const [fewest, most] = [Math.min(...counts), Math.max(...counts)];
     const sub = `${c.name}: ${fewest === most ? most : `${fewest} to ${most}`} lookups per variant over ${k} seed${k === 1 ? "" : "s"}`;
+    const svg = comparePlots(r, sub);
     const files = [
       { name: "compare.csv", text: compareCsv(r) },
       { name: "compare.runs.csv", text: compareRunsCsv(r) },
       { name: "report.md", text: compareReport(r, plots) },
-      { name: plots.cdf, text: cdfChart("Lookup latency by variant (CDF)", sub, series) },
-      { name: plots.tail, text: tailChart("The slow tail: share of lookups slower than t", sub, series) },
-      {
-        name: plots.slow,
-        text: intervalBarChart(
-          "Share of lookups over 1 s, with 95% intervals",
-          sub,
-          "lookups over 1 s",
-          r.results.map((v) => ({ label: v.variant.name, value: v.pooled.share_over_1s, low: v.pooled.share_over_1s_ci?.low ?? null, high: v.pooled.share_over_1s_ci?.high ?? null })),
-        ),
-      },
+      { name: plots.cdf, text: svg.cdf },
+      { name: plots.tail, text: svg.tail },
+      { name: plots.slow, text: svg.slow },
     ];
     writeOutputSet(out, files);
     const status = () => process.stderr.write(`wrote ${files.length} files to ${out}/\n`);

@@ -1,3 +1,4 @@
+import type { Argv, CommandModule } from "yargs";
 import { InputError } from "../scenario/load.js";
 
 /** The value of a flag given once, as text (yargs gives an array when it is repeated). */
@@ -63,4 +64,64 @@ export function missingArgumentMessage(argv: string[]): string | null {
         ? ` "${first}" was read as a flag, as is every argument that begins with "-"; a host name never does.`
         : ` "${first}" was read as a flag, as is every argument that begins with "-"; write a file of that name as ./${first}.`;
   return `dnsrace ${command}: missing ${what}.${hint}`;
+}
+
+/**
+ * yargs's "Unknown argument: bogus" in words: the flag as typed, and, when the command's argument is
+ * then missing, the word after it that the flag took as its value (run --bogus file.yaml).
+ */
+export function unknownOptionMessage(argv: string[], msg: string, argumentMissing: boolean): string {
+  const command = argv.find((a) => !a.startsWith("-")) ?? "";
+  const names = msg.replace(/^Unknown arguments?: /, "").split(", ");
+  const given = names.map((n) => argv.find((a) => a.replace(/^-+/, "").split("=")[0] === n) ?? (n.length === 1 ? `-${n}` : `--${n}`));
+  const typed = given.map((a) => a.split("=")[0]!);
+  const at = argv.indexOf(given[0]!);
+  const taken = argumentMissing && at >= 0 && !given[0]!.includes("=") && argv[at + 1] !== undefined && !argv[at + 1]!.startsWith("-") ? argv[at + 1] : undefined;
+  const what = `dnsrace ${command}: unknown option${typed.length === 1 ? "" : "s"} ${typed.join(", ")}`;
+  return taken === undefined ? `${what}; "dnsrace ${command} --help" lists its options.` : `${what}; it took "${taken}" as its value, so ${POSITIONALS[command] ?? "the command's argument"} ${POSITIONALS[command]?.includes("files") ? "are" : "is"} missing; "dnsrace ${command} --help" lists its options.`;
+}
+
+/** The commands whose file argument may be "-", and their flags that take a value (a "-" after one is its value). */
+const STDIN_COMMANDS: Record<string, readonly string[]> = {
+  run: ["--out", "--seed"],
+  trace: ["--lookup", "--format", "--seed"],
+  compare: ["--out", "--seeds"],
+  sweep: ["--out", "--seeds"],
+};
+
+/**
+ * A lone "-" where a command takes its file is standard input, as Unix tools read it: yargs drops a
+ * lone "-", so it is passed on as /dev/stdin (whose name the messages and output files then use).
+ */
+export function stdinArguments(argv: string[]): string[] {
+  const command = argv.find((a) => !a.startsWith("-"));
+  const valued = command === undefined ? undefined : STDIN_COMMANDS[command];
+  if (valued === undefined) return argv;
+  return argv.map((a, i) => (a === "-" && !valued.includes(argv[i - 1] ?? "") ? "/dev/stdin" : a));
+}
+
+/**
+ * The flags that take a number, per command. They are read as text (type string), so that a bad
+ * value is quoted as typed and a seed past 2^53 is not rounded; yargs's help then calls them
+ * [string]. Declaring them numbers too makes help say [number] while the text is still what is
+ * read: yargs-parser leaves a key declared string as the text typed.
+ */
+export const NUMBER_FLAGS: Record<string, readonly string[]> = {
+  run: ["seed"],
+  trace: ["lookup", "seed"],
+  compare: ["seeds"],
+  sweep: ["seeds"],
+  race: ["endpoints", "gap-us", "pairs", "rules-before-dns", "rules", "cpus", "seed", "ipvs-schedule-ns", "softirq-share", "runnable-per-cpu", "threads", "bursts"],
+  lookup: ["rtt-ms", "max-ms"],
+  calibrate: ["seconds", "queries-per-s", "coredns-share", "endpoints"],
+  assess: ["lookups", "seed"],
+};
+
+/** A command whose number flags show as [number] in its help (NUMBER_FLAGS). */
+export function withNumberFlags<U>(cmd: CommandModule<object, U>): CommandModule<object, U> {
+  const name = String(Array.isArray(cmd.command) ? cmd.command[0] : cmd.command).split(" ")[0]!;
+  const flags = NUMBER_FLAGS[name];
+  const builder = cmd.builder;
+  if (flags === undefined || typeof builder !== "function") return cmd;
+  return { ...cmd, builder: (y: Argv<object>) => (builder(y) as Argv<U>).number([...flags]) as never };
 }

@@ -5,7 +5,7 @@ import { type Sweep, loadSweep } from "../compare/spec.js";
 import { shareInterval } from "../compare/stats.js";
 import { type CsvTable, csvRecords, csvText, ms3 } from "../report/csv.js";
 import { InputError } from "../scenario/load.js";
-import { sweepChart } from "../report/plots.js";
+import { paramWords, sweepChart } from "../report/plots.js";
 import { Progress } from "./progress.js";
 import { parseSeeds } from "./compare.js";
 import { checkOutputFolder } from "./output.js";
@@ -91,7 +91,7 @@ export function sweepPlot(s: Sweep, runs: Replication[][]): string {
     lines.get(key)!.points.push({ x: typeof x === "boolean" ? String(x) : x, y, low: ci?.low ?? null, high: ci?.high ?? null });
   });
   const k = runs[0]!.length;
-  return sweepChart(`Share of lookups over 1 s against ${s.x}`, `${s.name}: mean over ${k} seed${k === 1 ? "" : "s"}${k > 1 ? ", with 95% intervals" : ""}`, s.x, "lookups over 1 s", [...lines.values()]);
+  return sweepChart(`Share of lookups over 1 s against ${paramWords(s.x)}`, `${s.name}: mean over ${k} seed${k === 1 ? "" : "s"}${k > 1 ? ", with 95% intervals" : ""}`, paramWords(s.x), "share of lookups over 1 s", [...lines.values()]);
 }
 
 export const sweepCommand: CommandModule<object, SweepArgs> = {

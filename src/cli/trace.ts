@@ -1,6 +1,7 @@
 import type { CommandModule } from "yargs";
 import { TraceCollector, type LookupTrace } from "../model/trace.js";
-import { InputError, loadScenarioFile } from "../scenario/load.js";
+import { loadScenarioFileFor } from "../compare/spec.js";
+import { InputError } from "../scenario/load.js";
 import { type RunResult, runScenario } from "../scenario/run.js";
 import { onceText, seedFlag } from "./flags.js";
 
@@ -33,7 +34,7 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
     const lookup = lookupText === undefined ? undefined : /^\s*\+?\d+\s*$/.test(lookupText) ? Number(lookupText) : NaN;
     if (lookup !== undefined && (!Number.isSafeInteger(lookup) || lookup < 1)) throw new InputError(`--lookup: expected a lookup number >= 1, found "${lookupText}".`);
     if (lookup !== undefined && args["first-slow"]) throw new InputError("--lookup and --first-slow: give one or the other.");
-    const loaded = loadScenarioFile(args.scenario);
+    const loaded = loadScenarioFileFor(args.scenario, "trace");
     const collector = new TraceCollector();
     const res = runScenario(loaded, { collector, ...(seed !== undefined ? { seed } : {}) });
     const pick = chooseLookup(collector, lookup);

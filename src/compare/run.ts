@@ -1,6 +1,8 @@
 import { quantileSorted } from "d3-array";
 import { type Summary, summarize } from "../stats/summary.js";
 import { InputError, type LoadedScenario } from "../scenario/load.js";
+import { showCount } from "../scenario/limits.js";
+import { MAX_REPLICATED_QUERIES, estimatedQueries } from "./cost.js";
 import { runScenario } from "../scenario/run.js";
 import { stream } from "../engine/random.js";
 import { type Bounds, type Interval, bootstrapQuantile, pairedInterval, shareInterval } from "./stats.js";
@@ -147,6 +149,13 @@ export function checkReplications(file: string, runs: LoadedScenario[], k: numbe
   }
   const perSeed = runs.reduce((a, l) => a + l.scenario.pods.reduce((b, p) => b + (p.lookups ?? Math.round(p.rate_per_s! * p.duration_s!)), 0), 0);
   const total = perSeed * k;
+  const queries = runs.reduce((a, l) => a + estimatedQueries(l), 0) * k;
+  if (queries > MAX_REPLICATED_QUERIES) {
+    throw new InputError(
+      `${file}: ${k} seeds (${seedsFrom}) of ${runs.length} ${what} may send up to ${showCount(queries)} queries in all (each lookup walks its pod's search list, ${Math.max(...runs.flatMap((l) => l.resolvConfs.map((r) => r.search.length)))} domains at most, A and AAAA for each), ` +
+        `more than the ${MAX_REPLICATED_QUERIES.toLocaleString("en-US")} a comparison or sweep simulates (some ten minutes of a core); shorten the search list, or use fewer lookups, ${what} or seeds.`,
+    );
+  }
   if (total > MAX_REPLICATED_LOOKUPS) {
     throw new InputError(
       `${file}: ${k} seeds (${seedsFrom}) of ${runs.length} ${what} asking for ${perSeed.toLocaleString("en-US")} lookups per seed in all make ${total.toLocaleString("en-US")} lookups, more than the ${MAX_REPLICATED_LOOKUPS.toLocaleString("en-US")} a comparison or sweep keeps in memory; use fewer seeds, or fewer lookups in base.`,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { InputError, type LoadedScenario, type PathKey, type ScenarioSource, docSource, loadScenarioData, parseYaml, readScenarioFile, type YamlFile } from "../scenario/load.js";
+import { InputError, type LoadedScenario, type PathKey, type ScenarioSource, docSource, loadScenarioData, loadScenarioText, parseYaml, readScenarioFile, type YamlFile } from "../scenario/load.js";
 
 /**
  * Comparison and sweep files: a base scenario and changes to it. A change is
@@ -22,7 +22,20 @@ export interface Variant {
   notes: string | null;
   /** The variant whose figures the verdict compares with (itself for a reference point; default: the first variant). */
   against: string;
+  /** What deploying it takes, as the comparison file declares it (null: not declared; a reference point needs none). */
+  cost: Cost | null;
+  /** What it changes in the base, as written (set, pods, resolv_options). */
+  change: Change;
   loaded: LoadedScenario;
+}
+
+/** Effort to deploy and keep a mitigation, cheapest first. */
+export const EFFORTS = ["low", "medium", "high"] as const;
+/** Where a mitigation is deployed, narrowest first: each pod's spec, each node, the whole cluster. */
+export const SCOPES = ["pod", "node", "cluster"] as const;
+export interface Cost {
+  effort: (typeof EFFORTS)[number];
+  scope: (typeof SCOPES)[number];
 }
 
 export interface Comparison {
@@ -59,15 +72,22 @@ const changeFields = {
   resolv_options: z.array(z.string().regex(/^\S+$/, { error: "expected one option such as ndots:2" })).optional(),
 };
 
+const costSchema = z.strictObject(
+  { effort: z.enum(EFFORTS), scope: z.enum(SCOPES) },
+  { error: `expected {effort: ${EFFORTS.join(" | ")}, scope: ${SCOPES.join(" | ")}}` },
+);
+
 const variantSchema = z.strictObject({
   name: variantName,
   changes: z.string().min(1),
   notes: z.string().min(1).optional(),
   against: variantName.optional(),
+  cost: costSchema.optional(),
   ...changeFields,
 });
 
-const comparisonSchema = z.strictObject({
+/** A comparison file (the JSON Schema of schemas/ is generated from it: compare/jsonschema.ts). */
+export const comparisonSchema = z.strictObject({
   name: z.string().min(1),
   description: z.string().min(1),
   seeds: z.number().int().min(1).max(1000).default(5),
@@ -76,7 +96,8 @@ const comparisonSchema = z.strictObject({
 });
 
 const gridValue = z.union([z.string(), z.number(), z.boolean()]);
-const sweepSchema = z.strictObject({
+/** A sweep file. */
+export const sweepSchema = z.strictObject({
   name: z.string().min(1),
   description: z.string().min(1),
   seeds: z.number().int().min(1).max(1000).default(5),
@@ -231,7 +252,7 @@ export function loadComparison(file: string): Comparison {
     }
     const data = applyChange(c.base, v);
     const loaded = loadScenarioData(data, changeSource(y, file, `variant "${v.name}": `, v, ["variants", i], null));
-    return { name: v.name, changes: v.changes, notes: v.notes ?? null, against: v.against ?? (i === 0 ? v.name : first), loaded };
+    return { name: v.name, changes: v.changes, notes: v.notes ?? null, against: v.against ?? (i === 0 ? v.name : first), cost: v.cost ?? null, change: { set: v.set, pods: v.pods, resolv_options: v.resolv_options }, loaded };
   });
   return { file, name: c.name, description: c.description, seeds: c.seeds, variants };
 }
@@ -269,4 +290,18 @@ export function loadSweep(file: string): Sweep {
 export function fileKind(data: unknown): "scenario" | "comparison" | "sweep" {
   if (isObject(data) && "base" in data) return "variants" in data ? "comparison" : "grid" in data ? "sweep" : "scenario";
   return "scenario";
+}
+
+/**
+ * A scenario file for a command that runs one scenario (trace): a comparison or sweep file is
+ * pointed at its own command instead of being read as a scenario with its fields missing.
+ */
+export function loadScenarioFileFor(file: string, command: string): LoadedScenario {
+  const y = parseYaml(readScenarioFile(file), file);
+  const kind = fileKind(y.data);
+  if (kind !== "scenario") {
+    const cmd = kind === "comparison" ? "compare" : "sweep";
+    fail(`${file}: this is a ${kind} file (it has base and ${kind === "comparison" ? "variants" : "grid"}), not a scenario; dnsrace ${command} takes one scenario. Run it with dnsrace ${cmd} ${file}, or write its base (or a ${kind === "comparison" ? "variant" : "grid point"}) as a scenario file of its own.`);
+  }
+  return loadScenarioText(y, file);
 }

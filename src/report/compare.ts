@@ -3,6 +3,12 @@ import type { Pooled } from "../compare/run.js";
 import type { Bounds } from "../compare/stats.js";
 import { percentText } from "../stats/proportion.js";
 import { type CsvTable, csvText, ms3 } from "./csv.js";
+import { msText, oneLine, pct, shareText } from "./words.js";
+
+import { DIFF_METHOD, costText, decisionText, effectOf } from "./decide.js";
+
+export { oneLine, pct, shareCell, shareText } from "./words.js";
+export { ranked } from "./decide.js";
 
 const share6 = (v: number) => v.toFixed(6);
 const ciCell = (i: Bounds | null, side: "low" | "high", fmt: (v: number) => string) => (i === null ? "" : fmt(i[side]));
@@ -118,31 +124,6 @@ export function compareRunsCsv(r: ComparisonResult): string {
   return csvText(compareRunsTable(r));
 }
 
-export const pct = (v: number, digits = 2) => `${(v * 100).toFixed(digits)}%`;
-const msText = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(v < 10 ? 2 : 1)} ms`);
-const ciText = (i: Bounds | null, f: (v: number) => string) => (i === null ? "" : ` (${f(i.low)} to ${f(i.high)})`);
-
-/**
- * A pooled share with its interval, in words: "14.83% (13.58% to 16.16%)", or for a count of 0 in
- * every seed its upper bound, "0 (95% upper bound 0.031%)" (compare/stats.ts shareInterval).
- */
-export function shareText(share: number, count: number, ci: Bounds | null): string {
-  if (count === 0) return ci === null ? "0" : `0 (95% upper bound ${percentText(ci.high)}%)`;
-  return `${pct(share)}${ciText(ci, (x) => pct(x))}`;
-}
-
-/** The same for a console table: "14.83% (13.58..16.16)", "0 (<0.031%)". */
-export function shareCell(share: number, count: number, ci: Bounds | null): string {
-  if (count === 0) return ci === null ? "0" : `0 (<${percentText(ci.high)}%)`;
-  return ci === null ? pct(share) : `${pct(share)} (${percentText(ci.low)}..${percentText(ci.high)})`;
-}
-
-/** Variants from best to worst: share over 1 s, then p99, then p50. */
-export function ranked(r: ComparisonResult): VariantResult[] {
-  const none = (v: VariantResult) => (v.pooled.lookups === 0 ? 1 : 0);
-  return [...r.results].sort((a, b) => none(a) - none(b) || a.pooled.share_over_1s - b.pooled.share_over_1s || a.pooled.p99_ms - b.pooled.p99_ms || a.pooled.p50_ms - b.pooled.p50_ms);
-}
-
 /** The plain-language verdict on one variant, from its figures against those of the variant it is compared with. */
 export function verdict(v: VariantResult, base: VariantResult): string[] {
   const p = v.pooled;
@@ -160,6 +141,7 @@ export function verdict(v: VariantResult, base: VariantResult): string[] {
   }
   lines.push(mechanism(p, b, v === base));
   if (v !== base) lines.push(...costs(p, b));
+  if (v.variant.cost !== null) lines.push(`Cost as the comparison file declares it: ${costText(v.variant.cost)}.`);
   if (v.variant.notes !== null) lines.push(oneLine(v.variant.notes));
   return lines;
 }
@@ -173,6 +155,7 @@ function effect(v: VariantResult, base: VariantResult): string {
   const against = `than ${base.variant.name}`;
   const bound = p.share_over_1s_ci === null ? "" : `; 95% upper bound ${percentText(p.share_over_1s_ci.high)}%`;
   if (b.share_over_1s === 0 && p.share_over_1s === 0) return `**No slow lookups, as with ${base.variant.name}.** Neither has a lookup over 1 s (${p.lookups} lookups${bound}).`;
+  if (effectOf(v, base) === "none") return `**No effect**: on every seed every lookup took exactly as long as with ${base.variant.name}, with the same clashes and drops; the change reaches nothing these lookups use.`;
   if (p.share_over_1s === 0) return `**Fixes the slow lookups**: none of ${p.lookups} lookups takes over 1 s (${base.variant.name}: ${pct(b.share_over_1s)}${bound}).`;
   if (d === null) {
     // One seed: no interval, only the point figures.
@@ -212,12 +195,7 @@ function costs(p: Pooled, b: Pooled): string[] {
   return out;
 }
 
-/** Text from a YAML field on one line (a folded field ends in a newline). */
-export function oneLine(s: string): string {
-  return s.replace(/\s+/g, " ").trim();
-}
-
-/** report.md: the ranked table, then a verdict per variant. */
+/** report.md: the decision (a headline and a ranked table per libc), the plots, then a verdict per variant. */
 export function compareReport(r: ComparisonResult, plots: { cdf: string; tail: string; slow: string }): string {
   const c = r.comparison;
   const byName = new Map(r.results.map((v) => [v.variant.name, v]));
@@ -232,18 +210,13 @@ export function compareReport(r: ComparisonResult, plots: { cdf: string; tail: s
       `so a difference between two variants comes from what they change. ${lookups} lookups per variant in all` +
       `${base.kernel ? `; the base runs kernel ${base.kernel}` : ""}. Intervals are 95% confidence intervals across the seeds (Student's t for the shares and for differences, ` +
       `paired by seed; a percentile bootstrap over the seeds for the p99); a share that is 0 in every seed shows its exact upper bound over all the lookups (Clopper-Pearson)` +
-      (r.seeds.length < 2 ? " (with one seed there are none: run with --seeds 2 or more)." : "."),
+      (r.seeds.length < 2 ? " (with one seed there are none: run with --seeds 2 or more)." : ".") +
+      ` ${DIFF_METHOD}`,
     "",
   );
   if (r.calibration !== null) out.push(...calibrationText(r), "");
-  out.push("## Ranking", "", "| # | variant | what it changes | over 1 s (95% CI) | 5 s or more (95% CI) | p50 | p99 (95% CI) | clashes | drops | failed |", "|---|---|---|---|---|---|---|---|---|---|");
-  ranked(r).forEach((v, i) => {
-    const p = v.pooled;
-    out.push(
-      `| ${i + 1} | ${v.variant.name} | ${oneLine(v.variant.changes).replace(/\|/g, "\\|")} | ${shareText(p.share_over_1s, p.over_1s, p.share_over_1s_ci)} | ${shareText(p.share_ge_5s, p.ge_5s, p.share_ge_5s_ci)} | ${msText(p.p50_ms)} | ${msText(p.p99_ms)}${ciText(p.p99_ci, msText)} | ${p.clashes} | ${p.drop} | ${pct(p.share_failed)} |`,
-    );
-  });
-  out.push("", `![latency CDF](${plots.cdf})`, "", `![slow tail](${plots.tail})`, "", `![share of slow lookups](${plots.slow})`, "", "## Verdicts", "");
+  out.push(...decisionText(r));
+  out.push(`![latency CDF](${plots.cdf})`, "", `![slow tail](${plots.tail})`, "", `![share of slow lookups](${plots.slow})`, "", "## Verdicts", "");
   for (const v of r.results) {
     const against = byName.get(v.variant.against)!;
     const changes = oneLine(v.variant.changes).replace(/([^.!?])$/, "$1.");

@@ -1,5 +1,8 @@
 import { type ScaleLinear, type ScaleLogarithmic, scaleBand, scaleLinear, scaleLog, scalePoint } from "d3-scale";
 import { curveLinear, line } from "d3-shape";
+import { percentText } from "../stats/proportion.js";
+
+export { paramWords } from "./words.js";
 
 /**
  * Static SVG charts drawn with d3-scale and d3-shape (no DOM): the path data
@@ -7,10 +10,15 @@ import { curveLinear, line } from "d3-shape";
  * are rounded to 2 decimals, so the same data gives the same bytes.
  */
 
-/** Tableau 10, the categorical palette of d3-scale-chromatic's schemeTableau10. */
-export const PALETTE = ["#4e79a7", "#f28e2c", "#e15759", "#76b7b2", "#59a14f", "#edc949", "#af7aa1", "#ff9da7", "#9c755f", "#bab0ab"];
-/** Dashes for series beyond the palette's length, so every series stays distinguishable. */
-const DASHES = ["", "6 3", "2 3", "8 3 2 3"];
+/**
+ * The first 8 colours of Tableau 10 (d3-scale-chromatic's schemeTableau10), with the darkest
+ * first for the reference: a panel has at most MAX_SERIES series, and series i has colour i and
+ * dash i, so two series differ in both colour and dash (colour-blind readers and print see the dash).
+ */
+export const PALETTE = ["#222222", "#4e79a7", "#f28e2c", "#e15759", "#59a14f", "#af7aa1", "#9c755f", "#76b7b2"];
+export const DASHES = ["", "9 4", "2 3", "9 3 2 3", "14 4", "5 5", "1 5", "12 3 2 3 2 3"];
+/** Series drawn on one panel at most. */
+export const MAX_SERIES = PALETTE.length;
 
 export interface Series {
   label: string;
@@ -18,14 +26,24 @@ export interface Series {
   latMs: Float64Array;
 }
 
+/** One panel of a small-multiples chart: its title and at most MAX_SERIES series. */
+export interface Panel {
+  title: string;
+  /** A line under the title: what was left out. */
+  note?: string;
+  series: Series[];
+}
+
 const W = 900;
 const H = 520;
 const M = { top: 64, right: 250, bottom: 64, left: 80 };
 const FONT = `font-family="Helvetica, Arial, sans-serif"`;
+/** Legend text: 12 px Helvetica/Arial averages under 7 px a character (a test measures it in a browser). */
+const LEGEND_CHAR_PX = 7;
 
-/** A label cut to fit its column, with an ellipsis. */
-function fit(s: string, max: number): string {
-  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+/** The legend's width for these labels: the swatch, the gap, the longest label, a margin. */
+function legendWidth(labels: string[]): number {
+  return 30 + Math.ceil(Math.max(0, ...labels.map((l) => l.length)) * LEGEND_CHAR_PX) + 16;
 }
 
 function esc(s: string): string {
@@ -34,10 +52,10 @@ function esc(s: string): string {
 
 const n2 = (v: number) => (Math.round(v * 100) / 100).toString();
 
-function frame(title: string, subtitle: string, body: string[], height = H): string {
+function frame(title: string, subtitle: string, body: string[], height = H, width = W): string {
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" ${FONT}>`,
-    `<rect width="${W}" height="${height}" fill="#ffffff"/>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT}>`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="${M.left}" y="28" font-size="18" font-weight="bold" fill="#222">${esc(title)}</text>`,
     `<text x="${M.left}" y="48" font-size="12" fill="#555">${esc(subtitle)}</text>`,
     ...body,
@@ -47,7 +65,8 @@ function frame(title: string, subtitle: string, body: string[], height = H): str
 }
 
 function style(i: number): { color: string; dash: string } {
-  return { color: PALETTE[i % PALETTE.length]!, dash: DASHES[Math.floor(i / PALETTE.length) % DASHES.length]! };
+  if (i >= MAX_SERIES) throw new RangeError(`series ${i + 1}: a panel draws at most ${MAX_SERIES}`);
+  return { color: PALETTE[i]!, dash: DASHES[i]! };
 }
 
 function legend(labels: string[], x: number, y: number): string[] {
@@ -56,8 +75,8 @@ function legend(labels: string[], x: number, y: number): string[] {
     const { color, dash } = style(i);
     const ly = y + i * 20;
     out.push(
-      `<line x1="${x}" y1="${ly}" x2="${x + 24}" y2="${ly}" stroke="${color}" stroke-width="2.5"${dash ? ` stroke-dasharray="${dash}"` : ""}/>`,
-      `<text x="${x + 30}" y="${ly + 4}" font-size="12" fill="#222">${esc(fit(label, 32))}</text>`,
+      `<line class="swatch" x1="${x}" y1="${ly}" x2="${x + 24}" y2="${ly}" stroke="${color}" stroke-width="2.5"${dash ? ` stroke-dasharray="${dash}"` : ""}/>`,
+      `<text class="label" x="${x + 30}" y="${ly + 4}" font-size="12" fill="#222">${esc(label)}</text>`,
     );
   });
   out.push(`</g>`);
@@ -180,48 +199,86 @@ function seriesLabels(series: Series[]): string[] {
   });
 }
 
-/** The latency CDF of every series on one chart, log time axis. */
-export function cdfChart(title: string, subtitle: string, series: Series[]): string {
-  const pw = W - M.left - M.right;
-  const ph = H - M.top - M.bottom;
-  const x = latencyAxis(series, pw);
-  const y = scaleLinear().domain([0, 1]).range([ph, 0]);
-  const body = [`<g transform="translate(${M.left},${M.top})">`, ...xAxisLog(x, ph), ...yAxis(y, [0, 0.2, 0.4, 0.6, 0.8, 1], (v) => `${Math.round(v * 100)}%`, pw), ...retryMarkers(x, ph)];
-  const px = (p: { x: number; f: number }): [number, number] => [x(Math.max(p.x, x.domain()[0]!)), y(p.f)];
-  series.forEach((s, i) => {
-    const { color, dash } = style(i);
-    const pts = ecdfPoints(s.latMs);
-    if (pts.length === 0) return;
-    const d = stepPath([{ x: pts[0]!.x, f: 0 }, ...pts, { x: x.domain()[1]!, f: 1 }].map(px));
-    body.push(`<path class="series" d="${d}" fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ""}><title>${esc(s.label)}</title></path>`);
+const PLOT_W = 570;
+const PANEL_PLOT_H = 300;
+/** A panel: its title above the plot, the plot, the x axis and its title below. */
+const PANEL_H = 58 + PANEL_PLOT_H + 60;
+
+/**
+ * Small multiples: one panel per group of series (each at most MAX_SERIES), stacked, sharing the
+ * x axis's range so they compare; the legend of each panel to its right, as wide as its longest label.
+ */
+function panelChart(title: string, subtitle: string, panels: Panel[], draw: (series: Series[], x: ScaleLogarithmic<number, number>, ph: number) => string[], xTitle: string, yTitle: string): string {
+  const all = panels.flatMap((p) => p.series);
+  const x = latencyAxis(all, PLOT_W);
+  const labels = panels.map((p) => seriesLabels(p.series));
+  const width = M.left + PLOT_W + 20 + legendWidth(labels.flat());
+  const height = M.top + panels.length * PANEL_H + 8;
+  const body: string[] = [];
+  panels.forEach((p, k) => {
+    if (p.series.length > MAX_SERIES) throw new RangeError(`panel "${p.title}": ${p.series.length} series, at most ${MAX_SERIES}`);
+    const top = M.top + k * PANEL_H;
+    body.push(`<g class="panel">`, `<text x="${M.left}" y="${top + 16}" font-size="14" font-weight="bold" fill="#222">${esc(p.title)}</text>`);
+    if (p.note !== undefined) body.push(`<text x="${M.left}" y="${top + 32}" font-size="11" fill="#555">${esc(p.note)}</text>`);
+    body.push(`<g transform="translate(${M.left},${top + 58})">`, ...draw(p.series, x, PANEL_PLOT_H), ...axisTitles(xTitle, yTitle, PLOT_W, PANEL_PLOT_H), `</g>`);
+    body.push(...legend(labels[k]!, M.left + PLOT_W + 20, top + 68), `</g>`);
   });
-  body.push(...axisTitles("lookup latency (log scale)", "share of lookups done", pw, ph), `</g>`, ...legend(seriesLabels(series), W - M.right + 20, M.top + 10));
-  return frame(title, subtitle, body);
+  return frame(title, subtitle, body, height, width);
 }
 
-/** The tail: share of lookups slower than t, both axes log, so a 0.1% step at 5 s is as visible as a 20% one. */
-export function tailChart(title: string, subtitle: string, series: Series[]): string {
-  const pw = W - M.left - M.right;
-  const ph = H - M.top - M.bottom;
-  const x = latencyAxis(series, pw);
-  const maxN = Math.max(1, ...series.map((s) => s.latMs.length));
+const seriesPath = (d: string, i: number, label: string) => {
+  const { color, dash } = style(i);
+  return `<path class="series" d="${d}" fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ""}><title>${esc(label)}</title></path>`;
+};
+
+/** The latency CDF, a panel per group of series, log time axis. */
+export function cdfChart(title: string, subtitle: string, panels: Panel[]): string {
+  const y = scaleLinear().domain([0, 1]).range([PANEL_PLOT_H, 0]);
+  return panelChart(
+    title,
+    subtitle,
+    panels,
+    (series, x, ph) => {
+      const body = [...xAxisLog(x, ph), ...yAxis(y, [0, 0.2, 0.4, 0.6, 0.8, 1], (v) => `${Math.round(v * 100)}%`, PLOT_W), ...retryMarkers(x, ph)];
+      const px = (p: { x: number; f: number }): [number, number] => [x(Math.max(p.x, x.domain()[0]!)), y(p.f)];
+      series.forEach((s, i) => {
+        const pts = ecdfPoints(s.latMs);
+        if (pts.length === 0) return;
+        body.push(seriesPath(stepPath([{ x: pts[0]!.x, f: 0 }, ...pts, { x: x.domain()[1]!, f: 1 }].map(px)), i, s.label));
+      });
+      return body;
+    },
+    "lookup latency (log scale)",
+    "share of lookups done",
+  );
+}
+
+/** The tail: share of lookups slower than t, both axes log, so a 0.1% step at 5 s is as visible as a 20% one; a panel per group. */
+export function tailChart(title: string, subtitle: string, panels: Panel[]): string {
+  const maxN = Math.max(1, ...panels.flatMap((p) => p.series.map((s) => s.latMs.length)));
   const floor = 10 ** Math.floor(Math.log10(1 / maxN));
-  const y = scaleLog().domain([floor, 1]).range([ph, 0]).clamp(true);
+  const y = scaleLog().domain([floor, 1]).range([PANEL_PLOT_H, 0]).clamp(true);
   const ticks: number[] = [];
   for (let v = 1; v >= floor * 0.999; v /= 10) ticks.push(v);
-  const body = [`<g transform="translate(${M.left},${M.top})">`, ...xAxisLog(x, ph), ...yAxis(y, ticks, (v) => `${Number((v * 100).toPrecision(3))}%`, pw), ...retryMarkers(x, ph)];
-  const px = (p: { x: number; f: number }): [number, number] => [x(Math.max(p.x, x.domain()[0]!)), y(1 - p.f)];
-  series.forEach((s, i) => {
-    const { color, dash } = style(i);
-    // P(latency > x) is drawn until it reaches 0 (the slowest lookup).
-    const pts = ecdfPoints(s.latMs).filter((p) => p.f < 1);
-    const last = s.latMs.length > 0 ? s.latMs[s.latMs.length - 1]! : 0;
-    if (s.latMs.length === 0) return;
-    const d = stepPath([{ x: s.latMs[0]!, f: 0 }, ...pts, { x: last, f: 1 - floor }].map(px));
-    body.push(`<path class="series" d="${d}" fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ""}><title>${esc(s.label)}</title></path>`);
-  });
-  body.push(...axisTitles("lookup latency t (log scale)", "share of lookups slower than t (log scale)", pw, ph), `</g>`, ...legend(seriesLabels(series), W - M.right + 20, M.top + 10));
-  return frame(title, subtitle, body);
+  return panelChart(
+    title,
+    subtitle,
+    panels,
+    (series, x, ph) => {
+      const body = [...xAxisLog(x, ph), ...yAxis(y, ticks, (v) => `${Number((v * 100).toPrecision(3))}%`, PLOT_W), ...retryMarkers(x, ph)];
+      const px = (p: { x: number; f: number }): [number, number] => [x(Math.max(p.x, x.domain()[0]!)), y(1 - p.f)];
+      series.forEach((s, i) => {
+        if (s.latMs.length === 0) return;
+        // P(latency > x) is drawn until it reaches 0 (the slowest lookup).
+        const pts = ecdfPoints(s.latMs).filter((p) => p.f < 1);
+        const last = s.latMs[s.latMs.length - 1]!;
+        body.push(seriesPath(stepPath([{ x: s.latMs[0]!, f: 0 }, ...pts, { x: last, f: 1 - floor }].map(px)), i, s.label));
+      });
+      return body;
+    },
+    "lookup latency t (log scale)",
+    "share of lookups slower than t (log scale)",
+  );
 }
 
 export interface IntervalBar {
@@ -229,31 +286,48 @@ export interface IntervalBar {
   value: number;
   low: number | null;
   high: number | null;
+  /** The bar's group (a libc's pods), which gives its colour; 0 when there is one. */
+  group?: number;
 }
 
-/** Horizontal bars of a share per variant with their 95% intervals as whiskers. */
-export function intervalBarChart(title: string, subtitle: string, xTitle: string, bars: IntervalBar[]): string {
+/**
+ * Horizontal bars of a share per variant with their 95% intervals as whiskers, in the order given
+ * (the report's rank order), coloured by group with a legend of the groups' names when there are several.
+ */
+export function intervalBarChart(title: string, subtitle: string, xTitle: string, bars: IntervalBar[], groupNames: string[] = []): string {
   const rowH = 30;
-  const left = 210;
-  const pw = W - left - 80;
+  const left = 24 + Math.ceil(Math.max(8, ...bars.map((b) => b.label.length)) * LEGEND_CHAR_PX);
+  const pw = W - 210 - 80;
+  const width = left + pw + 80;
   const ph = bars.length * rowH;
-  const height = M.top + ph + M.bottom;
+  const legendH = groupNames.length > 1 ? 20 * groupNames.length + 10 : 0;
+  const height = M.top + legendH + ph + M.bottom;
   const top = Math.max(0.001, ...bars.map((b) => Math.max(b.value, b.high ?? 0))) * 1.15;
   const x = scaleLinear().domain([0, top]).range([0, pw]).nice();
   const y = scaleBand().domain(bars.map((b) => b.label)).range([0, ph]).padding(0.25);
   const pct = (v: number) => `${n2(v * 100)}%`;
-  const body = [`<g transform="translate(${left},${M.top})">`];
+  const colour = (g: number) => PALETTE[1 + (g % (PALETTE.length - 1))]!;
+  const body: string[] = [];
+  if (legendH > 0) {
+    body.push(`<g class="legend">`);
+    groupNames.forEach((name, g) => {
+      const ly = M.top + g * 20;
+      body.push(`<rect class="swatch" x="${left}" y="${ly - 6}" width="24" height="12" fill="${colour(g)}" fill-opacity="0.85"/>`, `<text class="label" x="${left + 30}" y="${ly + 4}" font-size="12" fill="#222">${esc(name)}</text>`);
+    });
+    body.push(`</g>`);
+  }
+  body.push(`<g transform="translate(${left},${M.top + legendH})">`);
   for (const t of x.ticks(6)) {
     const px = n2(x(t));
     body.push(`<line x1="${px}" y1="0" x2="${px}" y2="${ph}" stroke="#e0e0e0"/>`, `<text x="${px}" y="${ph + 18}" font-size="12" text-anchor="middle" fill="#333">${pct(t)}</text>`);
   }
-  bars.forEach((b, i) => {
-    const { color } = style(i);
+  bars.forEach((b) => {
+    const color = colour(b.group ?? 0);
     const by = y(b.label)!;
     const bh = y.bandwidth();
     const mid = n2(by + bh / 2);
     body.push(
-      `<text x="-10" y="${mid}" dy="4" font-size="12" text-anchor="end" fill="#222">${esc(fit(b.label, 30))}</text>`,
+      `<text class="bar-label" x="-10" y="${mid}" dy="4" font-size="12" text-anchor="end" fill="#222">${esc(b.label)}</text>`,
       `<rect class="bar" x="0" y="${n2(by)}" width="${n2(x(b.value))}" height="${n2(bh)}" fill="${color}" fill-opacity="0.85"><title>${esc(b.label)}: ${pct(b.value)}</title></rect>`,
     );
     if (b.low !== null && b.high !== null) {
@@ -263,10 +337,12 @@ export function intervalBarChart(title: string, subtitle: string, xTitle: string
       );
     }
     const end = Math.max(x(b.value), b.high === null ? 0 : x(b.high));
-    body.push(`<text x="${n2(end + 6)}" y="${mid}" dy="4" font-size="11" fill="#444">${pct(b.value)}</text>`);
+    // A zero is shown with its upper bound, as the report gives it.
+    const text = b.value === 0 && b.high !== null && b.high > 0 ? `0 (95% upper bound ${percentText(b.high)}%)` : pct(b.value);
+    body.push(`<text x="${n2(end + 6)}" y="${mid}" dy="4" font-size="11" fill="#444">${text}</text>`);
   });
   body.push(`<text x="${n2(pw / 2)}" y="${ph + 44}" font-size="13" text-anchor="middle" fill="#222">${esc(xTitle)}</text>`, `<rect x="0" y="0" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`, `</g>`);
-  return frame(title, subtitle, body, height);
+  return frame(title, subtitle, body, height, width);
 }
 
 export interface LinePoint {
@@ -276,7 +352,11 @@ export interface LinePoint {
   high: number | null;
 }
 
-/** A share against a swept parameter, one line per combination of the other parameters, with 95% intervals. */
+/**
+ * A share against a swept parameter, one line per combination of the other parameters, with 95%
+ * intervals; more than MAX_SERIES lines are drawn as stacked panels of at most MAX_SERIES each,
+ * on the same axes.
+ */
 export function sweepChart(title: string, subtitle: string, xTitle: string, yTitle: string, lines: { label: string; points: LinePoint[] }[]): string {
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;
@@ -290,25 +370,32 @@ export function sweepChart(title: string, subtitle: string, xTitle: string, yTit
   const top = Math.max(0.001, ...lines.flatMap((l) => l.points.map((p) => Math.max(p.y, p.high ?? 0)))) * 1.1;
   const y = scaleLinear().domain([0, top]).range([ph, 0]).nice();
   const pct = (v: number) => `${n2(v * 100)}%`;
-  const body = [`<g transform="translate(${M.left},${M.top})">`, ...yAxis(y, y.ticks(6), pct, pw)];
-  for (const v of xs) {
-    body.push(`<text x="${n2(xOf(v))}" y="${ph + 18}" font-size="12" text-anchor="middle" fill="#333">${esc(String(v))}</text>`);
-  }
   const path = line<LinePoint>()
     .x((p) => xOf(p.x))
     .y((p) => y(p.y))
     .curve(curveLinear)
     .digits(2);
-  lines.forEach((l, i) => {
-    const { color, dash } = style(i);
-    const sorted = numeric ? [...l.points].sort((a, b) => (a.x as number) - (b.x as number)) : l.points;
-    body.push(`<path class="series" d="${path(sorted)}" fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ""}><title>${esc(l.label)}</title></path>`);
-    for (const p of sorted) {
-      const px = n2(xOf(p.x));
-      body.push(`<circle cx="${px}" cy="${n2(y(p.y))}" r="3.5" fill="${color}"/>`);
-      if (p.low !== null && p.high !== null) body.push(`<path class="interval" d="M${px},${n2(y(p.low))}V${n2(y(p.high))}" stroke="${color}" stroke-width="1.5"/>`);
-    }
+  const chunks: (typeof lines)[] = [];
+  for (let i = 0; i < lines.length; i += MAX_SERIES) chunks.push(lines.slice(i, i + MAX_SERIES));
+  if (chunks.length === 0) chunks.push([]);
+  const width = Math.max(W, M.left + pw + 20 + legendWidth(lines.map((l) => l.label)));
+  const step = ph + M.bottom + 16;
+  const body: string[] = [];
+  chunks.forEach((chunk, k) => {
+    const oy = M.top + k * step;
+    body.push(`<g class="panel">`, `<g transform="translate(${M.left},${oy})">`, ...yAxis(y, y.ticks(6), pct, pw));
+    for (const v of xs) body.push(`<text x="${n2(xOf(v))}" y="${ph + 18}" font-size="12" text-anchor="middle" fill="#333">${esc(String(v))}</text>`);
+    chunk.forEach((l, i) => {
+      const { color, dash } = style(i);
+      const sorted = numeric ? [...l.points].sort((a, b) => (a.x as number) - (b.x as number)) : l.points;
+      body.push(`<path class="series" d="${path(sorted)}" fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ""}><title>${esc(l.label)}</title></path>`);
+      for (const p of sorted) {
+        const px = n2(xOf(p.x));
+        body.push(`<circle cx="${px}" cy="${n2(y(p.y))}" r="3.5" fill="${color}"/>`);
+        if (p.low !== null && p.high !== null) body.push(`<path class="interval" d="M${px},${n2(y(p.low))}V${n2(y(p.high))}" stroke="${color}" stroke-width="1.5"/>`);
+      }
+    });
+    body.push(...axisTitles(xTitle, yTitle, pw, ph), `</g>`, ...legend(chunk.map((l) => l.label), M.left + pw + 20, oy + 10), `</g>`);
   });
-  body.push(...axisTitles(xTitle, yTitle, pw, ph), `</g>`, ...legend(lines.map((l) => l.label), W - M.right + 20, M.top + 10));
-  return frame(title, subtitle, body);
+  return frame(title, subtitle, body, M.top + chunks.length * step - 16, width);
 }

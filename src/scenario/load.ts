@@ -44,7 +44,8 @@ export function loadScenarioFile(file: string): LoadedScenario {
 /** A file's text; an unreadable file is bad input. */
 export function readScenarioFile(file: string, what = "scenario"): string {
   try {
-    return readFileSync(file, "utf8");
+    // Standard input by its descriptor: opening /dev/stdin fails when it is a socket (ENXIO), as a spawning Node gives.
+    return readFileSync(file === "/dev/stdin" ? 0 : file, "utf8");
   } catch (e) {
     throw new InputError(`${file}: cannot read the ${what} file (${(e as NodeJS.ErrnoException).code ?? String(e)}).`);
   }

@@ -6,7 +6,7 @@ import { TC_INTERFACES } from "../kernel/qdisc.js";
 import { RX_MODES, NODE_LOADS } from "../kernel/rx.js";
 import { parseKernelVersion } from "../kernel/version.js";
 import { RESOLVER_NAMES } from "../resolver/registry.js";
-import { type DistSpec, checkDist } from "./dist.js";
+import { DIST_HELP, DIST_MAX, type DistSpec, checkDist } from "./dist.js";
 import { KERNEL_RANGE, MAX_NAT_RULES, MAX_PODS, MAX_PATH_US, MAX_RULE_NS, MAX_THREADS, knownKernel } from "./limits.js";
 
 /** A probability field. */
@@ -34,7 +34,26 @@ const nicRxUsecs = z.number({ error: "expected microseconds from 0 to 10000" }).
 const probability = z.number({ error: "expected a probability from 0 to 1" }).min(0, { error: "expected a probability from 0 to 1" }).max(1, { error: "expected a probability from 0 to 1" });
 
 /** A distribution field; its unit is in the field's name. */
-const dist = z.custom<DistSpec>((v) => checkDist(v) === null, { error: (iss) => checkDist(iss.input) ?? "invalid distribution" });
+const dist = z.custom<DistSpec>((v) => checkDist(v) === null, { error: (iss) => checkDist(iss.input) ?? "invalid distribution" }).meta(distJsonSchema());
+
+/** A distribution as JSON Schema (schemas/, for editors): checkDist's forms, without its cross-field checks (max >= min, p99 > median). */
+function distJsonSchema() {
+  const value = { type: "number", minimum: 0, maximum: DIST_MAX };
+  const one = (kind: string, body: object) => ({ type: "object", properties: { [kind]: body }, required: [kind], additionalProperties: false });
+  const fields = (props: Record<string, object>, required: string[]) => ({ type: "object", properties: props, required, additionalProperties: false });
+  return {
+    id: "distribution",
+    description: `A distribution: ${DIST_HELP}.`,
+    anyOf: [
+      value,
+      one("fixed", value),
+      one("uniform", fields({ min: value, max: value }, ["min", "max"])),
+      one("exponential", fields({ mean: value }, ["mean"])),
+      one("lognormal", fields({ median: value, p99: value }, ["median", "p99"])),
+      one("empirical", fields({ values: { type: "array", items: value, minItems: 1 }, weights: { type: "array", items: value } }, ["values"])),
+    ],
+  };
+}
 
 const positiveInt = z.number().int().min(1);
 /** A whole number in [min, max], with one message for every way of missing it. */
