@@ -1,6 +1,6 @@
 import { basename, extname, join } from "node:path";
 import type { CommandModule } from "yargs";
-import { type Replication, checkReplications, replicate, replicationSeeds } from "../compare/run.js";
+import { type Replication, checkReplications, replicationSeeds } from "../compare/run.js";
 import { type Sweep, loadSweep } from "../compare/spec.js";
 import { shareInterval } from "../compare/stats.js";
 import { type CsvTable, csvRecords, csvText, ms3 } from "../report/csv.js";
@@ -8,8 +8,8 @@ import { InputError } from "../scenario/load.js";
 import { sweepChart } from "../report/plots.js";
 import { Progress } from "./progress.js";
 import { parseSeeds } from "./compare.js";
-import { checkOutputFolder } from "./output.js";
-import { writeOutputSet } from "./output.js";
+import { checkOutputFolder, withOutputSet } from "./output.js";
+import { JOBS_OPTION, parseJobs, runTasks } from "./parallel.js";
 import { DEFAULT_OUT } from "./run.js";
 
 interface SweepArgs {
@@ -18,6 +18,7 @@ interface SweepArgs {
   seeds: string | undefined;
   quiet: boolean;
   json: boolean;
+  jobs: string | undefined;
 }
 
 export const SWEEP_COLUMNS = ["seed", "lookups", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "share_over_1s", "share_over_1s_low", "share_over_1s_high", "share_ge_5s", "share_ge_5s_low", "share_ge_5s_high", "failed", "clashes", "insert_failed", "drop", "clash_resolve"] as const;
@@ -103,9 +104,11 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .option("out", { type: "string", describe: `output folder (default: ${DEFAULT_OUT}/<file name>)` })
       .option("seeds", { type: "string", describe: "seeds per grid point (default: the file's seeds)" })
       .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors (and the --json object)" })
+      .option("jobs", JOBS_OPTION)
       .option("json", { type: "boolean", default: false, describe: "print one JSON object: {sweep: [the rows of sweep.csv, typed]}" }) as never,
-  handler: (args) => {
+  handler: async (args) => {
     const seeds = parseSeeds(args.seeds);
+    const jobs = parseJobs(args.jobs);
     const s = loadSweep(args.file);
     const out = args.out ?? join(DEFAULT_OUT, basename(args.file, extname(args.file)));
     sweepHeaders(s);
@@ -113,24 +116,23 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     const k = seeds ?? s.seeds;
     checkReplications(args.file, s.points.map((p) => p.loaded), k, "grid points", seeds === undefined ? "the file's seeds" : "--seeds");
     const progress = new Progress(process.stderr, args.quiet);
-    progress.begin(`${s.name}: ${s.points.length} grid points x ${k} seeds`);
     const total = s.points.length * k;
-    let done = 0;
-    const runs = s.points.map((p) =>
-      replicationSeeds(p.loaded, k).map((seed) => {
-        const r = replicate(p.loaded, seed, (f) => progress.update((done + f) / total));
-        done++;
-        return r;
-      }),
-    );
-    progress.end();
-    const table = sweepTable(s, runs);
-    const files = [
-      { name: "sweep.csv", text: csvText(table) },
-      { name: "sweep.svg", text: sweepPlot(s, runs) },
-    ];
-    writeOutputSet(out, files);
+    const { table, written } = await withOutputSet(out, async (set) => {
+      progress.begin(`${s.name}: ${s.points.length} grid points x ${k} seeds`);
+      // Each grid point on each seed, in that order (sweep.csv's rows).
+      const tasks = s.points.flatMap((p) => replicationSeeds(p.loaded, k).map((seed) => ({ kind: "replicate" as const, loaded: p.loaded, seed })));
+      const reps = await runTasks<Replication>(tasks, jobs, progress, set);
+      const runs = s.points.map((_, i) => reps.slice(i * k, (i + 1) * k));
+      const table = sweepTable(s, runs);
+      const files = [
+        { name: "sweep.csv", text: csvText(table) },
+        { name: "sweep.svg", text: sweepPlot(s, runs) },
+      ];
+      for (const f of files) set.write(f.name, f.text);
+      set.commit(files.map((f) => f.name));
+      return { table, written: files.length };
+    });
     if (args.json) process.stdout.write(`${JSON.stringify({ sweep: csvRecords(table) })}\n`);
-    if (!args.quiet) process.stderr.write(`${s.points.length} grid points x ${k} seeds: ${total} runs\nwrote ${files.length} files to ${out}/\n`);
+    if (!args.quiet) process.stderr.write(`${s.points.length} grid points x ${k} seeds: ${total} runs\nwrote ${written} files to ${out}/\n`);
   },
 };

@@ -16,6 +16,14 @@ export interface Replication {
   latMs: Float64Array;
 }
 
+/** One replication to run, as plain data (a worker thread can be handed it). */
+export interface ReplicationTask {
+  loaded: LoadedScenario;
+  seed: number;
+  /** The client node at this migration_probability (an end of its calibrated interval). */
+  overlap?: number;
+}
+
 /** The seeds of K replications: the scenario's own seed, then the next ones (independent streams, since each stream is keyed by seed and name). */
 export function replicationSeeds(loaded: LoadedScenario, k: number): number[] {
   return Array.from({ length: k }, (_, i) => loaded.scenario.seed + i);
