@@ -4,7 +4,9 @@
  * scenarios/mitigations.yaml` with every core against --jobs 1 (the speed-up), and
  * the peak memory of `run` over 1,000,000 and 10,000,000 lookups. The last line is
  * a JSON object with engine_events_per_s, model_events_per_s, model_lookups_per_s,
- * compare_speedup, jobs, rss_1m_mb and rss_10m_mb.
+ * compare_speedup, jobs, machine_parallelism (what `jobs` independent CPU-bound loops got
+ * at once over one, just before: the most the speed-up can be on the machine as it is), rss_1m_mb
+ * and rss_10m_mb.
  * Targets on a 2-core machine: engine >= 5e6 events/s; model >= 1e5 lookups/s
  * and >= a quarter of the engine's event rate; speed-up >= 1.8; 10 M lookups under 1 GB.
  * `npm run bench -- --quick` leaves out the 10 M run.
@@ -98,8 +100,26 @@ function folderBytes(d: string): string {
     .join("\n");
 }
 
+/**
+ * What the machine gives right now: the same CPU-bound loop in one child process, then in `n` at
+ * once; the ratio is the speed-up that perfectly independent work would see (n on a quiet
+ * machine, less when others use its cores).
+ */
+function machineParallelism(n: number): number {
+  const loop = "let x = 0; for (let i = 0; i < 2e8; i++) x += i % 7; if (x < 0) console.log(x);";
+  const t0 = process.hrtime.bigint();
+  spawnSync(process.execPath, ["-e", loop]);
+  const single = Number(process.hrtime.bigint() - t0) / 1e9;
+  const script = `const { spawn } = require("node:child_process"); let left = ${n}; for (let i = 0; i < ${n}; i++) spawn(process.execPath, ["-e", ${JSON.stringify(loop)}]).on("exit", () => --left || process.exit(0));`;
+  const t1 = process.hrtime.bigint();
+  spawnSync(process.execPath, ["-e", script]);
+  const many = Number(process.hrtime.bigint() - t1) / 1e9;
+  return (n * single) / many;
+}
+
 // compare over every core against one worker, alternating (best of two each), in this run.
 const jobs = availableParallelism();
+const ideal = machineParallelism(jobs);
 const mitigations = resolve(ROOT, "scenarios/mitigations.yaml");
 const load0 = loadavg()[0]!;
 let one = Infinity;
@@ -112,7 +132,7 @@ if (folderBytes(join(work, "one")) !== folderBytes(join(work, "all"))) throw new
 const speedup = one / all;
 console.log(
   `compare mitigations.yaml: --jobs 1 ${one.toFixed(2)} s, --jobs ${jobs} ${all.toFixed(2)} s = ${speedup.toFixed(2)}x (target >= 1.8x on 2 cores; ` +
-    `load average ${load0.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after, on ${jobs} cores: a busy machine lowers it)`,
+    `load average ${load0.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after, on ${jobs} cores); ${jobs} CPU-bound loops at once ran ${ideal.toFixed(2)}x as fast as one just before`,
 );
 
 /** Peak RSS (MB) of `run` over the bench model with `lookups` in all, in a child process. */
@@ -145,6 +165,7 @@ console.log(
     model_lookups_per_s: Math.round(lookupRate),
     compare_speedup: Number(speedup.toFixed(3)),
     jobs,
+    machine_parallelism: Number(ideal.toFixed(3)),
     rss_1m_mb: Math.round(m1.mb),
     rss_10m_mb: m10 === null ? null : Math.round(m10.mb),
   }),
