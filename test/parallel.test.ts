@@ -3,8 +3,10 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { clock } from "../src/cli/progress.js";
-import { parseJobs } from "../src/cli/parallel.js";
+import { Progress, clock } from "../src/cli/progress.js";
+import { OutputError, OutputSet } from "../src/cli/output.js";
+import { parseJobs, runTasks } from "../src/cli/parallel.js";
+import { runTask, taskFailure } from "../src/cli/tasks.js";
 import { LookupLog } from "../src/model/log.js";
 import { lookupsCsv } from "../src/report/csv.js";
 import { LookupsCsvStream } from "../src/report/lookups.js";
@@ -131,6 +133,33 @@ describe("parallel: --jobs gives the same bytes", () => {
   });
 });
 
+describe("parallel: a worker's failure", () => {
+  it("a full disk while a worker streams its lookups CSV is an OutputError naming the file and ENOSPC", function () {
+    // Linux's /dev/full refuses every write with ENOSPC.
+    if (!existsSync("/dev/full")) this.skip();
+    const task = { kind: "scenario" as const, loaded: loadScenarioFile(scenarioPath("repro-glibc-5s.yaml")), lookupsFile: "/dev/full" };
+    let failure;
+    try {
+      runTask(task);
+    } catch (e) {
+      failure = taskFailure(e);
+    }
+    assert.deepEqual(failure && { name: failure.name, code: failure.code, file: failure.file }, { name: "OutputError", code: "ENOSPC", file: "/dev/full" });
+  });
+
+  it("the pool passes it on: the set is removed and the OutputError names the file (exit 1)", async function () {
+    if (!existsSync("/dev/full")) this.skip();
+    const d = dir();
+    const set = OutputSet.open(join(d, "out"));
+    const task = { kind: "scenario" as const, loaded: loadScenarioFile(scenarioPath("repro-glibc-5s.yaml")), lookupsFile: "/dev/full" };
+    await assert.rejects(
+      runTasks([task], 1, new Progress(process.stderr, true), set),
+      (e: unknown) => e instanceof OutputError && /^--out .*out: cannot write .*out\/full \(ENOSPC: no space left on the device\); nothing was written/.test(e.message),
+    );
+    assert.deepEqual(readdirSync(d), []);
+  });
+});
+
 describe("memory: lookups leave as they finish", () => {
   it("a log with a sink hands every lookup over in lookup order, the same rows as a log that keeps them all", () => {
     const loaded = loadScenarioFile(scenarioPath("repro-glibc-5s.yaml"));
@@ -184,5 +213,31 @@ describe("progress: elapsed and left", () => {
     assert.equal(clock(0), "0:00");
     assert.equal(clock(61.4), "1:01");
     assert.equal(clock(3725), "1:02:05");
+  });
+
+  it("one bar on a terminal, with elapsed time and the time left; nothing when stderr is not a terminal, under CI or when quiet", () => {
+    let t = 0;
+    const written: string[] = [];
+    const tty = { isTTY: true, columns: 120, write: (s: string) => written.push(s) > 0 };
+    const p = new Progress(tty, false, () => t, {});
+    p.begin("mitigations: 16 variants x 5 seeds");
+    t = 500;
+    p.update(0.1);
+    assert.deepEqual(written, [], "nothing in the first second");
+    t = 10_000;
+    p.update(0.25);
+    assert.equal(written.length, 1);
+    assert.match(written[0]!, /^\rmitigations: 16 variants x 5 seeds \[#{8} {22}\]  25%  0:10 elapsed, 0:30 left$/);
+    p.end();
+    assert.match(written[1]!, /^\r +\r$/);
+    for (const [out, quiet, env] of [[{ ...tty, isTTY: false }, false, {}], [tty, false, { CI: "true" }], [tty, true, {}]] as const) {
+      const seen: string[] = [];
+      const q = new Progress({ ...out, write: (s: string) => seen.push(s) > 0 }, quiet, () => t, env);
+      q.begin("x");
+      t += 5000;
+      q.update(0.5);
+      q.end();
+      assert.deepEqual(seen, []);
+    }
   });
 });

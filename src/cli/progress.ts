@@ -11,22 +11,25 @@ export class Progress {
   private width = 0;
   private readonly enabled: boolean;
 
+  /** `now` and `env`: the wall clock and the environment (tests pass their own). */
   constructor(
-    private readonly out: NodeJS.WriteStream,
+    private readonly out: Pick<NodeJS.WriteStream, "isTTY" | "columns" | "write">,
     quiet: boolean,
+    private readonly now: () => number = Date.now,
+    env: NodeJS.ProcessEnv = process.env,
   ) {
-    this.enabled = !quiet && out.isTTY === true && !process.env.CI;
+    this.enabled = !quiet && out.isTTY === true && !env.CI;
   }
 
   begin(label: string): void {
     this.label = label;
-    this.startedAt = Date.now();
+    this.startedAt = this.now();
     this.shown = false;
   }
 
   update(fraction: number): void {
     if (!this.enabled) return;
-    const now = Date.now();
+    const now = this.now();
     if (now - this.startedAt < 1000 || now - this.lastDraw < 100) return;
     this.lastDraw = now;
     this.shown = true;
