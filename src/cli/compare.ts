@@ -9,7 +9,7 @@ import { cdfChart, intervalBarChart, tailChart } from "../report/plots.js";
 import { InputError } from "../scenario/load.js";
 import { Progress } from "./progress.js";
 import { checkOutputFolder, withOutputSet } from "./output.js";
-import { JOBS_OPTION, parseJobs, runTasks } from "./parallel.js";
+import { JOBS_OPTION, parseJobs, withPool } from "./parallel.js";
 import { DEFAULT_OUT } from "./run.js";
 
 interface CompareArgs {
@@ -43,21 +43,24 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
   handler: async (args) => {
     const seeds = parseSeeds(args.seeds);
     const jobs = parseJobs(args.jobs);
-    const c = loadComparison(args.file);
-    const out = args.out ?? join(DEFAULT_OUT, basename(args.file, extname(args.file)));
-    checkOutputFolder(out);
-    const k = seeds ?? c.seeds;
-    checkReplications(args.file, c.variants.map((v) => v.loaded), k, "variants", seeds === undefined ? "the file's seeds" : "--seeds");
     const progress = new Progress(process.stderr, args.quiet);
-    const { r, written } = await withOutputSet(out, async (set) => {
-      progress.begin(`${c.name}: ${c.variants.length} variants x ${k} seeds`);
-      const r = assembleComparison(c, k, await runTasks<Replication>(comparisonTasks(c, k).map((t) => ({ kind: "replicate" as const, ...t })), jobs, progress, set));
-      const files = comparisonFiles(c.name, k, r);
-      for (const f of files) set.write(f.name, f.text);
-      set.commit(files.map((f) => f.name));
-      return { r, written: files.length };
+    // The workers start loading while the file is read and checked.
+    await withPool(jobs, progress, async (pool) => {
+      const c = loadComparison(args.file);
+      const out = args.out ?? join(DEFAULT_OUT, basename(args.file, extname(args.file)));
+      checkOutputFolder(out);
+      const k = seeds ?? c.seeds;
+      checkReplications(args.file, c.variants.map((v) => v.loaded), k, "variants", seeds === undefined ? "the file's seeds" : "--seeds");
+      const { r, written } = await withOutputSet(out, async (set) => {
+        progress.begin(`${c.name}: ${c.variants.length} variants x ${k} seeds`);
+        const r = assembleComparison(c, k, await pool.run<Replication>(comparisonTasks(c, k).map((t) => ({ kind: "replicate" as const, ...t })), set));
+        const files = comparisonFiles(c.name, k, r);
+        for (const f of files) set.write(f.name, f.text);
+        set.commit(files.map((f) => f.name));
+        return { r, written: files.length };
+      });
+      output(args, out, written, r);
     });
-    output(args, out, written, r);
   },
 };
 

@@ -10,7 +10,7 @@ import { overlapInterval } from "../scenario/overlap.js";
 import { Progress } from "./progress.js";
 import { seedFlag } from "./flags.js";
 import { checkOutputFolder, withOutputSet } from "./output.js";
-import { JOBS_OPTION, parseJobs, runTasks } from "./parallel.js";
+import { type CommandPool, JOBS_OPTION, parseJobs, withPool } from "./parallel.js";
 import type { ScenarioOutcome, Task } from "./tasks.js";
 import { compactProportion } from "../stats/proportion.js";
 import { conntrackStatLine, procStatHeader, procStatRow } from "../report/conntrack.js";
@@ -63,12 +63,15 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option("proc-stat", { type: "boolean", default: false, describe: "also print each scenario's counters as /proc/net/stat/nf_conntrack shows them (its columns by kernel version), per node on the path" }) as never,
   handler: async (args) => {
     // yargs gives the flags' text (type string): seedFlag and parseJobs read it exactly.
-    await runScenarios({ ...args, seed: seedFlag(args.seed as unknown), jobs: parseJobs(args.jobs as unknown) });
+    const seed = seedFlag(args.seed as unknown);
+    const jobs = parseJobs(args.jobs as unknown);
+    // The workers start loading while the files are read and checked.
+    await withPool(jobs, new Progress(process.stderr, args.quiet), (pool) => runScenarios({ ...args, seed, jobs }, pool));
   },
 };
 
 /** dnsrace run: every input is validated before anything runs or is written. */
-export async function runScenarios(args: RunArgs): Promise<void> {
+export async function runScenarios(args: RunArgs, pool: CommandPool): Promise<void> {
   if (args.json === true && (args["conntrack-stats"] || args["proc-stat"] === true)) {
     throw new InputError(`--json: prints the summary rows only; ${args["conntrack-stats"] ? "--conntrack-stats" : "--proc-stat"} prints text: give one or the other.`);
   }
@@ -93,7 +96,7 @@ export async function runScenarios(args: RunArgs): Promise<void> {
     if (stems.has(stem)) throw new InputError(`${l.file}: its output name ${stem}.lookups.csv would overwrite that of ${stems.get(stem)}; rename one of them.`);
     stems.set(stem, l.file);
   }
-  const progress = new Progress(process.stderr, args.quiet);
+  const progress = pool.progress;
   const summaries: Summary[] = [];
   const stats: string[] = [];
   const procStats: string[] = [];
@@ -115,7 +118,7 @@ export async function runScenarios(args: RunArgs): Promise<void> {
       if (interval !== null) for (const overlap of [interval.low, interval.high]) tasks.push({ kind: "summary", loaded: l, ...seed, overlap });
     }
     progress.begin(loaded.length === 1 ? basename(loaded[0]!.file, extname(loaded[0]!.file)) : `${loaded.length} scenarios`);
-    const results = await runTasks<ScenarioOutcome | Summary>(tasks, args.jobs ?? 1, progress, set);
+    const results = await pool.run<ScenarioOutcome | Summary>(tasks, set);
     loaded.forEach((l, j) => {
       const res = results[first[j]!] as ScenarioOutcome;
       const summary = res.summary;

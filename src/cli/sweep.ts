@@ -9,7 +9,7 @@ import { sweepChart } from "../report/plots.js";
 import { Progress } from "./progress.js";
 import { parseSeeds } from "./compare.js";
 import { checkOutputFolder, withOutputSet } from "./output.js";
-import { JOBS_OPTION, parseJobs, runTasks } from "./parallel.js";
+import { JOBS_OPTION, parseJobs, withPool } from "./parallel.js";
 import { DEFAULT_OUT } from "./run.js";
 
 interface SweepArgs {
@@ -109,30 +109,33 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
   handler: async (args) => {
     const seeds = parseSeeds(args.seeds);
     const jobs = parseJobs(args.jobs);
-    const s = loadSweep(args.file);
-    const out = args.out ?? join(DEFAULT_OUT, basename(args.file, extname(args.file)));
-    sweepHeaders(s);
-    checkOutputFolder(out);
-    const k = seeds ?? s.seeds;
-    checkReplications(args.file, s.points.map((p) => p.loaded), k, "grid points", seeds === undefined ? "the file's seeds" : "--seeds");
     const progress = new Progress(process.stderr, args.quiet);
-    const total = s.points.length * k;
-    const { table, written } = await withOutputSet(out, async (set) => {
-      progress.begin(`${s.name}: ${s.points.length} grid points x ${k} seeds`);
-      // Each grid point on each seed, in that order (sweep.csv's rows).
-      const tasks = s.points.flatMap((p) => replicationSeeds(p.loaded, k).map((seed) => ({ kind: "replicate" as const, loaded: p.loaded, seed })));
-      const reps = await runTasks<Replication>(tasks, jobs, progress, set);
-      const runs = s.points.map((_, i) => reps.slice(i * k, (i + 1) * k));
-      const table = sweepTable(s, runs);
-      const files = [
-        { name: "sweep.csv", text: csvText(table) },
-        { name: "sweep.svg", text: sweepPlot(s, runs) },
-      ];
-      for (const f of files) set.write(f.name, f.text);
-      set.commit(files.map((f) => f.name));
-      return { table, written: files.length };
+    // The workers start loading while the file is read and checked.
+    await withPool(jobs, progress, async (pool) => {
+      const s = loadSweep(args.file);
+      const out = args.out ?? join(DEFAULT_OUT, basename(args.file, extname(args.file)));
+      sweepHeaders(s);
+      checkOutputFolder(out);
+      const k = seeds ?? s.seeds;
+      checkReplications(args.file, s.points.map((p) => p.loaded), k, "grid points", seeds === undefined ? "the file's seeds" : "--seeds");
+      const total = s.points.length * k;
+      const { table, written } = await withOutputSet(out, async (set) => {
+        progress.begin(`${s.name}: ${s.points.length} grid points x ${k} seeds`);
+        // Each grid point on each seed, in that order (sweep.csv's rows).
+        const tasks = s.points.flatMap((p) => replicationSeeds(p.loaded, k).map((seed) => ({ kind: "replicate" as const, loaded: p.loaded, seed })));
+        const reps = await pool.run<Replication>(tasks, set);
+        const runs = s.points.map((_, i) => reps.slice(i * k, (i + 1) * k));
+        const table = sweepTable(s, runs);
+        const files = [
+          { name: "sweep.csv", text: csvText(table) },
+          { name: "sweep.svg", text: sweepPlot(s, runs) },
+        ];
+        for (const f of files) set.write(f.name, f.text);
+        set.commit(files.map((f) => f.name));
+        return { table, written: files.length };
+      });
+      if (args.json) process.stdout.write(`${JSON.stringify({ sweep: csvRecords(table) })}\n`);
+      if (!args.quiet) process.stderr.write(`${s.points.length} grid points x ${k} seeds: ${total} runs\nwrote ${written} files to ${out}/\n`);
     });
-    if (args.json) process.stdout.write(`${JSON.stringify({ sweep: csvRecords(table) })}\n`);
-    if (!args.quiet) process.stderr.write(`${s.points.length} grid points x ${k} seeds: ${total} runs\nwrote ${written} files to ${out}/\n`);
   },
 };

@@ -48,13 +48,30 @@ export interface PoolOptions {
 export class WorkerPool {
   private readonly workers: Worker[] = [];
   private stopped = false;
+  private used = false;
+  /** A worker that failed before run() attached its listeners. */
+  private early: Error | null = null;
 
-  constructor(private readonly opts: PoolOptions) {}
+  /** Starts the workers at once, so that they load while the caller prepares the tasks. */
+  constructor(private readonly opts: PoolOptions) {
+    for (let k = 0; k < Math.max(1, opts.jobs); k++) {
+      const w = new Worker(opts.script);
+      w.on("error", (e) => (this.early ??= e));
+      this.workers.push(w);
+    }
+  }
 
+  /** Runs the tasks (once per pool), then stops the workers. */
   run<T, R>(tasks: readonly T[], weights?: readonly number[]): Promise<R[]> {
+    if (this.used) throw new Error("WorkerPool.run: a pool runs once");
+    this.used = true;
+    if (this.early !== null) {
+      const e = this.early;
+      return this.terminate().then(() => Promise.reject(new PoolTaskError(-1, { name: e.name, message: e.message })));
+    }
     const n = tasks.length;
     const results = new Array<R>(n);
-    if (n === 0) return Promise.resolve(results);
+    if (n === 0) return this.terminate().then(() => results);
     const w = weights ?? tasks.map(() => 1);
     const totalWeight = w.reduce((a, b) => a + b, 0) || 1;
     const fraction = new Float64Array(n);
@@ -85,10 +102,12 @@ export class WorkerPool {
         const id = next++;
         worker.postMessage({ id, task: tasks[id] });
       };
-      const size = Math.max(1, Math.min(this.opts.jobs, n));
-      for (let k = 0; k < size; k++) {
-        const worker = new Worker(this.opts.script);
-        this.workers.push(worker);
+      // More workers than tasks: the extra ones stop now.
+      for (const worker of this.workers.slice(n)) {
+        retired.add(worker);
+        void worker.terminate();
+      }
+      for (const worker of this.workers.slice(0, n)) {
         worker.on("message", (m: WorkerMessage<R>) => {
           if (m.kind === "progress") {
             fraction[m.id] = m.fraction;
