@@ -35,7 +35,10 @@ export interface RunResult {
   seed: number;
   /** The client node's kernel version, as the scenario spells it (client.kernel). */
   kernel: string;
-  /** Every lookup, by number; those the run ended before (nothing left to happen) are UNFINISHED or NOT_STARTED. */
+  /**
+   * Every lookup, by number; those the run ended before (nothing left to happen) are UNFINISHED or
+   * NOT_STARTED. With RunOptions.sink the rows have left through it, and the log holds their figures only.
+   */
   log: LookupLog;
   /** The client node's hop. */
   client: NodeResult;
