@@ -3,7 +3,7 @@ import { Worker } from "node:worker_threads";
 /**
  * A pool of worker threads running independent tasks (replications) given as plain data.
  *
- * Each task goes to the next free worker; its result is stored under the task's index, so the
+ * Each task goes to the next free worker (the heaviest first); its result is stored under the task's index, so the
  * results come back in task order whatever the number of workers and whichever finishes first.
  * A task is deterministic on its own input (its seed among it), so the results, and every byte
  * made of them, are the same for every pool size. The main thread only waits: it stays free to
@@ -82,6 +82,9 @@ export class WorkerPool {
       for (let i = 0; i < n; i++) if (fraction[i]! < 1) running += fraction[i]! * w[i]!;
       this.opts.progress(Math.min(1, (doneWeight + running) / totalWeight));
     };
+    // The heaviest tasks go first (the longest-processing-time rule: the last to finish is then
+    // a short one); only the dispatch order changes, never where a result is stored.
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => w[b]! - w[a]! || a - b);
     return new Promise<R[]>((resolve, reject) => {
       let next = 0;
       let finished = 0;
@@ -99,7 +102,7 @@ export class WorkerPool {
           void worker.terminate();
           return;
         }
-        const id = next++;
+        const id = order[next++]!;
         worker.postMessage({ id, task: tasks[id] });
       };
       // More workers than tasks: the extra ones stop now.
