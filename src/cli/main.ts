@@ -5,6 +5,7 @@ import { assessCommand } from "./assess.js";
 import { calibrateCommand } from "./calibrate.js";
 import { compareCommand } from "./compare.js";
 import { lookupCommand } from "./lookup.js";
+import { mergeCommand } from "./merge.js";
 import { raceCommand } from "./race.js";
 import { missingArgumentMessage } from "./flags.js";
 import { OutputError } from "./output.js";
@@ -34,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     .command(traceCommand)
     .command(compareCommand)
     .command(sweepCommand)
+    .command(mergeCommand)
     .command(calibrateCommand)
     .command(assessCommand)
     .demandCommand(1, "name a command: dnsrace run <scenario files or folders>")
