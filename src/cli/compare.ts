@@ -1,15 +1,15 @@
 import { basename, extname, join } from "node:path";
 import type { CommandModule } from "yargs";
-import { runComparison } from "../compare/compare.js";
+import { type ComparisonResult, assembleComparison, comparisonTasks } from "../compare/compare.js";
 import { loadComparison } from "../compare/spec.js";
-import { checkReplications } from "../compare/run.js";
+import { type Replication, checkReplications } from "../compare/run.js";
 import { calibrationText, compareCsv, compareReport, compareRunsCsv, compareRunsTable, compareTable, ranked, shareCell } from "../report/compare.js";
 import { csvRecords } from "../report/csv.js";
 import { comparePlots } from "../report/compareplots.js";
 import { InputError } from "../scenario/load.js";
 import { Progress } from "./progress.js";
-import { checkOutputFolder } from "./output.js";
-import { writeOutputSet } from "./output.js";
+import { checkOutputFolder, withOutputSet } from "./output.js";
+import { JOBS_OPTION, parseJobs, withPool } from "./parallel.js";
 import { DEFAULT_OUT } from "./run.js";
 
 interface CompareArgs {
@@ -18,6 +18,7 @@ interface CompareArgs {
   seeds: string | undefined;
   quiet: boolean;
   json: boolean;
+  jobs: string | undefined;
 }
 
 /** --seeds: replications per variant (or grid point), as typed. */
@@ -37,48 +38,66 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option("out", { type: "string", describe: `output folder (default: ${DEFAULT_OUT}/<file name>)` })
       .option("seeds", { type: "string", describe: "replications per variant, each on its own seed (default: the file's seeds)" })
       .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors (and the --json object)" })
+      .option("jobs", JOBS_OPTION)
       .option("json", { type: "boolean", default: false, describe: "print one JSON object instead of the table: {compare: [the rows of compare.csv], compare_runs: [those of compare.runs.csv]}, typed" }) as never,
-  handler: (args) => {
+  handler: async (args) => {
     const seeds = parseSeeds(args.seeds);
-    const c = loadComparison(args.file);
-    const out = args.out ?? join(DEFAULT_OUT, basename(args.file, extname(args.file)));
-    checkOutputFolder(out);
-    const k = seeds ?? c.seeds;
-    checkReplications(args.file, c.variants.map((v) => v.loaded), k, "variants", seeds === undefined ? "the file's seeds" : "--seeds");
+    const jobs = parseJobs(args.jobs);
     const progress = new Progress(process.stderr, args.quiet);
-    progress.begin(`${c.name}: ${c.variants.length} variants x ${k} seeds`);
-    const r = runComparison(c, k, (f) => progress.update(f));
-    progress.end();
-    const plots = { cdf: "cdf.svg", tail: "tail.svg", slow: "slow.svg" };
-    const counts = r.results.map((v) => v.pooled.lookups);
-    const [fewest, most] = [Math.min(...counts), Math.max(...counts)];
-    const sub = `${c.name}: ${fewest === most ? most : `${fewest} to ${most}`} lookups per variant over ${k} seed${k === 1 ? "" : "s"}`;
-    const svg = comparePlots(r, sub);
-    const files = [
-      { name: "compare.csv", text: compareCsv(r) },
-      { name: "compare.runs.csv", text: compareRunsCsv(r) },
-      { name: "report.md", text: compareReport(r, plots) },
-      { name: plots.cdf, text: svg.cdf },
-      { name: plots.tail, text: svg.tail },
-      { name: plots.slow, text: svg.slow },
-    ];
-    writeOutputSet(out, files);
-    const status = () => process.stderr.write(`wrote ${files.length} files to ${out}/\n`);
-    const calibration = r.calibration === null ? [] : calibrationText(r).map((t) => t.replace(/\*\*/g, ""));
-    if (args.json) {
-      // stdout carries the object alone; the calibration's sentences go with the status.
-      process.stdout.write(`${JSON.stringify({ compare: csvRecords(compareTable(r)), compare_runs: csvRecords(compareRunsTable(r)) })}\n`);
-      if (args.quiet) return;
-      if (calibration.length > 0) process.stderr.write(`${calibration.join("\n")}\n`);
-      status();
-      return;
-    }
-    if (args.quiet) return;
-    const rows = ranked(r).map((v, i) => [String(i + 1), v.variant.name, shareCell(v.pooled.share_over_1s, v.pooled.over_1s, v.pooled.share_over_1s_ci), shareCell(v.pooled.share_ge_5s, v.pooled.ge_5s, v.pooled.share_ge_5s_ci), v.pooled.p50_ms.toFixed(2), v.pooled.p99_ms.toFixed(1), String(v.pooled.drop)]);
-    const head = ["#", "variant", ">1s (95% CI)", ">=5s (95% CI)", "p50 ms", "p99 ms", "drops"];
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const line = (vals: string[]) => vals.map((v, i) => (i === 1 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
-    process.stdout.write([line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line), ...(calibration.length > 0 ? ["", ...calibration] : []), ""].join("\n"));
-    status();
+    // The workers start loading while the file is read and checked.
+    await withPool(jobs, progress, async (pool) => {
+      const c = loadComparison(args.file);
+      const out = args.out ?? join(DEFAULT_OUT, basename(args.file, extname(args.file)));
+      checkOutputFolder(out);
+      const k = seeds ?? c.seeds;
+      checkReplications(args.file, c.variants.map((v) => v.loaded), k, "variants", seeds === undefined ? "the file's seeds" : "--seeds");
+      const { r, written } = await withOutputSet(out, async (set) => {
+        progress.begin(`${c.name}: ${c.variants.length} variants x ${k} seeds`);
+        const r = assembleComparison(c, k, await pool.run<Replication>(comparisonTasks(c, k).map((t) => ({ kind: "replicate" as const, ...t })), set));
+        const files = comparisonFiles(c.name, k, r);
+        for (const f of files) set.write(f.name, f.text);
+        set.commit(files.map((f) => f.name));
+        return { r, written: files.length };
+      });
+      output(args, out, written, r);
+    });
   },
 };
+
+/** The files of a comparison's output set. */
+function comparisonFiles(name: string, k: number, r: ComparisonResult): { name: string; text: string }[] {
+  const plots = { cdf: "cdf.svg", tail: "tail.svg", slow: "slow.svg" };
+  const counts = r.results.map((v) => v.pooled.lookups);
+  const [fewest, most] = [Math.min(...counts), Math.max(...counts)];
+  const sub = `${name}: ${fewest === most ? most : `${fewest} to ${most}`} lookups per variant over ${k} seed${k === 1 ? "" : "s"}`;
+  const svg = comparePlots(r, sub);
+  return [
+    { name: "compare.csv", text: compareCsv(r) },
+    { name: "compare.runs.csv", text: compareRunsCsv(r) },
+    { name: "report.md", text: compareReport(r, plots) },
+    { name: plots.cdf, text: svg.cdf },
+    { name: plots.tail, text: svg.tail },
+    { name: plots.slow, text: svg.slow },
+  ];
+}
+
+/** What compare prints: the ranked table (or the --json object) and the status. */
+function output(args: CompareArgs, out: string, written: number, r: ComparisonResult): void {
+  const status = () => process.stderr.write(`wrote ${written} files to ${out}/\n`);
+  const calibration = r.calibration === null ? [] : calibrationText(r).map((t) => t.replace(/\*\*/g, ""));
+  if (args.json) {
+    // stdout carries the object alone; the calibration's sentences go with the status.
+    process.stdout.write(`${JSON.stringify({ compare: csvRecords(compareTable(r)), compare_runs: csvRecords(compareRunsTable(r)) })}\n`);
+    if (args.quiet) return;
+    if (calibration.length > 0) process.stderr.write(`${calibration.join("\n")}\n`);
+    status();
+    return;
+  }
+  if (args.quiet) return;
+  const rows = ranked(r).map((v, i) => [String(i + 1), v.variant.name, shareCell(v.pooled.share_over_1s, v.pooled.over_1s, v.pooled.share_over_1s_ci), shareCell(v.pooled.share_ge_5s, v.pooled.ge_5s, v.pooled.share_ge_5s_ci), v.pooled.p50_ms.toFixed(2), v.pooled.p99_ms.toFixed(1), String(v.pooled.drop)]);
+  const head = ["#", "variant", ">1s (95% CI)", ">=5s (95% CI)", "p50 ms", "p99 ms", "drops"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (vals: string[]) => vals.map((v, i) => (i === 1 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
+  process.stdout.write([line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line), ...(calibration.length > 0 ? ["", ...calibration] : []), ""].join("\n"));
+  status();
+}

@@ -107,10 +107,10 @@ export function stdinArguments(argv: string[]): string[] {
  * read: yargs-parser leaves a key declared string as the text typed.
  */
 export const NUMBER_FLAGS: Record<string, readonly string[]> = {
-  run: ["seed"],
+  run: ["seed", "jobs"],
   trace: ["lookup", "seed"],
-  compare: ["seeds"],
-  sweep: ["seeds"],
+  compare: ["seeds", "jobs"],
+  sweep: ["seeds", "jobs"],
   race: ["endpoints", "gap-us", "pairs", "rules-before-dns", "rules", "cpus", "seed", "ipvs-schedule-ns", "softirq-share", "runnable-per-cpu", "threads", "bursts"],
   lookup: ["rtt-ms", "max-ms"],
   calibrate: ["seconds", "queries-per-s", "coredns-share", "endpoints"],

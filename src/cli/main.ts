@@ -5,6 +5,7 @@ import { assessCommand } from "./assess.js";
 import { calibrateCommand } from "./calibrate.js";
 import { compareCommand } from "./compare.js";
 import { lookupCommand } from "./lookup.js";
+import { mergeCommand } from "./merge.js";
 import { raceCommand } from "./race.js";
 import { missingArgumentMessage, stdinArguments, unknownOptionMessage, withNumberFlags } from "./flags.js";
 import { OutputError } from "./output.js";
@@ -39,6 +40,7 @@ export async function main(given: string[]): Promise<number> {
     .command(withNumberFlags(traceCommand))
     .command(withNumberFlags(compareCommand))
     .command(withNumberFlags(sweepCommand))
+    .command(mergeCommand)
     .command(withNumberFlags(calibrateCommand))
     .command(withNumberFlags(assessCommand))
     .demandCommand(1, "name a command: dnsrace run <scenario files or folders>")

@@ -1,16 +1,17 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import type { CommandModule } from "yargs";
 import { basename, extname, join } from "node:path";
-import { csvRecords, lookupsCsv, summaryCsv, summaryTable as summaryCsvTable, formatSummaryValue } from "../report/csv.js";
-import { type Summary, summarize } from "../stats/summary.js";
+import { csvRecords, summaryCsv, summaryTable as summaryCsvTable, formatSummaryValue } from "../report/csv.js";
+import type { Summary } from "../stats/summary.js";
 import { fileKind } from "../compare/spec.js";
 import { InputError, type LoadedScenario, loadScenarioText, parseYaml, readScenarioFile } from "../scenario/load.js";
 import { pct } from "../report/compare.js";
 import { overlapInterval } from "../scenario/overlap.js";
-import { runScenario } from "../scenario/run.js";
 import { Progress } from "./progress.js";
 import { seedFlag } from "./flags.js";
-import { checkOutputFolder, writeOutputSet } from "./output.js";
+import { checkOutputFolder, withOutputSet } from "./output.js";
+import { type CommandPool, JOBS_OPTION, parseJobs, withPool } from "./parallel.js";
+import type { ScenarioOutcome, Task } from "./tasks.js";
 import { compactProportion } from "../stats/proportion.js";
 import { conntrackStatLine, procStatHeader, procStatRow } from "../report/conntrack.js";
 
@@ -25,6 +26,7 @@ export interface RunArgs {
   "conntrack-stats": boolean;
   "proc-stat"?: boolean;
   json?: boolean;
+  jobs?: number;
 }
 
 /** The scenario files named by the arguments: files as given, folders' *.yaml and *.yml files in name order. */
@@ -55,17 +57,21 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option("out", { type: "string", default: DEFAULT_OUT, describe: "folder for <scenario>.lookups.csv and summary.csv (the committed results/ only when named)" })
       .option("seed", { type: "string", describe: "seed for every scenario, a whole number from 0 to 2^53 - 1 (default: each scenario's own seed)" })
       .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors (and the --json object)" })
+      .option("jobs", JOBS_OPTION)
       .option("json", { type: "boolean", default: false, describe: "print one JSON object instead of the table: {summary: [the rows of summary.csv, typed]}" })
       .option("conntrack-stats", { type: "boolean", default: false, describe: "also print each scenario's counters as `conntrack -S` lines, per node on the path" })
       .option("proc-stat", { type: "boolean", default: false, describe: "also print each scenario's counters as /proc/net/stat/nf_conntrack shows them (its columns by kernel version), per node on the path" }) as never,
-  handler: (args) => {
-    // yargs gives the flag's text (type string): seedFlag reads it exactly.
-    runScenarios({ ...args, seed: seedFlag(args.seed as unknown) });
+  handler: async (args) => {
+    // yargs gives the flags' text (type string): seedFlag and parseJobs read it exactly.
+    const seed = seedFlag(args.seed as unknown);
+    const jobs = parseJobs(args.jobs as unknown);
+    // The workers start loading while the files are read and checked.
+    await withPool(jobs, new Progress(process.stderr, args.quiet), (pool) => runScenarios({ ...args, seed, jobs }, pool));
   },
 };
 
 /** dnsrace run: every input is validated before anything runs or is written. */
-export function runScenarios(args: RunArgs): void {
+export async function runScenarios(args: RunArgs, pool: CommandPool): Promise<void> {
   if (args.json === true && (args["conntrack-stats"] || args["proc-stat"] === true)) {
     throw new InputError(`--json: prints the summary rows only; ${args["conntrack-stats"] ? "--conntrack-stats" : "--proc-stat"} prints text: give one or the other.`);
   }
@@ -90,57 +96,71 @@ export function runScenarios(args: RunArgs): void {
     if (stems.has(stem)) throw new InputError(`${l.file}: its output name ${stem}.lookups.csv would overwrite that of ${stems.get(stem)}; rename one of them.`);
     stems.set(stem, l.file);
   }
-  const progress = new Progress(process.stderr, args.quiet);
-  const outputs: { name: string; text: string }[] = [];
+  const progress = pool.progress;
   const summaries: Summary[] = [];
   const stats: string[] = [];
   const procStats: string[] = [];
   const kernelNotes: string[] = [];
   const calibrated: string[] = [];
-  for (const l of loaded) {
-    const stem = basename(l.file, extname(l.file));
-    progress.begin(stem);
-    const res = runScenario(l, { ...(args.seed !== undefined ? { seed: args.seed } : {}), progress: (f) => progress.update(f) });
-    progress.end();
-    outputs.push({ name: `${stem}.lookups.csv`, text: lookupsCsv(res) });
-    const summary = summarize(res);
-    const interval = overlapInterval(l.scenario);
-    if (interval !== null) {
-      // The calibrated interval carried into the result: the same run (seed, lookups) at each end of it.
-      const ends = [interval.low, interval.high].map((overlap) => summarize(runScenario(l, { ...(args.seed !== undefined ? { seed: args.seed } : {}), overlap })));
-      summary.overlap_low = interval.low;
-      summary.overlap_high = interval.high;
-      summary.share_over_1s_at_overlap_low = ends[0]!.share_over_1s;
-      summary.share_over_1s_at_overlap_high = ends[1]!.share_over_1s;
-      summary.share_ge_5s_at_overlap_low = ends[0]!.share_ge_5s;
-      summary.share_ge_5s_at_overlap_high = ends[1]!.share_ge_5s;
-      calibrated.push(
-        `${res.name}: its node's overlap is calibrated, ${interval.low.toExponential(2)} to ${interval.high.toExponential(2)} per pair (95%); ` +
-          `at those ends the same run gives ${pct(ends[0]!.share_over_1s)} to ${pct(ends[1]!.share_over_1s)} of lookups over 1 s and ${pct(ends[0]!.share_ge_5s)} to ${pct(ends[1]!.share_ge_5s)} at or over 5 s.`,
-      );
+  const seed = args.seed !== undefined ? { seed: args.seed } : {};
+  const written = await withOutputSet(args.out, async (set) => {
+    // Each scenario file's run (its lookups CSV streamed into the set), then, for a calibrated
+    // overlap, the same run at each end of the interval.
+    const tasks: Task[] = [];
+    const first: number[] = [];
+    const names: string[] = [];
+    for (const l of loaded) {
+      const name = `${basename(l.file, extname(l.file))}.lookups.csv`;
+      names.push(name);
+      first.push(tasks.length);
+      tasks.push({ kind: "scenario", loaded: l, ...seed, lookupsFile: set.path(name) });
+      const interval = overlapInterval(l.scenario);
+      if (interval !== null) for (const overlap of [interval.low, interval.high]) tasks.push({ kind: "summary", loaded: l, ...seed, overlap });
     }
-    summaries.push(summary);
-    for (const n of [res.client, ...res.endpointNodes]) {
-      const which = n === res.client ? "client node" : `endpoint node ${n.name}`;
-      if (n.features.note !== null) kernelNotes.push(`${res.name}, ${which}: kernel ${n.features.note}.`);
-      stats.push(`${res.name} (kernel ${n.kernel}), ${which}: conntrack -S`, ...n.perCpuCounters.map((c, cpu) => conntrackStatLine(cpu, c, n.features)), "");
-      procStats.push(
-        `${res.name} (kernel ${n.kernel}), ${which}: /proc/net/stat/nf_conntrack`,
-        procStatHeader(n.features),
-        ...n.perCpuCounters.map((c) => procStatRow(n.conntrackEntries, c, n.features)),
-        "",
-      );
-    }
-  }
-  outputs.push({ name: "summary.csv", text: summaryCsv(summaries) });
-  writeOutputSet(args.out, outputs);
+    progress.begin(loaded.length === 1 ? basename(loaded[0]!.file, extname(loaded[0]!.file)) : `${loaded.length} scenarios`);
+    const results = await pool.run<ScenarioOutcome | Summary>(tasks, set);
+    loaded.forEach((l, j) => {
+      const res = results[first[j]!] as ScenarioOutcome;
+      const summary = res.summary;
+      const interval = overlapInterval(l.scenario);
+      if (interval !== null) {
+        // The calibrated interval carried into the result: the same run (seed, lookups) at each end of it.
+        const ends = [results[first[j]! + 1] as Summary, results[first[j]! + 2] as Summary];
+        summary.overlap_low = interval.low;
+        summary.overlap_high = interval.high;
+        summary.share_over_1s_at_overlap_low = ends[0]!.share_over_1s;
+        summary.share_over_1s_at_overlap_high = ends[1]!.share_over_1s;
+        summary.share_ge_5s_at_overlap_low = ends[0]!.share_ge_5s;
+        summary.share_ge_5s_at_overlap_high = ends[1]!.share_ge_5s;
+        calibrated.push(
+          `${summary.scenario}: its node's overlap is calibrated, ${interval.low.toExponential(2)} to ${interval.high.toExponential(2)} per pair (95%); ` +
+            `at those ends the same run gives ${pct(ends[0]!.share_over_1s)} to ${pct(ends[1]!.share_over_1s)} of lookups over 1 s and ${pct(ends[0]!.share_ge_5s)} to ${pct(ends[1]!.share_ge_5s)} at or over 5 s.`,
+        );
+      }
+      summaries.push(summary);
+      for (const n of [res.client, ...res.endpointNodes]) {
+        const which = n === res.client ? "client node" : `endpoint node ${n.name}`;
+        if (n.features.note !== null) kernelNotes.push(`${summary.scenario}, ${which}: kernel ${n.features.note}.`);
+        stats.push(`${summary.scenario} (kernel ${n.kernel}), ${which}: conntrack -S`, ...n.perCpuCounters.map((c, cpu) => conntrackStatLine(cpu, c, n.features)), "");
+        procStats.push(
+          `${summary.scenario} (kernel ${n.kernel}), ${which}: /proc/net/stat/nf_conntrack`,
+          procStatHeader(n.features),
+          ...n.perCpuCounters.map((c) => procStatRow(n.conntrackEntries, c, n.features)),
+          "",
+        );
+      }
+    });
+    set.write("summary.csv", summaryCsv(summaries));
+    set.commit([...names, "summary.csv"]);
+    return names.length + 1;
+  });
   if (args.json === true) {
     // stdout carries the object alone; what the table would be followed by goes with the status.
     process.stdout.write(`${JSON.stringify({ summary: csvRecords(summaryCsvTable(summaries)) })}\n`);
     if (args.quiet) return;
     const notes = [...kernelNotes, ...calibrated, ...unfinishedLines(summaries)];
     if (notes.length > 0) process.stderr.write(`${notes.join("\n")}\n`);
-    statusLines(args.out, outputs.length, skipped);
+    statusLines(args.out, written, skipped);
     return;
   }
   if (!args.quiet) {
@@ -150,7 +170,7 @@ export function runScenarios(args: RunArgs): void {
     for (const line of unfinishedLines(summaries)) process.stdout.write(`${line}\n`);
     if (args["conntrack-stats"]) process.stdout.write(`\n${stats.join("\n")}`);
     if (args["proc-stat"]) process.stdout.write(`\n${procStats.join("\n")}`);
-    statusLines(args.out, outputs.length, skipped);
+    statusLines(args.out, written, skipped);
   }
 }
 

@@ -1,6 +1,6 @@
-import { basename, extname, join } from "node:path";
+import { basename, extname, join, resolve } from "node:path";
 import type { CommandModule } from "yargs";
-import { type Replication, checkReplications, replicate, replicationSeeds } from "../compare/run.js";
+import { type Replication, checkReplications, replicationSeeds } from "../compare/run.js";
 import { type Sweep, loadSweep } from "../compare/spec.js";
 import { shareInterval } from "../compare/stats.js";
 import { type CsvTable, csvRecords, csvText, ms3 } from "../report/csv.js";
@@ -8,8 +8,9 @@ import { InputError } from "../scenario/load.js";
 import { paramWords, sweepChart } from "../report/plots.js";
 import { Progress } from "./progress.js";
 import { parseSeeds } from "./compare.js";
-import { checkOutputFolder } from "./output.js";
-import { writeOutputSet } from "./output.js";
+import { checkOutputFolder, withOutputSet } from "./output.js";
+import { JOBS_OPTION, parseJobs, withPool } from "./parallel.js";
+import { SHARD_FILE, parseShard, sha256, shardRange, shardText } from "./shard.js";
 import { DEFAULT_OUT } from "./run.js";
 
 interface SweepArgs {
@@ -18,7 +19,12 @@ interface SweepArgs {
   seeds: string | undefined;
   quiet: boolean;
   json: boolean;
+  jobs: string | undefined;
+  shard: string | undefined;
 }
+
+/** What sweep.csv and the plot read of a run: its seed and summary. */
+export type SweepRun = Pick<Replication, "seed" | "summary">;
 
 export const SWEEP_COLUMNS = ["seed", "lookups", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "share_over_1s", "share_over_1s_low", "share_over_1s_high", "share_ge_5s", "share_ge_5s_low", "share_ge_5s_high", "failed", "clashes", "insert_failed", "drop", "clash_resolve"] as const;
 
@@ -43,7 +49,7 @@ export function sweepHeaders(s: Sweep): string[] {
  * by sweepHeader). A parameter whose grid gives text (kernel: ["4.19", "5.10"]) is a text column,
  * quoted; numbers and booleans are written bare.
  */
-export function sweepTable(s: Sweep, runs: Replication[][]): CsvTable {
+export function sweepTable(s: Sweep, runs: SweepRun[][]): CsvTable {
   const headers = sweepHeaders(s);
   const text = new Set(headers.filter((_, j) => s.points.some((p) => typeof p.values[j] === "string")));
   const rows = s.points.flatMap((p, i) =>
@@ -73,7 +79,7 @@ export function sweepTable(s: Sweep, runs: Replication[][]): CsvTable {
 }
 
 /** The plot: share over 1 s (mean over seeds, 95% interval) against the x parameter, a line per combination of the others. */
-export function sweepPlot(s: Sweep, runs: Replication[][]): string {
+export function sweepPlot(s: Sweep, runs: SweepRun[][]): string {
   const xi = s.params.indexOf(s.x);
   const others = s.params.filter((_, i) => i !== xi);
   const lines = new Map<string, { label: string; points: { x: string | number; y: number; low: number | null; high: number | null }[] }>();
@@ -103,34 +109,56 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .option("out", { type: "string", describe: `output folder (default: ${DEFAULT_OUT}/<file name>)` })
       .option("seeds", { type: "string", describe: "seeds per grid point (default: the file's seeds)" })
       .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors (and the --json object)" })
+      .option("jobs", JOBS_OPTION)
+      .option("shard", { type: "string", describe: "run only the I-th of N slices of the (grid point, seed) runs, I/N; N alone takes I from JOB_COMPLETION_INDEX; writes DIR/shard.json for dnsrace merge" })
       .option("json", { type: "boolean", default: false, describe: "print one JSON object: {sweep: [the rows of sweep.csv, typed]}" }) as never,
-  handler: (args) => {
+  handler: async (args) => {
     const seeds = parseSeeds(args.seeds);
-    const s = loadSweep(args.file);
-    const out = args.out ?? join(DEFAULT_OUT, basename(args.file, extname(args.file)));
-    sweepHeaders(s);
-    checkOutputFolder(out);
-    const k = seeds ?? s.seeds;
-    checkReplications(args.file, s.points.map((p) => p.loaded), k, "grid points", seeds === undefined ? "the file's seeds" : "--seeds");
+    const jobs = parseJobs(args.jobs);
+    const shard = parseShard(args.shard);
+    if (shard !== null && args.json) throw new InputError(`--json: a shard writes shard.json only; print the sweep's rows with dnsrace merge --json.`);
     const progress = new Progress(process.stderr, args.quiet);
-    progress.begin(`${s.name}: ${s.points.length} grid points x ${k} seeds`);
-    const total = s.points.length * k;
-    let done = 0;
-    const runs = s.points.map((p) =>
-      replicationSeeds(p.loaded, k).map((seed) => {
-        const r = replicate(p.loaded, seed, (f) => progress.update((done + f) / total));
-        done++;
-        return r;
-      }),
-    );
-    progress.end();
-    const table = sweepTable(s, runs);
-    const files = [
-      { name: "sweep.csv", text: csvText(table) },
-      { name: "sweep.svg", text: sweepPlot(s, runs) },
-    ];
-    writeOutputSet(out, files);
-    if (args.json) process.stdout.write(`${JSON.stringify({ sweep: csvRecords(table) })}\n`);
-    if (!args.quiet) process.stderr.write(`${s.points.length} grid points x ${k} seeds: ${total} runs\nwrote ${files.length} files to ${out}/\n`);
+    // The workers start loading while the file is read and checked.
+    await withPool(jobs, progress, async (pool) => {
+      const s = loadSweep(args.file);
+      const stem = basename(args.file, extname(args.file));
+      const out = args.out ?? join(DEFAULT_OUT, shard === null ? stem : `${stem}.shard-${shard.index}-of-${shard.count}`);
+      sweepHeaders(s);
+      checkOutputFolder(out);
+      const k = seeds ?? s.seeds;
+      checkReplications(args.file, s.points.map((p) => p.loaded), k, "grid points", seeds === undefined ? "the file's seeds" : "--seeds");
+      const total = s.points.length * k;
+      // Each grid point on each seed, in that order (sweep.csv's rows); a shard takes its slice.
+      const all = s.points.flatMap((p) => replicationSeeds(p.loaded, k).map((seed) => ({ kind: "replicate" as const, loaded: p.loaded, seed })));
+      const { from, to } = shard === null ? { from: 0, to: total } : shardRange(total, shard);
+      const { table, written } = await withOutputSet(out, async (set) => {
+        progress.begin(`${s.name}: ${s.points.length} grid points x ${k} seeds${shard === null ? "" : `, shard ${shard.index} of ${shard.count}`}`);
+        const reps = await pool.run<Replication>(all.slice(from, to), set);
+        const files =
+          shard === null
+            ? sweepFiles(s, reps, k)
+            : [{ name: SHARD_FILE, text: shardText({ file: args.file, path: resolve(args.file), sha256: sha256(args.file), seeds: k, index: shard.index, count: shard.count, from, to, total, runs: reps.map((r) => ({ seed: r.seed, summary: r.summary })) }) }];
+        for (const f of files) set.write(f.name, f.text);
+        set.commit(files.map((f) => f.name));
+        return { table: shard === null ? sweepTable(s, byPoint(reps, k)) : null, written: files.length };
+      });
+      if (args.json && table !== null) process.stdout.write(`${JSON.stringify({ sweep: csvRecords(table) })}\n`);
+      const what = shard === null ? `${total} runs` : `shard ${shard.index} of ${shard.count}: runs ${from + 1} to ${to} of ${total}`;
+      if (!args.quiet) process.stderr.write(`${s.points.length} grid points x ${k} seeds: ${what}\nwrote ${written} file${written === 1 ? "" : "s"} to ${out}/\n`);
+    });
   },
 };
+
+/** The runs (grid point by grid point, k seeds each) as the table and plot read them. */
+export function byPoint<T>(runs: readonly T[], k: number): T[][] {
+  return Array.from({ length: runs.length / k }, (_, i) => runs.slice(i * k, (i + 1) * k));
+}
+
+/** sweep.csv and sweep.svg from every run, in list order (grid point by grid point). */
+export function sweepFiles(s: Sweep, runs: readonly SweepRun[], k: number): { name: string; text: string }[] {
+  const points = byPoint(runs, k);
+  return [
+    { name: "sweep.csv", text: csvText(sweepTable(s, points)) },
+    { name: "sweep.svg", text: sweepPlot(s, points) },
+  ];
+}

@@ -7,7 +7,6 @@ import { runScenario } from "../scenario/run.js";
 import { stream } from "../engine/random.js";
 import { type Bounds, type Interval, bootstrapQuantile, pairedInterval, shareInterval } from "./stats.js";
 
-const MS = 1_000_000;
 
 /** One run of one scenario on one seed. */
 export interface Replication {
@@ -19,6 +18,14 @@ export interface Replication {
   latMs: Float64Array;
 }
 
+/** One replication to run, as plain data (a worker thread can be handed it). */
+export interface ReplicationTask {
+  loaded: LoadedScenario;
+  seed: number;
+  /** The client node at this migration_probability (an end of its calibrated interval). */
+  overlap?: number;
+}
+
 /** The seeds of K replications: the scenario's own seed, then the next ones (independent streams, since each stream is keyed by seed and name). */
 export function replicationSeeds(loaded: LoadedScenario, k: number): number[] {
   return Array.from({ length: k }, (_, i) => loaded.scenario.seed + i);
@@ -26,18 +33,10 @@ export function replicationSeeds(loaded: LoadedScenario, k: number): number[] {
 
 /** `overlap`: the client node at this migration_probability instead of the scenario's (an end of its calibrated interval). */
 export function replicate(loaded: LoadedScenario, seed: number, progress?: (f: number) => void, overlap?: number): Replication {
-  const res = runScenario(loaded, { seed, ...(progress ? { progress } : {}), ...(overlap !== undefined ? { overlap } : {}) });
-  const log = res.log;
-  const lat = new Float64Array(log.count);
-  let n = 0;
-  let okV4 = 0;
-  for (let i = 0; i < log.length; i++) {
-    if (!log.has(i)) continue;
-    lat[n++] = log.latencyNs(i) / MS;
-    if (log.outcome(i) === "OK v4") okV4++;
-  }
-  lat.sort();
-  return { seed, summary: summarize(res), okV4, latMs: lat };
+  // No row is kept: each leaves as soon as it is done, and the figures (latencies, counts) stay.
+  const res = runScenario(loaded, { seed, sink: () => {}, ...(progress ? { progress } : {}), ...(overlap !== undefined ? { overlap } : {}) });
+  const summary = summarize(res);
+  return { seed, summary, okV4: res.log.figures().okV4, latMs: res.log.sortedLatencies() };
 }
 
 /** Figures over K replications: pooled distribution, and intervals across replications. */

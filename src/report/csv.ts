@@ -1,5 +1,5 @@
 import { stringify } from "csv-stringify/sync";
-import { NO_THREAD } from "../model/log.js";
+import { type LookupLog, NO_THREAD } from "../model/log.js";
 import type { RunResult } from "../scenario/run.js";
 import type { Summary } from "../stats/summary.js";
 
@@ -68,14 +68,15 @@ export const LOOKUP_COLUMNS = [
   "clashes",
 ] as const;
 
+/** Row i of a run's lookups CSV (report/lookups.ts streams them). */
+export function lookupRow(name: string, seed: number, log: LookupLog, i: number): (string | number)[] {
+  return [name, seed, i + 1, log.pod(i), log.threadOf(i) === NO_THREAD ? "" : log.threadOf(i), log.name(i), ms3(log.startNs(i) / MS), ms3(log.latencyNs(i) / MS), log.outcome(i), log.queriesSent(i), log.queriesLost(i), log.retransmits(i), log.clashes(i)];
+}
+
 export function lookupsCsv(res: RunResult): string {
   const log = res.log;
   const rows: (string | number)[][] = [];
-  for (let i = 0; i < log.length; i++) {
-    if (!log.has(i)) continue;
-    const t = log.tally(i);
-    rows.push([res.name, res.seed, i + 1, log.pod(i), log.threadOf(i) === NO_THREAD ? "" : log.threadOf(i), log.name(i), ms3(log.startNs(i) / MS), ms3(log.latencyNs(i) / MS), log.outcome(i), t.queriesSent, t.queriesLost, t.retransmits, t.clashes]);
-  }
+  for (let i = 0; i < log.length; i++) if (log.has(i)) rows.push(lookupRow(res.name, res.seed, log, i));
   return stringify(rows, { header: true, columns: [...LOOKUP_COLUMNS] });
 }
 

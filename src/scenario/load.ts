@@ -315,7 +315,7 @@ function checkWorkload(s: Scenario, file: string, at: (path: PathKey[]) => strin
     if (p.lookups !== undefined) {
       n = p.lookups;
       field = "lookups";
-      if (n > MAX_LOOKUPS) throw new InputError(`${where("lookups")}: ${showCount(n)} lookups, more than the ${showCount(MAX_LOOKUPS)} a run keeps (each is a row of the lookups CSV, held in memory until written); ask for fewer, or split the run.`);
+      if (n > MAX_LOOKUPS) throw new InputError(`${where("lookups")}: ${showCount(n)} lookups, more than the ${MAX_LOOKUPS.toLocaleString("en-US")} a run takes (each keeps its latency in memory for the exact quantiles); ask for fewer, or split the run.`);
       const thinkMs = distMean(p.think_ms);
       const days = (Math.ceil(n / p.threads) * thinkMs) / 1000 / 86_400;
       if (days * 86_400 > MAX_WORKLOAD_S) {
@@ -328,11 +328,11 @@ function checkWorkload(s: Scenario, file: string, at: (path: PathKey[]) => strin
       field = "rate_per_s";
       if (dur > MAX_WORKLOAD_S) throw new InputError(`${where("duration_s")}: ${showCount(dur)} s of arrivals is about ${showCount(Math.round(dur / 86_400))} days of simulated time, and ${CLOCK}; use a duration_s of at most ${showCount(MAX_WORKLOAD_S)}.`);
       if (!(n <= MAX_LOOKUPS)) {
-        throw new InputError(`${where("rate_per_s")}: rate_per_s ${showCount(rate)} with duration_s ${showCount(dur)} asks for about ${showCount(n)} lookups, more than the ${showCount(MAX_LOOKUPS)} a run keeps (each is a row of the lookups CSV, held in memory until written); lower the rate or the duration.`);
+        throw new InputError(`${where("rate_per_s")}: rate_per_s ${showCount(rate)} with duration_s ${showCount(dur)} asks for about ${showCount(n)} lookups, more than the ${MAX_LOOKUPS.toLocaleString("en-US")} a run takes (each keeps its latency in memory for the exact quantiles); lower the rate or the duration.`);
       }
     }
     total += n;
-    if (total > MAX_LOOKUPS) throw new InputError(`${where(field)}: the pods up to this one ask for about ${showCount(Math.round(total))} lookups, more than the ${showCount(MAX_LOOKUPS)} a run keeps; ask for fewer, or split the run.`);
+    if (total > MAX_LOOKUPS) throw new InputError(`${where(field)}: the pods up to this one ask for about ${showCount(Math.round(total))} lookups, more than the ${MAX_LOOKUPS.toLocaleString("en-US")} a run takes; ask for fewer, or split the run.`);
   });
 }
 

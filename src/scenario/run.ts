@@ -3,7 +3,7 @@ import type { KernelFeatures } from "../kernel/version.js";
 import type { HopEvent, HopStats, Netns } from "../kernel/netns.js";
 import { MAX_TIME } from "../engine/sim.js";
 import { Cluster } from "../model/cluster.js";
-import { LookupLog } from "../model/log.js";
+import { LookupLog, type LookupSink } from "../model/log.js";
 import { Pod, type PodConfig, type Workload } from "../model/pod.js";
 import type { TraceCollector } from "../model/trace.js";
 import type { NetworkStats } from "../model/wiring.js";
@@ -35,7 +35,10 @@ export interface RunResult {
   seed: number;
   /** The client node's kernel version, as the scenario spells it (client.kernel). */
   kernel: string;
-  /** Every lookup, by number; those the run ended before (nothing left to happen) are UNFINISHED or NOT_STARTED. */
+  /**
+   * Every lookup, by number; those the run ended before (nothing left to happen) are UNFINISHED or
+   * NOT_STARTED. With RunOptions.sink the rows have left through it, and the log holds their figures only.
+   */
   log: LookupLog;
   /** The client node's hop. */
   client: NodeResult;
@@ -56,17 +59,22 @@ export interface RunOptions {
   beforeRun?: (cluster: Cluster) => void;
   /** Run the client node at this overlap (node.migration_probability) instead of the scenario's: an end of its calibrated interval. */
   overlap?: number;
+  /**
+   * Hands each lookup to `sink` in lookup order as soon as it and those before it are done, and
+   * keeps only the lookups in flight: the result's log then holds figures only (LookupLog's sink).
+   */
+  sink?: LookupSink;
 }
 
 /** Turns a validated scenario into the model of section 2 of MODEL.md. */
 /** `log` receives each finished lookup under its number (lookups are numbered as they begin). */
-export function buildCluster(loaded: LoadedScenario, seed: number, overlap?: number): { cluster: Cluster; pods: Pod[]; log: LookupLog; expected: number } {
+export function buildCluster(loaded: LoadedScenario, seed: number, overlap?: number, sink?: LookupSink): { cluster: Cluster; pods: Pod[]; log: LookupLog; expected: number } {
   const s = loaded.scenario;
   const cluster = new Cluster(clusterConfig(loaded, seed, overlap));
   let lookupNo = 0;
   let expected = 0;
   for (const p of s.pods) expected += p.lookups ?? Math.round(p.rate_per_s! * p.duration_s!);
-  const log = new LookupLog(expected);
+  const log = new LookupLog(sink === undefined ? { expected } : { expected, sink });
   const pods = s.pods.map((_, i) => new Pod(cluster, podConfig(loaded, i), log, () => ++lookupNo));
   return { cluster, pods, log, expected };
 }
@@ -98,7 +106,7 @@ function podConfig(loaded: LoadedScenario, i: number): PodConfig {
 /** Runs one scenario to completion. Deterministic: the same scenario and seed give the same result. */
 export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunResult {
   const seed = opts.seed ?? loaded.scenario.seed;
-  const { cluster, pods, log, expected } = buildCluster(loaded, seed, opts.overlap);
+  const { cluster, pods, log, expected } = buildCluster(loaded, seed, opts.overlap, opts.sink);
   const collector = opts.collector;
   if (collector !== undefined) {
     cluster.tracer = collector;
@@ -127,6 +135,7 @@ export function runScenario(loaded: LoadedScenario, opts: RunOptions = {}): RunR
   }
   // Lookups still running now wait for something that will never happen: they are written as such.
   for (const p of pods) p.recordUnfinished(sim.now);
+  log.finish();
   return {
     name: loaded.scenario.name,
     file: loaded.file,
