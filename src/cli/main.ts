@@ -19,7 +19,7 @@ export function packageVersion(): string {
   return pkg.version;
 }
 
-/** Exit codes: 0 done, 1 internal error or output the file system could not take (a full disk), 2 bad input (scenario, resolv.conf, flags). */
+/** Exit codes: 0 done, 1 internal error or output the file system could not take (a full disk), 2 bad input (scenario, resolv.conf, flags), 3 assess --fail-on reached, 130/143 stopped by SIGINT/SIGTERM. */
 export async function main(given: string[]): Promise<number> {
   const argv = stdinArguments(given);
   // A reader that stops early (`dnsrace run ... | head`) is not an error: stop quietly, as Unix tools do.
