@@ -15,7 +15,7 @@ describe("cli: dnsrace run", () => {
     assert.deepEqual(readdirSync(out).sort(), ["repro-glibc-5s.lookups.csv", "repro-musl-2500ms.lookups.csv", "summary.csv"]);
     const summary = readFileSync(join(out, "summary.csv"), "utf8").split("\n");
     const header = summary[0]!;
-    assert.match(summary[1]!, /^repro-musl-2500ms,\d+,"5\.4",\d+,/, "the kernel quoted (text), the numbers bare");
+    assert.match(summary[1]!, /^repro-musl-2500ms,\d+,"5\.4\.0",\d+,/, "the kernel quoted, in its release form (text to pandas and R), the numbers bare");
     for (const col of ["scenario", "seed", "lookups", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms", "share_over_1s", "share_ge_5s", "clashes", "insert_failed", "drop", "clash_resolve"]) {
       assert.ok(header.split(",").includes(col), col);
     }
@@ -84,7 +84,7 @@ describe("cli: dnsrace run", () => {
     const j = JSON.parse(r.stdout) as { summary: Record<string, unknown>[] };
     assert.deepEqual(Object.keys(j), ["summary"]);
     assertRowsOfCsv(j.summary, readFileSync(join(out, "summary.csv"), "utf8"), ["scenario", "kernel"]);
-    assert.deepEqual(j.summary.map((s) => s.kernel), ["5.4", "5.10"], "the kernel as text");
+    assert.deepEqual(j.summary.map((s) => s.kernel), ["5.4.0", "5.10.0"], "the kernel as text, in its release form");
     assert.equal(j.summary[1]!.lookups, 1000);
     assert.equal(j.summary[1]!.overlap_low, null);
     assert.equal(r.stderr, `wrote 3 files to ${out}/\n`);

@@ -214,7 +214,7 @@ describe("cli: dnsrace compare", () => {
     assert.deepEqual(readdirSync(out).sort(), ["cdf.svg", "compare.csv", "compare.runs.csv", "report.md", "slow.svg", "tail.svg"]);
     const csv = readFileSync(join(out, "compare.csv"), "utf8").trim().split("\n");
     assert.equal(csv.length, 4);
-    assert.ok(csv.slice(1).every((row) => /,"\d+\.\d+",2,\d+,/.test(row)), "the kernel quoted (text: 5.10 is not 5.1), replications and lookups bare");
+    assert.ok(csv.slice(1).every((row) => /,"\d+\.\d+\.\d+",2,\d+,/.test(row)), "the kernel quoted in its release form (text: 5.10.0 is not 5.1), replications and lookups bare");
     for (const col of ["variant", "p50_ms", "p99_ms", "p99_ci_low_ms", "p99_ci_high_ms", "p999_ms", "max_ms", "share_over_1s", "share_over_1s_ci_low", "share_over_1s_ci_high", "share_ge_5s", "clashes", "insert_failed", "drop", "clash_resolve"]) {
       assert.ok(csv[0]!.split(",").includes(col), col);
     }
@@ -319,8 +319,8 @@ describe("cli: dnsrace sweep", () => {
     assert.equal(rows.length, 1 + 2 * 2 * 2);
     const cols = rows[0]!.split(",");
     const get = (row: string, c: string) => row.split(",")[cols.indexOf(c)]!;
-    const drops = (k: string, n: string) => rows.slice(1).filter((x) => get(x, "kernel") === `"${k}"` && get(x, "kube_dns_endpoints") === n).map((x) => Number(get(x, "drop")));
-    assert.ok(rows.slice(1).every((x) => /^"5\.(4|10)",\d,/.test(x)), "the kernel, text in the grid, is quoted; the endpoints, numbers, are not");
+    const drops = (k: string, n: string) => rows.slice(1).filter((x) => get(x, "kernel") === `"${k}.0"` && get(x, "kube_dns_endpoints") === n).map((x) => Number(get(x, "drop")));
+    assert.ok(rows.slice(1).every((x) => /^"5\.(4|10)\.0",\d,/.test(x)), "the kernel, text in the grid, is quoted in its release form; the endpoints, numbers, are not");
     assert.deepEqual(drops("5.4", "1"), [0, 0], "one endpoint: no race 3, and 5.4 merges the rest");
     assert.ok(drops("5.4", "2").every((d) => d > 0), "two endpoints: race 3 drops on 5.4");
     assert.deepEqual(drops("5.10", "2"), [0, 0], "5.10 keeps race 3's loser");
@@ -336,7 +336,7 @@ describe("cli: dnsrace sweep", () => {
     assert.equal(r.status, 0, r.stderr);
     const j = JSON.parse(r.stdout) as { sweep: Record<string, unknown>[] };
     assertRowsOfCsv(j.sweep, readFileSync(join(out, "sweep.csv"), "utf8"), ["kernel"]);
-    assert.deepEqual(j.sweep.map((x) => [x.kernel, x.kube_dns_endpoints]), [["5.4", 1], ["5.4", 2], ["5.10", 1], ["5.10", 2]]);
+    assert.deepEqual(j.sweep.map((x) => [x.kernel, x.kube_dns_endpoints]), [["5.4.0", 1], ["5.4.0", 2], ["5.10.0", 1], ["5.10.0", 2]]);
   });
 
   it("a bad grid parameter: exit 2 naming the grid point and the line", () => {

@@ -11,10 +11,11 @@ export type CsvCell = string | number;
 /**
  * One CSV file's content: its header (identifiers), its rows, the columns that hold text
  * (the others are numbers, or empty for none), and those of them that are quoted in every row.
- * A column is quoted when its text can look like a number (a kernel version: 5.10), so that a
- * reader that honours quotes (LibreOffice's "quoted field as text", Python's csv with
- * QUOTE_NONNUMERIC) keeps it as text; pandas and R guess types through quotes, so there
- * give the column's type (README, *Outputs*).
+ * A column is quoted when its text can look like a number, so that a reader that honours quotes
+ * (LibreOffice's "quoted field as text", Python's csv with QUOTE_NONNUMERIC) keeps it as text. A
+ * column named `kernel` holds kernel versions, written as the kernel's Makefile names its release
+ * (VERSION.PATCHLEVEL.SUBLEVEL: `make kernelversion` prints 5.10.0 for 5.10), which pandas, R and
+ * spreadsheets, guessing types through quotes, read as the text it is (README, *Outputs*).
  */
 export interface CsvTable {
   columns: readonly string[];
@@ -23,10 +24,22 @@ export interface CsvTable {
   rows: CsvCell[][];
 }
 
+/** A kernel version in its three-part release form: "5.10" -> "5.10.0"; "4.14.173" as it is. */
+export function kernelRelease(version: string): string {
+  return /^\d+\.\d+$/.test(version) ? `${version}.0` : version;
+}
+
+/** The rows with each `kernel` cell in its release form. */
+function withReleases(t: CsvTable): CsvCell[][] {
+  const k = t.columns.indexOf("kernel");
+  if (k < 0 || !t.text.has("kernel")) return t.rows;
+  return t.rows.map((row) => row.map((v, i) => (i === k ? kernelRelease(String(v)) : v)));
+}
+
 /** The file's bytes: RFC 4180 as csv-stringify writes it, with the table's quoted columns quoted in every row (never in the header). */
 export function csvText(t: CsvTable): string {
   const quoted = t.columns.map((c) => t.quoted.has(c));
-  return stringify(t.rows, {
+  return stringify(withReleases(t), {
     header: true,
     columns: [...t.columns],
     cast: { string: (value, ctx) => (!ctx.header && typeof ctx.column === "number" && quoted[ctx.column] === true ? { value, quoted: true } : value) },
@@ -35,7 +48,7 @@ export function csvText(t: CsvTable): string {
 
 /** The rows as --json prints them: an object per row keyed by the header, text as strings, numbers as numbers, an empty cell as null. */
 export function csvRecords(t: CsvTable): Record<string, string | number | null>[] {
-  return t.rows.map((row) =>
+  return withReleases(t).map((row) =>
     Object.fromEntries(
       t.columns.map((c, i) => {
         const v = row[i]!;
