@@ -53,3 +53,17 @@ function loadComparisonText(text: string) {
   writeFileSync(file, text);
   return loadComparison(file);
 }
+
+describe("a run: the queries it would simulate are bounded too (scenario/cost.ts)", () => {
+  it("10,000 search domains and 20,000 lookups in one run are refused before it starts, naming the pod and the estimate", () => {
+    const text = SCN(Array.from({ length: 10_000 }, (_, i) => `d${i}.example.com`).join(" "), "[redis]").replace("lookups: 10", "lookups: 20000");
+    assert.match(inputError(text), /^bad\.yaml: line 6: field "pods\[0\]": the run may send up to 4\.00e\+8 queries \(each lookup walks its pod's search list, A and AAAA for each name; pod app: 4\.00e\+8, 10000 search domains\), more than the 200,000,000 a run simulates/);
+    // The same list with absolute names asks each name once: it runs.
+    assert.doesNotThrow(() => loadScenarioText(text.replace("names: [redis]", "names: [redis.]"), "q.yaml"));
+  });
+
+  it("the largest run the bench makes (10,000,000 lookups walking the usual three search domains) stays under the bound", () => {
+    const text = readFileSync(join(import.meta.dirname, "../../bench/model.yaml"), "utf8").replaceAll("lookups: 150000", "lookups: 5000000");
+    assert.ok(estimatedQueries(loadScenarioText(text, "model.yaml")) <= 200_000_000);
+  });
+});

@@ -11,6 +11,7 @@ import { describeIssue } from "./issue.js";
 import { DEFAULT_OTHER_CONNECTION_LIFETIME_S } from "../kernel/otherflows.js";
 import { MAX_OTHER_CONNECTIONS_LIVE, type Scenario, dnsFieldName, podDnsConfig, podDnsPolicy, podHostNetwork, scenarioSchema } from "./schema.js";
 import { distMean } from "./dist.js";
+import { costProblem } from "./cost.js";
 import { MAX_LOOKUPS, MAX_THREADS_TOTAL, MAX_WORKLOAD_S, showCount } from "./limits.js";
 
 /** Bad input: a message for people, naming the file, the field or line, and what is allowed. Exit code 2. */
@@ -204,6 +205,8 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
       throw new InputError(`${file}: ${at(["pods", i, e.at])}field "pods[${i}].${e.at}": ${e.reason}.`);
     }
   });
+  const cost = costProblem(scenario, resolvConfs);
+  if (cost !== null) throw new InputError(`${file}: ${at(["pods", cost.pod])}field "pods[${cost.pod}]": ${cost.text}`);
   return { file, scenario, resolvConfs, rules, kernel, endpointKernel };
 }
 
