@@ -191,8 +191,7 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
     const resolver = resolverNamed(pod.libc);
     const fields = pod as Record<string, unknown>;
     checkResolverFields(fields, resolver, i, file, at);
-    const channel = shareChannelProblem(pod);
-    if (channel !== null) throw new InputError(`${file}: ${at(["pods", i, "share_channel"])}field "pods[${i}].share_channel": ${channel}`);
+    if (shareChannelProblem(pod) !== null) throw new InputError(`${file}: ${at(["pods", i, "share_channel"])}field "pods[${i}].share_channel": ${shareChannelProblem(pod)}`);
     try {
       return resolver.prepare(rc, pod.env, resolver.readSettings((key) => fields[key], "scenario"), "scenario");
     } catch (e) {
