@@ -1,119 +1,14 @@
 import { TIMEOUT } from "../engine/process.js";
 import type { DnsMessage, QType } from "../net/packet.js";
-import type { CaresConf } from "./cares-conf.js";
+import { type CaresChannel, type CaresServer, type Conn, type Inbox, MS, closeIdle, recordLatency, serverTimeoutMs } from "./cares-channel.js";
 import { caresNames } from "./cares-conf.js";
-import { type LookupResult, type TcpConn, type ThreadCtx, type UdpSocket, type Wait, countSends, gaiResult, lowerAbsolute, query } from "./host.js";
+import { type LookupResult, type ThreadCtx, type UdpSocket, type Wait, countSends, gaiResult, lowerAbsolute, query } from "./host.js";
 import type { Family } from "./resolver.js";
 
 // c-ares 1.34.6's ares_getaddrinfo path, as an application's event loop drives it (ares_process_fds
 // when a socket is readable or ares_timeout() has passed). Sources: src/lib/ares_getaddrinfo.c,
 // ares_send.c, ares_process.c, ares_metrics.c, ares_close_sockets.c, ares_conn.c.
 
-const MS = 1_000_000;
-/** ares_metrics.c: the bounds of a server's timeout and the multiple of its average latency. */
-const MIN_TIMEOUT_MS = 250;
-const MAX_TIMEOUT_MS = 5000;
-const AVG_TIMEOUT_MULTIPLIER = 5;
-const MIN_COUNT_FOR_AVERAGE = 3;
-/** ARES_METRIC_1MINUTE, 15MINUTES, 1HOUR, 1DAY: bucket widths in s; the last, INCEPTION, never rolls over. */
-const BUCKETS_S = [60, 15 * 60, 60 * 60, 24 * 60 * 60, 0];
-
-/** One of a server's latency buckets (ares_server_metrics_t). */
-interface Bucket {
-  ts: number;
-  totalMs: number;
-  count: number;
-  prevTs: number;
-  prevTotalMs: number;
-  prevCount: number;
-}
-
-/** A server of the channel (ares_server_t): its failures and latency metrics live as long as the channel. */
-export interface CaresServer {
-  idx: number;
-  addr: string;
-  consecFailures: number;
-  metrics: Bucket[];
-}
-
-/**
- * The channel of a process (ares_channel_t): its servers' state carries from one lookup to the next.
- * Its connections do not: without ARES_FLAG_STAYOPEN, ares_check_cleanup_conns closes a connection
- * as soon as no query is left on it, so every lookup opens a fresh UDP socket.
- */
-export class CaresChannel {
-  readonly servers: CaresServer[];
-  constructor(readonly conf: CaresConf) {
-    this.servers = conf.nameservers.map((addr, idx) => ({ idx, addr, consecFailures: 0, metrics: BUCKETS_S.map(() => ({ ts: 0, totalMs: 0, count: 0, prevTs: 0, prevTotalMs: 0, prevCount: 0 })) }));
-  }
-
-  /** The servers as channel->servers sorts them (server_sort_cb: fewest consecutive failures, then configuration order). */
-  sorted(): CaresServer[] {
-    return [...this.servers].sort((a, b) => a.consecFailures - b.consecFailures || a.idx - b.idx);
-  }
-}
-
-/** ares_metric_timestamp: the bucket's period number at time `sec` (INCEPTION: always 1, its previous 0). */
-function bucketTs(i: number, sec: number, previous: boolean): number {
-  const w = BUCKETS_S[i]!;
-  if (w === 0) return previous ? 0 : 1;
-  if (previous) return w >= sec ? 0 : Math.floor((sec - w) / w);
-  return Math.floor(sec / w);
-}
-
-/** ares_metrics_record: a NOERROR or NXDOMAIN answer's latency (whole ms, at least 1) in every bucket. */
-function recordLatency(s: CaresServer, sentNs: number, nowNs: number): void {
-  const sec = Math.floor(nowNs / 1e9);
-  const ms = Math.max(1, Math.floor((nowNs - sentNs) / MS));
-  s.metrics.forEach((b, i) => {
-    const ts = bucketTs(i, sec, false);
-    if (ts !== b.ts) {
-      b.prevTs = b.ts;
-      b.prevTotalMs = b.totalMs;
-      b.prevCount = b.count;
-      b.ts = ts;
-      b.totalMs = 0;
-      b.count = 0;
-    }
-    b.count++;
-    b.totalMs += ms;
-  });
-}
-
-/**
- * ares_metrics_server_timeout: 5 x the average latency of the first bucket (current period, else the
- * previous one) with 3 answers or more, else channel->timeout; then at least 250 ms and at most
- * maxtimeout, or 5000 ms when none is set (ARES_OPT_MAXTIMEOUTMS; ares_init sets none).
- */
-export function serverTimeoutMs(s: CaresServer, channelTimeoutMs: number, nowNs: number): number {
-  const sec = Math.floor(nowNs / 1e9);
-  let timeout = 0;
-  for (let i = 0; i < s.metrics.length; i++) {
-    const b = s.metrics[i]!;
-    if (bucketTs(i, sec, false) !== b.ts || b.count < MIN_COUNT_FOR_AVERAGE) {
-      if (bucketTs(i, sec, true) !== b.prevTs || b.prevCount < MIN_COUNT_FOR_AVERAGE) continue;
-      timeout = Math.floor(b.prevTotalMs / b.prevCount);
-    } else {
-      timeout = Math.floor(b.totalMs / b.count);
-    }
-    timeout *= AVG_TIMEOUT_MULTIPLIER;
-    break;
-  }
-  if (timeout === 0) timeout = channelTimeoutMs;
-  return Math.min(MAX_TIMEOUT_MS, Math.max(MIN_TIMEOUT_MS, timeout));
-}
-
-/** A connection of the lookup (ares_conn_t): a UDP socket, or the server's TCP connection. */
-interface Conn {
-  server: CaresServer;
-  udp: UdpSocket | null;
-  tcp: TcpConn | null;
-  /** Queries written to it and not yet answered or moved (conn->queries_to_conn). */
-  queries: number;
-  /** TCP: queries written before the handshake completed, sent when it does. */
-  pending: DnsMessage[];
-  closed: boolean;
-}
 
 /** ares_status_t values the lookup can end a query with. */
 type Status = "SUCCESS" | "ENODATA" | "ENOTFOUND" | "ETIMEOUT" | "ESERVFAIL" | "EREFUSED" | "ENOTIMP";
@@ -149,8 +44,9 @@ interface HostQuery {
 export function* caresGetaddrinfo(t: ThreadCtx, ch: CaresChannel, name: string, family: Family): Wait<LookupResult> {
   const names = caresNames(ch.conf, name);
   const h: HostQuery = { v4: false, v6: false, nodata: 0 };
-  // The lookup's connections: the next name's queries are sent from the callback of the last
-  // answer, before ares_check_cleanup_conns runs, so they reuse the socket; at the end it closes them.
+  // The next name's queries are sent from the callback of the last answer, before
+  // ares_check_cleanup_conns runs, so they reuse the socket; at the end it closes what is idle.
+  // TCP connections are kept per lookup (the model shares UDP connections only).
   const conns: Conn[] = [];
   let last: Status = "ENOTFOUND";
   try {
@@ -169,18 +65,7 @@ export function* caresGetaddrinfo(t: ThreadCtx, ch: CaresChannel, name: string, 
     }
     return gaiResult(h.nodata > 0 ? "EAI_NODATA" : "EAI_NONAME", false, false);
   } finally {
-    closeIdle(t, conns);
-  }
-}
-
-/** ares_check_cleanup_conns: a connection with no query left is closed (no ARES_FLAG_STAYOPEN). */
-function closeIdle(t: ThreadCtx, conns: Conn[]): void {
-  for (const c of conns) {
-    if (!c.closed && c.queries === 0) {
-      c.closed = true;
-      if (c.udp !== null) t.host.closeUdp(c.udp);
-      else t.host.closeTcp(c.tcp!);
-    }
+    closeIdle(t, ch, conns);
   }
 }
 
@@ -200,6 +85,8 @@ function* hostLookup(t: ThreadCtx, ch: CaresChannel, h: HostQuery, conns: Conn[]
   /** Datagrams written in this step, per socket, handed to the kernel back to back at its end. */
   const writes = new Map<UdpSocket, DnsMessage[]>();
   let lastStatus: Status = "ENOTFOUND";
+  // The queries are in channel->queries_by_qid while in flight: the channel's reader gives their answers here.
+  const inbox: Inbox = { queue: [], waiter: null };
 
   const endQuery = (q: Query, status: Status, a: DnsMessage | null) => {
     q.done = true;
@@ -230,14 +117,21 @@ function* hostLookup(t: ThreadCtx, ch: CaresChannel, h: HostQuery, conns: Conn[]
       server = best[Math.floor(t.rng() * 256) % best.length]!;
     }
     let conn: Conn | undefined;
-    if (q.usingTcp) conn = conns.find((c) => !c.closed && c.tcp !== null && c.server === server);
-    // ares_fetch_connection: the newest UDP connection, unless the server has failures.
-    else if (server.consecFailures === 0) conn = conns.find((c) => !c.closed && c.udp !== null && c.server === server);
+    if (q.usingTcp) conn = conns.find((c) => !c.closed && c.server === server);
+    // ares_fetch_connection: the server's newest UDP connection on the channel, unless the server has failures.
+    else if (server.consecFailures === 0) conn = ch.udpConns.find((c) => !c.closed && c.server === server);
     if (conn === undefined) {
-      conn = q.usingTcp
-        ? { server, udp: null, tcp: host.openTcp(server.addr, 53), queries: 0, pending: [], closed: false }
-        : { server, udp: host.openUdp([server.addr], 53), tcp: null, queries: 0, pending: [], closed: false };
-      conns.unshift(conn); // UDP connections go to the front (ares_open_connection)
+      if (q.usingTcp) {
+        conn = { server, udp: null, tcp: host.openTcp(server.addr, 53), queries: 0, pending: [], closed: false, by: inbox };
+        conns.unshift(conn);
+      } else {
+        const udp = host.openUdp([server.addr], 53);
+        udp.waiter = ch.reader;
+        conn = { server, udp, tcp: null, queries: 0, pending: [], closed: false, by: inbox };
+        ch.udpConns.unshift(conn); // UDP connections go to the front (ares_open_connection)
+      }
+    } else if (conn.udp !== null && conn.by !== inbox && conn.queries > 0) {
+      t.note?.(`c-ares ares_fetch_connection: the ${q.msg.qtype} goes out on the channel's UDP socket from port ${conn.udp.port}, which another lookup's queries in flight keep open`);
     }
     if (conn.udp !== null) {
       const list = writes.get(conn.udp);
@@ -293,58 +187,63 @@ function* hostLookup(t: ThreadCtx, ch: CaresChannel, h: HostQuery, conns: Conn[]
     endQuery(q, replyStatus(a), a);
   };
 
-  for (const q of qs) sendQuery(q);
-  for (;;) {
-    flushWrites(t, writes);
-    // The last query ended: back to the caller, which may send the next name's before the cleanup.
-    if (qs.every((q) => q.done)) return lastStatus;
-    closeIdle(t, conns);
-    // ares_process_fds: what is readable first (process_read), then the timeouts (process_timeouts).
-    let progressed = false;
-    for (const c of conns) {
-      if (c.closed) continue;
-      if (c.tcp !== null && c.tcp.established && c.pending.length > 0) {
-        host.sendTcp(c.tcp, c.pending);
-        countSends(t.tally, c.pending);
-        c.pending = [];
-      }
-      const queue = c.udp !== null ? c.udp.queue : c.tcp!.queue;
-      while (queue.length > 0) {
-        processAnswer(queue.shift()!, c.tcp !== null);
+  for (const q of qs) ch.byQid.set(q.msg.id, inbox);
+  try {
+    for (const q of qs) sendQuery(q);
+    for (;;) {
+      flushWrites(t, writes);
+      // The last query ended: back to the caller, which may send the next name's before the cleanup.
+      if (qs.every((q) => q.done)) return lastStatus;
+      closeIdle(t, ch, conns);
+      // ares_process_fds: what is readable first (process_read), then the timeouts (process_timeouts).
+      let progressed = false;
+      while (inbox.queue.length > 0) {
+        processAnswer(inbox.queue.shift()!, false);
         progressed = true;
       }
+      for (const c of conns) {
+        if (c.closed) continue;
+        if (c.tcp!.established && c.pending.length > 0) {
+          host.sendTcp(c.tcp!, c.pending);
+          countSends(t.tally, c.pending);
+          c.pending = [];
+        }
+        const queue = c.tcp!.queue;
+        while (queue.length > 0) {
+          processAnswer(queue.shift()!, true);
+          progressed = true;
+        }
+      }
+      const now = sim.now;
+      for (const q of [...qs].sort((x, y) => x.deadlineNs - y.deadlineNs)) {
+        if (q.done || q.deadlineNs > now) continue;
+        t.note?.(`c-ares process_timeouts: no answer to ${q.msg.qtype} in ${(q.deadlineNs - q.sentNs) / MS} ms`);
+        q.server!.consecFailures++; // server_increment_failures
+        requeue(q, "ETIMEOUT", true);
+        progressed = true;
+      }
+      if (progressed) continue;
+      // Wait for a readable socket, an established connection, or the first query's timeout (ares_timeout).
+      let deadline = Infinity;
+      for (const q of qs) if (!q.done && q.deadlineNs < deadline) deadline = q.deadlineNs;
+      const open = conns.filter((c) => !c.closed);
+      const proc = t.proc;
+      // A TCP connection's wake is marked as such: its answers are not truncated UDP ones.
+      const overTcp = { deadline: (d: number) => proc.deadline(d), wake: (x: unknown) => proc.wake(new TcpWake(x)) };
+      inbox.waiter = proc;
+      for (const c of open) c.tcp!.waiter = overTcp;
+      proc.deadline(deadline);
+      const v: unknown = yield undefined;
+      inbox.waiter = null;
+      for (const c of open) c.tcp!.waiter = null;
+      if (v === TIMEOUT) continue;
+      const tcp = v instanceof TcpWake;
+      const m = tcp ? v.v : v;
+      // The TCP handshake done wakes with the connection: the loop sends what waited for it.
+      if (typeof m === "object" && m !== null && "qname" in m) processAnswer(m as DnsMessage, tcp);
     }
-    const now = sim.now;
-    for (const q of [...qs].sort((x, y) => x.deadlineNs - y.deadlineNs)) {
-      if (q.done || q.deadlineNs > now) continue;
-      t.note?.(`c-ares process_timeouts: no answer to ${q.msg.qtype} in ${(q.deadlineNs - q.sentNs) / MS} ms`);
-      q.server!.consecFailures++; // server_increment_failures
-      requeue(q, "ETIMEOUT", true);
-      progressed = true;
-    }
-    if (progressed) continue;
-    // Wait for a readable socket, an established connection, or the first query's timeout (ares_timeout).
-    let deadline = Infinity;
-    for (const q of qs) if (!q.done && q.deadlineNs < deadline) deadline = q.deadlineNs;
-    const open = conns.filter((c) => !c.closed);
-    const proc = t.proc;
-    // A TCP connection's wake is marked as such: its answers are not truncated UDP ones.
-    const overTcp = { deadline: (d: number) => proc.deadline(d), wake: (x: unknown) => proc.wake(new TcpWake(x)) };
-    for (const c of open) {
-      if (c.udp !== null) c.udp.waiter = proc;
-      else c.tcp!.waiter = overTcp;
-    }
-    proc.deadline(deadline);
-    const v: unknown = yield undefined;
-    for (const c of open) {
-      if (c.udp !== null) c.udp.waiter = null;
-      else c.tcp!.waiter = null;
-    }
-    if (v === TIMEOUT) continue;
-    const tcp = v instanceof TcpWake;
-    const m = tcp ? v.v : v;
-    // The TCP handshake done wakes with the connection: the loop sends what waited for it.
-    if (typeof m === "object" && m !== null && "qname" in m) processAnswer(m as DnsMessage, tcp);
+  } finally {
+    for (const q of qs) if (ch.byQid.get(q.msg.id) === inbox) ch.byQid.delete(q.msg.id);
   }
 }
 

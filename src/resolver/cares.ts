@@ -1,5 +1,6 @@
 import { CARES_VERSION, type CaresConf, caresConf, caresWithEnv } from "./cares-conf.js";
-import { CaresChannel, caresGetaddrinfo } from "./cares-lookup.js";
+import { CaresChannel } from "./cares-channel.js";
+import { caresGetaddrinfo } from "./cares-lookup.js";
 import type { LookupResult, ThreadCtx, Wait } from "./host.js";
 import {
   type Family,
@@ -17,14 +18,14 @@ import {
 import type { ResolvConf } from "./resolvconf.js";
 
 export { CARES_VERSION, type CaresConf, caresConf, caresNames, caresWithEnv } from "./cares-conf.js";
-export { CaresChannel, serverTimeoutMs } from "./cares-lookup.js";
+export { CaresChannel, serverTimeoutMs } from "./cares-channel.js";
 
 /** A server's first timeout is channel->timeout, capped at MAX_TIMEOUT_MS 5000 (ares_metrics.c). */
 function firstTimeoutMs(c: CaresConf): number {
   return Math.min(5000, Math.max(250, c.timeoutMs));
 }
 
-/** A thread of a process: the process's channel (one per process, as Node.js keeps one), which a fresh process makes anew. */
+/** A thread and the channel it asks through: its own, or the one its process's threads share (share_channel); a fresh process makes it anew. */
 class CaresThread implements ResolverThread {
   constructor(
     private readonly conf: CaresConf,
@@ -46,7 +47,14 @@ class CaresSetup implements ResolverSetup {
   readonly contrast = null;
   private readonly conf: CaresConf;
 
-  constructor(private readonly rc: ResolvConf) {
+  constructor(
+    private readonly rc: ResolvConf,
+    /**
+     * The threads of a process share one channel (ares channels are thread-safe since 1.23: ares_threadsafety;
+     * gRPC's c-ares resolver and servers that ares_init once do this), else each thread has its own (ares_init per thread).
+     */
+    private readonly shareChannel: boolean,
+  ) {
     this.conf = caresConf(rc);
   }
 
@@ -55,6 +63,7 @@ class CaresSetup implements ResolverSetup {
   }
 
   newProcess(): ResolverProcess {
+    if (!this.shareChannel) return { newThread: () => new CaresThread(this.conf, { channel: new CaresChannel(this.conf) }) };
     const p = { channel: new CaresChannel(this.conf) };
     return { newThread: () => new CaresThread(this.conf, p) };
   }
@@ -96,12 +105,13 @@ class CaresSetup implements ResolverSetup {
 /**
  * c-ares 1.34.6 through ares_getaddrinfo (the resolver of Node.js's dns.resolve*, gRPC's c-ares
  * resolver, some curl builds), set up by ares_init() with no ARES_OPT_*: resolv.conf, then
- * LOCALDOMAIN and RES_OPTIONS (ares_sysconfig.c). No settings of its own.
+ * LOCALDOMAIN and RES_OPTIONS (ares_sysconfig.c). No settings of its own: a pod's share_channel reaches it in
+ * ResolverSettings.cares (scenario/channel.ts refuses it for the other resolvers).
  */
 export const cares = {
   name: "c-ares",
   settings: [],
   readSettings: (): ResolverSettings => ({}),
   prepare: (rc: ResolvConf, env: ResolverEnv | undefined): ResolvConf => caresWithEnv(rc, env),
-  configure: (rc: ResolvConf): ResolverSetup => new CaresSetup(rc),
+  configure: (rc: ResolvConf, settings: ResolverSettings): ResolverSetup => new CaresSetup(rc, settings.cares?.shareChannel === true),
 } as const satisfies Resolver;

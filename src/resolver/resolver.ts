@@ -30,6 +30,8 @@ export interface ResolverEnv {
  */
 export interface ResolverSettings {
   musl?: MuslOptions | undefined;
+  /** pods[].share_channel (c-ares only): the process's threads share one ares channel. */
+  cares?: { shareChannel: boolean } | undefined;
 }
 
 /** A flag of `dnsrace lookup` (yargs option) that sets one of a resolver's settings. */

@@ -6,6 +6,7 @@ import { type KernelFeatures, featuresOf, parseKernelVersion, withDeclared } fro
 import { RESOLVER_SETTINGS, resolverNamed } from "../resolver/registry.js";
 import { type Resolver, ResolverRefusal } from "../resolver/resolver.js";
 import { type ResolvConf, ResolvConfError, parseResolvConf } from "../resolver/resolvconf.js";
+import { shareChannelProblem } from "./channel.js";
 import { kubeletResolvConf } from "./kubelet.js";
 import { describeIssue } from "./issue.js";
 import { DEFAULT_OTHER_CONNECTION_LIFETIME_S } from "../kernel/otherflows.js";
@@ -191,6 +192,7 @@ export function loadScenarioData(data: unknown, src: ScenarioSource): LoadedScen
     const resolver = resolverNamed(pod.libc);
     const fields = pod as Record<string, unknown>;
     checkResolverFields(fields, resolver, i, file, at);
+    if (shareChannelProblem(pod) !== null) throw new InputError(`${file}: ${at(["pods", i, "share_channel"])}field "pods[${i}].share_channel": ${shareChannelProblem(pod)}`);
     try {
       return resolver.prepare(rc, pod.env, resolver.readSettings((key) => fields[key], "scenario"), "scenario");
     } catch (e) {

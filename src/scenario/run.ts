@@ -93,6 +93,7 @@ function podConfig(loaded: LoadedScenario, i: number): PodConfig {
     hostNetwork: podHostNetwork(p),
     libc: p.libc,
     musl: { version: p.musl_version, sameIdProbability: p.musl_same_id_probability },
+    cares: { shareChannel: p.share_channel === true },
     resolvConf: loaded.resolvConfs[i]!,
     family: p.family,
     threads: p.threads,

@@ -190,6 +190,8 @@ export const podSchema = z
     family: z.enum(["unspec", "inet", "inet6"]).default("unspec"),
     threads: wholeIn(1, MAX_THREADS, "application threads").default(1),
     lookups_per_process: positiveInt.optional(),
+    /** c-ares only: the process's threads share one ares channel, and so its UDP socket (scenario/channel.ts). */
+    share_channel: z.boolean().optional(),
     /** The process environment the resolver reads (glibc res_init: RES_OPTIONS, LOCALDOMAIN). */
     env: z.strictObject({ RES_OPTIONS: z.string().optional(), LOCALDOMAIN: z.string().optional() }).optional(),
     lookups: positiveInt.optional(),
