@@ -87,6 +87,8 @@ export function jobManifest(o: JobManifestOptions): object {
     { name: "input", mountPath: INPUT_DIR, readOnly: true },
     { name: "results", mountPath: RESULTS_DIR },
   ];
+  // The image runs as node:20-slim's "node" user (uid and gid 1000, Dockerfile); the claim's files are given its group.
+  const securityContext = { fsGroup: 1000 };
   const configMap = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: input, labels }, data: { [key]: o.text } };
   const shardJob = {
     apiVersion: "batch/v1",
@@ -100,6 +102,7 @@ export function jobManifest(o: JobManifestOptions): object {
         metadata: { labels },
         spec: {
           restartPolicy: "Never",
+          securityContext,
           containers: [
             {
               name: "shard",
@@ -131,6 +134,7 @@ export function jobManifest(o: JobManifestOptions): object {
         metadata: { labels },
         spec: {
           restartPolicy: "Never",
+          securityContext,
           containers: [
             {
               name: "merge",
