@@ -140,6 +140,22 @@ describe("sweep --job-manifest: an Indexed batch/v1 Job for kubectl apply", () =
     assert.deepEqual(files(join(d, "results", "dnsrace-job-sweep", "merged")), files(join(d, "whole")));
   });
 
+  it("compare --job-manifest: the same List, its pods running compare --shard N (valid against the same schemas)", () => {
+    const d = mkdtempSync(join(tmpdir(), "dnsrace-job-"));
+    const file = join(d, "cmp.yaml");
+    writeFileSync(file, `name: cmp\ndescription: two variants\nseeds: 2\nbase:\n${SWEEP.split("base:\n")[1]}variants:\n  - { name: glibc, changes: nothing }\n  - { name: single-request, changes: options single-request, resolv_options: [single-request] }\n`);
+    const r = cli(["compare", file, "--job-manifest", "--image", "x/dnsrace", "--shards", "4", "--json"]);
+    assert.equal(r.status, 0, r.stderr);
+    const [cm, shards, merge] = (JSON.parse(r.stdout) as { items: K8sObject[] }).items as [K8sObject, K8sObject, K8sObject];
+    assert.equal(errors(configMapSchema, cm), "");
+    assert.equal(errors(jobSchema, shards), "");
+    assert.equal(errors(jobSchema, merge), "");
+    assert.deepEqual(shards.spec!.template.spec.containers[0]!.args.slice(0, 4), ["compare", "/input/cmp.yaml", "--shard", "4"]);
+    assert.equal(merge.spec!.template.spec.containers[0]!.args[0], "merge");
+    // 2 variants x 2 seeds: at most 4 shards.
+    assert.match(cli(["compare", file, "--job-manifest", "--image", "x/dnsrace", "--shards", "5"]).stderr, /--shards 5: more shards than the 4 runs of/);
+  });
+
   it("refuses what cannot make a Job (exit 2, naming the flag): no --image, no --shards, more shards than runs, a bad --job-name, a manifest flag alone", () => {
     const { file } = sweepFile();
     const cases: [string[], RegExp][] = [

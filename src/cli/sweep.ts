@@ -150,7 +150,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         const files =
           shard === null
             ? sweepFiles(s, reps, k)
-            : [{ name: SHARD_FILE, text: shardText({ file: args.file, path: resolve(args.file), sha256: sha256(args.file), seeds: k, index: shard.index, count: shard.count, from, to, total, runs: reps.map((r) => ({ seed: r.seed, summary: r.summary })) }) }];
+            : [{ name: SHARD_FILE, text: shardText({ kind: "sweep", file: args.file, path: resolve(args.file), sha256: sha256(args.file), seeds: k, index: shard.index, count: shard.count, from, to, total, runs: reps.map((r) => ({ seed: r.seed, summary: r.summary })) }) }];
         for (const f of files) set.write(f.name, f.text);
         set.commit(files.map((f) => f.name));
         return { table: shard === null ? sweepTable(s, byPoint(reps, k)) : null, written: files.length };
