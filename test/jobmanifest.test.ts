@@ -161,6 +161,7 @@ describe("sweep --job-manifest: an Indexed batch/v1 Job for kubectl apply", () =
     const cases: [string[], RegExp][] = [
       [["--job-manifest", "--shards", "2"], /^dnsrace: --job-manifest: give the container image with --image/],
       [["--job-manifest", "--image", "x"], /^dnsrace: --job-manifest: give the number of shards with --shards\.\n$/],
+      [["--job-manifest", "--image", "x", "--shards", "10001"], /^dnsrace: --shards: expected a whole number from 1 to 10,000, found "10001"\.\n$/],
       [["--job-manifest", "--image", "x", "--shards", "9"], /^dnsrace: --shards 9: more shards than the 8 runs of .*job-sweep\.yaml; give at most 8\.\n$/],
       [["--job-manifest", "--image", "x", "--shards", "2", "--parallelism", "3"], /^dnsrace: --parallelism: expected a whole number from 1 to 2, found "3"\.\n$/],
       [["--job-manifest", "--image", "x", "--shards", "2", "--job-name", "Big_Sweep"], /^dnsrace: --job-name: "Big_Sweep" is not a Job name/],

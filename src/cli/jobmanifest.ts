@@ -156,6 +156,13 @@ export function manifestText(manifest: object, json: boolean): string {
   return json ? `${JSON.stringify(manifest, null, 2)}\n` : stringify(manifest, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
+/**
+ * The merge Job names every shard folder in its args (about 45 bytes each): 10,000 of them keep
+ * the Job well under etcd's default 1.5 MiB request limit (what an object can weigh) and the
+ * kernel's limit on a process's arguments. (An Indexed Job itself takes up to 100,000 completions.)
+ */
+const MAX_SHARDS = 10_000;
+
 /** The claim the pods write to unless --pvc names another. */
 export const DEFAULT_CLAIM = "dnsrace-results";
 
@@ -190,7 +197,7 @@ export function manifestOptions(command: JobManifestOptions["command"], file: st
   if (extra.shard !== undefined) throw new InputError(`--shard: not with --job-manifest (the Job gives each pod its shard); give the number of shards with --shards.`);
   if (args.image === undefined) throw new InputError(`--job-manifest: give the container image with --image (build it with the Dockerfile, README "Running a sweep on Kubernetes").`);
   if (args.shards === undefined) throw new InputError(`--job-manifest: give the number of shards with --shards.`);
-  const shards = wholeNumber("--shards", args.shards, 1, 1, 100_000);
+  const shards = wholeNumber("--shards", args.shards, 1, 1, MAX_SHARDS);
   if (shards > runs) throw new InputError(`--shards ${shards}: more shards than the ${runs} runs of ${file}; give at most ${runs}.`);
   const parallelism = wholeNumber("--parallelism", args.parallelism, shards, 1, shards);
   return {
