@@ -167,6 +167,7 @@ describe("sweep --job-manifest: an Indexed batch/v1 Job for kubectl apply", () =
       [["--job-manifest", "--image", "x", "--shards", "2", "--job-name", "Big_Sweep"], /^dnsrace: --job-name: "Big_Sweep" is not a Job name/],
       [["--job-manifest", "--image", "x", "--shards", "2", "--shard", "1/2"], /^dnsrace: --shard: not with --job-manifest/],
       [["--shards", "2"], /^dnsrace: --shards: only with --job-manifest/],
+      [["--job-manifest", "--image", "x", "--shards", "2", "--out", "o"], /^dnsrace: --out: not with --job-manifest/],
     ];
     for (const [extra, re] of cases) {
       const r = cli(["sweep", file, ...extra]);

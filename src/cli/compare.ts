@@ -53,7 +53,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       const c = loadComparison(args.file);
       const k = seeds ?? c.seeds;
       checkReplications(args.file, c.variants.map((v) => v.loaded), k, "variants", seeds === undefined ? "the file's seeds" : "--seeds");
-      const o = manifestOptions("compare", args.file, readFileSync(args.file, "utf8"), c.name, comparisonTasks(c, k).length, args, { ...(seeds === undefined ? {} : { seeds }), ...(args.jobs === undefined ? {} : { jobs }), ...(args.shard === undefined ? {} : { shard: args.shard }) });
+      const o = manifestOptions("compare", args.file, readFileSync(args.file, "utf8"), c.name, comparisonTasks(c, k).length, args, { ...(seeds === undefined ? {} : { seeds }), ...(args.jobs === undefined ? {} : { jobs }), ...(args.shard === undefined ? {} : { shard: args.shard }), ...(args.out === undefined ? {} : { out: args.out }) });
       process.stdout.write(manifestText(jobManifest(o), args.json));
       return;
     }

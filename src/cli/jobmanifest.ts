@@ -171,7 +171,7 @@ export const JOB_MANIFEST_OPTIONS = {
   "job-manifest": { type: "boolean", default: false, describe: "print (YAML, or JSON with --json) a v1 List for kubectl apply: a ConfigMap with the file, an Indexed batch/v1 Job running --shards shards, and a suspended Job that merges them; runs nothing" },
   image: { type: "string", describe: "with --job-manifest: the dnsrace container image the pods run" },
   shards: { type: "string", describe: "with --job-manifest: the number of shards (the Job's completions)" },
-  parallelism: { type: "string", describe: "with --job-manifest: pods running at once (default: --shards)" },
+  parallelism: { type: "string", describe: "with --job-manifest: pods running at once (default: the number of shards)" },
   pvc: { type: "string", describe: `with --job-manifest: the PersistentVolumeClaim the pods write to, mounted at /results (default: ${DEFAULT_CLAIM})` },
   "job-name": { type: "string", describe: "with --job-manifest: the Jobs' name (default: dnsrace-<the file's name>)" },
 } as const;
@@ -193,7 +193,8 @@ export function checkNoManifestFlags(args: JobManifestArgs): void {
 }
 
 /** The options of the manifest from the flags; `runs` is the number of runs to shard (no more shards than runs). */
-export function manifestOptions(command: JobManifestOptions["command"], file: string, text: string, specName: string, runs: number, args: JobManifestArgs, extra: { seeds?: number; jobs?: number; shard?: string }): JobManifestOptions {
+export function manifestOptions(command: JobManifestOptions["command"], file: string, text: string, specName: string, runs: number, args: JobManifestArgs, extra: { seeds?: number; jobs?: number; shard?: string; out?: string }): JobManifestOptions {
+  if (extra.out !== undefined) throw new InputError(`--out: not with --job-manifest (the manifest goes to stdout, and the pods write to the claim, under ${RESULTS_DIR}/NAME).`);
   if (extra.shard !== undefined) throw new InputError(`--shard: not with --job-manifest (the Job gives each pod its shard); give the number of shards with --shards.`);
   if (args.image === undefined) throw new InputError(`--job-manifest: give the container image with --image (build it with the Dockerfile, README "Running a sweep on Kubernetes").`);
   if (args.shards === undefined) throw new InputError(`--job-manifest: give the number of shards with --shards.`);

@@ -123,7 +123,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       sweepHeaders(s);
       const k = seeds ?? s.seeds;
       checkReplications(args.file, s.points.map((p) => p.loaded), k, "grid points", seeds === undefined ? "the file's seeds" : "--seeds");
-      const o = manifestOptions("sweep", args.file, readFileSync(args.file, "utf8"), s.name, s.points.length * k, args, { ...(seeds === undefined ? {} : { seeds }), ...(args.jobs === undefined ? {} : { jobs }), ...(args.shard === undefined ? {} : { shard: args.shard }) });
+      const o = manifestOptions("sweep", args.file, readFileSync(args.file, "utf8"), s.name, s.points.length * k, args, { ...(seeds === undefined ? {} : { seeds }), ...(args.jobs === undefined ? {} : { jobs }), ...(args.shard === undefined ? {} : { shard: args.shard }), ...(args.out === undefined ? {} : { out: args.out }) });
       process.stdout.write(manifestText(jobManifest(o), args.json));
       return;
     }
