@@ -39,6 +39,24 @@ base:
         options ndots:5
 `;
 
+/** A comparison whose base's overlap is calibrated: its reference variant runs at both ends too, so the shards cut across those replications. */
+const COMPARISON = `name: shard-compare
+description: A small comparison for shards.
+seeds: 3
+base:
+  name: base
+  description: busy node
+  seed: 21
+  kernel: "5.4"
+  node: { cpus: 4, rx: inline, migration_probability: { estimate: 0.02, low: 0.005, high: 0.08 } }
+  kube_dns: { endpoints: 2, records: [redis.shop.svc.cluster.local] }
+  pods:
+    - { name: app, libc: glibc, threads: 2, lookups_per_process: 1, lookups: 600, names: [{ name: redis.shop.svc.cluster.local., weight: 1 }], resolv_conf: "nameserver 10.96.0.10\\n" }
+variants:
+  - { name: glibc, changes: nothing }
+  - { name: single-request, changes: options single-request, resolv_options: [single-request] }
+`;
+
 function files(d: string): Record<string, string> {
   return Object.fromEntries(readdirSync(d).sort().map((f) => [f, readFileSync(join(d, f), "latin1")]));
 }
@@ -85,6 +103,39 @@ describe("shards: a sweep split over processes, merged byte for byte", () => {
     assert.equal(changed.status, 2);
     assert.match(changed.stderr, /sweep\.yaml: not the sweep file the shards ran \(its bytes differ/);
     assert.deepEqual(readdirSync(d).sort(), ["s0", "s1", "sweep.yaml"]);
+  });
+
+  it("compare: N shard processes started with JOB_COMPLETION_INDEX=0..N-1, merged, equal the single run byte for byte (files, the table, --json)", () => {
+    const d = mkdtempSync(join(tmpdir(), "dnsrace-shard-"));
+    const file = join(d, "compare.yaml");
+    writeFileSync(file, COMPARISON);
+    const whole = cli(["compare", file, "--out", join(d, "whole"), "--jobs", "1", "--json"]);
+    assert.equal(whole.status, 0, whole.stderr);
+    const table = cli(["compare", file, "--out", join(d, "whole-table"), "--jobs", "1"]);
+    assert.equal(table.status, 0, table.stderr);
+    // 2 variants x 3 seeds, and the reference at both ends of the interval x 3 seeds: 12 replications over 5 shards.
+    for (let i = 0; i < 5; i++) {
+      const r = cli(["compare", file, "--shard", "5", "--out", join(d, `shard-${i}`), "--jobs", "2"], { JOB_COMPLETION_INDEX: String(i) });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(readdirSync(join(d, `shard-${i}`)), ["shard.json"]);
+    }
+    const shards = [4, 2, 0, 3, 1].map((i) => join(d, `shard-${i}`));
+    const merged = cli(["merge", ...shards, "--out", join(d, "merged"), "--json"]);
+    assert.equal(merged.status, 0, merged.stderr);
+    assert.deepEqual(Object.keys(files(join(d, "whole"))), ["cdf.svg", "compare.csv", "compare.runs.csv", "report.md", "slow.svg", "tail.svg"]);
+    assert.deepEqual(files(join(d, "merged")), files(join(d, "whole")));
+    assert.equal(merged.stdout, whole.stdout);
+    const mergedTable = cli(["merge", ...shards, "--out", join(d, "merged-table")]);
+    assert.equal(mergedTable.status, 0, mergedTable.stderr);
+    assert.equal(mergedTable.stdout, table.stdout);
+    assert.match(mergedTable.stderr, /^merged 5 shards: 2 variants x 3 seeds, 12 replications\n/);
+    // A sweep's shard is not one of the comparison's.
+    const sweep = join(d, "sweep.yaml");
+    writeFileSync(sweep, SWEEP);
+    assert.equal(cli(["sweep", sweep, "--shard", "0/5", "--out", join(d, "sweep-0"), "--jobs", "1", "--quiet"]).status, 0);
+    const mixed = cli(["merge", join(d, "sweep-0"), ...shards.slice(1), "--out", join(d, "m")]);
+    assert.equal(mixed.status, 2);
+    assert.match(mixed.stderr, /a shard of another run \(its kind is compare, that of .*sweep-0 sweep\); merge the shards of one sweep\./);
   });
 
   it("--shard: I/N with I from 0 to N-1, or N with JOB_COMPLETION_INDEX; anything else is refused", () => {

@@ -1,4 +1,5 @@
-import { basename, extname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { basename, extname, join, resolve } from "node:path";
 import type { CommandModule } from "yargs";
 import { type ComparisonResult, assembleComparison, comparisonTasks } from "../compare/compare.js";
 import { loadComparison } from "../compare/spec.js";
@@ -11,14 +12,17 @@ import { Progress } from "./progress.js";
 import { checkOutputFolder, withOutputSet } from "./output.js";
 import { JOBS_OPTION, parseJobs, withPool } from "./parallel.js";
 import { DEFAULT_OUT } from "./run.js";
+import { JOB_MANIFEST_OPTIONS, type JobManifestArgs, checkNoManifestFlags, jobManifest, manifestOptions, manifestText } from "./jobmanifest.js";
+import { SHARD_FILE, parseShard, sha256, shardRange, shardText } from "./shard.js";
 
-interface CompareArgs {
+interface CompareArgs extends JobManifestArgs {
   file: string;
   out: string | undefined;
   seeds: string | undefined;
   quiet: boolean;
   json: boolean;
   jobs: string | undefined;
+  shard: string | undefined;
 }
 
 /** --seeds: replications per variant (or grid point), as typed. */
@@ -39,33 +43,54 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option("seeds", { type: "string", describe: "replications per variant, each on its own seed (default: the file's seeds)" })
       .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors (and the --json object)" })
       .option("jobs", JOBS_OPTION)
+      .option("shard", { type: "string", describe: "run only the I-th of N slices of the replications, I/N; N alone takes I from JOB_COMPLETION_INDEX; writes DIR/shard.json for dnsrace merge" })
+      .options(JOB_MANIFEST_OPTIONS)
       .option("json", { type: "boolean", default: false, describe: "print one JSON object instead of the table: {compare: [the rows of compare.csv], compare_runs: [those of compare.runs.csv]}, typed" }) as never,
   handler: async (args) => {
     const seeds = parseSeeds(args.seeds);
     const jobs = parseJobs(args.jobs);
+    if (args["job-manifest"]) {
+      const c = loadComparison(args.file);
+      const k = seeds ?? c.seeds;
+      checkReplications(args.file, c.variants.map((v) => v.loaded), k, "variants", seeds === undefined ? "the file's seeds" : "--seeds");
+      const o = manifestOptions("compare", args.file, readFileSync(args.file, "utf8"), c.name, comparisonTasks(c, k).length, args, { ...(seeds === undefined ? {} : { seeds }), ...(args.jobs === undefined ? {} : { jobs }), ...(args.shard === undefined ? {} : { shard: args.shard }), ...(args.out === undefined ? {} : { out: args.out }) });
+      process.stdout.write(manifestText(jobManifest(o), args.json));
+      return;
+    }
+    checkNoManifestFlags(args);
+    const shard = parseShard(args.shard);
+    if (shard !== null && args.json) throw new InputError(`--json: a shard writes shard.json only; print the comparison's rows with dnsrace merge --json.`);
     const progress = new Progress(process.stderr, args.quiet);
     // The workers start loading while the file is read and checked.
     await withPool(jobs, progress, async (pool) => {
       const c = loadComparison(args.file);
-      const out = args.out ?? join(DEFAULT_OUT, basename(args.file, extname(args.file)));
+      const stem = basename(args.file, extname(args.file));
+      const out = args.out ?? join(DEFAULT_OUT, shard === null ? stem : `${stem}.shard-${shard.index}-of-${shard.count}`);
       checkOutputFolder(out);
       const k = seeds ?? c.seeds;
       checkReplications(args.file, c.variants.map((v) => v.loaded), k, "variants", seeds === undefined ? "the file's seeds" : "--seeds");
+      const tasks = comparisonTasks(c, k).map((t) => ({ kind: "replicate" as const, ...t }));
+      const { from, to } = shard === null ? { from: 0, to: tasks.length } : shardRange(tasks.length, shard);
       const { r, written } = await withOutputSet(out, async (set) => {
-        progress.begin(`${c.name}: ${c.variants.length} variants x ${k} seeds`);
-        const r = assembleComparison(c, k, await pool.run<Replication>(comparisonTasks(c, k).map((t) => ({ kind: "replicate" as const, ...t })), set));
-        const files = comparisonFiles(c.name, k, r);
+        progress.begin(`${c.name}: ${c.variants.length} variants x ${k} seeds${shard === null ? "" : `, shard ${shard.index} of ${shard.count}`}`);
+        const reps = await pool.run<Replication>(tasks.slice(from, to), set);
+        const r = shard === null ? assembleComparison(c, k, reps) : null;
+        const files =
+          r === null
+            ? [{ name: SHARD_FILE, text: shardText({ kind: "compare", file: args.file, path: resolve(args.file), sha256: sha256(args.file), seeds: k, index: shard!.index, count: shard!.count, from, to, total: tasks.length, runs: reps.map((x) => ({ seed: x.seed, summary: x.summary, okV4: x.okV4, latMs: x.latMs })) }) }]
+            : comparisonFiles(c.name, k, r);
         for (const f of files) set.write(f.name, f.text);
         set.commit(files.map((f) => f.name));
         return { r, written: files.length };
       });
-      output(args, out, written, r);
+      if (r !== null) output(args, out, written, r);
+      else if (!args.quiet) process.stderr.write(`${c.variants.length} variants x ${k} seeds: shard ${shard!.index} of ${shard!.count}: replications ${from + 1} to ${to} of ${tasks.length}\nwrote ${written} file to ${out}/\n`);
     });
   },
 };
 
 /** The files of a comparison's output set. */
-function comparisonFiles(name: string, k: number, r: ComparisonResult): { name: string; text: string }[] {
+export function comparisonFiles(name: string, k: number, r: ComparisonResult): { name: string; text: string }[] {
   const plots = { cdf: "cdf.svg", tail: "tail.svg", slow: "slow.svg" };
   const counts = r.results.map((v) => v.pooled.lookups);
   const [fewest, most] = [Math.min(...counts), Math.max(...counts)];
@@ -82,7 +107,7 @@ function comparisonFiles(name: string, k: number, r: ComparisonResult): { name: 
 }
 
 /** What compare prints: the ranked table (or the --json object) and the status. */
-function output(args: CompareArgs, out: string, written: number, r: ComparisonResult): void {
+export function output(args: { json: boolean; quiet: boolean }, out: string, written: number, r: ComparisonResult): void {
   const status = () => process.stderr.write(`wrote ${written} files to ${out}/\n`);
   const calibration = r.calibration === null ? [] : calibrationText(r).map((t) => t.replace(/\*\*/g, ""));
   if (args.json) {

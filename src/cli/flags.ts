@@ -109,8 +109,8 @@ export function stdinArguments(argv: string[]): string[] {
 export const NUMBER_FLAGS: Record<string, readonly string[]> = {
   run: ["seed", "jobs"],
   trace: ["lookup", "seed"],
-  compare: ["seeds", "jobs"],
-  sweep: ["seeds", "jobs"],
+  compare: ["seeds", "jobs", "shards", "parallelism"],
+  sweep: ["seeds", "jobs", "shards", "parallelism"],
   race: ["endpoints", "gap-us", "pairs", "rules-before-dns", "rules", "cpus", "seed", "ipvs-schedule-ns", "softirq-share", "runnable-per-cpu", "threads", "bursts"],
   lookup: ["rtt-ms", "max-ms"],
   calibrate: ["seconds", "queries-per-s", "coredns-share", "endpoints"],

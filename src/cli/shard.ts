@@ -5,15 +5,27 @@ import type { Summary } from "../stats/summary.js";
 import { InputError } from "../scenario/load.js";
 
 /**
- * Sweeps split into shards: `sweep FILE --shard I/N` runs the I-th of N slices of the sweep's
- * (grid point, seed) list and writes its summaries to DIR/shard.json; `dnsrace merge` reads the N
- * shard folders and writes what the unsharded sweep writes, byte for byte (each replication
- * depends on its grid point and seed alone, and JSON numbers read back as the same doubles).
+ * Sweeps and comparisons split into shards: `sweep FILE --shard I/N` runs the I-th of N slices of
+ * the sweep's (grid point, seed) list and writes its summaries to DIR/shard.json; `compare FILE
+ * --shard I/N` the I-th slice of the comparison's replications (each variant on each seed, then
+ * the calibrated overlap's ends), with each one's latencies, which the pooled quantiles and the
+ * bootstrap read. `dnsrace merge` reads the N shard folders and writes what the unsharded command
+ * writes, byte for byte (each replication depends on its task alone, JSON numbers read back as the
+ * same doubles, and the latencies are kept as their 8 bytes).
  */
 
 /** The file each shard folder holds. */
 export const SHARD_FILE = "shard.json";
-const FORMAT = "dnsrace-sweep-shard/1";
+const FORMATS = { sweep: "dnsrace-sweep-shard/1", compare: "dnsrace-compare-shard/1" } as const;
+export type ShardKind = keyof typeof FORMATS;
+
+/** One run of a shard: its seed and summary; for a comparison also its IPv4-only answers and every latency (ms, ascending). */
+export interface ShardRun {
+  seed: number;
+  summary: Summary;
+  okV4?: number;
+  latMs?: Float64Array;
+}
 
 export interface ShardSpec {
   index: number;
@@ -22,7 +34,9 @@ export interface ShardSpec {
 
 /** What a shard folder's shard.json holds. */
 export interface ShardData {
-  format: typeof FORMAT;
+  format: (typeof FORMATS)[ShardKind];
+  /** From the format (not written). */
+  kind: ShardKind;
   /** The sweep file as given, its absolute path, and the SHA-256 of its bytes. */
   file: string;
   path: string;
@@ -35,8 +49,8 @@ export interface ShardData {
   from: number;
   to: number;
   total: number;
-  /** Each run's seed and summary, in list order. */
-  runs: { seed: number; summary: Summary }[];
+  /** Each run, in list order. */
+  runs: ShardRun[];
 }
 
 /**
@@ -77,8 +91,24 @@ export function sha256(file: string): string {
 const replacer = (_k: string, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? { nonFinite: String(v) } : v);
 const reviver = (_k: string, v: unknown) => (v !== null && typeof v === "object" && "nonFinite" in v && Object.keys(v).length === 1 ? Number((v as { nonFinite: string }).nonFinite) : v);
 
+/** A run's latencies as text: their IEEE 754 doubles, little-endian, in base64 (exact, 8 bytes each). */
+function latText(lat: Float64Array): string {
+  const b = Buffer.alloc(lat.length * 8);
+  for (let i = 0; i < lat.length; i++) b.writeDoubleLE(lat[i]!, i * 8);
+  return b.toString("base64");
+}
+
+function latFromText(text: string): Float64Array {
+  const b = Buffer.from(text, "base64");
+  const lat = new Float64Array(b.length / 8);
+  for (let i = 0; i < lat.length; i++) lat[i] = b.readDoubleLE(i * 8);
+  return lat;
+}
+
 export function shardText(d: Omit<ShardData, "format">): string {
-  return `${JSON.stringify({ format: FORMAT, ...d }, replacer, 1)}\n`;
+  const { kind, ...rest } = d;
+  const runs = d.runs.map((r) => (r.latMs === undefined ? r : { ...r, latMs: latText(r.latMs) }));
+  return `${JSON.stringify({ format: FORMATS[kind], ...rest, runs }, replacer, 1)}\n`;
 }
 
 /** Reads DIR/shard.json, refusing (InputError, naming it) a folder without one or a file that is not a shard. */
@@ -91,16 +121,18 @@ export function readShard(dir: string): ShardData {
   } catch (e) {
     throw new InputError(`${f}: not a shard file (${(e as Error).message}).`);
   }
+  const kind = d !== null && typeof d === "object" ? (Object.keys(FORMATS) as ShardKind[]).find((k) => FORMATS[k] === d.format) : undefined;
   const ok =
-    d !== null &&
-    typeof d === "object" &&
-    d.format === FORMAT &&
+    kind !== undefined &&
     typeof d.path === "string" &&
     typeof d.sha256 === "string" &&
     [d.seeds, d.index, d.count, d.from, d.to, d.total].every((n) => Number.isInteger(n) && n >= 0) &&
     Array.isArray(d.runs) &&
-    d.runs.length === d.to - d.from;
-  if (!ok) throw new InputError(`${f}: not a shard file of this version of dnsrace (format ${FORMAT}, as dnsrace sweep --shard writes it).`);
+    d.runs.length === d.to - d.from &&
+    (kind === "sweep" || d.runs.every((r) => Number.isInteger(r.okV4) && typeof r.latMs === "string"));
+  if (!ok) throw new InputError(`${f}: not a shard file of this version of dnsrace (format ${FORMATS.sweep} or ${FORMATS.compare}, as dnsrace sweep --shard and compare --shard write them).`);
+  d.kind = kind;
+  if (kind === "compare") for (const r of d.runs) r.latMs = latFromText(r.latMs as unknown as string);
   return d;
 }
 
@@ -112,8 +144,8 @@ export function mergeShards(dirs: string[]): { first: ShardData; runs: ShardData
   const shards = dirs.map((d) => ({ dir: d, data: readShard(d) }));
   const first = shards[0]!.data;
   for (const { dir, data } of shards) {
-    for (const k of ["path", "sha256", "seeds", "count", "total"] as const) {
-      if (data[k] !== first[k]) throw new InputError(`${dir}: a shard of another run (its ${k} is ${String(data[k])}, that of ${shards[0]!.dir} ${String(first[k])}); merge the shards of one sweep.`);
+    for (const k of ["kind", "path", "sha256", "seeds", "count", "total"] as const) {
+      if (data[k] !== first[k]) throw new InputError(`${dir}: a shard of another run (its ${k} is ${String(data[k])}, that of ${shards[0]!.dir} ${String(first[k])}); merge the shards of one ${first.kind === "sweep" ? "sweep" : "comparison"}.`);
     }
   }
   const byIndex = new Map<number, string>();
@@ -131,10 +163,11 @@ export function mergeShards(dirs: string[]): { first: ShardData; runs: ShardData
   return { first, runs: ordered.flatMap((s) => s.data.runs) };
 }
 
-/** The sweep file the shards ran: `file` if given (the same bytes, elsewhere), else the path they recorded. */
+/** The sweep or comparison file the shards ran: `file` if given (the same bytes, elsewhere), else the path they recorded. */
 export function shardSweepFile(first: ShardData, file: string | undefined): string {
   const f = file ?? first.path;
-  if (!existsSync(f)) throw new InputError(`${f}: the sweep file the shards ran is not there; give it with --file.`);
-  if (sha256(f) !== first.sha256) throw new InputError(`${f}: not the sweep file the shards ran (its bytes differ: SHA-256 ${first.sha256.slice(0, 12)}... expected).`);
+  const what = first.kind === "sweep" ? "sweep file" : "comparison file";
+  if (!existsSync(f)) throw new InputError(`${f}: the ${what} the shards ran is not there; give it with --file.`);
+  if (sha256(f) !== first.sha256) throw new InputError(`${f}: not the ${what} the shards ran (its bytes differ: SHA-256 ${first.sha256.slice(0, 12)}... expected).`);
   return resolve(f);
 }

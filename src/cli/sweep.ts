@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
 import type { CommandModule } from "yargs";
 import { type Replication, checkReplications, replicationSeeds } from "../compare/run.js";
@@ -10,10 +11,11 @@ import { Progress } from "./progress.js";
 import { parseSeeds } from "./compare.js";
 import { checkOutputFolder, withOutputSet } from "./output.js";
 import { JOBS_OPTION, parseJobs, withPool } from "./parallel.js";
+import { JOB_MANIFEST_OPTIONS, type JobManifestArgs, checkNoManifestFlags, jobManifest, manifestOptions, manifestText } from "./jobmanifest.js";
 import { SHARD_FILE, parseShard, sha256, shardRange, shardText } from "./shard.js";
 import { DEFAULT_OUT } from "./run.js";
 
-interface SweepArgs {
+interface SweepArgs extends JobManifestArgs {
   file: string;
   out: string | undefined;
   seeds: string | undefined;
@@ -111,10 +113,21 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .option("quiet", { type: "boolean", default: false, describe: "print nothing but errors (and the --json object)" })
       .option("jobs", JOBS_OPTION)
       .option("shard", { type: "string", describe: "run only the I-th of N slices of the (grid point, seed) runs, I/N; N alone takes I from JOB_COMPLETION_INDEX; writes DIR/shard.json for dnsrace merge" })
+      .options(JOB_MANIFEST_OPTIONS)
       .option("json", { type: "boolean", default: false, describe: "print one JSON object: {sweep: [the rows of sweep.csv, typed]}" }) as never,
   handler: async (args) => {
     const seeds = parseSeeds(args.seeds);
     const jobs = parseJobs(args.jobs);
+    if (args["job-manifest"]) {
+      const s = loadSweep(args.file);
+      sweepHeaders(s);
+      const k = seeds ?? s.seeds;
+      checkReplications(args.file, s.points.map((p) => p.loaded), k, "grid points", seeds === undefined ? "the file's seeds" : "--seeds");
+      const o = manifestOptions("sweep", args.file, readFileSync(args.file, "utf8"), s.name, s.points.length * k, args, { ...(seeds === undefined ? {} : { seeds }), ...(args.jobs === undefined ? {} : { jobs }), ...(args.shard === undefined ? {} : { shard: args.shard }), ...(args.out === undefined ? {} : { out: args.out }) });
+      process.stdout.write(manifestText(jobManifest(o), args.json));
+      return;
+    }
+    checkNoManifestFlags(args);
     const shard = parseShard(args.shard);
     if (shard !== null && args.json) throw new InputError(`--json: a shard writes shard.json only; print the sweep's rows with dnsrace merge --json.`);
     const progress = new Progress(process.stderr, args.quiet);
@@ -137,7 +150,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         const files =
           shard === null
             ? sweepFiles(s, reps, k)
-            : [{ name: SHARD_FILE, text: shardText({ file: args.file, path: resolve(args.file), sha256: sha256(args.file), seeds: k, index: shard.index, count: shard.count, from, to, total, runs: reps.map((r) => ({ seed: r.seed, summary: r.summary })) }) }];
+            : [{ name: SHARD_FILE, text: shardText({ kind: "sweep", file: args.file, path: resolve(args.file), sha256: sha256(args.file), seeds: k, index: shard.index, count: shard.count, from, to, total, runs: reps.map((r) => ({ seed: r.seed, summary: r.summary })) }) }];
         for (const f of files) set.write(f.name, f.text);
         set.commit(files.map((f) => f.name));
         return { table: shard === null ? sweepTable(s, byPoint(reps, k)) : null, written: files.length };
