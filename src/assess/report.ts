@@ -94,7 +94,7 @@ export function assessJson(a: Assessment): object {
     })),
     nodes: [...a.facts.nodes.values()].map((n) => {
       const t = a.types.find((x) => x.nodes.includes(n));
-      return { name: n.name, kernel: n.kernel, cpus: n.cpus, runtime: n.runtime, os_image: n.osImage, pool: n.pool, load: t === undefined ? null : { softirq_share: t.load.softirqShare, runnable_per_cpu: t.load.runnablePerCpu, from: t.load.from } };
+      return { name: n.name, kernel: n.kernel, cpus: n.cpus, runtime: n.runtime, os: n.os, os_image: n.osImage, pool: n.pool, load: t === undefined ? null : { softirq_share: t.load.softirqShare, runnable_per_cpu: t.load.runnablePerCpu, from: t.load.from } };
     }),
     cluster_dns: {
       service_ip: a.facts.dns.serviceIp,

@@ -48,6 +48,9 @@ export const NODELOCAL_IP = "169.254.20.10";
 /** Why this pod on this node type cannot be run by the model, or null. */
 export function notModelled(facts: ClusterFacts, type: NodeType | null, pod: PodFacts): string | null {
   if (type === null) return pod.node === null ? `the pod is not scheduled on a node (Pod/${pod.namespace}/${pod.name} has no spec.nodeName)` : `its node ${pod.node.value} (${pod.node.from}) is not among the objects`;
+  const os = type.node.os;
+  // Windows nodes (kube-proxy's winkernel, HNS): neither Linux's conntrack nor its resolvers, which the model is.
+  if (os !== null && os.value !== "linux") return `Node/${type.node.name} runs ${os.value} (${os.from}): the model is Linux's conntrack and Linux resolvers`;
   const k = type.node.kernel;
   if (k === null) return `Node/${type.node.name} has no status.nodeInfo.kernelVersion`;
   if (type.node.kernelVersion === null) return `the kernel "${k.value}" (${k.from}) is not a kernel version the parser reads`;

@@ -36,7 +36,7 @@ export function whyLines(facts: ClusterFacts, type: NodeType, pod: PodFacts, ris
   }
   if (pod.hostNetwork.value) {
     lines.push(
-      `hostNetwork (${pod.hostNetwork.from}): the pod sends from the node's own network namespace, no veth and no backlog; udp_sendmsg -> __ip_local_out (net/ipv4/ip_output.c) runs conntrack, OUTPUT's DNAT and POSTROUTING's confirm inside the send call, so each query of a pair is confirmed before the next reaches OUTPUT and one socket's pair does not meet in conntrack, whatever the node's load`,
+      `hostNetwork (${pod.hostNetwork.from}): the pod sends from the node's own network namespace, no veth and no backlog; udp_sendmsg -> __ip_local_out (net/ipv4/ip_output.c) runs conntrack, OUTPUT's DNAT and POSTROUTING's confirm inside the send call, so each query of a pair is confirmed before the next reaches OUTPUT and one socket's pair does not meet in this node's conntrack, whatever its load`,
     );
   }
   for (const c of pod.containers) lines.push(`container ${c.name}: ${c.resolver.value} (${c.resolver.from})`);
