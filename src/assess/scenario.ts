@@ -37,7 +37,7 @@ export const ASSUMED = [
   "the node's /etc/resolv.conf (the kubelet's --resolv-conf): no search domains, and nameservers that are not the cluster DNS (the cloud's resolver), so a pod with dnsPolicy Default, or a hostNetwork pod with ClusterFirst, does not reach kube-dns",
   "the kubelet's --cluster-dns: the kube-dns ClusterIP, or NodeLocal DNSCache's link-local address when the cache does not (or, in IPVS mode, cannot) bind the ClusterIP",
   "the names looked up: a Service of the pod's namespace by its short name, kubernetes.default, and the external www.example.com, equally often, each lookup in a fresh process (as curl in a loop)",
-  "the kube-proxy nat backend: iptables-nft (the model's default); the nat rules walked before the DNS Service's: none",
+  "the kube-proxy nat backend in iptables mode: iptables-nft (the model's default; nftables mode is the nftables backend, as the objects say); the nat rules walked before the DNS Service's: none",
   "--random-fully on kube-proxy's MASQUERADE rule (it matters with masqueradeAll only): off; kube-proxy adds it from 1.16 (pkg/proxy/iptables/proxier.go) when the node's iptables supports it, which the objects do not say",
 ];
 
