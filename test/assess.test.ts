@@ -149,6 +149,15 @@ describe("assess: each container's resolver from its image", () => {
     assert.equal(r("golang:1.21-bookworm"), "glibc");
   });
 
+  it("resolverByRule(): a tag naming a glibc distribution and its release (the CUDA images'): glibc; a name merely containing one is not", () => {
+    const r = (i: string) => resolverByRule(i).resolver;
+    assert.equal(r("nvcr.io/nvidia/cuda:12.4.1-runtime-ubuntu22.04"), "glibc");
+    assert.equal(r("nvcr.io/nvidia/cuda:12.4.1-base-ubi9"), "glibc");
+    assert.equal(r("nvcr.io/nvidia/cuda:12.4.1-devel-rockylinux9"), "glibc");
+    assert.equal(r("registry.example.com/ubuntu-tools/app:1.0"), "unknown");
+    assert.equal(r("registry.example.com/app:ubuntu"), "unknown", "no release: not this rule");
+  });
+
   it("the pod's annotation (per container, then for all) wins over --images, which wins over the rules", () => {
     const map = parseImageMap('"registry.example.com/billing/*": go\n"nginx:1.25-alpine": glibc\n', "images.yaml");
     assert.deepEqual(containerResolver("registry.example.com/billing/api:2.3.1", "api", {}, "Pod/x/p", map), { value: "go", from: 'images.yaml: line 1 ("registry.example.com/billing/*")', rule: "named in --images" });

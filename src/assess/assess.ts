@@ -4,6 +4,7 @@ import { type CountersSpec, nodeCalibration } from "./counters.js";
 import { type ClusterFacts, clusterFacts } from "./facts.js";
 import { type Fix, findFix } from "./fixes.js";
 import type { ImageMap, ImageResolver } from "./images.js";
+import { IDLE_LOAD, type NodeLoad, type NodeLoadSpec, loadWords, nodeLoads } from "./nodeload.js";
 import type { NodeFacts } from "./nodes.js";
 import type { KubeObject } from "./objects.js";
 import { type Measure, Runner } from "./risk.js";
@@ -27,6 +28,8 @@ export const HIGH_SHARE = 0.01;
 export interface AssessOptions {
   lookups: number;
   seed: number;
+  /** --node-load: the nodes' (or pools') own load; the others are idle, the model's default. */
+  nodeLoads?: NodeLoadSpec[];
 }
 
 export interface CountersInput {
@@ -82,7 +85,11 @@ export function assess(objects: KubeObject[], images: ImageMap | null, counters:
     if (cal.has(c.node)) throw new InputError(`--counters ${c.node}=${c.spec.file}: node ${c.node} is given twice.`);
     cal.set(c.node, { ...nodeCalibration(c.spec, c.texts, node, Math.max(1, facts.dns.endpoints.length)), file: c.spec.file });
   }
-  const types = nodeTypes(facts, cal);
+  const loads = nodeLoads(options.nodeLoads ?? [], facts.nodes);
+  for (const s of options.nodeLoads ?? []) {
+    if (cal.has(s.name)) throw new InputError(`--node-load ${s.text}: node ${s.name} has --counters too, whose calibrated overlap is already its load's: give one of them.`);
+  }
+  const types = nodeTypes(facts, cal, loads);
   const typeOf = new Map<string, NodeType>();
   for (const t of types) for (const n of t.nodes) typeOf.set(n.name, t);
   const runner = new Runner();
@@ -109,12 +116,15 @@ function compareRows(a: Row, b: Row): number {
 }
 
 /** Nodes grouped into the types the model tells apart. */
-function nodeTypes(facts: ClusterFacts, cal: Map<string, Calibration & { file: string }>): NodeType[] {
+function nodeTypes(facts: ClusterFacts, cal: Map<string, Calibration & { file: string }>, loads: Map<string, NodeLoad>): NodeType[] {
+  // A node with counters runs at its calibrated overlap, which is its load's: its --node-load (by pool) is not run again.
+  const loadOf = (n: NodeFacts) => (cal.has(n.name) ? IDLE_LOAD : (loads.get(n.name) ?? IDLE_LOAD));
   const byKey = new Map<string, NodeFacts[]>();
   const nl = facts.dns.nodeLocal;
   const nlOn = (n: NodeFacts) => nl !== null && (nl.nodes === null || nl.nodes.has(n.name));
   for (const n of facts.nodes.values()) {
-    const key = [n.kernel?.value ?? "?", n.cpus?.value ?? "?", nlOn(n) ? "nodelocal" : "", cal.has(n.name) ? n.name : ""].join("|");
+    const l = loadOf(n);
+    const key = [n.kernel?.value ?? "?", n.cpus?.value ?? "?", nlOn(n) ? "nodelocal" : "", cal.has(n.name) ? n.name : "", l.softirqShare === 0 && l.runnablePerCpu === 0 ? "" : `${l.softirqShare}/${l.runnablePerCpu}`].join("|");
     byKey.set(key, [...(byKey.get(key) ?? []), n]);
   }
   return [...byKey]
@@ -124,11 +134,13 @@ function nodeTypes(facts: ClusterFacts, cal: Map<string, Calibration & { file: s
       const c = cal.get(node.name);
       const pools = [...new Set(nodes.map((n) => n.pool?.value ?? ""))];
       const poolText = pools.length === 1 && pools[0] !== "" ? `pool ${pools[0]}, ` : "";
-      const label = `${poolText}kernel ${node.kernel?.value ?? "unknown"}, ${node.cpus?.value ?? "?"} CPUs${nlOn(node) ? ", NodeLocal DNSCache" : ""} (${nodes.length === 1 ? node.name : `${nodes.length} nodes`})`;
+      const load = loadOf(node);
+      const loadText = loadWords(load) === "idle" ? "" : `, ${loadWords(load)}`;
+      const label = `${poolText}kernel ${node.kernel?.value ?? "unknown"}, ${node.cpus?.value ?? "?"} CPUs${nlOn(node) ? ", NodeLocal DNSCache" : ""}${loadText} (${nodes.length === 1 ? node.name : `${nodes.length} nodes`})`;
       const overlap = c === undefined
-        ? { interval: null, from: "the model's default for this node type (no counters given: --counters NODE=FILE)" }
+        ? { interval: null, from: `the model's default for this node type, at ${loadWords(load)} (${load.from}; no counters given: --counters NODE=FILE)` }
         : { interval: { estimate: c.overlap.estimate, low: c.overlap.low, high: c.overlap.high }, from: `calibrated from ${c.file}: ${c.overlap.k} clashes in ${c.pairs} pairs (${c.reading.split(":")[0]})` };
-      return { key, label, nodes, node, nodeLocal: nlOn(node), overlap };
+      return { key, label, nodes, node, nodeLocal: nlOn(node), overlap, load, loads };
     });
 }
 
@@ -155,6 +167,8 @@ function assessRow(facts: ClusterFacts, w: Workload, type: NodeType | null, pods
         ? "its resolv.conf has no nameserver"
         : policy === "Default"
           ? `dnsPolicy Default (${pod.dnsPolicy.from}): its lookups go to the node's own nameservers (the kubelet's --resolv-conf), not through kube-dns's ClusterIP, so the race at its DNAT does not apply`
+          : policy === "ClusterFirst" && pod.hostNetwork.value
+            ? `hostNetwork with dnsPolicy ClusterFirst (${pod.hostNetwork.from}; ${pod.dnsPolicy.from}): the kubelet falls back to Default for a host-network pod (getPodDNSType, pkg/kubelet/network/dns/dns.go), so its lookups go to the node's own nameservers (the kubelet's --resolv-conf), not through kube-dns's ClusterIP, and the race at its DNAT does not apply; with ClusterFirstWithHostNet they would`
           : `its lookups go to ${outside.join(", ")} (${pod.dnsConfig?.from ?? pod.dnsPolicy.from}), not the cluster DNS: the race at kube-dns's DNAT does not apply`;
     return row;
   }

@@ -90,7 +90,9 @@ function kubeDnsEndpoints(objects: KubeObject[], svc: KubeObject): { endpoints: 
  * Without either, the kubelet's usual cluster.local is assumed.
  */
 function clusterDomain(objects: KubeObject[]): Cited<string> {
-  const cm = objects.find((o) => o.kind === "ConfigMap" && o.namespace === "kube-system" && o.name === "coredns");
+  // kubeadm's kube-system/coredns, else a kube-system ConfigMap holding a Corefile (Helm charts name theirs after the release: rke2-coredns-rke2-coredns).
+  const cms = objects.filter((o) => o.kind === "ConfigMap" && o.namespace === "kube-system" && stringMap(o, ["data"]).Corefile !== undefined).sort((a, b) => Number(b.name === "coredns") - Number(a.name === "coredns") || a.name.localeCompare(b.name));
+  const cm = cms[0];
   if (cm !== undefined) {
     const corefile = stringMap(cm, ["data"]).Corefile;
     const m = corefile === undefined ? null : /^\s*kubernetes\s+([A-Za-z0-9.-]+?)\.?(?:\s|\{|$)/m.exec(corefile);

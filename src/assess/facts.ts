@@ -2,6 +2,7 @@ import { type ClusterDns, clusterDns } from "./clusterdns.js";
 import type { ImageMap } from "./images.js";
 import { type KubeProxyFacts, kubeProxyFacts } from "./kubeproxy.js";
 import { type NodeFacts, nodeFacts } from "./nodes.js";
+import { str } from "./fields.js";
 import type { KubeObject } from "./objects.js";
 import { type Workload, workloads } from "./workloads.js";
 
@@ -23,7 +24,9 @@ export function clusterFacts(objects: KubeObject[], images: ImageMap | null): Cl
   const kinds: Record<string, number> = {};
   for (const o of objects) kinds[o.kind] = (kinds[o.kind] ?? 0) + 1;
   const serviceNamesByNamespace = new Map<string, string[]>();
-  for (const o of objects.filter((x) => x.kind === "Service" && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(x.name) && !(x.namespace === "kube-system" && x.name === "kube-dns"))) {
+  // An ExternalName Service is answered with a CNAME to its spec.externalName (CoreDNS kubernetes plugin), not an A record: not one of the names looked up.
+  const named = (x: KubeObject) => x.kind === "Service" && str(x, ["spec", "type"]) !== "ExternalName" && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(x.name) && !(x.namespace === "kube-system" && x.name === "kube-dns");
+  for (const o of objects.filter(named)) {
     const ns = o.namespace === "" ? "default" : o.namespace;
     serviceNamesByNamespace.set(ns, [...(serviceNamesByNamespace.get(ns) ?? []), o.name].sort());
   }

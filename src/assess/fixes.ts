@@ -86,6 +86,14 @@ function tryCandidate(facts: ClusterFacts, type: NodeType, pod: PodFacts, resolv
     if (typeof m === "string") return { checked, left: `not applicable here: ${m}` };
     checked.push({ resolver: r.resolver, exposure: m });
     if (m.over1s.k > 0 || m.atStep.k > 0) return { checked, left: `${r.resolver}: ${m.over1s.k} of ${m.lookups} lookups still over 1 s with every pair meeting` };
+    // A node whose load was given (--node-load) is run at that load too: no lookup may wait for the
+    // resolver's timer step there (a lost query's cost); lookups over 1 s that a busy CPU holds are
+    // the load's, which no DNS change removes (the row's why says so).
+    if (type.load.softirqShare > 0 || type.load.runnablePerCpu > 0) {
+      const l = runner.measure(scenarioData(facts, type, pod, { resolver: r.resolver, lookups: o.lookups, seed: o.seed, overlap: undefined, change: c.change }));
+      if (typeof l === "string") return { checked, left: `not applicable here: ${l}` };
+      if (l.atStep.k > 0) return { checked, left: `${r.resolver}: ${l.atStep.k} of ${l.lookups} lookups still at its ${l.stepMs / 1000} s step at the node's load` };
+    }
   }
   return { checked, left: null };
 }

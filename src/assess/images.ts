@@ -48,6 +48,8 @@ export function splitImage(image: string): { repository: string; last: string; t
 const GLIBC_BASES = new Set(["debian", "ubuntu", "ubi", "ubi8", "ubi9", "ubi10", "ubi-minimal", "ubi8-minimal", "ubi9-minimal", "centos", "fedora", "rockylinux", "almalinux", "amazonlinux", "oraclelinux", "opensuse", "leap", "archlinux"]);
 /** Tags of the Docker official images' Debian and Ubuntu variants (their "Image Variants" sections). */
 const GLIBC_TAG = /(?:^|[-.])(bookworm|bullseye|buster|stretch|trixie|slim|jammy|focal|noble|bionic)(?:$|[-.])/;
+/** Tags that name the base distribution with its release, as NVIDIA's CUDA images do (`12.4.1-runtime-ubuntu22.04`, `-ubi9`, `-rockylinux9`). */
+const GLIBC_DISTRO_TAG = /(?:^|[-.])(ubuntu|debian|ubi|rockylinux|centos|almalinux|amazonlinux)\d+(?:\.\d+)?(?:$|[-.])/;
 /**
  * Official images whose default variant (`name:version` with no variant in the tag) is Debian
  * based, as each one's "Image Variants" section says; eclipse-temurin's is Ubuntu.
@@ -60,7 +62,8 @@ const DEBIAN_DEFAULT: ReadonlySet<string> = new Set(["python", "node", "ruby", "
  * 2. distroless static (`gcr.io/distroless/static*`): no libc in the image, so a static binary, as
  *    which Go programs ship: Go's pure resolver;
  * 3. distroless base, cc, java, python3, nodejs (Debian's glibc), and the distributions in
- *    GLIBC_BASES, Debian/Ubuntu variant tags (`-slim`, `-bookworm`, `-jammy`), and the official
+ *    GLIBC_BASES, Debian/Ubuntu variant tags (`-slim`, `-bookworm`, `-jammy`), tags naming a glibc
+ *    distribution with its release (`-ubuntu22.04`, `-ubi9`), and the official
  *    images of DEBIAN_DEFAULT with no variant in the tag: glibc;
  * anything else: unknown. A scratch image cannot be told from its name: name it in --images.
  */
@@ -71,6 +74,7 @@ export function resolverByRule(image: string): { resolver: ImageResolver; rule: 
   if (/(^|\/)distroless\/(base|cc|java|python|nodejs)/.test(repository)) return { resolver: "glibc", rule: "distroless base/cc/runtime images: Debian's glibc" };
   if (GLIBC_BASES.has(last)) return { resolver: "glibc", rule: `a ${last} base image: glibc` };
   if (GLIBC_TAG.test(tag)) return { resolver: "glibc", rule: `a Debian/Ubuntu variant tag (${tag}): glibc` };
+  if (GLIBC_DISTRO_TAG.test(tag)) return { resolver: "glibc", rule: `a tag naming its glibc base distribution and release (${tag}): glibc` };
   if (DEBIAN_DEFAULT.has(last) && /^(docker\.io\/)?(library\/)?[a-z0-9-]+$/.test(repository) && !/windowsservercore|nanoserver/.test(tag)) {
     return { resolver: "glibc", rule: `the official ${last} image's default variant is Debian: glibc` };
   }

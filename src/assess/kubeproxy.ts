@@ -28,12 +28,14 @@ export function kubeProxyFacts(objects: KubeObject[]): KubeProxyFacts {
       const doc = parseDocument(text, { prettyErrors: false });
       const cfg = doc.errors.length === 0 ? (doc.toJS() as unknown) : null;
       if (typeof cfg !== "object" || cfg === null) throw new InputError(`${cm.where} (${source(cm, ["data", key])}): the KubeProxyConfiguration is not valid YAML${doc.errors[0] ? `: ${doc.errors[0].message.split("\n")[0]}` : ""}.`);
-      const c = cfg as { mode?: unknown; iptables?: { masqueradeAll?: unknown } };
+      const c = cfg as { mode?: unknown; iptables?: { masqueradeAll?: unknown }; nftables?: { masqueradeAll?: unknown } };
       const from = source(cm, ["data", key]);
       const mode = c.mode === undefined || c.mode === null || c.mode === "" ? cite("iptables" as const, `${from} (mode "": iptables, kube-proxy's default on Linux)`) : cite(proxyMode(c.mode, `${cm.where} (${from}): mode`), `${from} (mode)`);
-      const ma = c.iptables?.masqueradeAll;
-      if (ma !== undefined && ma !== null && typeof ma !== "boolean") throw new InputError(`${cm.where} (${from}): iptables.masqueradeAll: expected true or false, found ${JSON.stringify(ma)}.`);
-      return { mode, masqueradeAll: cite(ma === true, `${from} (iptables.masqueradeAll${ma === undefined || ma === null ? " not set: false" : ""})`) };
+      // v1alpha1: nftables mode takes nftables.masqueradeAll, the others iptables.masqueradeAll (pkg/proxy/apis/config/v1alpha1/conversion.go).
+      const field = mode.value === "nftables" ? "nftables" : "iptables";
+      const ma = c[field]?.masqueradeAll;
+      if (ma !== undefined && ma !== null && typeof ma !== "boolean") throw new InputError(`${cm.where} (${from}): ${field}.masqueradeAll: expected true or false, found ${JSON.stringify(ma)}.`);
+      return { mode, masqueradeAll: cite(ma === true, `${from} (${field}.masqueradeAll${ma === undefined || ma === null ? " not set: false" : ""})`) };
     }
   }
   // The kube-proxy DaemonSet (kubeadm, EKS), else a static kube-proxy pod's mirror (kops, GKE: flags in its command, sometimes one `sh -c` string).

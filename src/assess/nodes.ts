@@ -13,6 +13,8 @@ export interface NodeFacts {
   cpus: Cited<number> | null;
   /** status.nodeInfo.containerRuntimeVersion ("containerd://1.7.11"). */
   runtime: Cited<string> | null;
+  /** status.nodeInfo.operatingSystem ("linux", "windows"). */
+  os: Cited<string> | null;
   /** status.nodeInfo.osImage ("Amazon Linux 2"). */
   osImage: Cited<string> | null;
   /** The node pool, from the label the cloud or installer sets, if any. */
@@ -36,6 +38,7 @@ export function nodeFacts(o: KubeObject): NodeFacts {
     kernelVersion: kernel === null ? null : parseKernelVersion(kernel.value.trim()),
     cpus: cpuCapacity(o),
     runtime: info("containerRuntimeVersion"),
+    os: info("operatingSystem"),
     osImage: info("osImage"),
     pool: poolLabel === undefined ? null : cite(labels[poolLabel]!, source(o, ["metadata", "labels", poolLabel])),
   };

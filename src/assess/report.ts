@@ -92,7 +92,10 @@ export function assessJson(a: Assessment): object {
       not_assessed: r.notAssessed,
       fix: r.fix === null ? null : { name: r.fix.name, scope: r.fix.scope, effort: r.fix.effort, how: r.fix.how, change: r.fix.change, rejected: r.fix.rejected, also_removes: r.fix.alsoRemoves },
     })),
-    nodes: [...a.facts.nodes.values()].map((n) => ({ name: n.name, kernel: n.kernel, cpus: n.cpus, runtime: n.runtime, os_image: n.osImage, pool: n.pool })),
+    nodes: [...a.facts.nodes.values()].map((n) => {
+      const t = a.types.find((x) => x.nodes.includes(n));
+      return { name: n.name, kernel: n.kernel, cpus: n.cpus, runtime: n.runtime, os: n.os, os_image: n.osImage, pool: n.pool, load: t === undefined ? null : { softirq_share: t.load.softirqShare, runnable_per_cpu: t.load.runnablePerCpu, from: t.load.from } };
+    }),
     cluster_dns: {
       service_ip: a.facts.dns.serviceIp,
       endpoints: a.facts.dns.endpoints,
@@ -164,7 +167,7 @@ function rowSection(r: Row): string[] {
   }
   out.push("Why:", "", ...r.why.map((w) => `- ${w}`), "");
   if (r.level === "low" && r.type !== null && r.type.overlap.interval === null) {
-    out.push(`Exposed, at a rate the objects cannot tell: give the counters of a node of this type (--counters ${r.type.node.name}=FILE, two conntrack -S snapshots as dnsrace calibrate reads them) for its own overlap rate.`, "");
+    out.push(`Exposed, at a rate the objects cannot tell: give the counters of a node of this type (--counters ${r.type.node.name}=FILE, two conntrack -S snapshots as dnsrace calibrate reads them) for its own overlap rate${r.type.load.from.startsWith("--node-load") ? "" : `, or its load (--node-load ${r.type.node.pool?.value ?? r.type.node.name}=softirq_share:S,runnable_per_cpu:N) for the model's rate at that load`}.`, "");
   }
   if (r.resolvConf !== null) out.push("The resolv.conf the kubelet writes for it:", "", "```", r.resolvConf.trimEnd(), "```", "");
   if (r.fix !== null) {

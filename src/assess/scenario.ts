@@ -2,6 +2,7 @@ import { kubeletResolvConf } from "../scenario/kubelet.js";
 import { kernelRangeProblem } from "../scenario/limits.js";
 import type { OverlapInterval } from "../scenario/overlap.js";
 import type { ClusterFacts } from "./facts.js";
+import type { NodeLoad } from "./nodeload.js";
 import type { NodeFacts } from "./nodes.js";
 import type { PodFacts } from "./workloads.js";
 
@@ -21,6 +22,10 @@ export interface NodeType {
   nodeLocal: boolean;
   /** The overlap per A+AAAA pair the run uses: calibrated from the node's counters, or the model's default. */
   overlap: { interval: OverlapInterval | null; from: string };
+  /** The node's own load (--node-load; idle by default); with counters it is in the calibrated overlap and not run again. */
+  load: NodeLoad;
+  /** Every node's load, by name (the kube-dns endpoints' nodes take theirs). */
+  loads: Map<string, NodeLoad>;
 }
 
 /** A change to the cluster that a mitigation makes, applied to the scenario. */
@@ -28,11 +33,11 @@ export type Change = { kind: "options"; options: { name: string; value?: string 
 
 /** What is not in the objects and the model takes as its default (said in the report). */
 export const ASSUMED = [
-  "the node's load: idle, the model's default (no softirq share or runnable tasks are in the objects)",
-  "the node's /etc/resolv.conf (the kubelet's --resolv-conf): no search domains",
+  "the node's load, where --node-load does not give it: idle, the model's default (no softirq share or runnable tasks are in the objects); the kube-dns endpoints' nodes likewise",
+  "the node's /etc/resolv.conf (the kubelet's --resolv-conf): no search domains, and nameservers that are not the cluster DNS (the cloud's resolver), so a pod with dnsPolicy Default, or a hostNetwork pod with ClusterFirst, does not reach kube-dns",
   "the kubelet's --cluster-dns: the kube-dns ClusterIP, or NodeLocal DNSCache's link-local address when the cache does not (or, in IPVS mode, cannot) bind the ClusterIP",
   "the names looked up: a Service of the pod's namespace by its short name, kubernetes.default, and the external www.example.com, equally often, each lookup in a fresh process (as curl in a loop)",
-  "the kube-proxy nat backend: iptables-nft (the model's default); the nat rules walked before the DNS Service's: none",
+  "the kube-proxy nat backend in iptables mode: iptables-nft (the model's default; nftables mode is the nftables backend, as the objects say); the nat rules walked before the DNS Service's: none",
   "--random-fully on kube-proxy's MASQUERADE rule (it matters with masqueradeAll only): off; kube-proxy adds it from 1.16 (pkg/proxy/iptables/proxier.go) when the node's iptables supports it, which the objects do not say",
 ];
 
@@ -42,8 +47,10 @@ export const NODELOCAL_IP = "169.254.20.10";
 
 /** Why this pod on this node type cannot be run by the model, or null. */
 export function notModelled(facts: ClusterFacts, type: NodeType | null, pod: PodFacts): string | null {
-  if (pod.hostNetwork.value) return `hostNetwork: the pod's queries leave from the node's own network namespace, which the model's pods do not (${pod.hostNetwork.from})`;
   if (type === null) return pod.node === null ? `the pod is not scheduled on a node (Pod/${pod.namespace}/${pod.name} has no spec.nodeName)` : `its node ${pod.node.value} (${pod.node.from}) is not among the objects`;
+  const os = type.node.os;
+  // Windows nodes (kube-proxy's winkernel, HNS): neither Linux's conntrack nor its resolvers, which the model is.
+  if (os !== null && os.value !== "linux") return `Node/${type.node.name} runs ${os.value} (${os.from}): the model is Linux's conntrack and Linux resolvers`;
   const k = type.node.kernel;
   if (k === null) return `Node/${type.node.name} has no status.nodeInfo.kernelVersion`;
   if (type.node.kernelVersion === null) return `the kernel "${k.value}" (${k.from}) is not a kernel version the parser reads`;
@@ -77,6 +84,7 @@ export function podResolvConf(facts: ClusterFacts, pod: PodFacts, nodeLocal: boo
   }
   return kubeletResolvConf({
     policy: pod.dnsPolicy.value,
+    hostNetwork: pod.hostNetwork.value,
     namespace: pod.namespace,
     clusterDomain: facts.dns.domain.value,
     clusterDns: [clusterDnsFor(facts, nodeLocal || change?.kind === "nodelocal")],
@@ -130,6 +138,8 @@ export function scenarioData(facts: ClusterFacts, type: NodeType, pod: PodFacts,
   const nlAddrs = nl?.addresses.value ?? [NODELOCAL_IP, svcIp];
   const nlIp = nlAddrs.find((a) => a !== svcIp) ?? NODELOCAL_IP;
   const upstream = nl?.upstreamIp?.value;
+  const endpointNodes =
+    remote.length > 0 && dnsNode?.kernel != null ? { ...(o.change?.kind === "kernel" ? {} : { kernel: dnsNode.kernel.value.trim() }), ...(o.overlap === undefined ? endpointLoad(type, type.loads.get(dnsNode.name)) : {}) } : {};
   return {
     name: "assess",
     description: "A workload of the cluster's objects on one type of its nodes (dnsrace assess).",
@@ -142,6 +152,8 @@ export function scenarioData(facts: ClusterFacts, type: NodeType, pod: PodFacts,
       ...(proxy.mode.value === "nftables" ? { nat_backend: "nftables" } : {}),
       masquerade_all: proxy.masqueradeAll.value,
       ...(o.overlap === undefined ? {} : { migration_probability: o.overlap }),
+      // The node's load is run where the model's own rate is asked (no overlap given); with every pair meeting, the path's exposure is the idle node's.
+      ...(o.overlap === undefined ? loadFields(type.load) : {}),
     },
     cluster: { domain: dns.domain.value, dns_service_ip: svcIp },
     kube_dns: {
@@ -150,7 +162,7 @@ export function scenarioData(facts: ClusterFacts, type: NodeType, pod: PodFacts,
       records: services,
       external_records: [EXTERNAL_NAME],
     },
-    ...(remote.length > 0 && dnsNode?.kernel != null && o.change?.kind !== "kernel" ? { endpoint_nodes: { kernel: dnsNode.kernel.value.trim() } } : {}),
+    ...(Object.keys(endpointNodes).length > 0 ? { endpoint_nodes: endpointNodes } : {}),
     ...(nodeLocal
       ? {
           nodelocal: {
@@ -171,10 +183,24 @@ export function scenarioData(facts: ClusterFacts, type: NodeType, pod: PodFacts,
         lookups: o.lookups,
         think_ms: { exponential: { mean: 20 } },
         names,
+        // The pod spec's hostNetwork: the model sends its queries from the node's namespace, through OUTPUT (README, host-network pods).
+        ...(pod.hostNetwork.value ? { host_network: true } : {}),
         resolv_conf: servedOnly(podResolvConf(facts, pod, nodeLocal, o.change), servedAddresses(facts, nodeLocal)),
       },
     ],
   };
+}
+
+/** The scenario's node.softirq_share and node.runnable_per_cpu; nothing for an idle node (the schema's defaults). */
+function loadFields(l: NodeLoad): Record<string, number> {
+  return { ...(l.softirqShare === 0 ? {} : { softirq_share: l.softirqShare }), ...(l.runnablePerCpu === 0 ? {} : { runnable_per_cpu: l.runnablePerCpu }) };
+}
+
+/** The endpoints' node's own load where it differs from the client node's (endpoint_nodes fields default to the client node's). */
+function endpointLoad(type: NodeType, l: NodeLoad | undefined): Record<string, number> {
+  const e = l ?? type.load;
+  if (e.softirqShare === type.load.softirqShare && e.runnablePerCpu === type.load.runnablePerCpu) return {};
+  return { softirq_share: e.softirqShare, runnable_per_cpu: e.runnablePerCpu };
 }
 
 /** Every Service of the objects as its cluster name. */

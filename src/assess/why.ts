@@ -34,6 +34,11 @@ export function whyLines(facts: ClusterFacts, type: NodeType, pod: PodFacts, ris
     const nl = facts.dns.nodeLocal!;
     lines.push(`NodeLocal DNSCache on this node (${nl.daemonSet}, ${nl.addresses.value.join(", ")} from ${nl.addresses.from}; nodes: ${nl.nodesFrom}): queries to it are NOTRACK, no conntrack entry, no DNAT`);
   }
+  if (pod.hostNetwork.value) {
+    lines.push(
+      `hostNetwork (${pod.hostNetwork.from}): the pod sends from the node's own network namespace, no veth and no backlog; udp_sendmsg -> __ip_local_out (net/ipv4/ip_output.c) runs conntrack, OUTPUT's DNAT and POSTROUTING's confirm inside the send call, so each query of a pair is confirmed before the next reaches OUTPUT and one socket's pair does not meet in this node's conntrack, whatever its load`,
+    );
+  }
   for (const c of pod.containers) lines.push(`container ${c.name}: ${c.resolver.value} (${c.resolver.from})`);
   for (const r of [...new Set(risks.map((x) => x.resolver))]) lines.push(BEHAVIOUR[r]!);
   const opts = /^options\s+(.*)$/m.exec(resolvConf)?.[1]?.split(/\s+/) ?? [];
@@ -52,6 +57,9 @@ export function whyLines(facts: ClusterFacts, type: NodeType, pod: PodFacts, ris
       `${r.resolver}: with every pair meeting, ${compactProportion(r.exposure.over1s)} of lookups over 1 s and ${compactProportion(r.exposure.atStep)} at its ${step} step; at the node's rate ${compactProportion(r.atRate.over1s)} over 1 s${atRate}` +
         (r.atLow !== null && r.atHigh !== null ? ` (${compactProportion(r.atLow.over1s)} to ${compactProportion(r.atHigh.over1s)} at the interval's ends)` : ""),
     );
+    if (r.atRate.over1s.k > 0 && r.atRate.pairsClashed !== null && r.atRate.pairsClashed.k === 0) {
+      lines.push(`${r.resolver}: at the node's load (${type.load.from}) ${r.atRate.over1s.k} of ${r.atRate.lookups} lookups take over 1 s with no pair clashed in conntrack: the node's CPUs, not the race, hold them, and no DNS change removes that`);
+    }
   }
   return lines;
 }

@@ -4,6 +4,7 @@ import type { CommandModule } from "yargs";
 import { type Assessment, type CountersInput, LEVELS, type Level, assess, atLeast } from "../assess/assess.js";
 import { parseCountersSpec } from "../assess/counters.js";
 import { type ImageMap, parseImageMap } from "../assess/images.js";
+import { parseNodeLoad } from "../assess/nodeload.js";
 import { type InputText, readObjects } from "../assess/objects.js";
 import { assessConsole, assessCsv, assessJson, assessReport } from "../assess/report.js";
 import { InputError, readScenarioFile } from "../scenario/load.js";
@@ -18,6 +19,7 @@ export interface AssessArgs {
   out: string;
   images: string | undefined;
   counters: string[] | string | undefined;
+  "node-load"?: string[] | string | undefined;
   "fail-on": string | undefined;
   lookups: string | undefined;
   seed: string | undefined;
@@ -34,6 +36,7 @@ export const assessCommand: CommandModule<object, AssessArgs> = {
       .option("out", { type: "string", default: "dnsrace-results", describe: "folder for assess.csv and report.md" })
       .option("images", { type: "string", describe: "a YAML mapping of image patterns (a trailing * matches the rest) to glibc, musl or go" })
       .option("counters", { type: "string", array: true, describe: "NODE=FILE: the node's conntrack counters (a YAML file: before, after, seconds, queries_per_s) for its calibrated overlap" })
+      .option("node-load", { type: "string", array: true, describe: "NODE_OR_POOL=LOAD: a node's (or pool's) own load, idle, busy (25% softirq, 1 runnable per CPU) or softirq_share:S,runnable_per_cpu:N (default: idle, the model's)" })
       .option("fail-on", { type: "string", describe: `exit ${FAIL_ON_EXIT} when a workload's level is at or above this one: ${LEVELS.slice(1).join(", ")}` })
       .option("lookups", { type: "string", describe: "lookups per model run, 100 to 100,000 (default 1000)" })
       .option("seed", { type: "string", describe: "seed of every model run (default 1)" })
@@ -112,8 +115,10 @@ export function assessCommandRun(args: AssessArgs, stdin?: () => string): number
   const imagesFile = onceText("--images", args.images);
   const images: ImageMap | null = imagesFile === undefined ? null : parseImageMap(readScenarioFile(imagesFile, "images"), imagesFile);
   const counters = countersInputs(args.counters);
+  const loadList = args["node-load"] === undefined ? [] : Array.isArray(args["node-load"]) ? args["node-load"] : [args["node-load"]];
+  const nodeLoads = loadList.map((s) => parseNodeLoad(String(s)));
   const objects = readObjects(inputTexts(args.paths, stdin));
-  const a: Assessment = assess(objects, images, counters, { lookups, seed });
+  const a: Assessment = assess(objects, images, counters, { lookups, seed, nodeLoads });
   writeOutputSet(out, [
     { name: "assess.csv", text: assessCsv(a) },
     { name: "report.md", text: assessReport(a) },
