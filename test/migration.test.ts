@@ -29,6 +29,11 @@ describe("rx: the thread-migration split of one thread's pair (node.migration_pr
     }
   });
 
+  it("a measured rate applies to every pair whatever the node's load: at 60% softirq and 4 runnable tasks per CPU, 1 still splits almost every pair", () => {
+    const loaded = race({ migrationProbability: 1, softirqShare: 0.6, runnablePerCpu: 4, cpus: 4, pairs: 2000 });
+    assert.ok(loaded.clashes / 2000 > 0.95, `${loaded.clashes} of 2000 pairs`);
+  });
+
   it("with RPS the split does not make them meet: both datagrams wait in the backlog of their flow's CPU, one at a time", () => {
     for (const rx of ["rps", "rps-gro-threaded"] as const) assert.equal(race({ rx, migrationProbability: 0.5 }).clashes, 0, rx);
   });

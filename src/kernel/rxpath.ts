@@ -108,14 +108,14 @@ export class RxPath {
     switch (rx.mode) {
       case "inline":
       case "gro":
-        // A loaded CPU may hold the burst for ksoftirqd (softirq.ts); its draws are from a stream of its own.
-        if (this.softirq !== null && this.throughKsoftirqd(burst, cpu, times)) return;
-        // The rare thread-migration split (rx.ts), drawn from a stream of its own so that the other
-        // streams' draws do not move.
+        // The thread-migration split (rx.ts): a measured overlap rate per burst, so it applies to every
+        // burst whatever the load; drawn from a stream of its own so that the other streams' draws do not move.
         if (burst.length > 1 && this.cfg.cpus > 1 && rx.migrationProbability > 0 && this.rng.migrate() < rx.migrationProbability) {
           this.migrationSplit(burst, cpu, times[burst.length - 1]!);
           return;
         }
+        // A loaded CPU may hold the burst for ksoftirqd (softirq.ts); its draws are from a stream of its own.
+        if (this.softirq !== null && this.throughKsoftirqd(burst, cpu, times)) return;
         for (let i = 0; i < burst.length; i++) this.schedule(burst[i]!, cpu, times[i]!);
         return;
       case "rps":
