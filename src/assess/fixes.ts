@@ -1,4 +1,4 @@
-import type { AssessOptions, ResolverRisk } from "./assess.js";
+import type { AssessOptions, ResolverRisk } from "./levels.js";
 import type { ClusterFacts } from "./facts.js";
 import type { Measure, Runner } from "./risk.js";
 import { type Change, NODELOCAL_IP, type NodeType, scenarioData } from "./scenario.js";

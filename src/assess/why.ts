@@ -1,6 +1,6 @@
 import { featuresOf } from "../kernel/version.js";
 import { compactProportion } from "../stats/proportion.js";
-import type { ResolverRisk } from "./assess.js";
+import type { ResolverRisk } from "./levels.js";
 import type { ClusterFacts } from "./facts.js";
 import { EXTERNAL_NAME, type NodeType } from "./scenario.js";
 import type { PodFacts } from "./workloads.js";
