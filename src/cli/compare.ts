@@ -1,5 +1,4 @@
-import { readFileSync } from "node:fs";
-import { basename, extname, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { CommandModule } from "yargs";
 import { type ComparisonResult, assembleComparison, comparisonTasks } from "../compare/compare.js";
 import { loadComparison } from "../compare/spec.js";
@@ -12,8 +11,8 @@ import { Progress } from "./progress.js";
 import { checkOutputFolder, withOutputSet } from "./output.js";
 import { JOBS_OPTION, parseJobs, withPool } from "./parallel.js";
 import { DEFAULT_OUT } from "./run.js";
-import { JOB_MANIFEST_OPTIONS, type JobManifestArgs, checkNoManifestFlags, jobManifest, manifestOptions, manifestText } from "./jobmanifest.js";
-import { SHARD_FILE, parseShard, sha256, shardRange, shardText } from "./shard.js";
+import { JOB_MANIFEST_OPTIONS, type JobManifestArgs, checkNoManifestFlags, printJobManifest } from "./jobmanifest.js";
+import { SHARD_FILE, outFolder, parseShard, sha256, shardRange, shardText } from "./shard.js";
 
 interface CompareArgs extends JobManifestArgs {
   file: string;
@@ -53,8 +52,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       const c = loadComparison(args.file);
       const k = seeds ?? c.seeds;
       checkReplications(args.file, c.variants.map((v) => v.loaded), k, "variants", seeds === undefined ? "the file's seeds" : "--seeds");
-      const o = manifestOptions("compare", args.file, readFileSync(args.file, "utf8"), c.name, comparisonTasks(c, k).length, args, { ...(seeds === undefined ? {} : { seeds }), ...(args.jobs === undefined ? {} : { jobs }), ...(args.shard === undefined ? {} : { shard: args.shard }), ...(args.out === undefined ? {} : { out: args.out }) });
-      process.stdout.write(manifestText(jobManifest(o), args.json));
+      printJobManifest("compare", args.file, c.name, comparisonTasks(c, k).length, args, seeds, jobs);
       return;
     }
     checkNoManifestFlags(args);
@@ -64,8 +62,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     // The workers start loading while the file is read and checked.
     await withPool(jobs, progress, async (pool) => {
       const c = loadComparison(args.file);
-      const stem = basename(args.file, extname(args.file));
-      const out = args.out ?? join(DEFAULT_OUT, shard === null ? stem : `${stem}.shard-${shard.index}-of-${shard.count}`);
+      const out = outFolder(args.file, args.out, shard);
       checkOutputFolder(out);
       const k = seeds ?? c.seeds;
       checkReplications(args.file, c.variants.map((v) => v.loaded), k, "variants", seeds === undefined ? "the file's seeds" : "--seeds");

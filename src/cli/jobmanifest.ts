@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { stringify } from "yaml";
 import { InputError } from "../scenario/load.js";
@@ -213,4 +214,18 @@ export function manifestOptions(command: JobManifestOptions["command"], file: st
     ...(extra.seeds === undefined ? {} : { seeds: extra.seeds }),
     ...(extra.jobs === undefined ? {} : { jobs: extra.jobs }),
   };
+}
+
+/**
+ * `--job-manifest`: the manifest of `command FILE`'s runs (`runs` of them) printed on stdout. `seeds`
+ * and `jobs` as parsed go to the pods when given; --shard and --out are refused (manifestOptions).
+ */
+export function printJobManifest(command: JobManifestOptions["command"], file: string, specName: string, runs: number, args: JobManifestArgs & { jobs?: string | undefined; shard?: string | undefined; out?: string | undefined }, seeds: number | undefined, jobs: number): void {
+  const o = manifestOptions(command, file, readFileSync(file, "utf8"), specName, runs, args, {
+    ...(seeds === undefined ? {} : { seeds }),
+    ...(args.jobs === undefined ? {} : { jobs }),
+    ...(args.shard === undefined ? {} : { shard: args.shard }),
+    ...(args.out === undefined ? {} : { out: args.out }),
+  });
+  process.stdout.write(manifestText(jobManifest(o), args.json));
 }

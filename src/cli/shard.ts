@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, extname, join, resolve } from "node:path";
 import type { Summary } from "../stats/summary.js";
 import { InputError } from "../scenario/load.js";
+import { DEFAULT_OUT } from "./run.js";
 
 /**
  * Sweeps and comparisons split into shards: `sweep FILE --shard I/N` runs the I-th of N slices of
@@ -79,6 +80,13 @@ export function parseShard(text: string | undefined, env: NodeJS.ProcessEnv = pr
 }
 
 /** The slice of `total` runs shard `index` of `count` takes: [from, to), contiguous, sizes differing by at most one. */
+/** Where a command writes: --out, or DEFAULT_OUT/<file name>, with the shard's name when it runs one. */
+export function outFolder(file: string, out: string | undefined, shard: ShardSpec | null): string {
+  if (out !== undefined) return out;
+  const stem = basename(file, extname(file));
+  return join(DEFAULT_OUT, shard === null ? stem : `${stem}.shard-${shard.index}-of-${shard.count}`);
+}
+
 export function shardRange(total: number, s: ShardSpec): { from: number; to: number } {
   return { from: Math.floor((s.index * total) / s.count), to: Math.floor(((s.index + 1) * total) / s.count) };
 }

@@ -1,5 +1,4 @@
-import { readFileSync } from "node:fs";
-import { basename, extname, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { CommandModule } from "yargs";
 import { type Replication, checkReplications, replicationSeeds } from "../compare/run.js";
 import { type Sweep, loadSweep } from "../compare/spec.js";
@@ -11,8 +10,8 @@ import { Progress } from "./progress.js";
 import { parseSeeds } from "./compare.js";
 import { checkOutputFolder, withOutputSet } from "./output.js";
 import { JOBS_OPTION, parseJobs, withPool } from "./parallel.js";
-import { JOB_MANIFEST_OPTIONS, type JobManifestArgs, checkNoManifestFlags, jobManifest, manifestOptions, manifestText } from "./jobmanifest.js";
-import { SHARD_FILE, parseShard, sha256, shardRange, shardText } from "./shard.js";
+import { JOB_MANIFEST_OPTIONS, type JobManifestArgs, checkNoManifestFlags, printJobManifest } from "./jobmanifest.js";
+import { SHARD_FILE, outFolder, parseShard, sha256, shardRange, shardText } from "./shard.js";
 import { DEFAULT_OUT } from "./run.js";
 
 interface SweepArgs extends JobManifestArgs {
@@ -123,8 +122,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       sweepHeaders(s);
       const k = seeds ?? s.seeds;
       checkReplications(args.file, s.points.map((p) => p.loaded), k, "grid points", seeds === undefined ? "the file's seeds" : "--seeds");
-      const o = manifestOptions("sweep", args.file, readFileSync(args.file, "utf8"), s.name, s.points.length * k, args, { ...(seeds === undefined ? {} : { seeds }), ...(args.jobs === undefined ? {} : { jobs }), ...(args.shard === undefined ? {} : { shard: args.shard }), ...(args.out === undefined ? {} : { out: args.out }) });
-      process.stdout.write(manifestText(jobManifest(o), args.json));
+      printJobManifest("sweep", args.file, s.name, s.points.length * k, args, seeds, jobs);
       return;
     }
     checkNoManifestFlags(args);
@@ -134,8 +132,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     // The workers start loading while the file is read and checked.
     await withPool(jobs, progress, async (pool) => {
       const s = loadSweep(args.file);
-      const stem = basename(args.file, extname(args.file));
-      const out = args.out ?? join(DEFAULT_OUT, shard === null ? stem : `${stem}.shard-${shard.index}-of-${shard.count}`);
+      const out = outFolder(args.file, args.out, shard);
       sweepHeaders(s);
       checkOutputFolder(out);
       const k = seeds ?? s.seeds;
