@@ -67,8 +67,8 @@ export interface NetnsConfig {
   rx: RxConfig;
   timing: HopTiming;
   send: SendTiming;
-  /** kube-proxy's IPVS mode: IPVS, not the nat table, picks the endpoint (kernel/ipvs.ts). */
-  ipvs?: IpvsConfig;
+  /** kube-proxy's IPVS mode: IPVS, not the nat table, picks the endpoint (kernel/ipvs.ts); absent or null: the nat table does. */
+  ipvs?: IpvsConfig | null;
   /**
    * kube-proxy --masquerade-all: KUBE-MARK-MASQ on every new connection to a Service, so
    * KUBE-POSTROUTING's MASQUERADE rewrites its source to the node's address `addr`, with
@@ -80,6 +80,66 @@ export interface NetnsConfig {
   tableLimits: TableLimits | null;
   /** The node's other (non-DNS) flows, counted in the table and the counters (kernel/otherflows.ts); absent or null: none. */
   otherFlows?: OtherFlowsConfig | null;
+}
+
+/**
+ * The configuration with every field present, in one order, whatever built it (a scenario's client
+ * node, an endpoint's node, \`dnsrace race\`). The hop's hot paths read \`cfg\`, \`cfg.features\`,
+ * \`cfg.rx\` and \`cfg.timing\` for every packet; built by one object literal each, they have one
+ * hidden class in every variant of a comparison, so V8 keeps its optimized code for them instead
+ * of throwing it away at each new variant (its "wrong map" deoptimizations) and compiling again.
+ * Only the objects' layout changes, never a value.
+ */
+export function settledConfig(cfg: NetnsConfig): NetnsConfig {
+  const f = cfg.features;
+  const rx = cfg.rx;
+  const t = cfg.timing;
+  const s = cfg.send;
+  return {
+    name: cfg.name,
+    cpus: cfg.cpus,
+    features: {
+      version: f.version,
+      clashResolution: f.clashResolution,
+      sameOriginSkip: f.sameOriginSkip,
+      natPortRover: f.natPortRover,
+      natClashEntry: f.natClashEntry,
+      clashResolveCounter: f.clashResolveCounter,
+      ignoreCounter: f.ignoreCounter,
+      chainTooLongCounter: f.chainTooLongCounter,
+      udpStreamTimeoutS: f.udpStreamTimeoutS,
+      udpStreamAfter2s: f.udpStreamAfter2s,
+      assuredOnlyInStream: f.assuredOnlyInStream,
+      ksoftirqdDefers: f.ksoftirqdDefers,
+      listReceive: f.listReceive,
+      groNormalList: f.groNormalList,
+      threadedNapi: f.threadedNapi,
+      vethGro: f.vethGro,
+      hotpathStats: f.hotpathStats,
+      note: f.note,
+      release: f.release,
+    },
+    natTable: cfg.natTable,
+    services: cfg.services,
+    totalRules: cfg.totalRules,
+    notrack: cfg.notrack,
+    rx: {
+      mode: rx.mode,
+      load: rx.load,
+      batchProbability: rx.batchProbability,
+      migrationProbability: rx.migrationProbability,
+      pollWakeNs: rx.pollWakeNs,
+      rpsNs: rx.rpsNs,
+      softirq: rx.softirq,
+      nic: { irqNs: rx.nic.irqNs, coalesceNs: rx.nic.coalesceNs, groNormalBatch: rx.nic.groNormalBatch },
+    },
+    timing: { window: t.window, preFraction: t.preFraction, ruleNs: t.ruleNs, ruleSpread: t.ruleSpread, hitNs: t.hitNs, snatLeadNs: t.snatLeadNs, xmitNs: t.xmitNs },
+    send: { txNs: s.txNs, datagramGapNs: s.datagramGapNs, callGapNs: s.callGapNs, stallProbability: s.stallProbability, stallNs: s.stallNs },
+    ipvs: cfg.ipvs ?? null,
+    masquerade: cfg.masquerade ?? null,
+    tableLimits: cfg.tableLimits,
+    otherFlows: cfg.otherFlows ?? null,
+  };
 }
 
 export interface HopStats {

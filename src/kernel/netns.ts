@@ -4,7 +4,7 @@ import { addrPort } from "../net/addr.js";
 import { type Packet, packetKey } from "../net/packet.js";
 import { Confirm } from "./confirm.js";
 import { ConntrackTable, Counters, type Entry } from "./conntrack.js";
-import { CT_DROPPED, CT_NEW, type HopEvent, type HopStats, type HopWiring, type NetnsConfig, newHopStats } from "./hop.js";
+import { CT_DROPPED, CT_NEW, type HopEvent, type HopStats, type HopWiring, type NetnsConfig, newHopStats, settledConfig } from "./hop.js";
 import { HopTracer } from "./hoptrace.js";
 import { Ipvs } from "./ipvs.js";
 import { ConntrackIn } from "./lookup.js";
@@ -35,6 +35,8 @@ export class Netns implements NetfilterHooks {
   readonly counters: Counters;
   readonly stats: HopStats = newHopStats();
   readonly ipvs: Ipvs | null;
+  /** The configuration, every field present (hop.ts settledConfig). */
+  readonly cfg: NetnsConfig;
   /** How packets reach PREROUTING, from local senders (ingress) or the wire (kernel/wirerx.ts). */
   readonly rxPath: RxPath;
   /** The node's other flows (cfg.otherFlows), or null. */
@@ -53,16 +55,18 @@ export class Netns implements NetfilterHooks {
 
   constructor(
     private readonly sim: Simulator,
-    readonly cfg: NetnsConfig,
+    given: NetnsConfig,
     /** `others`: the other flows' own stream (needed only with cfg.otherFlows). */
     rng: { dnat: Rng; timing: Rng; rx: Rng; snat: Rng; migrate: Rng; softirq: Rng; nic?: Rng; others?: Rng },
     private readonly wiring: HopWiring,
   ) {
+    const cfg = settledConfig(given);
+    this.cfg = cfg;
     this.table = new ConntrackTable(cfg.features, cfg.tableLimits);
     this.counters = new Counters(cfg.cpus);
     this.hasNotrack = cfg.notrack.size > 0;
     this.sendRng = rng.timing;
-    this.ipvs = cfg.ipvs === undefined ? null : new Ipvs(cfg.ipvs);
+    this.ipvs = cfg.ipvs == null ? null : new Ipvs(cfg.ipvs);
     this.tracer = new HopTracer(sim, cfg, this.ipvs, wiring);
     this.conntrackIn = new ConntrackIn(sim, cfg, this.table, this.counters, this.stats, this.ipvs, rng, this.tracer);
     this.snat = new SourceNat(cfg, this.table, this.counters, this.stats, rng.snat, this.tracer);
