@@ -24,6 +24,12 @@ describe("kernel: TupleMap (the conntrack hash)", () => {
         }
         for (let k = 0; k <= 40; k++) assert.equal(m.get(k), ref.get(k));
         for (const [k, v] of ref) assert.equal(m.get(k), v);
+        // values(): every value once, as a snapshot that deleting while walking it does not disturb.
+        const vals = m.values();
+        assert.deepEqual([...vals].sort((a, b) => a - b), [...ref.values()].sort((a, b) => a - b));
+        for (const k of ref.keys()) m.delete(k);
+        assert.equal(vals.length, ref.size);
+        assert.equal(m.values().length, 0);
       }),
     );
   });

@@ -307,10 +307,10 @@ export class ConntrackTable {
   /** Removes every expired entry and notes when the next one expires. */
   private reapExpired(now: number): void {
     let next = Infinity;
-    this.byReply.forEach((e) => {
+    for (const e of this.byReply.values()) {
       if (now >= e.timeoutAt) this.remove(e);
       else if (e.timeoutAt < next) next = e.timeoutAt;
-    });
+    }
     this.earliestExpiry = next;
   }
 
@@ -341,11 +341,7 @@ export class ConntrackTable {
   private maybeSweep(now: number): void {
     if (++this.insertsSinceSweep < 4096 + (this.byReply.size >> 1)) return;
     this.insertsSinceSweep = 0;
-    this.byReply.forEach((e) => {
-      if (now >= e.timeoutAt) this.remove(e);
-    });
-    this.byOrig.forEach((e) => {
-      if (now >= e.timeoutAt) this.remove(e);
-    });
+    for (const e of this.byReply.values()) if (now >= e.timeoutAt) this.remove(e);
+    for (const e of this.byOrig.values()) if (now >= e.timeoutAt) this.remove(e);
   }
 }

@@ -107,10 +107,6 @@ export class Ipvs {
   private maybeSweep(now: number): void {
     if (++this.setsSinceSweep < 4096 + (this.conns.size >> 1)) return;
     this.setsSinceSweep = 0;
-    const dead: number[] = [];
-    this.conns.forEach((c) => {
-      if (now >= c.expiresAt) dead.push(c.key);
-    });
-    for (const k of dead) this.conns.delete(k);
+    for (const c of this.conns.values()) if (now >= c.expiresAt) this.conns.delete(c.key);
   }
 }

@@ -84,16 +84,21 @@ export class TupleMap<V> {
     return true;
   }
 
-  /** Calls f for every value (in slot order, which depends only on the keys inserted). */
-  forEach(f: (v: V) => void): void {
-    // The snapshot is made at its final size: grown by push() it would be copied a dozen times
+  /**
+   * Every value, as a snapshot (in slot order, which depends only on the keys inserted): the caller
+   * may delete while it walks it. A plain array for a plain loop, rather than a callback per value:
+   * each caller's own closure would make the one call site in here polymorphic, and V8 would throw
+   * away the callers' optimized code each time it saw a new one ("wrong call target").
+   */
+  values(): V[] {
+    // Made at its final size: grown by push() it would be copied a dozen times
     // (the conntrack table's sweeps take one of tens of thousands of entries).
     const keys = this.keys;
     const vals = this.vals;
     const snapshot = new Array<V>(this.n);
     let k = 0;
     for (let i = 0; i < keys.length; i++) if (keys[i] !== -1) snapshot[k++] = vals[i]!;
-    for (let j = 0; j < k; j++) f(snapshot[j]!);
+    return snapshot;
   }
 
   private grow(): void {
