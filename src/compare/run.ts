@@ -1,6 +1,7 @@
 import { quantileSorted } from "d3-array";
 import { type Summary, summarize } from "../stats/summary.js";
-import { InputError, type LoadedScenario } from "../scenario/load.js";
+import { InputError } from "../scenario/inputerror.js";
+import type { LoadedScenario } from "../scenario/load.js";
 import { showCount } from "../scenario/limits.js";
 import { MAX_REPLICATED_QUERIES, estimatedQueries } from "./cost.js";
 import { runScenario } from "../scenario/run.js";

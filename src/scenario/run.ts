@@ -10,7 +10,7 @@ import type { NetworkStats } from "../model/wiring.js";
 import { CLIENT_NODE, clusterConfig } from "./config.js";
 import { buildDist } from "./dist.js";
 import type { LoadedScenario } from "./load.js";
-import { podHostNetwork } from "./schema.js";
+import { podHostNetwork } from "./spellings.js";
 
 const MS = 1_000_000;
 const SEC = 1_000_000_000;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DNS_POLICIES, DNS_SPELLINGS, dnsFieldName, podDnsConfig, podDnsPolicy } from "./spellings.js";
 import { DEFAULT_IPVS_SCHEDULE_NS } from "../kernel/ipvs.js";
 import { CACHE_DEFAULT_CAPACITY, CACHE_MIN_TTL_S } from "../dns/cache.js";
 import { DEFAULT_LINK_US } from "../model/endpointnode.js";
@@ -133,7 +134,6 @@ const name = z.union([dnsName, z.strictObject({ name: dnsName, weight: z.number(
  * and ClusterFirst too unless the pod has hostNetwork, where it falls back to Default
  * (pkg/kubelet/network/dns/dns.go, getPodDNSType).
  */
-export const DNS_POLICIES = ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"] as const;
 const dnsPolicy = z.enum(DNS_POLICIES);
 /** A pod spec's dnsConfig (PodDNSConfig): option values are strings there, as in `value: "2"`. */
 const dnsConfig = z.strictObject({
@@ -141,31 +141,8 @@ const dnsConfig = z.strictObject({
   searches: z.array(z.string()).optional(),
   options: z.array(z.strictObject({ name: z.string().min(1), value: z.string({ error: 'expected text (quote a number, value: "2", as a pod spec does)' }).optional() })).optional(),
 });
-type DnsConfig = z.output<typeof dnsConfig>;
 
-/** The two spellings of a pod's DNS and network fields: the scenario's (snake_case) and the pod spec's (camelCase). */
-export const DNS_SPELLINGS = { policy: ["dns_policy", "dnsPolicy"], config: ["dns_config", "dnsConfig"], network: ["host_network", "hostNetwork"] } as const;
-
-/** Whether the pod shares the node's network namespace, under either spelling. */
-export function podHostNetwork(p: { host_network?: boolean | undefined; hostNetwork?: boolean | undefined }): boolean {
-  return p.host_network ?? p.hostNetwork ?? false;
-}
-
-/** The pod's dnsPolicy, under either spelling. */
-export function podDnsPolicy(p: { dns_policy?: (typeof DNS_POLICIES)[number] | undefined; dnsPolicy?: (typeof DNS_POLICIES)[number] | undefined }): (typeof DNS_POLICIES)[number] | undefined {
-  return p.dns_policy ?? p.dnsPolicy;
-}
-
-/** The pod's dnsConfig, under either spelling. */
-export function podDnsConfig(p: { dns_config?: DnsConfig | undefined; dnsConfig?: DnsConfig | undefined }): DnsConfig | undefined {
-  return p.dns_config ?? p.dnsConfig;
-}
-
-/** The name a pod's DNS field was given under (the scenario's when neither was given), for messages. */
-export function dnsFieldName(p: object, field: keyof typeof DNS_SPELLINGS): string {
-  const [snake, camel] = DNS_SPELLINGS[field];
-  return camel in p && (p as Record<string, unknown>)[camel] !== undefined ? camel : snake;
-}
+export { DNS_POLICIES, DNS_SPELLINGS, dnsFieldName, podDnsConfig, podDnsPolicy, podHostNetwork } from "./spellings.js";
 
 export const podSchema = z
   .strictObject({
